@@ -1,0 +1,3 @@
+from simpulse.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""Effective configuration: defaults < ``simpulse.toml`` < environment < command-line flags.
+
+Every value remembers where it came from (``simpulse config --show``, like ``ccache -p``).
+Standard library only (tomllib).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simpulse.errors import SimpulseError
+
+CONFIG_NAME = "simpulse.toml"
+
+DEFAULTS: dict[str, object] = {
+    "mode": "auto",
+    "policy": "thompson",
+    "explore_budget": 0.35,
+    "state_dir": ".simpulse",
+    "allow_diagnostic_changes": True,
+    "allow_breaking": True,
+    "enabled": None,
+    "fsync": True,
+    "retention_segments": 50,
+}
+
+DOCS = {
+    "mode": "auto (learn and apply), confident (apply only when P(beats baseline) ≥ 0.8), shadow (recommend and log, always compile baseline)",
+    "policy": "thompson, beta, ucb, egreedy or lints",
+    "explore_budget": "largest share of compiles that may be exploratory (0–1)",
+    "state_dir": "where events and statistics live, relative to the workspace root",
+    "allow_diagnostic_changes": "allow strategies that may change the warnings Lean prints (e.g. linters off)",
+    "allow_breaking": "allow strategies that may break a proof (the shim always falls back to baseline)",
+    "enabled": "list of strategy names to use (default: all)",
+    "fsync": "fsync each event (durable across power loss; costs ~1 ms per compile)",
+    "retention_segments": "compacted event-log segments kept on disk (statistics are never lost)",
+}
+
+ENV = {"mode": "SIMPULSE_MODE", "policy": "SIMPULSE_POLICY", "state_dir": "SIMPULSE_STATE_DIR",
+       "explore_budget": "SIMPULSE_EXPLORE_BUDGET"}
+
+_TYPES = {"mode": str, "policy": str, "explore_budget": float, "state_dir": str,
+          "allow_diagnostic_changes": bool, "allow_breaking": bool, "enabled": list,
+          "fsync": bool, "retention_segments": int}
+
+
+@dataclass
+class Config:
+    values: dict = field(default_factory=lambda: dict(DEFAULTS))
+    sources: dict = field(default_factory=lambda: {k: "default" for k in DEFAULTS})
+    strategies: dict = field(default_factory=dict)     # user strategy tables
+    path: Path | None = None
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def set(self, key, value, source):
+        self.values[key] = _check(key, value, source)
+        self.sources[key] = source
+
+
+def _check(key: str, value, source: str):
+    want = _TYPES[key]
+    if want is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if value is None and key == "enabled":
+        return None
+    if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+        raise SimpulseError(f"{source}: {key} must be {want.__name__}, got {type(value).__name__}")
+    if key == "mode":
+        from simpulse.learner import MODES
+        if value not in MODES:
+            raise SimpulseError(f"{source}: mode must be one of {', '.join(MODES)}, got {value!r}")
+    if key == "policy":
+        from simpulse.policy.policies import POLICIES
+        if value not in POLICIES:
+            raise SimpulseError(f"{source}: policy must be one of {', '.join(POLICIES)}, got {value!r}")
+    if key == "explore_budget" and not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise SimpulseError(f"{source}: explore_budget must be between 0 and 1")
+    if key == "retention_segments" and value < 1:
+        raise SimpulseError(f"{source}: retention_segments must be at least 1")
+    if key == "enabled" and not all(isinstance(x, str) for x in value):
+        raise SimpulseError(f"{source}: enabled must be a list of strategy names")
+    return value
+
+
+def load_config(workspace: Path | None, *, flags: dict | None = None, env=None) -> Config:
+    cfg = Config()
+    env = os.environ if env is None else env
+    if workspace is not None:
+        path = workspace / CONFIG_NAME
+        if path.is_file():
+            cfg.path = path
+            try:
+                data = tomllib.loads(path.read_text(encoding="utf-8"))
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+                raise SimpulseError(f"{path}: not valid TOML: {e}") from None
+            unknown = sorted(set(data) - {"simpulse", "strategies"})
+            if unknown:
+                raise SimpulseError(f"{path}: unknown section or key {unknown[0]!r} (expected [simpulse] and [strategies.NAME])")
+            section = data.get("simpulse", {})
+            if not isinstance(section, dict):
+                raise SimpulseError(f"{path}: [simpulse] must be a table")
+            for key, value in section.items():
+                if key not in DEFAULTS:
+                    raise SimpulseError(f"{path}: unknown key {key!r} in [simpulse] (known: {', '.join(DEFAULTS)})")
+                cfg.set(key, value, str(path))
+            strategies = data.get("strategies", {})
+            if not isinstance(strategies, dict):
+                raise SimpulseError(f"{path}: [strategies] must hold tables [strategies.NAME]")
+            cfg.strategies = strategies
+    for key, var in ENV.items():
+        raw = env.get(var)
+        if raw:
+            value: object = raw
+            if _TYPES[key] is float:
+                try:
+                    value = float(raw)
+                except ValueError:
+                    raise SimpulseError(f"{var}: not a number: {raw!r}") from None
+            cfg.set(key, value, f"environment {var}")
+    for key, value in (flags or {}).items():
+        if value is not None:
+            cfg.set(key, value, "command line")
+    return cfg
+
+
+def catalogue_for(cfg: Config):
+    from simpulse.strategy.catalogue import Catalogue
+    return Catalogue.with_user(cfg.strategies, enabled=cfg["enabled"],
+                               allow_diagnostic_changes=cfg["allow_diagnostic_changes"],
+                               allow_breaking=cfg["allow_breaking"])

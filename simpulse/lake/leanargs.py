@@ -1,0 +1,168 @@
+"""Lean's per-module argument lists, in the three Lake eras of the contract (§2).
+
+`parse` recognises a module compilation (a ``.lean`` file with ``-o``) and `apply_strategy`
+returns the argument list with a strategy's options added, never overriding an option the user
+set. Standard library only (the shim imports it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+# Flags of `lean` that take a separate value.
+_WITH_VALUE = {"-o", "-i", "-c", "-b", "-R", "--root", "--setup", "-j", "--threads", "-D",
+               "--load-dynlib", "--plugin", "-t", "--tstack", "-M", "--memory", "-E", "--ext",
+               "--deps-json"}
+
+
+@dataclass
+class LeanCall:
+    argv: list[str]
+    source: str | None = None          # the .lean file being compiled
+    source_index: int = -1
+    olean: str | None = None
+    setup: str | None = None            # --setup SETUP.json (newest era)
+    setup_index: int = -1
+    json: bool = False
+    root: str | None = None
+    user_options: dict[str, str] = field(default_factory=dict)   # -D options already present
+    threads_set: bool = False
+
+    @property
+    def is_compile(self) -> bool:
+        return self.source is not None and self.olean is not None
+
+    @property
+    def era(self) -> str:
+        if self.setup is not None:
+            return "setup"
+        return "middle" if self.json else "v4.0"
+
+
+def _strip_quotes(v: str) -> str:
+    if len(v) >= 2 and v[0] == v[-1] == '"':
+        return v[1:-1]
+    return v
+
+
+def _add_option(opts: dict[str, str], spec: str) -> None:
+    name, eq, value = spec.partition("=")
+    if not eq:
+        return
+    if name.startswith("weak."):
+        name = name[5:]
+    opts[name] = _strip_quotes(value)
+
+
+def parse(argv: list[str]) -> LeanCall:
+    call = LeanCall(argv=list(argv))
+    i = 0
+    n = len(argv)
+    while i < n:
+        a = argv[i]
+        if a in _WITH_VALUE and i + 1 < n:
+            v = argv[i + 1]
+            if a == "-o":
+                call.olean = v
+            elif a in ("-R", "--root"):
+                call.root = v
+            elif a == "--setup":
+                call.setup, call.setup_index = v, i + 1
+            elif a == "-D":
+                _add_option(call.user_options, v)
+            elif a in ("-j", "--threads"):
+                call.threads_set = True
+            i += 2
+            continue
+        if a.startswith("-D") and len(a) > 2:
+            _add_option(call.user_options, a[2:])
+        elif a.startswith("--setup="):
+            call.setup, call.setup_index = a[len("--setup="):], i
+        elif a.startswith("--root="):
+            call.root = a[len("--root="):]
+        elif a.startswith("-j") and a[2:].isdigit() or a.startswith("--threads="):
+            call.threads_set = True
+        elif a == "--json":
+            call.json = True
+        elif not a.startswith("-") and a.endswith(".lean") and call.source is None:
+            call.source, call.source_index = a, i
+        i += 1
+    return call
+
+
+def read_setup_options(path: str) -> dict:
+    with open(path, "rb") as f:
+        data = json.load(f)
+    opts = data.get("options") if isinstance(data, dict) else None
+    return opts if isinstance(opts, dict) else {}
+
+
+def _json_value(v: str):
+    if v in ("true", "false"):
+        return v == "true"
+    if v.isdigit():
+        return int(v)
+    return v
+
+
+@dataclass
+class Applied:
+    argv: list[str]
+    added: list[str]          # option names / args actually added
+    dropped: list[str]        # options the user set themselves (their value wins)
+    temp_files: list[str]
+
+
+def apply_strategy(call: LeanCall, strategy, tmp_dir: str | None = None) -> Applied:
+    """The argument list for `call` compiled under `strategy`.
+
+    Options go in as ``-Dweak.NAME=VALUE`` before everything else (so an option the user passes
+    later still wins); options the user already set are dropped. In the newest era the setup
+    JSON overrides ``-D``, so the options are written into a private copy of it instead.
+    """
+    added: list[str] = []
+    dropped: list[str] = []
+    temp: list[str] = []
+    argv = list(call.argv)
+    user = dict(call.user_options)
+    setup_opts: dict | None = None
+    if call.setup is not None:
+        setup_opts = read_setup_options(call.setup)
+        user.update({k: str(v) for k, v in setup_opts.items()})
+    new_opts = []
+    for name, value in strategy.options:
+        if name in user:
+            dropped.append(name)
+        else:
+            new_opts.append((name, value))
+            added.append(name)
+    prefix: list[str] = []
+    if strategy.args:
+        if call.threads_set:
+            dropped.append(" ".join(strategy.args))
+        else:
+            prefix.extend(strategy.args)
+            added.append(" ".join(strategy.args))
+    if call.setup is not None and new_opts:
+        with open(call.setup, "rb") as f:
+            data = json.load(f)
+        opts = dict(data.get("options") or {})
+        for name, value in new_opts:
+            opts[name] = _json_value(value)
+        data["options"] = opts
+        base = os.path.basename(call.setup)
+        fd_dir = tmp_dir or os.path.dirname(os.path.abspath(call.setup))
+        os.makedirs(fd_dir, exist_ok=True)
+        path = os.path.join(fd_dir, f"{os.getpid()}-{base}")
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(data, f)
+        temp.append(path)
+        if argv[call.setup_index].startswith("--setup="):
+            argv[call.setup_index] = "--setup=" + path
+        else:
+            argv[call.setup_index] = path
+    else:
+        prefix = [f"-Dweak.{n}={v}" for n, v in new_opts] + prefix
+    return Applied(prefix + argv, added, dropped, temp)

@@ -1,0 +1,544 @@
+"""The learner: the one API used by the shim, the CLI and the benchmarks.
+
+    learner = Learner(state_dir, policy="thompson", seed=0)
+    decision = learner.choose(module="Fixtures.Arith", source=b"...")
+    learner.observe(decision, seconds=1.23, ok=True)
+
+Model (docs/learning.md). A build compiles a module once, so a reward cannot compare a module
+with itself inside one build. Log compile time is modelled as
+
+    log t = μ_module + δ_(context, strategy) + ε,     δ_(context, baseline) = 0
+
+Every observation of a module, under any strategy, informs both: its residual against the
+module's current level ``μ̂`` is evidence on δ (weighted by how well μ̂ is known), and the
+observation de-biased by the current δ̂ updates μ̂. A strategy that breaks a module is charged
+what it cost: ``log((t_failed + t_baseline) / t_baseline)`` — the fallback compile of the same
+module in the same invocation is its own baseline.
+
+The statistics are a plain JSON-able dict folded event by event (`fold`), so the store can
+snapshot them and replay only the tail of the event log. Standard library only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simpulse.errors import SimpulseError
+from simpulse.policy import posterior as P
+from simpulse.policy.policies import POLICIES, ArmView, greedy
+from simpulse.strategy.catalogue import BASELINE, Catalogue, Strategy
+
+SCHEMA = 1
+MODES = ("auto", "confident", "shadow")
+
+MODULE_MEMORY = 8          # a module's mean under a strategy covers its last ~8 compiles
+SHARE_KAPPA = 3.0          # a context borrows at most this many pseudo-observations from the global posterior
+TOOLCHAIN_DISCOUNT = 0.25  # evidence from an earlier toolchain counts this much
+TOOLCHAIN_CAP = 6.0        # ... and at most this many pseudo-observations
+SLOWER = math.log(1 / 0.95)   # safety: recent results below 95% of baseline
+CONFIDENT = 0.8
+
+
+def empty_stats() -> dict:
+    return {"schema": SCHEMA, "toolchains": {}, "order": [], "counters": _new_counters()}
+
+
+def _new_counters(ts: float | None = None) -> dict:
+    return {"since": ts, "compiles": 0, "explore": 0, "strategy_failed": 0, "module_failed": 0,
+            "slower": 0, "faster": 0, "seconds": 0.0, "baseline_est_seconds": 0.0,
+            "fallback_seconds": 0.0, "regret_seconds": 0.0, "records": 0, "benches": 0}
+
+
+def _tc(stats: dict, toolchain: str) -> dict:
+    tcs = stats["toolchains"]
+    tc = tcs.get(toolchain)
+    if tc is None:
+        tc = tcs[toolchain] = {"arms": {}, "glob": {}, "recent": {}, "modules": {}, "ctx": {},
+                               "explore": [0, 0], "first": None, "last": None}
+    return tc
+
+
+def _arm(table: dict, ctx: str, strategy: str) -> list:
+    c = table.setdefault(ctx, {})
+    a = c.get(strategy)
+    if a is None:
+        a = c[strategy] = P.new_arm()
+    return a
+
+
+def _delta_hat(tc: dict, ctx: str, strategy: str) -> float:
+    if strategy == BASELINE:
+        return 0.0
+    arm = tc["arms"].get(ctx, {}).get(strategy)
+    glob = tc["glob"].get(strategy)
+    prior_mu, prior_k = 0.0, 1.0
+    if glob is not None:
+        g = P.posterior(glob)
+        prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA)
+    if arm is None:
+        return prior_mu
+    return P.posterior(arm, prior_mu, prior_k).mu
+
+
+def importance_weight(tc: dict, ctx: str, y: float) -> float:
+    """Slow modules count more: weight √(t / typical t in the context), clipped to [0.3, 3]."""
+    c = tc["ctx"].get(ctx)
+    if not c or c[0] < 3:
+        return 1.0
+    typical = c[1] / c[0]
+    return min(3.0, max(0.3, math.exp(0.5 * (y - typical))))
+
+
+def fold(stats: dict, ev: dict) -> dict:
+    """Add one event to the sufficient statistics. Pure bookkeeping: no I/O, no randomness."""
+    kind = ev.get("kind")
+    counters = stats["counters"]
+    if kind == "reset":
+        stats["counters"] = _new_counters(ev.get("ts"))
+        return stats
+    if kind not in ("compile", "record", "bench"):
+        return stats
+    try:
+        toolchain = str(ev.get("toolchain") or "unknown")
+        ctx = str(ev["context"])
+        strategy = str(ev["strategy"])
+        module = str(ev.get("module") or ev.get("path") or "?")
+        outcome = ev.get("outcome", "ok")
+        wall = float(ev["wall"])
+    except (KeyError, TypeError, ValueError):
+        return stats
+    if not (wall > 0 and math.isfinite(wall)):
+        return stats
+    tc = _tc(stats, toolchain)
+    ts = ev.get("ts")
+    tc["first"] = tc["first"] or ts
+    tc["last"] = ts
+    order = stats["order"]
+    if not order or order[-1] != toolchain:
+        if toolchain in order:
+            order.remove(toolchain)
+        order.append(toolchain)
+    if counters.get("since") is None:
+        counters["since"] = ts
+    if kind == "record":
+        counters["records"] += 1
+    elif kind == "bench":
+        counters["benches"] += 1
+    else:
+        counters["compiles"] += 1
+        if ev.get("explore"):
+            counters["explore"] += 1
+            tc["explore"][0] += 1
+        tc["explore"][1] += 1
+
+    if outcome == "module_failed":
+        counters["module_failed"] += 1
+        counters["seconds"] += wall + float(ev.get("fallback_wall") or 0.0)
+        return stats
+
+    arm = _arm(tc["arms"], ctx, strategy)
+    glob = tc["glob"].setdefault(strategy, P.new_arm())
+    recent = tc["recent"].setdefault(ctx, {}).setdefault(strategy, [])
+
+    if outcome == "strategy_failed":
+        # The fallback compile of the same module in the same invocation is the baseline: a
+        # failure costs log((t_failed + t_baseline) / t_baseline), counted once and for good.
+        fb = float(ev.get("fallback_wall") or 0.0)
+        counters["strategy_failed"] += 1
+        counters["fallback_seconds"] += fb
+        counters["seconds"] += wall + fb
+        arm[4] += 1
+        glob[4] += 1
+        if fb > 0:
+            r = math.log((wall + fb) / fb)
+            P.add(arm, r, 1.0)
+            P.add(glob, r, 1.0)
+            recent.append(round(r, 5))
+            del recent[:-8]
+            counters["slower"] += 1
+            counters["baseline_est_seconds"] += fb
+            _observe_module(tc, module, ctx, BASELINE, math.log(fb))
+        return stats
+
+    y = math.log(wall)
+    if kind == "record" and ev.get("baseline_wall"):
+        # Measured elsewhere against its own baseline: a paired observation, counted once.
+        b = float(ev["baseline_wall"])
+        if b > 0 and math.isfinite(b):
+            r = y - math.log(b)
+            P.add(arm, r, 1.0)
+            P.add(glob, r, 1.0)
+            recent.append(round(r, 5))
+            del recent[:-8]
+        return stats
+
+    counters["seconds"] += wall
+    level = _level(tc, module)
+    r = _observe_module(tc, module, ctx, strategy, y)
+    arm[3] += 1
+    glob[3] += 1
+    if r is not None:
+        if r < 0:
+            arm[5] += 1
+            glob[5] += 1
+        recent.append(round(r, 5))
+        del recent[:-8]
+    if level is not None:
+        est_base = math.exp(level)
+        counters["baseline_est_seconds"] += est_base
+        if wall < est_base:
+            counters["faster"] += 1
+        elif strategy != BASELINE and y - level > SLOWER:
+            counters["slower"] += 1
+        best = min([0.0] + [_delta_hat(tc, ctx, s) for s in tc["arms"].get(ctx, {}) if s != BASELINE])
+        counters["regret_seconds"] += max(0.0, wall - math.exp(level + best))
+    else:
+        counters["baseline_est_seconds"] += wall * math.exp(-_delta_hat(tc, ctx, strategy))
+    return stats
+
+
+def _level(tc: dict, module: str) -> float | None:
+    """The module's de-biased level μ̂ (log seconds under baseline), from all its observations."""
+    mod = tc["modules"].get(module)
+    if not mod:
+        return None
+    n_tot, acc = 0, 0.0
+    for strategy, (n, sy, ctx) in mod["s"].items():
+        n_tot += n
+        acc += sy - n * _delta_hat(tc, ctx, strategy)
+    return acc / n_tot if n_tot else None
+
+
+def _observe_module(tc: dict, module: str, ctx: str, strategy: str, y: float) -> float | None:
+    """Record y under `strategy` for `module`, then refresh the module's paired contrasts.
+
+    For every non-baseline strategy k seen on the module, its contribution to the arm is the
+    contrast ȳ_k − ref_k, where ref_k is the module's level estimated from its observations
+    under the other strategies (each de-biased by its current δ̂), with precision weight
+    n_k·N₋ₖ/(n_k + N₋ₖ) (σ² = 1), times the importance weight of the module. The previous
+    contribution of the module is subtracted first: each module counts once per strategy, so
+    recompiling a module under the same strategy never manufactures confidence.
+    Returns the residual of this observation against ref (None without a reference).
+    """
+    mods = tc["modules"]
+    mod = mods.get(module)
+    if mod is None:
+        mod = mods[module] = {"s": {}, "c": {}}
+    s = mod["s"]
+    entry = s.get(strategy)
+    if entry is None:
+        entry = s[strategy] = [0, 0.0, ctx]
+    if entry[0] >= MODULE_MEMORY:
+        entry[1] *= (MODULE_MEMORY - 1) / entry[0]
+        entry[0] = MODULE_MEMORY - 1
+    entry[0] += 1
+    entry[1] += y
+    entry[2] = ctx
+    c = tc["ctx"].setdefault(ctx, [0, 0.0])
+    c[0] += 1
+    c[1] += y - _delta_hat(tc, ctx, strategy)
+    debiased = {k: (n, sy - n * _delta_hat(tc, kc, k)) for k, (n, sy, kc) in s.items()}
+    n_all = sum(n for n, _ in debiased.values())
+    sum_all = sum(v for _, v in debiased.values())
+    this_residual = None
+    for k, (n, sy, kc) in s.items():
+        old = mod["c"].pop(k, None)
+        if old is not None:
+            w_old, r_old, ctx_old = old
+            for a in (tc["arms"].get(ctx_old, {}).get(k), tc["glob"].get(k)):
+                if a is not None:
+                    a[0] = max(0.0, a[0] - w_old)
+                    a[1] -= w_old * r_old
+                    a[2] = max(0.0, a[2] - w_old * r_old * r_old)
+        n_other = n_all - debiased[k][0]
+        if n_other <= 0:
+            continue
+        ref = (sum_all - debiased[k][1]) / n_other
+        if k == strategy:
+            this_residual = y - ref
+        if k == BASELINE:
+            continue
+        r = sy / n - ref
+        w = (n * n_other / (n + n_other)) * importance_weight(tc, kc, ref)
+        for a in (_arm(tc["arms"], kc, k), tc["glob"].setdefault(k, P.new_arm())):
+            a[0] += w
+            a[1] += w * r
+            a[2] += w * r * r
+        mod["c"][k] = [w, r, kc]
+    return this_residual
+
+
+@dataclass
+class Decision:
+    id: str
+    module: str
+    context: str
+    strategy: Strategy
+    policy: str
+    mode: str
+    explore: bool
+    expected_speedup: float
+    ci: tuple[float, float]
+    confidence: float
+    reason: str
+    toolchain: str
+    path: str | None = None
+    source_hash: str | None = None
+    features: dict = field(default_factory=dict)
+    recommended: str | None = None      # shadow mode: what auto would have run
+    suspended: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id, "module": self.module, "path": self.path, "context": self.context,
+            "strategy": self.strategy.name, "policy": self.policy, "mode": self.mode,
+            "explore": self.explore, "expected_speedup": self.expected_speedup,
+            "ci": list(self.ci), "confidence": self.confidence, "reason": self.reason,
+            "toolchain": self.toolchain, "recommended": self.recommended,
+            "suspended": list(self.suspended), "source_hash": self.source_hash,
+        }
+
+
+@dataclass
+class ArmSummary:
+    strategy: str
+    pulls: int
+    fails: int
+    mean: float            # effect on log-time (negative = faster)
+    ci: tuple[float, float]
+    prob_better: float
+    suspended: str | None
+
+    @property
+    def speedup(self) -> float:
+        return math.exp(-self.mean)
+
+    @property
+    def speedup_ci(self) -> tuple[float, float]:
+        return (math.exp(-self.ci[1]), math.exp(-self.ci[0]))
+
+
+class Learner:
+    def __init__(self, state_dir: Path | str | None = None, *, policy: str = "thompson",
+                 seed: int | None = None, mode: str = "auto", toolchain: str = "unknown",
+                 catalogue: Catalogue | None = None, explore_budget: float = 0.35,
+                 store=None, fsync: bool = True, checkpoint_every: int = 500):
+        if policy not in POLICIES:
+            raise SimpulseError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
+        if mode not in MODES:
+            raise SimpulseError(f"unknown mode {mode!r} (known: {', '.join(MODES)})")
+        self.policy_name = policy
+        self.policy = POLICIES[policy]()
+        self.mode = mode
+        self.toolchain = toolchain or "unknown"
+        self.catalogue = catalogue or Catalogue()
+        self.rng = random.Random(seed)
+        self.explore_budget = explore_budget
+        self.checkpoint_every = checkpoint_every
+        self.store = store
+        if self.store is None and state_dir is not None:
+            from simpulse.store.store import Store
+            self.store = Store(Path(state_dir), fsync=fsync)
+        self._stats: dict | None = None
+        self._tail = 0
+
+    # -- state --------------------------------------------------------------------------
+    @property
+    def stats(self) -> dict:
+        if self._stats is None:
+            if self.store is None:
+                self._stats = empty_stats()
+            else:
+                self._stats, self._tail = self.store.load(fold, empty_stats())
+        return self._stats
+
+    def reload(self) -> None:
+        self._stats = None
+
+    # -- posterior views ------------------------------------------------------------------
+    def _tc_chain(self) -> tuple[dict | None, dict | None]:
+        """This toolchain's statistics and, as a discounted prior, the newest earlier one's."""
+        stats = self.stats
+        tc = stats["toolchains"].get(self.toolchain)
+        prev = None
+        for name in reversed(stats["order"]):
+            if name != self.toolchain:
+                prev = stats["toolchains"].get(name)
+                break
+        return tc, prev
+
+    def arm_posterior(self, ctx: str, strategy: Strategy) -> P.Posterior:
+        tc, prev = self._tc_chain()
+        prior_mu = -strategy.prior_mean
+        prior_k = strategy.prior_strength
+        glob = tc["glob"].get(strategy.name) if tc else None
+        arm = tc["arms"].get(ctx, {}).get(strategy.name) if tc else None
+        if prev is not None:
+            old = prev["arms"].get(ctx, {}).get(strategy.name) or prev["glob"].get(strategy.name)
+            if old is not None and old[0] > 0:
+                scale = min(TOOLCHAIN_DISCOUNT, TOOLCHAIN_CAP / old[0])
+                op = P.posterior(P.merged(P.new_arm(), old, scale), prior_mu, prior_k)
+                prior_mu, prior_k = op.mu, op.kappa
+        if glob is not None and glob[0] > 0:
+            g = P.posterior(glob, prior_mu, prior_k)
+            prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA + prior_k)
+        return P.posterior(arm or P.new_arm(), prior_mu, prior_k)
+
+    def suspension(self, ctx: str, strategy: str) -> str | None:
+        """Why `strategy` is suspended in `ctx`, or None."""
+        if strategy == BASELINE:
+            return None
+        tc, _ = self._tc_chain()
+        if tc is None:
+            return None
+        arm = tc["arms"].get(ctx, {}).get(strategy)
+        if arm is not None:
+            n, fails = arm[3], arm[4]
+            if fails >= 2 and fails >= 0.3 * n:
+                return f"failed {fails} of {n} compiles in this context"
+        recent = tc["recent"].get(ctx, {}).get(strategy) or []
+        if len(recent) >= 5:
+            last = recent[-5:]
+            mean = sum(last) / len(last)
+            if mean > SLOWER:
+                return f"last {len(last)} compiles averaged {math.exp(-mean):.2f}× baseline speed (< 0.95)"
+        return None
+
+    def summary(self, ctx: str) -> list[ArmSummary]:
+        out = []
+        tc, _ = self._tc_chain()
+        for s in self.catalogue.active:
+            arm = (tc["arms"].get(ctx, {}).get(s.name) if tc else None) or P.new_arm()
+            if s.is_baseline:
+                out.append(ArmSummary(s.name, int(arm[3]), int(arm[4]), 0.0, (0.0, 0.0), 0.5, None))
+                continue
+            post = self.arm_posterior(ctx, s)
+            out.append(ArmSummary(s.name, int(arm[3]), int(arm[4]), post.mu, post.interval(),
+                                  post.prob_below(0.0), self.suspension(ctx, s.name)))
+        return out
+
+    def contexts(self) -> list[str]:
+        tc, _ = self._tc_chain()
+        return sorted(tc["arms"]) if tc else []
+
+    # -- the API ------------------------------------------------------------------------
+    def choose(self, *, module: str, source: bytes | str | None = None, path: str | None = None,
+               context: str | None = None, features: dict | None = None) -> Decision:
+        source_hash = None
+        if context is None:
+            from simpulse.context.classify import classify
+            c = classify(source if source is not None else b"", path=path)
+            context, features, source_hash = c.context, c.features, c.source_hash
+        features = features or {}
+        tc, _ = self._tc_chain()
+        ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
+        candidates: list[Strategy] = []
+        suspended: list[str] = []
+        for s in self.catalogue.active:
+            why = self.suspension(context, s.name)
+            if why is None:
+                candidates.append(s)
+            else:
+                suspended.append(s.name)
+        views = []
+        posts: dict[str, P.Posterior] = {}
+        for s in candidates:
+            if s.is_baseline:
+                views.append(ArmView(s.name, None))
+                continue
+            post = self.arm_posterior(context, s)
+            posts[s.name] = post
+            arm = tc["arms"].get(context, {}).get(s.name) if tc else None
+            views.append(ArmView(s.name, post, int(arm[5]) if arm else 0, int(arm[3]) if arm else 0))
+        best = greedy(views)
+        picked = self.policy.select(views, self.rng, ctx_pulls, features=None, linear=None)
+        explore = picked != best
+        reason = ""
+        if explore and self.mode == "auto":
+            done, total = (tc["explore"] if tc else (0, 0))
+            under_explored = ctx_pulls < 3 * len(views)
+            if total >= 20 and done / total > self.explore_budget and not under_explored:
+                picked, explore = best, False
+                reason = f"exploration budget ({self.explore_budget:.0%}) spent: exploiting"
+        chosen = candidates[picked]
+        recommended = None
+        if self.mode == "shadow":
+            recommended = chosen.name
+            reason = f"shadow mode: would run {chosen.name}; compiling baseline"
+            chosen, explore = self.catalogue.get(BASELINE), False
+        elif self.mode == "confident" and not chosen.is_baseline:
+            lead = candidates[best]
+            p_lead = posts[lead.name].prob_below(0.0) if lead.name in posts else 0.0
+            if p_lead >= CONFIDENT:
+                chosen, explore = lead, False
+                reason = f"confident: P(beats baseline) = {p_lead:.2f} ≥ {CONFIDENT}"
+            else:
+                chosen, explore = self.catalogue.get(BASELINE), False
+                reason = "confident mode: no strategy is known to beat baseline yet"
+        if chosen.is_baseline:
+            others = [p.prob_below(0.0) for p in posts.values()]
+            confidence = 1.0 - max(others) if others else 1.0
+            speed, ci = 1.0, (1.0, 1.0)
+        else:
+            post = posts[chosen.name]
+            confidence = post.prob_below(0.0)
+            lo, hi = post.interval()
+            speed, ci = math.exp(-post.mu), (math.exp(-hi), math.exp(-lo))
+        if not reason:
+            n = int(tc["arms"].get(context, {}).get(chosen.name, [0, 0, 0, 0])[3]) if tc else 0
+            prior = "shared prior from other contexts" if n < 3 else f"{n} compiles in this context"
+            reason = (f"{'exploring' if explore else 'exploiting'} ({self.policy_name}); {prior}")
+        return Decision(
+            id=os.urandom(8).hex(), module=module, context=context, strategy=chosen,
+            policy=self.policy_name, mode=self.mode, explore=explore, expected_speedup=speed,
+            ci=ci, confidence=confidence, reason=reason, toolchain=self.toolchain, path=path,
+            source_hash=source_hash, features=dict(features), recommended=recommended,
+            suspended=tuple(suspended))
+
+    def observe(self, decision: Decision, *, seconds: float, ok: bool = True,
+                cpu: float | None = None, error: str | None = None,
+                fallback_seconds: float | None = None, fallback_ok: bool | None = None,
+                extra: dict | None = None) -> dict:
+        """Record one compile of `decision`. `ok=False` with a baseline fallback that compiled
+        (`fallback_ok`) blames the strategy; a failure of the baseline blames nothing."""
+        if not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+            raise SimpulseError(f"compile time must be a positive number of seconds, got {seconds!r}")
+        if ok:
+            outcome = "ok"
+        elif decision.strategy.is_baseline or not fallback_ok:
+            outcome = "module_failed"
+        else:
+            outcome = "strategy_failed"
+        event = {
+            "v": SCHEMA, "kind": "compile", "id": decision.id, "ts": time.time(),
+            "toolchain": decision.toolchain, "module": decision.module, "path": decision.path,
+            "source_hash": decision.source_hash, "context": decision.context,
+            "features": decision.features, "strategy": decision.strategy.name,
+            "policy": decision.policy, "mode": decision.mode, "explore": decision.explore,
+            "recommended": decision.recommended, "wall": round(float(seconds), 6),
+            "cpu": None if cpu is None else round(float(cpu), 6), "outcome": outcome,
+            "error": error, "fallback_wall": None if fallback_seconds is None else round(float(fallback_seconds), 6),
+        }
+        if extra:
+            event.update(extra)
+        self.record_event(event)
+        return event
+
+    def record_event(self, event: dict) -> None:
+        """Append an event (compile, record, bench, reset) and fold it into the statistics."""
+        stats = self.stats
+        if self.store is not None:
+            self.store.append(event)
+            self._tail += 1
+        fold(stats, event)
+        if self.store is not None and self._tail >= self.checkpoint_every:
+            try:
+                self.store.checkpoint_after_load(fold, empty_stats())
+            except Exception:  # noqa: BLE001 - a checkpoint is an optimisation only
+                pass
+            self._tail = 0

@@ -1,0 +1,171 @@
+"""Bandit policies: given the posterior of every candidate strategy in a context, pick one.
+
+Each policy sees a list of `ArmView` (baseline first; its effect is 0 by definition) and
+returns the index it picks. Lower effect on log-time is better. Standard library only.
+
+- ``thompson`` (default): Thompson sampling on the Normal–Inverse-Gamma posterior of the
+  log-time effect; curiosity inflates the sampling variance in contexts with few pulls.
+- ``beta``: Beta–Bernoulli Thompson sampling on "this compile beat the module's level".
+- ``ucb``: lower confidence bound on the log-time effect, scaled by the posterior noise
+  (log-speedups are ~0.1, so UCB1's [0, 1] reward scale would explore forever).
+- ``egreedy``: ε-greedy with ε decaying per context with its pulls, halved once the leader is
+  confident.
+- ``lints``: linear Thompson sampling on the module's feature vector (contextual).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from simpulse.policy.posterior import Posterior
+
+
+@dataclass
+class ArmView:
+    name: str
+    post: Posterior | None     # None for the baseline (effect ≡ 0)
+    wins: int = 0
+    pulls: int = 0
+
+    @property
+    def mean(self) -> float:
+        return 0.0 if self.post is None else self.post.mu
+
+
+def greedy(arms: list[ArmView]) -> int:
+    return min(range(len(arms)), key=lambda i: (arms[i].mean, i))
+
+
+class Thompson:
+    name = "thompson"
+
+    def __init__(self, curiosity: float = 1.0):
+        self.curiosity = curiosity
+
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
+        inflate = 1.0 + self.curiosity * (1.0 if ctx_pulls < 3 * len(arms) else 0.0)
+        draws = [0.0 if a.post is None else a.post.sample(rng, inflate) for a in arms]
+        return min(range(len(arms)), key=lambda i: draws[i])
+
+
+class BetaBernoulli:
+    name = "beta"
+
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
+        # The baseline "beats itself" half the time.
+        draws = []
+        for a in arms:
+            if a.post is None:
+                draws.append(0.5)
+            else:
+                losses = max(0, a.pulls - a.wins)
+                draws.append(rng.betavariate(1 + a.wins, 1 + losses))
+        return max(range(len(arms)), key=lambda i: draws[i])
+
+
+class LowerConfidenceBound:
+    name = "ucb"
+
+    def __init__(self, c: float = 1.0):
+        self.c = c
+
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
+        logn = math.log(ctx_pulls + 2)
+        scores = []
+        for a in arms:
+            if a.post is None:
+                scores.append(0.0)
+                continue
+            width = math.sqrt(a.post.sigma2 / a.post.kappa) * math.sqrt(2 * logn)
+            scores.append(a.post.mu - self.c * width)
+        return min(range(len(arms)), key=lambda i: (scores[i], i))
+
+
+class EpsilonGreedy:
+    name = "egreedy"
+
+    def __init__(self, eps0: float = 0.5):
+        self.eps0 = eps0
+
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
+        eps = min(self.eps0, 2.0 * len(arms) / (len(arms) + ctx_pulls))
+        best = greedy(arms)
+        lead = arms[best]
+        if lead.post is not None and lead.post.prob_below(0.0) > 0.95:
+            eps /= 2
+        if rng.random() < eps:
+            return rng.randrange(len(arms))
+        return best
+
+
+class LinearThompson:
+    """Bayesian linear regression of the log-time effect on the feature vector, per strategy
+    and context; sufficient statistics are kept by the learner (`linear` argument:
+    name -> (A, b, n) with A = λI + Σ x xᵀ, b = Σ r x)."""
+    name = "lints"
+
+    def __init__(self, v: float = 0.1):
+        self.v = v
+
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
+        if not features or linear is None:
+            return Thompson().select(arms, rng, ctx_pulls)
+        draws = []
+        for a in arms:
+            if a.post is None:
+                draws.append(0.0)
+                continue
+            A, b = linear.get(a.name, (None, None))
+            if A is None:
+                draws.append(a.post.sample(rng, 2.0))
+                continue
+            mean, cov_chol = _solve_with_cholesky(A, b)
+            z = [rng.gauss(0.0, 1.0) for _ in mean]
+            # theta = mean + v * L^-T z  (L: Cholesky of A); approximate with L^-1 applied via solve
+            noise = _back_substitute_t(cov_chol, z)
+            theta = [m + self.v * e for m, e in zip(mean, noise)]
+            draws.append(sum(t * x for t, x in zip(theta, features)))
+        return min(range(len(arms)), key=lambda i: draws[i])
+
+
+def _cholesky(A: list[list[float]]) -> list[list[float]]:
+    n = len(A)
+    L = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            s = A[i][j] - sum(L[i][k] * L[j][k] for k in range(j))
+            if i == j:
+                L[i][j] = math.sqrt(max(s, 1e-12))
+            else:
+                L[i][j] = s / L[j][j]
+    return L
+
+
+def _solve_with_cholesky(A, b):
+    L = _cholesky(A)
+    n = len(b)
+    y = [0.0] * n
+    for i in range(n):
+        y[i] = (b[i] - sum(L[i][k] * y[k] for k in range(i))) / L[i][i]
+    x = [0.0] * n
+    for i in reversed(range(n)):
+        x[i] = (y[i] - sum(L[k][i] * x[k] for k in range(i + 1, n))) / L[i][i]
+    return x, L
+
+
+def _back_substitute_t(L, z):
+    n = len(z)
+    x = [0.0] * n
+    for i in reversed(range(n)):
+        x[i] = (z[i] - sum(L[k][i] * x[k] for k in range(i + 1, n))) / L[i][i]
+    return x
+
+
+POLICIES = {
+    "thompson": Thompson,
+    "beta": BetaBernoulli,
+    "ucb": LowerConfidenceBound,
+    "egreedy": EpsilonGreedy,
+    "lints": LinearThompson,
+}

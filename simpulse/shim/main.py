@@ -1,0 +1,221 @@
+"""The shim: the facade sysroot's ``bin/lean``. Runs once per `lean` process Lake starts.
+
+For a module compilation (a ``.lean`` file with ``-o``) it classifies the module, asks the
+learner for a strategy, runs the real `lean` with the strategy's options, measures the child's
+wall and CPU time and records one event. If the strategy breaks the module it recompiles with
+the baseline and hands Lake that result. Anything that is not a module compilation is exec'd
+to the real `lean` untouched, so ``--githash``, ``--version``, ``--print-prefix`` and the rest
+are byte-identical.
+
+Rules: standard library only; nothing of its own on stdout/stderr (Lake stores a job's output
+in its trace and replays it); fail open — whatever goes wrong inside simpulse, the real `lean`
+runs with the original arguments and its exit code is returned.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+LOG_NAME = "simpulse.log"
+LOG_LIMIT = 1 << 20
+
+
+def _exec(real_lean: str, argv: list[str]):
+    os.execv(real_lean, [real_lean] + argv)
+
+
+def log(state_dir: str | None, message: str) -> None:
+    """Append one line to the state directory's log; never raises, never prints."""
+    if not state_dir:
+        return
+    try:
+        path = os.path.join(state_dir, LOG_NAME)
+        try:
+            if os.path.getsize(path) > LOG_LIMIT:
+                os.replace(path, path + ".1")
+        except OSError:
+            pass
+        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} shim[{os.getpid()}] {message}\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode("utf-8", errors="replace"))
+        finally:
+            os.close(fd)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def module_name(call, cfg: dict) -> str:
+    """Lake's module name, from the ``.olean`` path (``.../lib/lean/A/B.olean`` → ``A.B``)."""
+    olean = (call.olean or "").replace("\\", "/")
+    for marker in ("/lib/lean/", "/lib/"):
+        i = olean.rfind(marker)
+        if i >= 0:
+            rel = olean[i + len(marker):]
+            if rel.endswith(".olean"):
+                return rel[: -len(".olean")].replace("/", ".")
+    src = call.source or "?"
+    return os.path.splitext(src)[0].replace("/", ".").lstrip(".")
+
+
+class _Child:
+    """Runs the real lean, forwarding termination signals to it."""
+
+    current: subprocess.Popen | None = None
+
+    @classmethod
+    def run(cls, cmd: list[str]):
+        t0 = time.perf_counter()
+        ru0 = _children_cpu()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        cls.current = proc
+        try:
+            out, err = proc.communicate()
+        finally:
+            cls.current = None
+        wall = time.perf_counter() - t0
+        return proc.returncode, out, err, wall, _children_cpu() - ru0
+
+
+def _children_cpu() -> float:
+    try:
+        import resource
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return ru.ru_utime + ru.ru_stime
+    except Exception:  # noqa: BLE001
+        return 0.0
+
+
+def _forward_signal(signum, frame):
+    proc = _Child.current
+    if proc is not None:
+        try:
+            proc.send_signal(signum)
+            proc.wait(timeout=10)
+        except Exception:  # noqa: BLE001
+            pass
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _emit(out: bytes, err: bytes) -> None:
+    for fd, data in ((1, out), (2, err)):
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+
+
+def _exit_code(rc: int) -> int:
+    return 128 - rc if rc < 0 else rc
+
+
+def main(real_lean: str, config_path: str) -> None:
+    argv = sys.argv[1:]
+    try:
+        from simpulse.lake.leanargs import parse
+        call = parse(argv)
+        is_compile = call.is_compile
+    except Exception:  # noqa: BLE001
+        is_compile = False
+    if not is_compile:
+        _exec(real_lean, argv)
+
+    state_dir = None
+    prepared = None
+    try:
+        with open(config_path, "rb") as f:
+            cfg = json.load(f)
+        state_dir = cfg.get("state_dir")
+        prepared = _prepare(cfg, call, real_lean)
+    except BaseException as e:  # noqa: BLE001 - fail open
+        log(state_dir, f"passthrough: simpulse failed before compiling: {type(e).__name__}: {e}")
+        _exec(real_lean, argv)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, _forward_signal)
+    learner, decision, cmd, temp = prepared
+    try:
+        rc, out, err, wall, cpu = _Child.run(cmd)
+    except OSError as e:
+        log(state_dir, f"passthrough: could not start {real_lean}: {e}")
+        _cleanup(temp)
+        _exec(real_lean, argv)
+    _cleanup(temp)
+    fallback_wall = fallback_ok = error = None
+    if rc != 0 and not decision.strategy.is_baseline and rc > 0:
+        try:
+            from simpulse.lake.messages import first_error
+            error = first_error(out, err)
+        except Exception:  # noqa: BLE001
+            error = None
+        rc, out, err, fallback_wall, cpu2 = _Child.run([real_lean] + argv)
+        fallback_ok = rc == 0
+    _emit(out, err)
+    if rc < 0:
+        # Killed by a signal (Lake cancelled, Ctrl-C): nothing learned from a cut-short compile.
+        sys.exit(_exit_code(rc))
+    try:
+        if rc != 0 and decision.strategy.is_baseline and error is None:
+            from simpulse.lake.messages import first_error
+            error = first_error(out, err)
+        learner.observe(decision, seconds=max(wall, 1e-6), cpu=cpu,
+                        ok=fallback_wall is None and rc == 0, error=error,
+                        fallback_seconds=fallback_wall, fallback_ok=fallback_ok,
+                        extra={"simulated": bool(cfg.get("simulated")), "era": call.era})
+    except BaseException as e:  # noqa: BLE001 - the compile result stands whatever happens here
+        log(state_dir, f"could not record the compile of {decision.module}: {type(e).__name__}: {e}")
+    sys.exit(_exit_code(rc))
+
+
+def _cleanup(paths):
+    for p in paths:
+        try:
+            os.unlink(p)
+        except OSError:
+            pass
+
+
+def _prepare(cfg: dict, call, real_lean: str):
+    from simpulse.lake.leanargs import apply_strategy
+    from simpulse.learner import Learner
+    from simpulse.strategy.catalogue import BUILTIN, Catalogue, strategy_from_json
+
+    if os.environ.get("SIMPULSE_FAULT") == "learner":
+        raise RuntimeError("injected learner fault (SIMPULSE_FAULT=learner)")
+    strategies = list(BUILTIN) + [strategy_from_json(d) for d in cfg.get("user_strategies", [])]
+    catalogue = Catalogue(strategies, enabled=cfg.get("enabled"),
+                          allow_diagnostic_changes=cfg.get("allow_diagnostic_changes", True),
+                          allow_breaking=cfg.get("allow_breaking", True))
+    module = module_name(call, cfg)
+    seed = cfg.get("seed")
+    if seed is not None:
+        import zlib
+        seed = int(seed) * 1_000_003 + zlib.crc32(module.encode())
+    learner = Learner(cfg["state_dir"], policy=cfg.get("policy", "thompson"), mode=cfg.get("mode", "auto"),
+                      toolchain=cfg.get("toolchain", "unknown"), catalogue=catalogue,
+                      seed=seed, fsync=cfg.get("fsync", True),
+                      explore_budget=cfg.get("explore_budget", 0.35))
+    forced = cfg.get("force_strategy")
+    with open(call.source, "rb") as f:
+        source = f.read()
+    workspace = cfg.get("workspace") or os.getcwd()
+    path = os.path.relpath(os.path.abspath(call.source), workspace)
+    decision = learner.choose(module=module, source=source, path=path)
+    if forced:
+        decision.strategy = catalogue.get(forced)
+        decision.explore = False
+        decision.reason = f"forced by --strategy {forced}"
+    temp: list[str] = []
+    cmd = [real_lean] + list(call.argv)
+    if not decision.strategy.is_baseline:
+        tmp_dir = os.path.join(cfg["state_dir"], "tmp")
+        applied = apply_strategy(call, decision.strategy, tmp_dir)
+        cmd = [real_lean] + applied.argv
+        temp = applied.temp_files
+    return learner, decision, cmd, temp

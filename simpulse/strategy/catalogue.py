@@ -1,0 +1,191 @@
+"""The catalogue of compilation strategies.
+
+A strategy is a real, Lean-visible change to how `lean` is invoked: a bundle of options passed
+as ``-Dweak.<name>=<value>`` (or written into the setup JSON in the newest Lake era) and/or
+extra `lean` arguments such as ``-j 1``. Each declares whether it may change the diagnostics a
+user sees and whether it may break a proof that compiles under the baseline; the shim falls back
+to the baseline whenever a strategy breaks a module.
+
+Standard library only: the shim imports this module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from simpulse.errors import SimpulseError
+from simpulse.strategy.allowlist import check_strategy
+
+BASELINE = "baseline"
+
+_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,47}$")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str
+    description: str
+    options: tuple[tuple[str, str], ...] = ()
+    args: tuple[str, ...] = ()
+    changes_diagnostics: bool = False
+    may_break: bool = False
+    prior_mean: float = 0.0      # prior on the log-speedup against baseline (0 = no effect)
+    prior_strength: float = 1.0  # pseudo-observations behind that prior
+    builtin: bool = True
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.name == BASELINE
+
+    def option_dict(self) -> dict[str, str]:
+        return dict(self.options)
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "options": dict(self.options),
+            "args": list(self.args),
+            "changes_diagnostics": self.changes_diagnostics,
+            "may_break": self.may_break,
+            "prior_mean": self.prior_mean,
+            "prior_strength": self.prior_strength,
+            "builtin": self.builtin,
+        }
+
+
+def _b(name, description, options=(), args=(), *, diag=False, breaks=False, prior=0.0):
+    return Strategy(name, description, tuple(options), tuple(args), diag, breaks, prior)
+
+
+BUILTIN: tuple[Strategy, ...] = (
+    _b(BASELINE, "Lean exactly as Lake invokes it: no added options."),
+    _b("no-linters", "Turn default-on linters off (-Dweak.linter.all=false): saves the linter "
+       "passes after each declaration; the warnings they would print are not shown.",
+       [("linter.all", "false")], diag=True),
+    _b("no-async", "Elaborate proofs on the main thread (-Dweak.Elab.async=false): no task "
+       "overhead for small modules, loses parallelism on large ones.",
+       [("Elab.async", "false")]),
+    _b("no-simprocs", "Disable simp's built-in simplification procedures "
+       "(-Dweak.simprocs=false): fewer rewrite attempts; breaks proofs that rely on them.",
+       [("simprocs", "false")], diag=True, breaks=True),
+    _b("single-thread", "One elaboration thread per lean (-j 1): less oversubscription of the "
+       "machine while Lake runs many lean processes at once.", args=["-j", "1"]),
+    _b("lean-fast", "no-linters and no-async together.",
+       [("linter.all", "false"), ("Elab.async", "false")], diag=True),
+    _b("simp-lean", "no-linters and no-simprocs together, for simp-heavy modules.",
+       [("linter.all", "false"), ("simprocs", "false")], diag=True, breaks=True),
+)
+
+
+def _parse_bool(v, what) -> bool:
+    if isinstance(v, bool):
+        return v
+    raise SimpulseError(f"{what} must be true or false")
+
+
+def strategy_from_config(name: str, spec: dict) -> Strategy:
+    """Build a user strategy from a ``[strategies.NAME]`` table of ``simpulse.toml``.
+
+    Every user strategy goes through the allowlist; anything else is refused with a clear
+    one-line error.
+    """
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise SimpulseError(f"strategy name {name!r} is not allowed (lowercase letters, digits, "
+                            "'-', '_', '.'; at most 48 characters)")
+    if not isinstance(spec, dict):
+        raise SimpulseError(f"strategy {name!r}: expected a table")
+    known = {"description", "options", "args", "changes_diagnostics", "may_break",
+             "prior_mean", "prior_strength"}
+    unknown = sorted(set(spec) - known)
+    if unknown:
+        raise SimpulseError(f"strategy {name!r}: unknown key {unknown[0]!r}")
+    opts = spec.get("options", {})
+    if not isinstance(opts, dict):
+        raise SimpulseError(f"strategy {name!r}: options must be a table of name = value")
+    options = []
+    for k, v in opts.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, int):
+            v = str(v)
+        elif not isinstance(v, str):
+            raise SimpulseError(f"strategy {name!r}: option {k!r} must be a bool, an integer or a string")
+        options.append((str(k), v))
+    args = spec.get("args", [])
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        raise SimpulseError(f"strategy {name!r}: args must be a list of strings")
+    desc = spec.get("description", f"user strategy {name}")
+    if not isinstance(desc, str):
+        raise SimpulseError(f"strategy {name!r}: description must be a string")
+    prior_mean = spec.get("prior_mean", 0.0)
+    prior_strength = spec.get("prior_strength", 1.0)
+    for key, val in (("prior_mean", prior_mean), ("prior_strength", prior_strength)):
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or val != val or abs(val) > 1e6:
+            raise SimpulseError(f"strategy {name!r}: {key} must be a finite number")
+    if not 0 < prior_strength <= 1000:
+        raise SimpulseError(f"strategy {name!r}: prior_strength must be in (0, 1000]")
+    s = Strategy(
+        name=name, description=desc, options=tuple(options), args=tuple(args),
+        changes_diagnostics=_parse_bool(spec.get("changes_diagnostics", True), f"strategy {name!r}: changes_diagnostics"),
+        may_break=_parse_bool(spec.get("may_break", True), f"strategy {name!r}: may_break"),
+        prior_mean=float(prior_mean), prior_strength=float(prior_strength), builtin=False,
+    )
+    check_strategy(s)
+    return s
+
+
+def strategy_from_json(d: dict) -> Strategy:
+    """Strategy definitions read back from an export file (validated like user strategies)."""
+    if not isinstance(d, dict) or "name" not in d:
+        raise SimpulseError("strategy definition without a name")
+    spec = {k: d[k] for k in ("description", "options", "args", "changes_diagnostics",
+                              "may_break", "prior_mean", "prior_strength") if k in d}
+    return strategy_from_config(d["name"], spec)
+
+
+class Catalogue:
+    """The strategies available in one workspace: the built-ins plus the user's."""
+
+    def __init__(self, strategies=BUILTIN, *, enabled: list[str] | None = None,
+                 allow_diagnostic_changes: bool = True, allow_breaking: bool = True):
+        by_name: dict[str, Strategy] = {}
+        for s in strategies:
+            by_name[s.name] = s
+        if BASELINE not in by_name:
+            by_name = {BASELINE: BUILTIN[0], **by_name}
+        self.all = by_name
+        active = []
+        for name, s in by_name.items():
+            if enabled is not None and name != BASELINE and name not in enabled:
+                continue
+            if not allow_diagnostic_changes and s.changes_diagnostics and not s.is_baseline:
+                continue
+            if not allow_breaking and s.may_break and not s.is_baseline:
+                continue
+            active.append(s)
+        self.active: tuple[Strategy, ...] = tuple(active)
+        if enabled is not None:
+            for name in enabled:
+                if name not in by_name:
+                    raise SimpulseError(f"unknown strategy {name!r} (known: {', '.join(by_name)})")
+
+    def get(self, name: str) -> Strategy:
+        try:
+            return self.all[name]
+        except KeyError:
+            raise SimpulseError(f"unknown strategy {name!r} (known: {', '.join(self.all)})") from None
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.active]
+
+    @classmethod
+    def with_user(cls, user: dict | None, **kw) -> "Catalogue":
+        strategies = list(BUILTIN)
+        for name, spec in (user or {}).items():
+            if any(s.name == name for s in BUILTIN):
+                raise SimpulseError(f"strategy {name!r} is built in; choose another name")
+            strategies.append(strategy_from_config(name, spec))
+        return cls(strategies, **kw)
