@@ -78,8 +78,10 @@ def _delta_hat(tc: dict, ctx: str, strategy: str) -> float:
     glob = tc["glob"].get(strategy)
     prior_mu, prior_k = 0.0, 1.0
     if glob is not None:
-        g = P.posterior(glob)
-        prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA)
+        others = P.merged(glob, arm, -1.0) if arm is not None else glob
+        if others[0] > 1e-9:
+            g = P.posterior(others)
+            prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA)
     if arm is None:
         return prior_mu
     return P.posterior(arm, prior_mu, prior_k).mu
@@ -242,6 +244,7 @@ def _observe_module(tc: dict, module: str, ctx: str, strategy: str, y: float) ->
     c = tc["ctx"].setdefault(ctx, [0, 0.0])
     c[0] += 1
     c[1] += y - _delta_hat(tc, ctx, strategy)
+    base = s.get(BASELINE)
     debiased = {k: (n, sy - n * _delta_hat(tc, kc, k)) for k, (n, sy, kc) in s.items()}
     n_all = sum(n for n, _ in debiased.values())
     sum_all = sum(v for _, v in debiased.values())
@@ -255,16 +258,23 @@ def _observe_module(tc: dict, module: str, ctx: str, strategy: str, y: float) ->
                     a[0] = max(0.0, a[0] - w_old)
                     a[1] -= w_old * r_old
                     a[2] = max(0.0, a[2] - w_old * r_old * r_old)
-        n_other = n_all - debiased[k][0]
-        if n_other <= 0:
-            continue
-        ref = (sum_all - debiased[k][1]) / n_other
+        if k != BASELINE and base is not None:
+            # The module's own baseline compiles: an exact reference (δ_baseline = 0).
+            n_ref, ref, inflate = base[0], base[1] / base[0], 1.0
+        else:
+            n_ref = n_all - debiased[k][0]
+            if n_ref <= 0:
+                continue
+            ref = (sum_all - debiased[k][1]) / n_ref
+            # Other strategies' δ̂ errors are shared by every module: count such a contrast
+            # as a quarter of a paired one.
+            inflate = 0.25
         if k == strategy:
             this_residual = y - ref
         if k == BASELINE:
             continue
         r = sy / n - ref
-        w = (n * n_other / (n + n_other)) * importance_weight(tc, kc, ref)
+        w = inflate * (n * n_ref / (n + n_ref)) * importance_weight(tc, kc, ref)
         for a in (_arm(tc["arms"], kc, k), tc["glob"].setdefault(k, P.new_arm())):
             a[0] += w
             a[1] += w * r
@@ -384,9 +394,12 @@ class Learner:
                 scale = min(TOOLCHAIN_DISCOUNT, TOOLCHAIN_CAP / old[0])
                 op = P.posterior(P.merged(P.new_arm(), old, scale), prior_mu, prior_k)
                 prior_mu, prior_k = op.mu, op.kappa
-        if glob is not None and glob[0] > 0:
-            g = P.posterior(glob, prior_mu, prior_k)
-            prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA + prior_k)
+        if glob is not None:
+            # Leave-one-out: the other contexts' evidence, never this context's own twice.
+            others = P.merged(glob, arm, -1.0) if arm is not None else glob
+            if others[0] > 1e-9:
+                g = P.posterior(others, prior_mu, prior_k)
+                prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA + prior_k)
         return P.posterior(arm or P.new_arm(), prior_mu, prior_k)
 
     def suspension(self, ctx: str, strategy: str) -> str | None:

@@ -1,0 +1,191 @@
+"""The learner: fixed-seed behaviour of the posterior, safety layer, priors, sharing, modes."""
+
+import math
+import random
+
+import pytest
+
+from simpulse.errors import SimpulseError
+from simpulse.learner import Learner, empty_stats, fold
+from simpulse.strategy.catalogue import BUILTIN, Catalogue, Strategy
+
+TRUE = {"baseline": 0.0, "no-linters": -0.10, "no-async": 0.05, "no-simprocs": -0.20,
+        "single-thread": 0.03, "lean-fast": -0.05, "simp-lean": -0.30}
+
+
+def run(learner, rounds, *, effects=TRUE, ctx="simp_heavy", n_modules=40, seed=1, breaks=()):
+    rng = random.Random(seed)
+    levels = {f"M{i}": rng.gauss(0.5, 1.0) for i in range(n_modules)}
+    for _ in range(rounds):
+        for m, mu in levels.items():
+            d = learner.choose(module=m, context=ctx, features={})
+            t = math.exp(mu + effects[d.strategy.name] + rng.gauss(0, 0.1))
+            if d.strategy.name in breaks:
+                learner.observe(d, seconds=t * 0.5, ok=False, fallback_seconds=math.exp(mu), fallback_ok=True,
+                                error="A.lean:1:0: unsolved goals")
+            else:
+                learner.observe(d, seconds=t)
+    return learner
+
+
+def by_name(learner, ctx="simp_heavy"):
+    return {a.strategy: a for a in learner.summary(ctx)}
+
+
+def test_posterior_finds_the_true_best_strategy():
+    lrn = run(Learner(None, seed=7), 10)
+    arms = by_name(lrn)
+    best = min(arms.values(), key=lambda a: a.mean)
+    assert best.strategy == "simp-lean"
+    assert abs(best.mean - TRUE["simp-lean"]) < 0.07
+    assert best.ci[1] < 0 and best.speedup_ci[0] > 1.0      # a claimed speedup's CI excludes 1
+    assert best.prob_better > 0.99
+    assert best.pulls > 0.6 * 400                            # later compiles exploit it
+
+
+def test_interval_coverage_over_seeds():
+    """The 95% interval of the leading strategy covers the true effect in most of 20 seeds
+    (tolerance: ≥ 16/20; shrinkage towards the prior makes it a little conservative-biased)."""
+    found = covered = 0
+    for seed in range(20):
+        lrn = run(Learner(None, seed=seed), 6, seed=100 + seed)
+        best = min(by_name(lrn).values(), key=lambda a: a.mean)
+        found += best.strategy == "simp-lean"
+        a = by_name(lrn)["simp-lean"]
+        covered += a.ci[0] <= TRUE["simp-lean"] <= a.ci[1]
+    assert found >= 19
+    assert covered >= 16
+
+
+def force(learner, name, module, ctx="simp_heavy"):
+    d = learner.choose(module=module, context=ctx, features={})
+    d.strategy = learner.catalogue.get(name)
+    return d
+
+
+def test_catastrophic_strategy_is_suspended():
+    lrn = run(Learner(None, seed=3), 4, breaks=("simp-lean", "no-simprocs"))
+    # The policy itself stops paying for a strategy that breaks modules: few failures in all.
+    assert lrn.stats["counters"]["strategy_failed"] <= 4
+    # The safety layer: a strategy that keeps failing in a context is suspended there.
+    for i in range(3):
+        lrn.observe(force(lrn, "simp-lean", f"M{i}"), seconds=0.5, ok=False, fallback_seconds=1.0,
+                    fallback_ok=True, error="A.lean:1:0: unsolved goals")
+    why = lrn.suspension("simp_heavy", "simp-lean")
+    assert why and "failed" in why
+    chosen = {lrn.choose(module=f"M{i}", context="simp_heavy", features={}).strategy.name for i in range(200)}
+    assert "simp-lean" not in chosen
+    assert "simp-lean" in lrn.choose(module="M1", context="simp_heavy", features={}).suspended
+    # ... but it remains available in another context.
+    assert lrn.suspension("arith", "simp-lean") is None
+
+
+def test_slower_strategy_is_suspended_after_recent_losses():
+    lrn = run(Learner(None, seed=5), 2, effects=dict(TRUE, **{"no-async": 0.0}))
+    assert lrn.suspension("simp_heavy", "no-async") is None
+    tc = lrn.stats["toolchains"]["unknown"]
+    for i in range(5):
+        mod = tc["modules"][f"M{i}"]["s"]
+        n, sy, _ = mod.get("baseline") or next(iter(mod.values()))
+        lrn.observe(force(lrn, "no-async", f"M{i}"), seconds=math.exp(sy / n) * 1.3)
+    why = lrn.suspension("simp_heavy", "no-async")
+    assert why and "< 0.95" in why
+
+
+def test_sharing_between_contexts():
+    lrn = run(Learner(None, seed=11), 8, ctx="simp_heavy")
+    # A context never seen borrows the global posterior as its prior: simp-lean is favoured there.
+    post = lrn.arm_posterior("rare_context", lrn.catalogue.get("simp-lean"))
+    assert post.mu < -0.1
+    # ... but only as a prior: a few pseudo-observations, wider than the source context.
+    src = lrn.arm_posterior("simp_heavy", lrn.catalogue.get("simp-lean"))
+    assert post.kappa < src.kappa and post.kappa <= 5
+
+
+def test_informative_prior_and_its_strength():
+    fast = Strategy("prior-fast", "x", (("linter.all", "false"),), prior_mean=0.2, prior_strength=5.0, builtin=False)
+    cat = Catalogue(list(BUILTIN[:1]) + [fast])
+    lrn = Learner(None, catalogue=cat)
+    post = lrn.arm_posterior("c", fast)
+    assert post.mu == pytest.approx(-0.2) and post.kappa == pytest.approx(5.0)
+    assert lrn.summary("c")[1].speedup == pytest.approx(math.exp(0.2))
+
+
+def test_toolchain_change_discounts_knowledge():
+    old = run(Learner(None, seed=2, toolchain="aaaa"), 8)
+    stats = old.stats
+    new = Learner(None, seed=2, toolchain="bbbb")
+    new._stats = stats
+    s = new.catalogue.get("simp-lean")
+    p_new = new.arm_posterior("simp_heavy", s)
+    old_post = old.arm_posterior("simp_heavy", s)
+    assert p_new.mu < 0                       # earlier knowledge informs the prior ...
+    assert p_new.kappa < 0.25 * old_post.kappa + 1.01 + 3   # ... discounted, not a fact
+    assert new.summary("simp_heavy")[0].pulls == 0
+
+
+def test_recompiling_under_one_strategy_does_not_manufacture_confidence():
+    cat = Catalogue([s for s in BUILTIN if s.name in ("baseline", "no-linters")])
+    lrn = Learner(None, catalogue=cat)
+    dec = lrn.choose(module="A", context="c", features={})
+    dec.strategy = cat.get("no-linters")
+    for _ in range(50):
+        lrn.observe(dec, seconds=1.0)
+    post = lrn.arm_posterior("c", cat.get("no-linters"))
+    assert post.kappa < 2.0 and post.mu == 0.0    # no baseline reference: no evidence on δ
+
+
+def test_shadow_and_confident_modes():
+    shadow = run(Learner(None, seed=1, mode="shadow"), 3)
+    d = shadow.choose(module="M1", context="simp_heavy", features={})
+    assert d.strategy.name == "baseline" and d.recommended is not None and not d.explore
+    conf = Learner(None, seed=1, mode="confident")
+    d = conf.choose(module="M1", context="simp_heavy", features={})
+    assert d.strategy.name == "baseline"          # nothing known yet
+    conf._stats = run(Learner(None, seed=1), 6).stats
+    d = conf.choose(module="M1", context="simp_heavy", features={})
+    assert d.strategy.name == "simp-lean" and d.confidence >= 0.8
+
+
+def test_failure_of_the_baseline_blames_no_strategy():
+    lrn = Learner(None)
+    d = lrn.choose(module="B", context="c", features={})
+    d.strategy = lrn.catalogue.get("no-simprocs")
+    ev = lrn.observe(d, seconds=1.0, ok=False, fallback_seconds=1.0, fallback_ok=False, error="x")
+    assert ev["outcome"] == "module_failed"
+    assert lrn.stats["counters"]["module_failed"] == 1
+    assert lrn.summary("c")[3].fails == 0
+
+
+def test_bad_inputs():
+    with pytest.raises(SimpulseError):
+        Learner(None, policy="nope")
+    with pytest.raises(SimpulseError):
+        Learner(None, mode="nope")
+    lrn = Learner(None)
+    d = lrn.choose(module="A", context="c", features={})
+    for bad in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(SimpulseError):
+            lrn.observe(d, seconds=bad)
+
+
+@pytest.mark.parametrize("policy", ["thompson", "beta", "ucb", "egreedy", "lints"])
+def test_every_policy_learns(policy):
+    lrn = run(Learner(None, seed=4, policy=policy), 10)
+    arms = by_name(lrn)
+    top = max(arms.values(), key=lambda a: a.pulls)
+    assert TRUE[top.strategy] <= -0.1, (policy, top.strategy)
+
+
+def test_fold_is_deterministic_and_state_round_trips_through_json():
+    import json
+    lrn = run(Learner(None, seed=9), 3)
+    events = []
+    lrn2 = Learner(None, seed=9)
+    orig = lrn2.record_event
+    lrn2.record_event = lambda e: (events.append(json.loads(json.dumps(e))), orig(e))
+    run(lrn2, 3, seed=1)
+    replay = empty_stats()
+    for e in events:
+        fold(replay, e)
+    assert json.loads(json.dumps(replay)) == json.loads(json.dumps(lrn2.stats))
