@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from simpulse.commands import build as build_cmd
+from simpulse.commands import stats as stats_cmd
 from simpulse.error_handler import error_handler
 
 app = typer.Typer(
@@ -19,6 +20,7 @@ app = typer.Typer(
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 app.command("build", context_settings=PASSTHROUGH)(build_cmd.build)
+app.command("stats")(stats_cmd.stats)
 
 
 def main() -> None:

@@ -51,7 +51,8 @@ def empty_stats() -> dict:
 def _new_counters(ts: float | None = None) -> dict:
     return {"since": ts, "compiles": 0, "explore": 0, "strategy_failed": 0, "module_failed": 0,
             "slower": 0, "faster": 0, "seconds": 0.0, "baseline_est_seconds": 0.0,
-            "fallback_seconds": 0.0, "regret_seconds": 0.0, "records": 0, "benches": 0}
+            "fallback_seconds": 0.0, "regret_seconds": 0.0, "records": 0, "benches": 0,
+            "recent_regret": []}
 
 
 def _tc(stats: dict, toolchain: str) -> dict:
@@ -59,7 +60,7 @@ def _tc(stats: dict, toolchain: str) -> dict:
     tc = tcs.get(toolchain)
     if tc is None:
         tc = tcs[toolchain] = {"arms": {}, "glob": {}, "recent": {}, "modules": {}, "ctx": {},
-                               "explore": [0, 0], "first": None, "last": None}
+                               "secs": {}, "explore": [0, 0], "first": None, "last": None}
     return tc
 
 
@@ -120,6 +121,8 @@ def fold(stats: dict, ev: dict) -> dict:
     ts = ev.get("ts")
     tc["first"] = tc["first"] or ts
     tc["last"] = ts
+    if kind == "compile":
+        tc["simulated"] = bool(ev.get("simulated"))
     order = stats["order"]
     if not order or order[-1] != toolchain:
         if toolchain in order:
@@ -180,6 +183,8 @@ def fold(stats: dict, ev: dict) -> dict:
         return stats
 
     counters["seconds"] += wall
+    secs = tc.setdefault("secs", {}).setdefault(ctx, {})
+    secs[strategy] = round(secs.get(strategy, 0.0) + wall, 6)
     level = _level(tc, module)
     r = _observe_module(tc, module, ctx, strategy, y)
     arm[3] += 1
@@ -198,7 +203,11 @@ def fold(stats: dict, ev: dict) -> dict:
         elif strategy != BASELINE and y - level > SLOWER:
             counters["slower"] += 1
         best = min([0.0] + [_delta_hat(tc, ctx, s) for s in tc["arms"].get(ctx, {}) if s != BASELINE])
-        counters["regret_seconds"] += max(0.0, wall - math.exp(level + best))
+        regret = max(0.0, wall - math.exp(level + best))
+        counters["regret_seconds"] += regret
+        recent_regret = counters.setdefault("recent_regret", [])
+        recent_regret.append(round(regret, 4))
+        del recent_regret[:-100]
     else:
         counters["baseline_est_seconds"] += wall * math.exp(-_delta_hat(tc, ctx, strategy))
     return stats

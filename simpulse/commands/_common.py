@@ -1,0 +1,82 @@
+"""What every command shares: the state directory, the learner over it, JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from simpulse.errors import SimpulseError
+
+STATE_DIR_OPTION = typer.Option(None, "--state-dir", envvar="SIMPULSE_STATE_DIR",
+                                help="State directory (default: .simpulse/ at the workspace root).")
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (shapes in docs/json.md).")
+
+
+def workspace_or_none() -> Path | None:
+    from simpulse.lake.workspace import find_workspace
+    try:
+        return find_workspace()
+    except SimpulseError:
+        return None
+
+
+def config(workspace: Path | None = None, **flags):
+    from simpulse.config import load_config
+    return load_config(workspace if workspace is not None else workspace_or_none(), flags=flags)
+
+
+def state_dir(given: Path | None, *, must_exist: bool = True, cfg=None) -> Path:
+    if given is not None:
+        sdir = Path(given).expanduser().resolve()
+    else:
+        ws = workspace_or_none()
+        if ws is None:
+            raise SimpulseError("not inside a Lake project and no --state-dir given")
+        cfg = cfg or config(ws)
+        p = Path(cfg["state_dir"]).expanduser()
+        sdir = (p if p.is_absolute() else ws / p).resolve()
+    if must_exist and not sdir.is_dir():
+        raise SimpulseError(f"no simpulse state at {sdir} (run `simpulse build` first, or pass --state-dir)")
+    return sdir
+
+
+def learner(sdir: Path | None, *, toolchain: str | None = None, create: bool = False, **kw):
+    from simpulse.config import catalogue_for
+    from simpulse.learner import Learner
+    from simpulse.store.store import Store, StoreError
+    cfg = config()
+    kw.setdefault("catalogue", catalogue_for(cfg))
+    kw.setdefault("policy", cfg["policy"])
+    kw.setdefault("mode", cfg["mode"])
+    try:
+        store = Store(sdir, create=create) if sdir is not None else None
+    except StoreError as e:
+        raise SimpulseError(str(e)) from None
+    lrn = Learner(None, store=store, **kw)
+    if toolchain is None:
+        order = lrn.stats["order"]
+        toolchain = order[-1] if order else "unknown"
+    lrn.toolchain = toolchain
+    return lrn
+
+
+def print_json(data) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def fmt_seconds(s: float) -> str:
+    s = float(s)
+    if abs(s) < 1:
+        return f"{s * 1000:.0f}ms"
+    if abs(s) < 60:
+        return f"{s:.1f}s"
+    if abs(s) < 3600:
+        return f"{s / 60:.1f}min"
+    return f"{s / 3600:.1f}h"
+
+
+def fmt_speedup(x: float) -> str:
+    return f"{x:.2f}×"

@@ -1,0 +1,71 @@
+"""`simpulse stats`: what simpulse has learned and whether it is paying off (like `ccache -s`)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import typer
+
+from simpulse.commands._common import (JSON_OPTION, STATE_DIR_OPTION, fmt_seconds, fmt_speedup,
+                                       learner, print_json, state_dir)
+
+
+def render(data: dict, console=None, *, simulated: bool = False) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    t = data["totals"]
+    label = " (SIMULATED toolchain: simulated times)" if simulated else ""
+    console.print(f"[bold]simpulse[/bold] — toolchain {data['toolchain'][:12]}{label}")
+    console.print(f"  compilations {t['compilations']}  ·  contexts {t['contexts']}  ·  "
+                  f"strategies {t['strategies']}  ·  exploring {t['exploring']}  ·  "
+                  f"time in lean {fmt_seconds(t['seconds_in_lean'])}")
+    table = Table(title="Per-context leaderboard", title_justify="left", header_style="bold")
+    for col, kw in (("context", {}), ("best strategy", {}), ("speedup", {"justify": "right"}),
+                    ("95% CI", {"justify": "right"}), ("pulls", {"justify": "right"}),
+                    ("P(beats baseline)", {"justify": "right"}), ("suspended", {})):
+        table.add_column(col, **kw)
+    for row in data["leaderboard"]:
+        ci = row["ci"]
+        table.add_row(row["context"], row["best"] + ("" if row["confident"] or row["best"] == "baseline" else " ?"),
+                      fmt_speedup(row["speedup"]), f"{ci[0]:.2f}–{ci[1]:.2f}", str(row["pulls"]),
+                      f"{row['confidence']:.2f}", ", ".join(row["suspended"]) or "—")
+    console.print(table)
+    saved = data["time_saved"]
+    console.print(f"  time saved against baseline: [bold]{fmt_seconds(saved['seconds'])}[/bold] "
+                  f"(95% CI {fmt_seconds(saved['ci'][0])} … {fmt_seconds(saved['ci'][1])})")
+    r = data["regret"]
+    console.print(f"  regret: {fmt_seconds(r['cumulative_seconds'])} cumulative, "
+                  f"{fmt_seconds(r['recent_seconds'])} over the last {r['recent_compiles']} compiles")
+    s = data["safety"]
+    console.print(f"  safety: {s['slower_share']:.1%} of compiles slower than baseline, "
+                  f"{s['strategy_failures_caught']} strategy failures caught by fallback "
+                  f"({fmt_seconds(s['fallback_seconds'])}), {s['modules_failed']} genuinely broken compiles")
+    for tc in data["toolchains"]:
+        when = time.strftime("%Y-%m-%d", time.localtime(tc["last"])) if tc["last"] else "?"
+        mark = " (current)" if tc["current"] else " (discounted prior)"
+        console.print(f"  toolchain {tc['githash'][:12]}{mark}: {tc['compiles']} compiles, "
+                      f"{tc['contexts']} contexts, {tc['modules']} modules, last {when}")
+
+
+def stats(
+    state: Path | None = STATE_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+    zero: bool = typer.Option(False, "--zero", "-z", help="Reset the counters (the event log and what was learned are kept)."),
+):
+    """Totals, per-context leaderboard, time saved, regret, safety record, toolchains."""
+    from simpulse.stats.summary import summary
+    sdir = state_dir(state)
+    lrn = learner(sdir)
+    if zero:
+        lrn.record_event({"v": 1, "kind": "reset", "id": "", "ts": time.time()})
+        if not as_json:
+            print("simpulse: counters reset (the event log and what was learned are kept)")
+    data = summary(lrn)
+    if as_json:
+        print_json(data)
+    elif not zero:
+        render(data, simulated=data["simulated"])
+

@@ -1,0 +1,793 @@
+"""The simulated ``lake`` executable (see docs/cost-model.md and ../shared/lean-contract.md).
+
+Supports ``lake build [TARGETS] [-v] [--no-build] [-d DIR] [-K ...] [-R]``, ``lake env``,
+``lake clean``, ``lake --version``. It reads ``lakefile.toml`` only, finds ``lean`` as
+contract §1 says, calls ``<sysroot>/bin/lean`` once per out-of-date module with the argument
+list of the selected era (contract §2, env ``SIMPULSE_SIM_LAKE_ERA``), keeps hash traces with
+the job logs (contract §3) and prints Lake-like progress (contract §4).
+
+Standard library only. Every time it shows is the wall time of simulated compiles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from simpulse.simulated import costmodel as cm
+from simpulse.simulated.lakefile import LakefileError, LeanLib, Package, load
+from simpulse.simulated.lean import LEAN_VERSION
+
+LAKE_VERSION = "5.0.0-simulated"
+ERAS = ("v4.0", "middle", "setup")
+CORE_PREFIXES = ("Init", "Std", "Lean", "Lake")
+
+USAGE = f"""Lake version {LAKE_VERSION} (Lean version {LEAN_VERSION})
+
+USAGE:
+  lake [OPTIONS] <COMMAND>
+
+COMMANDS:
+  build <targets>...    build targets
+  env <cmd> <args>...   execute a command in Lake's environment
+  clean                 remove build outputs
+
+OPTIONS:
+  --version             print version and exit
+  --help, -h            print help of the program or a command and exit
+  --dir, -d=file        use the package configuration in a specific directory
+  --verbose, -v         show trace messages and job times
+  --quiet, -q           hide informational logs and the progress indicator
+  --no-build            exit immediately if a build target is not up-to-date
+  --wfail               fail the build if warnings are logged
+  -K key[=value]        ignored (configuration options are not simulated)
+  -R, --reconfigure     ignored
+
+This is the simulated lake of simpulse: it reads lakefile.toml only; every time it shows
+comes from the simulated lean.
+"""
+
+
+class LakeError(Exception):
+    def __init__(self, msg: str, code: int = 1):
+        super().__init__(msg)
+        self.code = code
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(f"error: {msg}\n")
+    sys.stderr.flush()
+
+
+def _out(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding Lean (contract §1)
+# ---------------------------------------------------------------------------------------------
+
+_TRUTHY = {"y", "yes", "t", "true", "on", "1"}
+
+
+def own_sysroot() -> Path:
+    exe = Path(sys.argv[0] if sys.argv and sys.argv[0] else __file__)
+    return exe.resolve().parent.parent
+
+
+def _print_prefix(lean_cmd: str) -> Path:
+    try:
+        r = subprocess.run([lean_cmd, "--print-prefix"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise LakeError(f"could not detect a Lean installation: failed to run '{lean_cmd} --print-prefix': {e}")
+    out = r.stdout.strip()
+    if r.returncode != 0 or not out:
+        raise LakeError(f"could not detect a Lean installation: '{lean_cmd} --print-prefix' failed")
+    return Path(out)
+
+
+def find_sysroot(env: dict[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if env.get("LAKE_OVERRIDE_LEAN", "").strip().lower() in _TRUTHY:
+        if "LEAN_SYSROOT" in env:
+            return Path(env["LEAN_SYSROOT"])
+        if "LEAN" in env:
+            lean = env["LEAN"]
+            if not lean:
+                raise LakeError("could not detect a Lean installation (LEAN is empty)")
+            return _print_prefix(lean)
+        which = shutil.which("lean", path=env.get("PATH"))
+        if not which:
+            raise LakeError("could not detect a Lean installation (no 'lean' on PATH)")
+        return _print_prefix(which)
+    root = own_sysroot()
+    if not (root / "bin" / "lean").exists():
+        raise LakeError(f"could not detect a Lean installation (no lean beside lake in {root / 'bin'})")
+    return root
+
+
+def detect_githash(sysroot: Path, env: dict[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    gh = ""
+    try:
+        r = subprocess.run([str(sysroot / "bin" / "lean"), "--githash"], capture_output=True,
+                           text=True, timeout=60)
+        if r.returncode == 0:
+            gh = r.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        gh = ""
+    if env.get("LEAN_GITHASH"):
+        gh = env["LEAN_GITHASH"]
+    return gh
+
+
+# ---------------------------------------------------------------------------------------------
+# Workspace and the module graph
+# ---------------------------------------------------------------------------------------------
+
+
+def _join(*parts: str) -> str:
+    """Join like Lean's `FilePath./` (no normalisation: `./././Foo.lean`)."""
+    out = parts[0]
+    for p in parts[1:]:
+        out = p if os.path.isabs(p) else (out.rstrip("/") + "/" + p if out else p)
+    return out
+
+
+def _mod_path(mod: str) -> str:
+    return "/".join(mod.split("."))
+
+
+@dataclass
+class Mod:
+    name: str
+    lib: LeanLib
+    lean_file: str  # path as passed to lean (relative to the cwd of lake)
+    root: str  # -R
+    source: bytes = b""
+    imports: list[str] = field(default_factory=list)
+    local_deps: list[str] = field(default_factory=list)
+    bad_import: str | None = None
+    dep_hash: str = ""
+    olean: str = ""
+    ilean: str = ""
+    cfile: str = ""
+    trace: str = ""
+    setup: str = ""
+
+
+class Workspace:
+    def __init__(self, dir_arg: str | None):
+        self.dir = dir_arg if dir_arg else "."
+        self.path = Path(self.dir)
+        if not self.path.is_dir():
+            raise LakeError(f"no such directory: {self.dir}")
+        try:
+            self.pkg: Package = load(self.path)
+        except LakefileError as e:
+            raise LakeError(str(e))
+        self.build_dir = _join(self.dir, ".lake", "build")
+        self.lib_dir = _join(self.build_dir, "lib", "lean")
+        self.ir_dir = _join(self.build_dir, "ir")
+
+    def src_root(self, lib: LeanLib) -> str:
+        return _join(self.dir, self.pkg.src_dir, lib.src_dir)
+
+    def lean_file(self, lib: LeanLib, mod: str) -> str:
+        return _join(self.src_root(lib), _mod_path(mod) + ".lean")
+
+    def find_module(self, mod: str) -> Mod | None:
+        lib = self.pkg.owner(mod)
+        if lib is None:
+            return None
+        f = self.lean_file(lib, mod)
+        if not os.path.isfile(f):
+            return None
+        return Mod(name=mod, lib=lib, lean_file=f, root=self.src_root(lib))
+
+    def lib_modules(self, lib: LeanLib) -> list[str]:
+        mods: list[str] = []
+        root = Path(self.src_root(lib))
+        for g in lib.globs:
+            if g.kind == "one":
+                f = self.lean_file(lib, g.name)
+                if not os.path.isfile(f):
+                    raise LakeError(f"no such file or directory (error code: 2)\n  file: {f}")
+                mods.append(g.name)
+            elif g.kind == "andSubmodules" and (root / (_mod_path(g.name) + ".lean")).is_file():
+                mods.append(g.name)
+            if g.kind in ("submodules", "andSubmodules"):
+                base = root / _mod_path(g.name)
+                if base.is_dir():
+                    for p in sorted(base.rglob("*.lean")):
+                        rel = p.relative_to(root).with_suffix("")
+                        mods.append(".".join(rel.parts))
+        return mods
+
+    def resolve_target(self, t: str) -> list[str]:
+        spec = t
+        if ":" in spec and not spec.startswith(":"):
+            spec = spec.split(":", 1)[0]
+        if spec.startswith("+"):
+            m = self.find_module(spec[1:])
+            if m is None:
+                raise LakeError(f"unknown module '{spec[1:]}'")
+            return [m.name]
+        if spec.startswith("@"):
+            spec = spec[1:]
+            if "/" not in spec:
+                if spec != self.pkg.name:
+                    raise LakeError(f"unknown package '{spec}'")
+                return self.default_modules()
+        if "/" in spec:
+            pkgname, rest = spec.split("/", 1)
+            if pkgname != self.pkg.name:
+                raise LakeError(f"unknown package '{pkgname}'")
+            spec = rest
+        lib = self.pkg.lib(spec)
+        if lib is not None:
+            return self.lib_modules(lib)
+        m = self.find_module(spec)
+        if m is not None:
+            return [m.name]
+        if spec == self.pkg.name:
+            return self.default_modules()
+        raise LakeError(f"unknown target '{t}'")
+
+    def default_modules(self) -> list[str]:
+        targets = self.pkg.default_targets or [lib.name for lib in self.pkg.libs]
+        mods: list[str] = []
+        for t in targets:
+            for m in self.resolve_target(t):
+                if m not in mods:
+                    mods.append(m)
+        return mods
+
+    def plan(self, roots: list[str]) -> dict[str, Mod]:
+        """All modules to build: the roots and their local imports, transitively."""
+        mods: dict[str, Mod] = {}
+        stack = list(reversed(roots))
+        while stack:
+            name = stack.pop()
+            if name in mods:
+                continue
+            m = self.find_module(name)
+            if m is None:
+                raise LakeError(f"unknown module '{name}'")
+            try:
+                m.source = Path(m.lean_file).read_bytes()
+            except OSError as e:
+                raise LakeError(f"{m.lean_file}: {e}")
+            m.imports = cm.parse_imports(m.source.decode("utf-8", errors="replace"))
+            for imp in m.imports:
+                if imp.split(".")[0] in CORE_PREFIXES:
+                    continue
+                dep = self.find_module(imp)
+                if dep is not None:
+                    m.local_deps.append(imp)
+                    stack.append(imp)
+                elif self.pkg.owner(imp) is not None and m.bad_import is None:
+                    m.bad_import = imp
+            mp = _mod_path(name)
+            m.olean = _join(self.lib_dir, mp + ".olean")
+            m.ilean = _join(self.lib_dir, mp + ".ilean")
+            m.trace = _join(self.lib_dir, mp + ".trace")
+            m.cfile = _join(self.ir_dir, mp + ".c")
+            m.setup = _join(self.ir_dir, mp + ".setup.json")
+            mods[name] = m
+        _check_cycles(mods)
+        return mods
+
+
+def _check_cycles(mods: dict[str, Mod]) -> None:
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(n: str) -> None:
+        state[n] = 1
+        path.append(n)
+        for d in mods[n].local_deps:
+            if state.get(d) == 1:
+                cyc = path[path.index(d):] + [d]
+                raise LakeError("build cycle detected:\n" + "\n".join("  " + c for c in cyc))
+            if state.get(d) is None:
+                visit(d)
+        path.pop()
+        state[n] = 2
+
+    for n in mods:
+        if n not in state:
+            visit(n)
+
+
+def _topo(mods: dict[str, Mod]) -> list[str]:
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(n: str) -> None:
+        if n in seen:
+            return
+        seen.add(n)
+        for d in mods[n].local_deps:
+            visit(d)
+        order.append(n)
+
+    for n in mods:
+        visit(n)
+    return order
+
+
+# ---------------------------------------------------------------------------------------------
+# Lean's output → Lake log
+# ---------------------------------------------------------------------------------------------
+
+_SEV = {"information": "info", "warning": "warning", "error": "error"}
+_LEVEL_RANK = {"trace": 0, "info": 1, "warning": 2, "error": 3}
+
+
+def _parse_json_output(stdout: str) -> list[dict[str, str]]:
+    log: list[dict[str, str]] = []
+    txt: list[str] = []
+    for ln in stdout.splitlines():
+        msg = None
+        if ln.startswith("{"):
+            try:
+                msg = json.loads(ln)
+            except ValueError:
+                msg = None
+        if isinstance(msg, dict) and "data" in msg:
+            pos = msg.get("pos") or {}
+            level = _SEV.get(str(msg.get("severity", "information")), "info")
+            text = f"{msg.get('fileName', '')}:{pos.get('line', 0)}:{pos.get('column', 0)}: {msg.get('data', '')}"
+            cap = msg.get("caption")
+            if cap:
+                text = f"{msg.get('fileName', '')}:{pos.get('line', 0)}:{pos.get('column', 0)}: {cap}:\n{msg.get('data', '')}"
+            log.append({"level": level, "message": text})
+        else:
+            txt.append(ln)
+    if any(t.strip() for t in txt):
+        log.append({"level": "info", "message": "stdout:\n" + "\n".join(txt)})
+    return log
+
+
+_PLAIN_RE = re.compile(r"^(?P<loc>.+?:\d+:\d+): (?P<sev>error|warning|info): (?P<text>.*)$")
+
+
+def _parse_plain_output(stdout: str) -> list[dict[str, str]]:
+    log: list[dict[str, str]] = []
+    txt: list[str] = []
+    cur: dict[str, str] | None = None
+    for ln in stdout.splitlines():
+        m = _PLAIN_RE.match(ln)
+        if m:
+            cur = {"level": m.group("sev"), "message": f"{m.group('loc')}: {m.group('text')}"}
+            log.append(cur)
+        elif cur is not None:
+            cur["message"] += "\n" + ln
+        else:
+            txt.append(ln)
+    if any(t.strip() for t in txt):
+        log.insert(0, {"level": "info", "message": "stdout:\n" + "\n".join(txt)})
+    return log
+
+
+def _fmt_time(seconds: float) -> str:
+    ms = int(round(seconds * 1000))
+    if ms < 1000:
+        return f"{ms}ms"
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    return f"{int(round(seconds))}s"
+
+
+def _icon(log: list[dict[str, str]], failed: bool) -> str:
+    if failed:
+        return "✖"
+    top = max((_LEVEL_RANK.get(e["level"], 0) for e in log), default=0)
+    return {3: "✖", 2: "⚠", 1: "ℹ"}.get(top, "✔")
+
+
+# ---------------------------------------------------------------------------------------------
+# Build
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class JobResult:
+    mod: str
+    ok: bool
+    log: list[dict[str, str]]
+    seconds: float
+    code: int | None = None
+
+
+class Builder:
+    def __init__(self, ws: Workspace, sysroot: Path, githash: str, *, era: str, verbose: bool,
+                 quiet: bool = False, wfail: bool = False):
+        self.ws = ws
+        self.sysroot = sysroot
+        self.lean = str(sysroot / "bin" / "lean")
+        self.githash = githash
+        self.era = era
+        self.verbose = verbose
+        self.quiet = quiet
+        self.wfail = wfail
+        ws_abs = str(ws.path.resolve())
+        parts = [str(sysroot / "lib" / "lean"), _join(ws_abs, ".lake", "build", "lib", "lean")]
+        existing = os.environ.get("LEAN_PATH", "")
+        if existing:
+            parts.append(existing)
+        self.lean_path = os.pathsep.join(parts)
+
+    # -- hashing (contract §3): githash, source, leanArgs (never weakLeanArgs), import hashes --
+    def compute_hashes(self, mods: dict[str, Mod]) -> None:
+        for name in _topo(mods):
+            m = mods[name]
+            h = hashlib.sha256()
+            h.update(b"lean:" + self.githash.encode() + b"\0")
+            h.update(hashlib.sha256(m.source).digest())
+            h.update(json.dumps(self.ws.pkg.lean_args_of(m.lib)).encode() + b"\0")
+            for imp in m.imports:
+                if imp in mods:
+                    h.update(mods[imp].dep_hash.encode())
+                else:
+                    h.update(f"external:{imp}".encode())
+                h.update(b"\0")
+            m.dep_hash = str(int.from_bytes(h.digest()[:8], "big"))
+
+    def up_to_date(self, m: Mod) -> tuple[bool, list[dict[str, str]]]:
+        try:
+            tr = json.loads(Path(m.trace).read_text())
+        except (OSError, ValueError):
+            return False, []
+        if not isinstance(tr, dict) or tr.get("depHash") != m.dep_hash:
+            return False, []
+        if not all(os.path.isfile(p) for p in (m.olean, m.ilean, m.cfile)):
+            return False, []
+        log = tr.get("log") or []
+        return True, [e for e in log if isinstance(e, dict) and "message" in e]
+
+    def argv_for(self, m: Mod) -> list[str]:
+        pkg = self.ws.pkg
+        if self.era == "v4.0":
+            return [*pkg.lean_args_of(m.lib), m.lean_file, "-R", m.root, "-o", m.olean,
+                    "-i", m.ilean, "-c", m.cfile]
+        if self.era == "middle":
+            return [*pkg.weak_lean_args_of(m.lib), *pkg.lean_args_of(m.lib), m.lean_file,
+                    "-R", m.root, "-o", m.olean, "-i", m.ilean, "-c", m.cfile, "--json"]
+        # setup era: leanOptions travel in the setup file
+        return [*pkg.weak_lean_args_of(m.lib), *pkg.more_lean_args_of(m.lib), m.lean_file,
+                "-o", m.olean, "-i", m.ilean, "-c", m.cfile, "--setup", m.setup, "--json"]
+
+    def write_setup(self, m: Mod) -> None:
+        doc = {
+            "name": m.name,
+            "isModule": False,
+            "imports": m.imports,
+            "options": self.ws.pkg.lean_options_of(m.lib),
+            "dynlibs": [],
+            "plugins": [],
+        }
+        p = Path(m.setup)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(doc, indent=2) + "\n")
+
+    def command_line(self, argv: list[str]) -> str:
+        return f".> LEAN_PATH={self.lean_path} " + " ".join(shlex.quote(a) for a in [self.lean, *argv])
+
+    def run_job(self, m: Mod) -> JobResult:
+        t0 = time.perf_counter()
+        if m.bad_import is not None:
+            return JobResult(m.name, False, [{"level": "error",
+                                              "message": f"{m.lean_file}: bad import '{m.bad_import}'"}],
+                             0.0)
+        for p in (m.olean, m.cfile):
+            Path(p).parent.mkdir(parents=True, exist_ok=True)
+        if self.era == "setup":
+            self.write_setup(m)
+        argv = self.argv_for(m)
+        env = dict(os.environ)
+        env["LEAN_PATH"] = self.lean_path
+        log: list[dict[str, str]] = []
+        if self.verbose:
+            log.append({"level": "trace", "message": self.command_line(argv)})
+        try:
+            r = subprocess.run([self.lean, *argv], env=env, capture_output=True)
+        except OSError as e:
+            dt = time.perf_counter() - t0
+            log.append({"level": "error", "message": f"failed to execute '{self.lean}': {e}"})
+            return JobResult(m.name, False, log, dt)
+        dt = time.perf_counter() - t0
+        stdout = r.stdout.decode("utf-8", errors="replace")
+        stderr = r.stderr.decode("utf-8", errors="replace")
+        if self.era == "v4.0":
+            log += _parse_plain_output(stdout)
+        else:
+            log += _parse_json_output(stdout)
+        if stderr.strip():
+            log.append({"level": "info", "message": "stderr:\n" + stderr.rstrip("\n")})
+        if r.returncode != 0:
+            if not self.verbose:
+                log.insert(0, {"level": "trace", "message": self.command_line(argv)})
+            log.append({"level": "error", "message": f"Lean exited with code {r.returncode}"})
+            return JobResult(m.name, False, log, dt, r.returncode)
+        stored = [e for e in log if e["level"] != "trace"]
+        trace = {"depHash": m.dep_hash, "log": stored, "synthetic": False, "simulated": True}
+        tp = Path(m.trace)
+        tmp = tp.with_name(tp.name + ".tmp")
+        tmp.write_text(json.dumps(trace, ensure_ascii=False, indent=2) + "\n")
+        os.replace(tmp, tp)
+        return JobResult(m.name, True, log, dt, 0)
+
+    def print_job(self, n: int, total: int, verb: str, m: str, log: list[dict[str, str]],
+                  failed: bool, seconds: float | None) -> None:
+        shown = [e for e in log if e["level"] != "trace" or self.verbose or failed]
+        if self.quiet and not failed and not any(e["level"] in ("warning", "error") for e in shown):
+            return
+        tm = f" ({_fmt_time(seconds)})" if seconds is not None else ""
+        _out(f"{_icon(log, failed)} [{n}/{total}] {verb} {m}{tm}")
+        for e in shown:
+            _out(f"{e['level']}: {e['message']}")
+
+    def build(self, targets: list[str], *, no_build: bool) -> int:
+        roots: list[str] = []
+        for t in targets or []:
+            for m in self.ws.resolve_target(t):
+                if m not in roots:
+                    roots.append(m)
+        if not targets:
+            roots = self.ws.default_modules()
+        mods = self.ws.plan(roots)
+        self.compute_hashes(mods)
+        fresh: dict[str, list[dict[str, str]]] = {}
+        for name, m in mods.items():
+            ok, log = self.up_to_date(m)
+            if ok:
+                fresh[name] = log
+        total = len(mods)
+        if no_build and len(fresh) < total:
+            _err("target is out-of-date and needs to be rebuilt")
+            return 3
+
+        dependents: dict[str, list[str]] = {n: [] for n in mods}
+        waiting: dict[str, int] = {}
+        for n, m in mods.items():
+            waiting[n] = len(set(m.local_deps))
+            for d in set(m.local_deps):
+                dependents[d].append(n)
+        ready = [n for n in _topo(mods) if waiting[n] == 0]
+        done = 0
+        failed: list[str] = []
+        warned: list[str] = []
+        blocked: set[str] = set()
+        workers = _num_threads()
+        running: dict[Future, str] = {}
+
+        def finish(n: str, ok: bool) -> None:
+            if ok:
+                for d in dependents[n]:
+                    waiting[d] -= 1
+                    if waiting[d] == 0 and d not in blocked:
+                        ready.append(d)
+            else:
+                stack = list(dependents[n])
+                while stack:
+                    d = stack.pop()
+                    if d not in blocked:
+                        blocked.add(d)
+                        stack.extend(dependents[d])
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            while ready or running:
+                while ready:
+                    n = ready.pop(0)
+                    if n in fresh:
+                        done += 1
+                        self.print_job(done, total, "Replayed", n, fresh[n], False, None)
+                        if any(e.get("level") == "warning" for e in fresh[n]):
+                            warned.append(n)
+                        finish(n, True)
+                    else:
+                        running[pool.submit(self.run_job, mods[n])] = n
+                if not running:
+                    break
+                finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    n = running.pop(fut)
+                    try:
+                        res = fut.result()
+                    except Exception as e:  # pragma: no cover - defensive
+                        res = JobResult(n, False, [{"level": "error", "message": f"internal error: {e}"}], 0.0)
+                    done += 1
+                    self.print_job(done, total, "Built" if res.ok else "Building", n, res.log,
+                                   not res.ok, res.seconds)
+                    if not res.ok:
+                        failed.append(n)
+                    elif any(e["level"] == "warning" for e in res.log):
+                        warned.append(n)
+                    finish(n, res.ok)
+
+        logged_failures = failed + (warned if self.wfail else [])
+        if logged_failures:
+            _out("Some required targets logged failures:")
+            for n in logged_failures:
+                _out(f"- {n}")
+            _err("build failed")
+            return 1
+        _out(f"Build completed successfully ({total} jobs).")
+        return 0
+
+
+def _num_threads() -> int:
+    v = os.environ.get("LEAN_NUM_THREADS", "")
+    if v.isdigit() and int(v) > 0:
+        return int(v)
+    return os.cpu_count() or 1
+
+
+def era_from_env() -> str:
+    era = os.environ.get("SIMPULSE_SIM_LAKE_ERA", "middle").strip() or "middle"
+    if era not in ERAS:
+        raise LakeError(f"SIMPULSE_SIM_LAKE_ERA must be one of {', '.join(ERAS)} (got '{era}')")
+    return era
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Opts:
+    command: str | None = None
+    args: list[str] = field(default_factory=list)
+    dir: str | None = None
+    verbose: bool = False
+    quiet: bool = False
+    no_build: bool = False
+    wfail: bool = False
+    help: bool = False
+    version: bool = False
+
+
+def parse(argv: list[str]) -> Opts:
+    o = Opts()
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if o.command == "env" and (o.args or not a.startswith("-")):
+            o.args.extend(argv[i:])
+            break
+        if a == "--":
+            o.args.extend(argv[i + 1:])
+            break
+        if a in ("-v", "--verbose"):
+            o.verbose = True
+        elif a in ("-q", "--quiet"):
+            o.quiet = True
+        elif a == "--no-build":
+            o.no_build = True
+        elif a in ("--wfail",):
+            o.wfail = True
+        elif a in ("--iofail", "--ansi", "--no-ansi", "-R", "--reconfigure", "--update", "-U",
+                   "--old", "--rehash", "-H", "--no-cache", "--try-cache"):
+            pass
+        elif a in ("-h", "--help"):
+            o.help = True
+        elif a == "--version":
+            o.version = True
+        elif a in ("-d", "--dir", "-f", "--file", "-K", "--log-level", "--fail-level"):
+            if i + 1 >= len(argv):
+                raise LakeError(f"missing argument for option '{a}'")
+            i += 1
+            if a in ("-d", "--dir"):
+                o.dir = argv[i]
+        elif a.startswith("--dir="):
+            o.dir = a.split("=", 1)[1]
+        elif a.startswith("-d") and len(a) > 2 and not a.startswith("--"):
+            o.dir = a[2:]
+        elif a.startswith("-K") or a.startswith(("--file=", "--log-level=", "--fail-level=")):
+            pass
+        elif a.startswith("--"):
+            raise LakeError(f"unknown long option '{a}'")
+        elif a.startswith("-") and a != "-":
+            raise LakeError(f"unknown short option '{a}'")
+        elif o.command is None:
+            o.command = a
+        else:
+            o.args.append(a)
+        i += 1
+    return o
+
+
+def cmd_build(o: Opts) -> int:
+    era = era_from_env()
+    ws = Workspace(o.dir)
+    sysroot = find_sysroot()
+    gh = detect_githash(sysroot)
+    b = Builder(ws, sysroot, gh, era=era, verbose=o.verbose, quiet=o.quiet, wfail=o.wfail)
+    return b.build(o.args, no_build=o.no_build)
+
+
+def lake_env(sysroot: Path, ws: Workspace | None) -> dict[str, str]:
+    env = dict(os.environ)
+    parts = [str(sysroot / "lib" / "lean")]
+    if ws is not None:
+        parts.append(_join(str(ws.path.resolve()), ".lake", "build", "lib", "lean"))
+    if os.environ.get("LEAN_PATH"):
+        parts.append(os.environ["LEAN_PATH"])
+    env["LEAN_PATH"] = os.pathsep.join(parts)
+    env["LEAN_SYSROOT"] = str(sysroot)
+    env["LAKE"] = str(Path(sys.argv[0]).resolve()) if sys.argv and sys.argv[0] else "lake"
+    env["LAKE_HOME"] = str(own_sysroot())
+    gh = detect_githash(sysroot)
+    if gh:
+        env["LEAN_GITHASH"] = gh
+    env["PATH"] = os.pathsep.join([str(sysroot / "bin"), os.environ.get("PATH", "")])
+    return env
+
+
+def cmd_env(o: Opts) -> int:
+    sysroot = find_sysroot()
+    try:
+        ws: Workspace | None = Workspace(o.dir)
+    except LakeError:
+        ws = None
+    env = lake_env(sysroot, ws)
+    if not o.args:
+        for k in ("LAKE", "LAKE_HOME", "LEAN_GITHASH", "LEAN_SYSROOT", "LEAN_PATH", "PATH"):
+            if k in env:
+                _out(f"{k}={env[k]}")
+        return 0
+    exe = shutil.which(o.args[0], path=env["PATH"]) or o.args[0]
+    try:
+        return subprocess.run([exe, *o.args[1:]], env=env).returncode
+    except OSError as e:
+        _err(f"failed to execute '{o.args[0]}': {e}")
+        return 1
+
+
+def cmd_clean(o: Opts) -> int:
+    ws = Workspace(o.dir)
+    shutil.rmtree(ws.build_dir, ignore_errors=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    try:
+        o = parse(argv)
+        if o.version:
+            _out(f"Lake version {LAKE_VERSION} (Lean version {LEAN_VERSION})")
+            return 0
+        if o.help or o.command in (None, "help"):
+            sys.stdout.write(USAGE)
+            return 0 if o.help or o.command == "help" else 1
+        if o.command == "build":
+            return cmd_build(o)
+        if o.command == "env":
+            return cmd_env(o)
+        if o.command == "clean":
+            return cmd_clean(o)
+        raise LakeError(f"unknown command '{o.command}'")
+    except LakeError as e:
+        _err(str(e))
+        return e.code
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""The numbers behind `simpulse stats` (and `report`, `export`): data only, no output.
+
+Intervals: a strategy's effect is the posterior Student-t interval of the learner; the time
+saved against baseline sums, over the compiles run under each strategy, wall × (e^(−δ) − 1),
+with the interval taken at both ends of every δ's 95% interval at once (conservative: the
+errors are not assumed to cancel).
+"""
+
+from __future__ import annotations
+
+import math
+
+from simpulse.learner import Learner
+
+
+def leaderboard(learner: Learner) -> list[dict]:
+    rows = []
+    for ctx in learner.contexts():
+        arms = learner.summary(ctx)
+        pulls = sum(a.pulls for a in arms)
+        candidates = [a for a in arms if a.strategy != "baseline" and not a.suspended]
+        best = min(candidates, key=lambda a: a.mean, default=None)
+        confident = best is not None and best.ci[1] < 0
+        rows.append({
+            "context": ctx,
+            "pulls": pulls,
+            "best": best.strategy if best and best.mean < 0 else "baseline",
+            "speedup": best.speedup if best and best.mean < 0 else 1.0,
+            "ci": list(best.speedup_ci) if best and best.mean < 0 else [1.0, 1.0],
+            "confidence": best.prob_better if best else 0.0,
+            "confident": bool(confident),
+            "suspended": {a.strategy: a.suspended for a in arms if a.suspended},
+            "arms": [{"strategy": a.strategy, "pulls": a.pulls, "fails": a.fails,
+                      "speedup": a.speedup, "ci": list(a.speedup_ci),
+                      "prob_better": a.prob_better, "suspended": a.suspended} for a in arms],
+        })
+    return rows
+
+
+def time_saved(learner: Learner) -> dict:
+    tc = learner.stats["toolchains"].get(learner.toolchain)
+    est = lo = hi = 0.0
+    if tc:
+        for ctx, by_strategy in tc.get("secs", {}).items():
+            for name, secs in by_strategy.items():
+                if name == "baseline" or name not in learner.catalogue.all:
+                    continue
+                post = learner.arm_posterior(ctx, learner.catalogue.get(name))
+                a, b = post.interval()
+                est += secs * (math.exp(-post.mu) - 1)
+                lo += secs * (math.exp(-b) - 1)
+                hi += secs * (math.exp(-a) - 1)
+    return {"seconds": est, "ci": [lo, hi]}
+
+
+def summary(learner: Learner) -> dict:
+    stats = learner.stats
+    c = stats["counters"]
+    compiles = c["compiles"]
+    recent = c.get("recent_regret", [])
+    toolchains = []
+    for name in reversed(stats["order"]):
+        tc = stats["toolchains"][name]
+        toolchains.append({"githash": name, "compiles": tc["explore"][1],
+                           "contexts": len(tc["arms"]), "modules": len(tc["modules"]),
+                           "first": tc["first"], "last": tc["last"],
+                           "simulated": bool(tc.get("simulated")),
+                           "current": name == learner.toolchain})
+    board = leaderboard(learner)
+    current = stats["toolchains"].get(learner.toolchain, {})
+    return {
+        "toolchain": learner.toolchain,
+        "simulated": bool(current.get("simulated")),
+        "totals": {
+            "compilations": compiles, "records": c["records"], "benches": c["benches"],
+            "contexts": len(board), "strategies": len(learner.catalogue.active),
+            "exploring": c["explore"], "since": c["since"],
+            "seconds_in_lean": c["seconds"],
+        },
+        "leaderboard": board,
+        "time_saved": time_saved(learner),
+        "regret": {"cumulative_seconds": c["regret_seconds"],
+                   "recent_seconds": sum(recent), "recent_compiles": len(recent)},
+        "safety": {
+            "slower_than_baseline": c["slower"],
+            "slower_share": c["slower"] / compiles if compiles else 0.0,
+            "strategy_failures_caught": c["strategy_failed"],
+            "fallback_seconds": c["fallback_seconds"],
+            "modules_failed": c["module_failed"],
+        },
+        "toolchains": toolchains,
+    }

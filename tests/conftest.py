@@ -1,0 +1,94 @@
+"""Shared fixtures: the simulated toolchain and scratch copies of lean_fixtures/.
+
+Tests that build run against the SIMULATED toolchain (no real Lean can be installed where
+simpulse is developed); tests marked `real_lean` run only when a real `lake` is on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "lean_fixtures"
+
+
+@pytest.fixture(scope="session")
+def sim_toolchain(tmp_path_factory) -> Path:
+    from simpulse.simulated.toolchain import install
+    return install(tmp_path_factory.mktemp("simtoolchain") / "sysroot")
+
+
+class Project:
+    """A scratch copy of lean_fixtures/ with the simulated toolchain first on PATH."""
+
+    def __init__(self, root: Path, sysroot: Path):
+        self.root = root
+        self.sysroot = sysroot
+        self.env = dict(os.environ)
+        self.env["PATH"] = f"{sysroot / 'bin'}{os.pathsep}{self.env.get('PATH', '')}"
+        self.env["SIMPULSE_SIM_SCALE"] = "0.03"
+        self.env["SIMPULSE_SIM_CPU_FRACTION"] = "0.1"
+        for var in ("SIMPULSE_STATE_DIR", "LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN", "SIMPULSE_FAULT"):
+            self.env.pop(var, None)
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".simpulse"
+
+    def run(self, *args, env=None, cwd=None, check=None):
+        e = dict(self.env, **(env or {}))
+        p = subprocess.run(list(args), cwd=cwd or self.root, env=e, capture_output=True, text=True, timeout=300)
+        if check is not None:
+            assert p.returncode == check, (p.returncode, p.stdout[-3000:], p.stderr[-3000:])
+        return p
+
+    def simpulse(self, *args, **kw):
+        return self.run(sys.executable, "-m", "simpulse", *args, **kw)
+
+    def lake(self, *args, **kw):
+        return self.run(str(self.sysroot / "bin" / "lake"), *args, **kw)
+
+    def events(self, kind="compile"):
+        from simpulse.store.store import Store
+        if not self.state.is_dir():
+            return []
+        return [e for e in Store(self.state, create=False).iter_events() if kind is None or e.get("kind") == kind]
+
+    def built(self, stdout: str) -> list[str]:
+        return re.findall(r"\] Built (\S+)", stdout)
+
+    def outputs(self) -> dict[str, bytes]:
+        out = {}
+        for sub in ("lib/lean", "ir"):
+            base = self.root / ".lake" / "build" / sub
+            for p in sorted(base.rglob("*")) if base.exists() else []:
+                if p.is_file() and p.suffix in (".olean", ".ilean", ".c"):
+                    out[str(p.relative_to(self.root))] = p.read_bytes()
+        return out
+
+    def copy(self, dest: Path) -> "Project":
+        shutil.copytree(self.root, dest, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
+        return Project(dest, self.sysroot)
+
+
+@pytest.fixture
+def project(tmp_path, sim_toolchain) -> Project:
+    root = tmp_path / "fixtures"
+    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
+    return Project(root, sim_toolchain)
+
+
+def strip_times(text: str) -> str:
+    return re.sub(r" \(\d+(\.\d+)?(ms|s)\)", "", text)
+
+
+def read_json(path: Path):
+    return json.loads(path.read_text())

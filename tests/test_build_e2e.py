@@ -1,0 +1,158 @@
+"""`simpulse build` end to end against the simulated toolchain (issue: the build spine)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from conftest import strip_times
+
+DEPENDENTS_OF_LISTS = {"Fixtures.Lists", "Fixtures.ListLemmas", "Fixtures.ListAdvanced",
+                       "Fixtures.SimpHeavy", "Fixtures"}
+
+
+def test_clean_build_then_noop_then_touch(project):
+    p = project.simpulse("build", "--seed", "1", check=0)
+    assert "Build completed successfully" in p.stdout
+    assert "SIMULATED" in p.stderr                     # the simulated toolchain is announced
+    built = project.built(p.stdout)
+    assert len(built) == 16
+    events = project.events()
+    # exactly one event per compiled module
+    assert sorted(e["module"] for e in events) == sorted(built)
+    assert all(e["simulated"] is True and e["wall"] > 0 and e["toolchain"] for e in events)
+    assert all(e["context"] and e["strategy"] for e in events)
+
+    # no change: nothing compiled, nothing written
+    p = project.simpulse("build", check=0)
+    assert project.built(p.stdout) == []
+    assert p.stdout.count("Replayed") == 16
+    assert len(project.events()) == len(events)
+
+    # touch one module: only it and its dependents recompile
+    with open(project.root / "Fixtures" / "Lists.lean", "a") as f:
+        f.write("\n-- an edit\n")
+    p = project.simpulse("build", check=0)
+    assert set(project.built(p.stdout)) == DEPENDENTS_OF_LISTS
+    new = project.events()[len(events):]
+    assert sorted(e["module"] for e in new) == sorted(DEPENDENTS_OF_LISTS)
+
+
+def test_breaking_strategy_falls_back_to_baseline(project, tmp_path):
+    plain = project.copy(tmp_path / "plain")
+    plain.lake("build", check=0)
+    p = project.simpulse("build", "--strategy", "no-simprocs", check=0)
+    assert "Build completed successfully" in p.stdout
+    events = {e["module"]: e for e in project.events()}
+    failed = events["Fixtures.Literals"]
+    assert failed["strategy"] == "no-simprocs" and failed["outcome"] == "strategy_failed"
+    assert failed["error"] and re.search(r"Literals\.lean:\d+:\d+: (unsolved goals|simp made no progress)", failed["error"])
+    assert failed["fallback_wall"] > 0
+    # the module's outputs are those of a baseline compile
+    assert project.outputs() == plain.outputs()
+    # Lake saw the baseline's (clean) output, not the failed attempt's error
+    assert "error" not in p.stdout
+
+
+def test_genuinely_broken_module_fails_exactly_like_lake(project, tmp_path):
+    plain = project.copy(tmp_path / "plain")
+    ref = plain.lake("build", "Broken")
+    got = project.simpulse("build", "Broken")
+    assert ref.returncode != 0 and got.returncode == ref.returncode
+
+    def error_lines(out):
+        return [strip_times(l) for l in out.splitlines() if l.startswith(("error", "✖", "- ", "Some required"))]
+    assert error_lines(got.stdout) == error_lines(ref.stdout)
+    assert any("proved that the proposition" in l for l in error_lines(got.stdout))
+    broken = [e for e in project.events() if e["module"] == "Broken"]
+    assert len(broken) == 1 and broken[0]["outcome"] == "module_failed"
+    assert "proved that the proposition" in broken[0]["error"]
+    from simpulse.commands._common import learner
+    lrn = learner(project.state)
+    assert lrn.stats["counters"]["strategy_failed"] == 0      # no strategy blamed
+    assert lrn.stats["counters"]["module_failed"] == 1
+
+
+def test_passthrough_is_byte_identical(project):
+    project.simpulse("build", "Fixtures.Basic", check=0)
+    shim = project.state / "facade" / "bin" / "lean"
+    real = project.sysroot / "bin" / "lean"
+    for flag in (["--githash"], ["--version"], ["--print-prefix"], ["--print-libdir"], ["-V"]):
+        a = subprocess.run([str(shim), *flag], capture_output=True)
+        b = subprocess.run([str(real), *flag], capture_output=True)
+        assert (a.returncode, a.stdout, a.stderr) == (b.returncode, b.stdout, b.stderr), flag
+
+
+def test_shim_prints_nothing_of_its_own(project):
+    project.simpulse("build", "Fixtures.Basic", check=0)
+    shim = project.state / "facade" / "bin" / "lean"
+    real = project.sysroot / "bin" / "lean"
+    src = project.root / "Fixtures" / "Basic.lean"
+    env = dict(project.env, SIMPULSE_SIM_SEED="1", LEAN_PATH=str(project.root / ".lake/build/lib/lean"))
+    outs = []
+    for exe, tag in ((real, "real"), (shim, "shim")):
+        args = [str(exe), str(src), "-R", str(project.root), "-o", str(project.root / f"{tag}.olean"),
+                "-i", str(project.root / f"{tag}.ilean"), "-c", str(project.root / f"{tag}.c"), "--json"]
+        outs.append(subprocess.run(args, capture_output=True, env=env, cwd=project.root))
+    real_p, shim_p = outs
+    assert shim_p.returncode == real_p.returncode == 0
+    assert shim_p.stderr == b""
+    assert shim_p.stdout == real_p.stdout
+
+
+@pytest.mark.parametrize("fault", ["unwritable", "corrupt-log", "learner", "deleted"])
+def test_fault_injection_build_equals_plain_lake(project, tmp_path, fault):
+    plain = project.copy(tmp_path / "plain")
+    ref = plain.lake("build")
+    env = {}
+    args = ["build"]
+    if fault == "unwritable":
+        blocker = tmp_path / "not-a-dir"
+        blocker.write_text("x")
+        args += ["--state-dir", str(blocker / "state")]
+    elif fault == "corrupt-log":
+        project.state.mkdir()
+        (project.state / "events.log").write_bytes(b"\x00garbage\xff\n{not json\n" * 50)
+        (project.state / "snapshot.json").write_text("{broken")
+    elif fault == "learner":
+        env["SIMPULSE_FAULT"] = "learner"
+    elif fault == "deleted":
+        # the facade exists, then the event log becomes unusable mid-build (a directory in its way)
+        project.simpulse("build", "Fixtures.Basic", check=0)
+        import shutil
+        shutil.rmtree(project.root / ".lake")
+        for p in project.state.iterdir():
+            if p.name != "facade":
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        (project.state / "events.log").mkdir()
+    got = project.simpulse(*args, env=env)
+    assert got.returncode == ref.returncode == 0, got.stderr
+    # parallel jobs finish in any order: the same lines, not the same order
+    def lines(out):
+        return sorted(re.sub(r"\[\d+/\d+\]", "[n/N]", strip_times(out)).splitlines())
+    assert lines(got.stdout) == lines(ref.stdout)
+    assert project.outputs() == plain.outputs()
+
+
+def test_bad_use(project, tmp_path, sim_toolchain):
+    outside = tmp_path / "empty"
+    outside.mkdir()
+    p = project.simpulse("build", cwd=outside)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "not inside a Lake project" in p.stderr
+    p = project.simpulse("build", env={"PATH": "/nonexistent"})
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "no `lean` found" in p.stderr
+    p = project.simpulse("build", "--strategy", "warp-speed")
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "unknown strategy 'warp-speed'" in p.stderr
+    p = project.simpulse("build", "--mode", "reckless")
+    assert p.returncode == 2 and "mode" in p.stderr
+
+
+@pytest.mark.parametrize("era", ["v4.0", "setup"])
+def test_other_argument_eras(project, era):
+    p = project.simpulse("build", "--strategy", "lean-fast", env={"SIMPULSE_SIM_LAKE_ERA": era}, check=0)
+    events = project.events()
+    assert len(events) == 16 and {e["era"] for e in events} == {era}
+    assert all(e["strategy"] == "lean-fast" and e["outcome"] == "ok" for e in events)
+    assert not list((project.state / "tmp").glob("*")) if (project.state / "tmp").exists() else True
