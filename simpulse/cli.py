@@ -1,31 +1,41 @@
-"""The `simpulse` command: one module per subcommand under `simpulse/commands/`."""
+"""The `simpulse` command: one module per subcommand under `simpulse/commands/`.
+
+`simpulse build` runs on every build, so it is parsed with the standard library alone; the
+other commands (and `build --help`) go through the typer app.
+"""
 
 from __future__ import annotations
 
-import typer
+import sys
 
-from simpulse.commands import build as build_cmd
-from simpulse.commands import stats as stats_cmd
 from simpulse.error_handler import error_handler
 
-app = typer.Typer(
-    name="simpulse",
-    help="Learns which Lean compilation strategy makes each kind of module build fastest, "
-         "without ever breaking the build. Use `simpulse build` where you used `lake build`.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 
-PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+def make_app():
+    import typer
 
-app.command("build", context_settings=PASSTHROUGH)(build_cmd.build)
-app.command("stats")(stats_cmd.stats)
+    from simpulse.commands import build, stats
+
+    app = typer.Typer(
+        name="simpulse",
+        help="Learns which Lean compilation strategy makes each kind of module build fastest, "
+             "without ever breaking the build. Use `simpulse build` where you used `lake build`.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    build.register(app)
+    app.command("stats")(stats.stats)
+    return app
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
     with error_handler():
-        app()
+        if argv[:1] == ["build"] and not {"--help", "-h"} & set(argv[1:]):
+            from simpulse.commands.build import main_fast
+            raise SystemExit(main_fast(argv[1:]))
+        make_app()(args=argv, prog_name="simpulse")
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from simpulse._record import Record
 
 from simpulse.errors import SimpulseError
 from simpulse.policy import posterior as P
@@ -292,25 +293,12 @@ def _observe_module(tc: dict, module: str, ctx: str, strategy: str, y: float) ->
     return this_residual
 
 
-@dataclass
-class Decision:
-    id: str
-    module: str
-    context: str
-    strategy: Strategy
-    policy: str
-    mode: str
-    explore: bool
-    expected_speedup: float
-    ci: tuple[float, float]
-    confidence: float
-    reason: str
-    toolchain: str
-    path: str | None = None
-    source_hash: str | None = None
-    features: dict = field(default_factory=dict)
-    recommended: str | None = None      # shadow mode: what auto would have run
-    suspended: tuple[str, ...] = ()
+class Decision(Record):
+    # recommended: in shadow mode, what auto would have run
+    __slots__ = ("id", "module", "context", "strategy", "policy", "mode", "explore", "expected_speedup",
+                 "ci", "confidence", "reason", "toolchain", "path", "source_hash", "features",
+                 "recommended", "suspended")
+    _defaults = {"path": None, "source_hash": None, "features": dict, "recommended": None, "suspended": ()}
 
     def to_json(self) -> dict:
         return {
@@ -323,15 +311,9 @@ class Decision:
         }
 
 
-@dataclass
-class ArmSummary:
-    strategy: str
-    pulls: int
-    fails: int
-    mean: float            # effect on log-time (negative = faster)
-    ci: tuple[float, float]
-    prob_better: float
-    suspended: str | None
+class ArmSummary(Record):
+    # mean: effect on log-time (negative = faster)
+    __slots__ = ("strategy", "pulls", "fails", "mean", "ci", "prob_better", "suspended")
 
     @property
     def speedup(self) -> float:
@@ -346,7 +328,7 @@ class Learner:
     def __init__(self, state_dir: Path | str | None = None, *, policy: str = "thompson",
                  seed: int | None = None, mode: str = "auto", toolchain: str = "unknown",
                  catalogue: Catalogue | None = None, explore_budget: float = 0.35,
-                 store=None, fsync: bool = True, checkpoint_every: int = 500):
+                 store=None, fsync: bool = True):
         if policy not in POLICIES:
             raise SimpulseError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
         if mode not in MODES:
@@ -358,13 +340,11 @@ class Learner:
         self.catalogue = catalogue or Catalogue()
         self.rng = random.Random(seed)
         self.explore_budget = explore_budget
-        self.checkpoint_every = checkpoint_every
         self.store = store
         if self.store is None and state_dir is not None:
             from simpulse.store.store import Store
             self.store = Store(Path(state_dir), fsync=fsync)
         self._stats: dict | None = None
-        self._tail = 0
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -373,7 +353,7 @@ class Learner:
             if self.store is None:
                 self._stats = empty_stats()
             else:
-                self._stats, self._tail = self.store.load(fold, empty_stats())
+                self._stats, _ = self.store.load(fold, empty_stats())
         return self._stats
 
     def reload(self) -> None:
@@ -552,15 +532,9 @@ class Learner:
         return event
 
     def record_event(self, event: dict) -> None:
-        """Append an event (compile, record, bench, reset) and fold it into the statistics."""
+        """Append an event (compile, record, bench, reset) and fold it into the statistics.
+        (The store checkpoints the statistics itself when a load had a long tail to fold.)"""
         stats = self.stats
         if self.store is not None:
             self.store.append(event)
-            self._tail += 1
         fold(stats, event)
-        if self.store is not None and self._tail >= self.checkpoint_every:
-            try:
-                self.store.checkpoint_after_load(fold, empty_stats())
-            except Exception:  # noqa: BLE001 - a checkpoint is an optimisation only
-                pass
-            self._tail = 0

@@ -1,13 +1,10 @@
 """`simpulse build [LAKE ARGS...]`: `lake build` with every module compile going through simpulse."""
 
-from __future__ import annotations
 
 import os
 import subprocess
 import sys
 from pathlib import Path
-
-import typer
 
 from simpulse.config import catalogue_for, load_config
 from simpulse.errors import SimpulseError
@@ -38,38 +35,79 @@ def note(message: str) -> None:
     print(f"simpulse: {message}", file=sys.stderr, flush=True)
 
 
-def build(
-    ctx: typer.Context,
-    state_dir: Path | None = typer.Option(None, "--state-dir", envvar="SIMPULSE_STATE_DIR",
-                                          help="State directory (default: .simpulse/ at the workspace root)."),
-    mode: str | None = typer.Option(None, "--mode", help="auto | confident | shadow"),
-    policy: str | None = typer.Option(None, "--policy", help="thompson | beta | ucb | egreedy | lints"),
-    strategy: str | None = typer.Option(None, "--strategy", help="Force one strategy for every module (for experiments)."),
-    lean: str | None = typer.Option(None, "--lean", help="The lean to wrap (default: `lean` on PATH)."),
-    lake: str | None = typer.Option(None, "--lake", help="The lake to run (default: the toolchain's, else PATH)."),
-    seed: int | None = typer.Option(None, "--seed", help="Seed the strategy choice (reproducible experiments)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No summary line after the build."),
-):
-    """Run `lake build LAKE ARGS...`, choosing, measuring and learning a strategy per module.
+OPTIONS = (
+    # (flags, dest, kind, help)
+    (("--state-dir",), "state_dir", str, "State directory (default: .simpulse/ at the workspace root; SIMPULSE_STATE_DIR)."),
+    (("--mode",), "mode", str, "auto | confident | shadow"),
+    (("--policy",), "policy", str, "thompson | beta | ucb | egreedy | lints"),
+    (("--strategy",), "strategy", str, "Force one strategy for every module (for experiments)."),
+    (("--lean",), "lean", str, "The lean to wrap (default: `lean` on PATH)."),
+    (("--lake",), "lake", str, "The lake to run (default: the toolchain's, else PATH)."),
+    (("--seed",), "seed", int, "Seed the strategy choice (reproducible experiments)."),
+    (("--quiet",), "quiet", bool, "No summary line after the build."),
+)
 
-    Lake's output streams unchanged and the exit code is Lake's. A strategy that breaks a
-    module is retried with the baseline, so a build that passes under `lake build` passes here.
-    """
-    lake_args = list(ctx.args)
+HELP = """Run `lake build LAKE ARGS...`, choosing, measuring and learning a strategy per module.
+
+Lake's output streams unchanged and the exit code is Lake's. A strategy that breaks a module
+is retried with the baseline, so a build that passes under `lake build` passes here.
+Options not listed here, and everything after `--`, go to `lake build`."""
+
+
+def parse_args(argv: list[str]) -> tuple[dict, list[str]]:
+    """simpulse's own options, and the rest for Lake (in order). Standard library only: a
+    `simpulse build` must not pay for typer's imports."""
+    opts = {dest: (False if kind is bool else None) for _, dest, kind, _ in OPTIONS}
+    by_flag = {flag: (dest, kind) for flags, dest, kind, _ in OPTIONS for flag in flags}
+    lake_args: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            lake_args.extend(argv[i + 1:])
+            break
+        flag, eq, value = a.partition("=")
+        if flag in by_flag:
+            dest, kind = by_flag[flag]
+            if kind is bool:
+                if eq:
+                    raise SimpulseError(f"{flag} takes no value")
+                opts[dest] = True
+            else:
+                if not eq:
+                    if i + 1 >= len(argv):
+                        raise SimpulseError(f"{flag} needs a value")
+                    i += 1
+                    value = argv[i]
+                try:
+                    opts[dest] = kind(value)
+                except ValueError:
+                    raise SimpulseError(f"{flag}: not a valid {kind.__name__}: {value!r}") from None
+        else:
+            lake_args.append(a)
+        i += 1
+    if opts["state_dir"] is None and os.environ.get("SIMPULSE_STATE_DIR"):
+        opts["state_dir"] = os.environ["SIMPULSE_STATE_DIR"]
+    return opts, lake_args
+
+
+def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strategy=None, lean=None,
+        lake=None, seed=None, quiet=False) -> int:
     workspace = find_workspace()
     cfg = load_config(workspace, flags={"mode": mode, "policy": policy})
     catalogue = catalogue_for(cfg)
     if strategy is not None:
         catalogue.get(strategy)
-    tc = find_toolchain(workspace, lean=lean, lake=lake)
-    sdir = resolve_state_dir(workspace, state_dir, cfg)
+    sdir = resolve_state_dir(workspace, Path(state_dir) if state_dir else None, cfg)
+    cache = sdir / "toolchain.json" if sdir.is_dir() else None
+    tc = find_toolchain(workspace, lean=lean, lake=lake, cache=cache)
     if tc.simulated:
         note(f"using the SIMULATED Lean toolchain at {tc.sysroot}: every time measured is simulated")
     cmd = [str(tc.lake), "build", *lake_args]
     problem = _usable(sdir)
     if problem is not None:
         note(f"warning: state directory unusable ({problem}); running plain `lake build`, nothing is learned")
-        raise typer.Exit(subprocess.call(cmd, cwd=workspace))
+        return subprocess.call(cmd, cwd=workspace)
     settings = {
         "state_dir": str(sdir), "workspace": str(workspace), "mode": cfg["mode"],
         "policy": cfg["policy"], "toolchain": tc.githash, "simulated": tc.simulated,
@@ -82,39 +120,63 @@ def build(
         facade = build_facade(sdir, tc.sysroot, settings)
     except OSError as e:
         note(f"warning: could not build the facade sysroot ({e}); running plain `lake build`")
-        raise typer.Exit(subprocess.call(cmd, cwd=workspace))
+        return subprocess.call(cmd, cwd=workspace)
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
-    before = _count_events(sdir)
+    before = _counters(sdir, tc.githash) if not quiet else None
     rc = subprocess.call(cmd, cwd=workspace, env=env)
-    if not quiet:
-        _summary(sdir, before, tc.simulated)
-    raise typer.Exit(rc)
+    if before is not None:
+        _summary(sdir, before, tc.githash, tc.simulated)
+    return rc
 
 
-def _count_events(sdir: Path):
+def main_fast(argv: list[str]) -> int:
+    opts, lake_args = parse_args(argv)
+    return run(lake_args, **opts)
+
+
+def register(app) -> None:
+    """`simpulse build --help` and the typer command (same options as `parse_args`)."""
+    import typer
+
+    @app.command("build", help=HELP, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+    def build(
+        ctx: typer.Context,
+        state_dir: Path | None = typer.Option(None, "--state-dir", envvar="SIMPULSE_STATE_DIR", help=OPTIONS[0][3]),
+        mode: str | None = typer.Option(None, "--mode", help=OPTIONS[1][3]),
+        policy: str | None = typer.Option(None, "--policy", help=OPTIONS[2][3]),
+        strategy: str | None = typer.Option(None, "--strategy", help=OPTIONS[3][3]),
+        lean: str | None = typer.Option(None, "--lean", help=OPTIONS[4][3]),
+        lake: str | None = typer.Option(None, "--lake", help=OPTIONS[5][3]),
+        seed: int | None = typer.Option(None, "--seed", help=OPTIONS[6][3]),
+        quiet: bool = typer.Option(False, "--quiet", help=OPTIONS[7][3]),
+    ):
+        raise typer.Exit(run(list(ctx.args), state_dir=state_dir, mode=mode, policy=policy, strategy=strategy,
+                             lean=lean, lake=lake, seed=seed, quiet=quiet))
+
+
+def _counters(sdir: Path, githash: str) -> dict | None:
     try:
-        from simpulse.store.store import Store
-        return sum(1 for _ in Store(sdir).iter_events())
-    except Exception:  # noqa: BLE001
+        from simpulse.learner import Learner
+        lrn = Learner(sdir, toolchain=githash)
+        return dict(lrn.stats["counters"], strategies=_applied(lrn, githash))
+    except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
         return None
 
 
-def _summary(sdir: Path, before, simulated: bool) -> None:
-    try:
-        from simpulse.store.store import Store
-        events = list(Store(sdir).iter_events())
-    except Exception:  # noqa: BLE001
+def _applied(lrn, githash: str) -> int:
+    tc = lrn.stats["toolchains"].get(githash, {})
+    return sum(int(a[3]) for arms in tc.get("arms", {}).values() for name, a in arms.items() if name != "baseline")
+
+
+def _summary(sdir: Path, before: dict, githash: str, simulated: bool) -> None:
+    after = _counters(sdir, githash)
+    if after is None:
         return
-    if before is None:
+    d = {k: after[k] - before.get(k, 0) for k in ("compiles", "explore", "strategy_failed", "module_failed",
+                                                   "seconds", "fallback_seconds", "strategies")}
+    if d["compiles"] <= 0:
+        note("no module compiled through simpulse")
         return
-    new = [e for e in events[before:] if e.get("kind") == "compile"]
-    if not new:
-        note("no module compiled (everything up to date)")
-        return
-    explored = sum(1 for e in new if e.get("explore"))
-    caught = sum(1 for e in new if e.get("outcome") == "strategy_failed")
-    applied = sum(1 for e in new if e.get("strategy") != "baseline")
     label = "simulated " if simulated else ""
-    secs = sum(float(e.get("wall") or 0) + float(e.get("fallback_wall") or 0) for e in new)
-    note(f"{len(new)} compiles recorded ({label}{secs:.1f}s in lean): {applied} with a strategy, "
-         f"{explored} exploring, {caught} strategy failures caught by baseline fallback")
+    note(f"{d['compiles']} compiles recorded ({label}{d['seconds']:.1f}s in lean): {d['strategies']} with a "
+         f"strategy, {d['explore']} exploring, {d['strategy_failed']} strategy failures caught by baseline fallback")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+
+from simpulse._record import Record
 
 # Flags of `lean` that take a separate value.
 _WITH_VALUE = {"-o", "-i", "-c", "-b", "-R", "--root", "--setup", "-j", "--threads", "-D",
@@ -17,18 +18,13 @@ _WITH_VALUE = {"-o", "-i", "-c", "-b", "-R", "--root", "--setup", "-j", "--threa
                "--deps-json"}
 
 
-@dataclass
-class LeanCall:
-    argv: list[str]
-    source: str | None = None          # the .lean file being compiled
-    source_index: int = -1
-    olean: str | None = None
-    setup: str | None = None            # --setup SETUP.json (newest era)
-    setup_index: int = -1
-    json: bool = False
-    root: str | None = None
-    user_options: dict[str, str] = field(default_factory=dict)   # -D options already present
-    threads_set: bool = False
+class LeanCall(Record):
+    # source: the .lean file compiled; setup: --setup SETUP.json (newest era);
+    # user_options: -D options already present (name -> value)
+    __slots__ = ("argv", "source", "source_index", "olean", "setup", "setup_index", "json", "root",
+                 "user_options", "threads_set")
+    _defaults = {"source": None, "source_index": -1, "olean": None, "setup": None, "setup_index": -1,
+                 "json": False, "root": None, "user_options": dict, "threads_set": False}
 
     @property
     def is_compile(self) -> bool:
@@ -107,12 +103,9 @@ def _json_value(v: str):
     return v
 
 
-@dataclass
-class Applied:
-    argv: list[str]
-    added: list[str]          # option names / args actually added
-    dropped: list[str]        # options the user set themselves (their value wins)
-    temp_files: list[str]
+class Applied(Record):
+    # added: option names / args added; dropped: options the user set (their value wins)
+    __slots__ = ("argv", "added", "dropped", "temp_files")
 
 
 def apply_strategy(call: LeanCall, strategy, tmp_dir: str | None = None) -> Applied:

@@ -72,10 +72,56 @@ def _which(name: str, given: str | None) -> Path | None:
     return Path(found) if found else None
 
 
-def find_toolchain(workspace: Path, *, lean: str | None = None, lake: str | None = None) -> Toolchain:
-    """The real toolchain: `lean --print-prefix` gives the sysroot (elan's proxy answers it too)."""
+def _cache_key(workspace: Path, lean_path: Path, lake_path: Path | None) -> str:
+    parts = [str(lean_path), str(lake_path), os.environ.get("ELAN_TOOLCHAIN", "")]
+    for p in (lean_path, workspace / "lean-toolchain"):
+        try:
+            st = p.stat()
+            parts.append(f"{st.st_mtime_ns}:{st.st_size}")
+        except OSError:
+            parts.append("-")
+    try:
+        parts.append((workspace / "lean-toolchain").read_text(errors="replace").strip())
+    except OSError:
+        parts.append("")
+    return "|".join(parts)
+
+
+def find_toolchain(workspace: Path, *, lean: str | None = None, lake: str | None = None,
+                   cache: Path | None = None) -> Toolchain:
+    """The real toolchain: `lean --print-prefix` gives the sysroot (elan's proxy answers it too).
+
+    With `cache` (a JSON file in the state directory) the answer is reused while the `lean`
+    found, its modification time, the workspace's `lean-toolchain` and `ELAN_TOOLCHAIN` are
+    unchanged, so a no-op `simpulse build` starts no `lean` process of its own.
+    """
+    import json
     lean_path = _which("lean", lean)
     lake_path = _which("lake", lake)
+    key = None
+    if cache is not None and lean_path is not None:
+        key = _cache_key(workspace, lean_path, lake_path)
+        try:
+            data = json.loads(cache.read_text())
+            if data.get("key") == key and Path(data["lean"]).exists() and Path(data["lake"]).exists():
+                return Toolchain(lake=Path(data["lake"]), lean=Path(data["lean"]), sysroot=Path(data["sysroot"]),
+                                 githash=data["githash"], version=data["version"], simulated=data["simulated"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    tc = _discover(workspace, lean_path, lake_path)
+    if key is not None:
+        try:
+            tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
+            tmp.write_text(json.dumps({"key": key, "lake": str(tc.lake), "lean": str(tc.lean),
+                                       "sysroot": str(tc.sysroot), "githash": tc.githash,
+                                       "version": tc.version, "simulated": tc.simulated}))
+            os.replace(tmp, cache)
+        except OSError:
+            pass
+    return tc
+
+
+def _discover(workspace: Path, lean_path: Path | None, lake_path: Path | None) -> Toolchain:
     if lean_path is None and lake_path is not None:
         beside = lake_path.parent / "lean"
         lean_path = beside if beside.exists() else None

@@ -16,17 +16,14 @@ returns the index it picks. Lower effect on log-time is better. Standard library
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-from simpulse.policy.posterior import Posterior
+from simpulse._record import Record
 
 
-@dataclass
-class ArmView:
-    name: str
-    post: Posterior | None     # None for the baseline (effect ≡ 0)
-    wins: int = 0
-    pulls: int = 0
+class ArmView(Record):
+    # post: the arm's Posterior, None for the baseline (effect ≡ 0)
+    __slots__ = ("name", "post", "wins", "pulls")
+    _defaults = {"wins": 0, "pulls": 0}
 
     @property
     def mean(self) -> float:

@@ -14,7 +14,8 @@ intervals with scipy.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from simpulse._record import Record
 
 # Prior on the noise of log compile times: σ² ~ IG(α0, β0), E[σ²] = β0/(α0−1) = 0.02 (σ ≈ 0.14).
 ALPHA0 = 2.0
@@ -41,13 +42,10 @@ def merged(a: list, b: list, scale: float = 1.0) -> list:
             a[3] + b[3], a[4] + b[4], a[5] + b[5]]
 
 
-@dataclass(frozen=True)
-class Posterior:
-    mu: float       # posterior mean of the effect on log-time (negative = faster)
-    kappa: float    # pseudo-observations behind mu
-    alpha: float
-    beta: float
-    n: int          # raw observations (not counting prior)
+class Posterior(Record):
+    # mu: posterior mean of the effect on log-time (negative = faster); kappa: pseudo-observations
+    # behind mu; alpha, beta: inverse-gamma noise posterior; n: raw observations (no prior).
+    __slots__ = ("mu", "kappa", "alpha", "beta", "n")
 
     @property
     def dof(self) -> float:

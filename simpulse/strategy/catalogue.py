@@ -12,8 +12,8 @@ Standard library only: the shim imports this module.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
+from simpulse._record import Record
 from simpulse.errors import SimpulseError
 from simpulse.strategy.allowlist import check_strategy
 
@@ -22,18 +22,13 @@ BASELINE = "baseline"
 _NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,47}$")
 
 
-@dataclass(frozen=True)
-class Strategy:
-    name: str
-    description: str
-    options: tuple[tuple[str, str], ...] = ()
-    args: tuple[str, ...] = ()
-    changes_diagnostics: bool = False
-    may_break: bool = False
-    prior_mean: float = 0.0      # prior on the log-speedup against baseline (0 = no effect)
-    prior_strength: float = 1.0  # pseudo-observations behind that prior
-    builtin: bool = True
-    tags: tuple[str, ...] = field(default=())
+class Strategy(Record):
+    __slots__ = ("name", "description", "options", "args", "changes_diagnostics", "may_break",
+                 "prior_mean", "prior_strength", "builtin", "tags")
+    # prior_mean: prior on the log-speedup against baseline (0 = no effect);
+    # prior_strength: pseudo-observations behind that prior.
+    _defaults = {"options": (), "args": (), "changes_diagnostics": False, "may_break": False,
+                 "prior_mean": 0.0, "prior_strength": 1.0, "builtin": True, "tags": ()}
 
     @property
     def is_baseline(self) -> bool:

@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""Learning benchmark on a SIMULATED build workload (simpulse/simulated/workload.py).
+
+Compares, on identical compile streams and identical pre-drawn timing noise:
+always-baseline, uniform random, simpulse's policies (thompson = our default, beta, ucb,
+egreedy, lints) through `Learner(None, policy=..., seed=...)`, MABWiser's ThompsonSampling,
+UCB1 and EpsilonGreedy (one MAB per context, rewards against the module's last measured
+baseline — see docs/learning-benchmark.md), and the oracle.
+
+    python scripts/bench_learning.py              # 20 seeds × 2000 compiles (≈ minutes)
+    python scripts/bench_learning.py --quick      # 5 seeds × 500 compiles
+    python scripts/bench_learning.py --seeds 30 --compiles 200,500,2000 --json OUT
+
+Metrics (means ± 95 % t-intervals over seeds) at each checkpoint N of compiles: cumulative regret
+in seconds of *expected* (noise-free) cost against the oracle, the share of the oracle's
+achievable savings captured, the share of compiles slower than baseline (expected cost), the
+number of strategy failures (each rescued by a baseline fallback), broken builds, and the decision
+cost (µs per choose + observe). Every number is from a simulated workload, not a real Lean build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing as mp
+import os
+import random
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from simpulse.simulated import workload as W  # noqa: E402
+
+OURS = ("thompson", "beta", "ucb", "egreedy", "lints")
+MABS = ("mab-ts", "mab-ucb1", "mab-egreedy")
+ALL_POLICIES = ("baseline", "random", *OURS, *MABS, "oracle")
+DEFAULT_POLICY = "thompson"
+LABELS = {
+    "baseline": "always baseline", "random": "uniform random",
+    "thompson": "simpulse thompson (default)", "beta": "simpulse beta", "ucb": "simpulse ucb",
+    "egreedy": "simpulse egreedy", "lints": "simpulse lints",
+    "mab-ts": "MABWiser ThompsonSampling", "mab-ucb1": "MABWiser UCB1",
+    "mab-egreedy": "MABWiser EpsilonGreedy", "oracle": "oracle",
+}
+START, END = "<!-- bench_learning:start -->", "<!-- bench_learning:end -->"
+
+
+# ---------------------------------------------------------------------------------------------
+# Agents: choose(request) -> strategy name; observe(request, strategy, outcome)
+# ---------------------------------------------------------------------------------------------
+
+class BaselineAgent:
+    def __init__(self, wl: W.Workload, seed: int):
+        pass
+
+    def choose(self, req):
+        return W.BASELINE
+
+    def observe(self, req, strategy, out):
+        pass
+
+
+class RandomAgent:
+    def __init__(self, wl: W.Workload, seed: int):
+        self.rng = random.Random(f"random-agent|{seed}")
+        self.strategies = wl.strategies
+
+    def choose(self, req):
+        return self.rng.choice(self.strategies)
+
+    def observe(self, req, strategy, out):
+        pass
+
+
+class OracleAgent:
+    def __init__(self, wl: W.Workload, seed: int):
+        self.wl = wl
+
+    def choose(self, req):
+        return self.wl.oracle(req.module)
+
+    def observe(self, req, strategy, out):
+        pass
+
+
+class LearnerAgent:
+    """simpulse's Learner, in memory, exactly as the shim drives it."""
+
+    def __init__(self, wl: W.Workload, seed: int, policy: str):
+        from simpulse.learner import Learner
+        self.learner = Learner(None, policy=policy, seed=seed)
+        self.decision = None
+        self.explored = 0
+
+    def choose(self, req):
+        d = self.learner.choose(module=req.name, context=req.context, features=req.features)
+        self.decision = d
+        self.explored += bool(d.explore)
+        return d.strategy.name
+
+    def observe(self, req, strategy, out):
+        self.learner.observe(self.decision, seconds=out.seconds, ok=out.ok,
+                             fallback_seconds=out.fallback_seconds, fallback_ok=out.fallback_ok)
+
+
+class MabAgent:
+    """MABWiser wired the way a user would: one MAB per context, arms = strategy names.
+
+    Reward against the module's last measured baseline time `b`: `b / t` clipped to [0, 2]
+    (UCB1, ε-greedy) or `t < b` (Thompson sampling, binary). No baseline measured yet for the
+    module → no reward, no update. A failed strategy gets reward 0. A baseline compile — chosen,
+    or the fallback after a failure — becomes the module's baseline.
+    MABWiser needs `fit` before `predict`: a context's MAB is `fit` on its first reward and
+    `partial_fit` afterwards; until then the arm is picked uniformly at random. UCB1 additionally
+    gets the textbook initialisation (each arm once, in random order, before trusting its
+    scores): MABWiser's UCB1 leaves an arm without rewards at expectation 0, below every arm that
+    has one, so without it UCB1 would never try an arm after its first fit.
+    """
+
+    def __init__(self, wl: W.Workload, seed: int, kind: str):
+        from mabwiser.mab import LearningPolicy
+        self.kind = kind
+        self.strategies = list(wl.strategies)
+        self.rng = random.Random(f"mab-agent|{kind}|{seed}")
+        self.seed = seed
+        self.policy = {"mab-ts": LearningPolicy.ThompsonSampling(),
+                       "mab-ucb1": LearningPolicy.UCB1(alpha=1.0),
+                       "mab-egreedy": LearningPolicy.EpsilonGreedy(epsilon=0.1)}[kind]
+        self.mabs: dict = {}
+        self.fitted: dict[str, bool] = {}
+        self.rewarded: dict[str, set] = defaultdict(set)
+        self.last_baseline: dict[int, float] = {}
+
+    def _mab(self, ctx):
+        m = self.mabs.get(ctx)
+        if m is None:
+            from mabwiser.mab import MAB
+            m = self.mabs[ctx] = MAB(list(self.strategies), self.policy,
+                                     seed=(self.seed * 7919 + W.CONTEXTS.index(ctx)) % (2 ** 31))
+            self.fitted[ctx] = False
+        return m
+
+    def choose(self, req):
+        ctx = req.context
+        m = self._mab(ctx)
+        if not self.fitted[ctx]:
+            return self.rng.choice(self.strategies)
+        if self.kind == "mab-ucb1":
+            untried = [s for s in self.strategies if s not in self.rewarded[ctx]]
+            if untried:
+                return self.rng.choice(untried)
+        return m.predict()
+
+    def observe(self, req, strategy, out):
+        ctx = req.context
+        b = self.last_baseline.get(req.module)
+        if not out.ok:
+            reward = 0.0
+        elif b is None:
+            reward = None
+        elif self.kind == "mab-ts":
+            reward = 1 if out.seconds < b else 0
+        else:
+            reward = min(2.0, max(0.0, b / out.seconds))
+        if strategy == W.BASELINE and out.ok:
+            self.last_baseline[req.module] = out.seconds
+        elif not out.ok and out.fallback_ok:
+            self.last_baseline[req.module] = out.fallback_seconds
+        if reward is None:
+            return
+        m = self._mab(ctx)
+        if self.fitted[ctx]:
+            m.partial_fit([strategy], [reward])
+        else:
+            m.fit([strategy], [reward])
+            self.fitted[ctx] = True
+        self.rewarded[ctx].add(strategy)
+
+
+def make_agent(policy: str, wl: W.Workload, seed: int):
+    if policy == "baseline":
+        return BaselineAgent(wl, seed)
+    if policy == "random":
+        return RandomAgent(wl, seed)
+    if policy == "oracle":
+        return OracleAgent(wl, seed)
+    if policy in OURS:
+        return LearnerAgent(wl, seed, policy)
+    if policy in MABS:
+        return MabAgent(wl, seed, policy)
+    raise SystemExit(f"unknown policy {policy!r} (known: {', '.join(ALL_POLICIES)})")
+
+
+# ---------------------------------------------------------------------------------------------
+# One (seed, policy) run
+# ---------------------------------------------------------------------------------------------
+
+def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300) -> dict:
+    n = max(checkpoints)
+    wl = W.Workload(seed, n_modules)
+    noise = wl.noise(n)
+    agent = make_agent(policy, wl, seed)
+    marks = set(checkpoints)
+    regret = saved = achievable = 0.0
+    slower = failures = repeat_failures = 0
+    broken_builds: set[int] = set()
+    decision_s = 0.0
+    failed_pairs: set[tuple[int, str]] = set()
+    ctx_regret: Counter = Counter()
+    ctx_achievable: Counter = Counter()
+    ctx_saved: Counter = Counter()
+    build1_regret = 0.0
+    rb_saved = rb_achievable = 0.0     # builds ≥ 2 only (the edit/rebuild phase)
+    chosen_hist: list[tuple[str, str, bool]] = []   # (context, strategy, == oracle) per compile
+    out_cp: dict[int, dict] = {}
+    for req in wl.stream(n):
+        t0 = time.perf_counter()
+        s = agent.choose(req)
+        t1 = time.perf_counter()
+        out = wl.outcome(req.module, s, noise[req.index])
+        t2 = time.perf_counter()
+        agent.observe(req, s, out)
+        t3 = time.perf_counter()
+        decision_s += (t1 - t0) + (t3 - t2)
+        costs = wl.expected_costs(req.module)
+        c = costs[wl.strategy_index(s)]
+        c_base = costs[0]
+        c_orc = min(costs)
+        regret += c - c_orc
+        saved += c_base - c
+        achievable += c_base - c_orc
+        ctx_regret[req.context] += c - c_orc
+        ctx_achievable[req.context] += c_base - c_orc
+        ctx_saved[req.context] += c_base - c
+        if req.build == 1:
+            build1_regret += c - c_orc
+        else:
+            rb_saved += c_base - c
+            rb_achievable += c_base - c_orc
+        if c > c_base * (1 + 1e-12):
+            slower += 1
+        if not out.ok:
+            failures += 1
+            if (req.module, s) in failed_pairs:
+                repeat_failures += 1
+            failed_pairs.add((req.module, s))
+            if not out.fallback_ok:
+                broken_builds.add(req.build)
+        oracle_s = wl.strategies[min(range(len(costs)), key=lambda k: (costs[k], k))]
+        chosen_hist.append((req.context, s, s == oracle_s))
+        k = req.index + 1
+        if k in marks:
+            last = chosen_hist[-min(k, 300):]
+            out_cp[k] = {
+                "regret": regret,
+                "captured": saved / achievable if achievable > 0 else float("nan"),
+                "captured_rebuilds": rb_saved / rb_achievable if rb_achievable > 0 else None,
+                "slower": slower / k,
+                "failures": failures,
+                "repeat_failures": repeat_failures,
+                "broken_builds": len(broken_builds),
+                "decision_us": decision_s / k * 1e6,
+                "builds": req.build,
+                "oracle_match_last300": sum(x[2] for x in last) / len(last),
+                "explore_share": (agent.explored / k) if isinstance(agent, LearnerAgent) else None,
+                "build1_regret": build1_regret,
+                "ctx_regret": dict(ctx_regret),
+                "ctx_captured": {c: ctx_saved[c] / ctx_achievable[c] for c in ctx_achievable
+                                 if ctx_achievable[c] > 0},
+                "achievable": achievable,
+            }
+    # what it settled on, per context, over the last 300 compiles
+    tail = chosen_hist[-300:]
+    settled: dict[str, dict[str, int]] = defaultdict(lambda: Counter())
+    for ctx, s, _ in tail:
+        settled[ctx][s] += 1
+    return {"seed": seed, "policy": policy, "checkpoints": out_cp,
+            "settled": {c: dict(v) for c, v in settled.items()}}
+
+
+def _run_job(args):
+    return run_one(*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregation
+# ---------------------------------------------------------------------------------------------
+
+def mean_ci(xs: list[float]) -> tuple[float, float]:
+    """Mean and half-width of the 95 % t-interval."""
+    xs = [x for x in xs if x is not None and not (isinstance(x, float) and math.isnan(x))]
+    if not xs:
+        return float("nan"), float("nan")
+    n = len(xs)
+    m = sum(xs) / n
+    if n < 2:
+        return m, float("nan")
+    from scipy import stats
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+    return m, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+
+
+METRICS = ("regret", "captured", "captured_rebuilds", "slower", "failures", "repeat_failures", "broken_builds",
+           "decision_us", "oracle_match_last300", "explore_share", "build1_regret", "builds")
+
+
+def aggregate(runs: list[dict], checkpoints: list[int], policies: list[str]) -> dict:
+    by = defaultdict(list)
+    for r in runs:
+        by[r["policy"]].append(r)
+    agg: dict = {}
+    for p in policies:
+        rs = sorted(by[p], key=lambda r: r["seed"])
+        agg[p] = {}
+        for n in checkpoints:
+            cell = {}
+            for metric in METRICS:
+                vals = [r["checkpoints"][n][metric] for r in rs if n in r["checkpoints"]]
+                if any(v is None for v in vals):
+                    continue
+                m, h = mean_ci(vals)
+                cell[metric] = {"mean": m, "ci95": h}
+            ctxs = sorted({c for r in rs for c in r["checkpoints"].get(n, {}).get("ctx_regret", {})})
+            cell["ctx_regret"] = {c: mean_ci([r["checkpoints"][n]["ctx_regret"].get(c, 0.0) for r in rs])[0]
+                                  for c in ctxs}
+            cell["ctx_captured"] = {c: mean_ci([r["checkpoints"][n]["ctx_captured"].get(c) for r in rs])[0]
+                                    for c in ctxs}
+            agg[p][n] = cell
+        settled: dict[str, Counter] = defaultdict(Counter)
+        for r in rs:
+            for c, d in r["settled"].items():
+                settled[c].update(d)
+        agg[p]["settled"] = {c: dict(v.most_common()) for c, v in settled.items()}
+    return agg
+
+
+def check_targets(agg: dict, checkpoints: list[int], policies: list[str]) -> list[tuple[str, bool | None, str]]:
+    out = []
+    big = max(checkpoints)
+    d = agg.get(DEFAULT_POLICY)
+    mabs = [p for p in MABS if p in agg]
+    if d and mabs and 2000 in checkpoints:
+        best = min(mabs, key=lambda p: agg[p][2000]["regret"]["mean"])
+        ours = d[2000]["regret"]["mean"]
+        theirs = agg[best][2000]["regret"]["mean"]
+        out.append((f"{DEFAULT_POLICY} regret at 2000 ≤ 0.5 × best MABWiser ({best})",
+                    ours <= 0.5 * theirs, f"{ours:.1f} s vs 0.5 × {theirs:.1f} s = {0.5 * theirs:.1f} s "
+                    f"(ratio {ours / theirs:.2f})"))
+    else:
+        out.append(("default regret at 2000 ≤ 0.5 × best MABWiser", None, "not measured (needs 2000 compiles and the MABWiser policies)"))
+    for n, goal in ((500, 0.80), (2000, 0.95)):
+        if d and n in checkpoints:
+            v = d[n]["captured"]["mean"]
+            out.append((f"{DEFAULT_POLICY} captures ≥ {goal:.0%} of achievable savings by {n}", v >= goal,
+                        f"{v:.1%} ± {d[n]['captured']['ci95']:.1%}"))
+        else:
+            out.append((f"default captures ≥ {goal:.0%} by {n}", None, "not measured"))
+    broken = {p: agg[p][big]["broken_builds"]["mean"] for p in policies}
+    out.append(("zero broken builds (every policy)", all(v == 0 for v in broken.values()),
+                ", ".join(f"{p}: {v:g}" for p, v in broken.items() if v) or "0 for every policy"))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------------------------
+
+def _fmt(cell: dict, key: str, kind: str) -> str:
+    if key not in cell:
+        return "–"
+    m, h = cell[key]["mean"], cell[key]["ci95"]
+    if kind == "us":
+        return f"{m:.0f}"
+    if kind == "pct":
+        return f"{m:.1%}" + ("" if math.isnan(h) else f" ± {h:.1%}")
+    return f"{m:.1f}" + ("" if math.isnan(h) else f" ± {h:.1f}")
+
+
+def markdown(result: dict) -> str:
+    agg, cps, policies = result["aggregate"], result["checkpoints"], result["policies"]
+    meta = result["meta"]
+    lines = [
+        f"**Learning benchmark — SIMULATED workload** (`scripts/bench_learning.py`; "
+        f"{meta['seeds']} seeds, {meta['modules']} modules, {max(cps)} compiles; mean ± 95 % "
+        f"t-interval over seeds; run {meta['date']}, {meta['seconds']:.0f} s). Regret and savings "
+        "use expected (noise-free) costs; the oracle knows every effect and failure. Model, "
+        "wiring and metrics: docs/learning-benchmark.md.",
+        "",
+        f"The oracle's achievable savings: {meta['oracle_savings']:.1%} of the always-baseline "
+        f"cost (mean over seeds); builds within {max(cps)} compiles: "
+        f"{agg[policies[0]][max(cps)]['builds']['mean']:.0f} on average. Build 1 compiles every "
+        "module once, so no module has a second compile to compare with until build 2: a learner "
+        "that learns nothing during build 1 can capture at most "
+        + ", ".join(f"{v:.0%} by {n}" for n, v in sorted(meta["ceiling_without_build1"].items()))
+        + " (baseline in build 1, oracle afterwards). *captured in rebuilds* counts builds ≥ 2 only; "
+        "*failures (repeats)*: strategy failures rescued by the fallback (of which on a (module, "
+        "strategy) that had already failed).",
+        "",
+        "| policy | compiles | regret (s) | savings captured | captured in rebuilds | slower than baseline | failures (repeats) | broken builds | µs / decision |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for p in policies:
+        for n in cps:
+            c = agg[p][n]
+            rep = c.get("repeat_failures", {}).get("mean", 0.0)
+            lines.append(f"| {LABELS.get(p, p)} | {n} | {_fmt(c, 'regret', 'num')} | "
+                         f"{_fmt(c, 'captured', 'pct')} | {_fmt(c, 'captured_rebuilds', 'pct')} | "
+                         f"{_fmt(c, 'slower', 'pct')} | "
+                         f"{_fmt(c, 'failures', 'num')} ({rep:.1f}) | {c['broken_builds']['mean']:g} | "
+                         f"{_fmt(c, 'decision_us', 'us')} |")
+    lines += ["", "Targets:", ""]
+    for name, ok, detail in result["targets"]:
+        mark = "n/a" if ok is None else ("met" if ok else "**not met**")
+        lines.append(f"- {name}: {mark} — {detail}")
+    lines += ["", "True effects (time multipliers vs baseline; bold = least expected cost):", "",
+              W.effect_table_markdown()]
+    return "\n".join(lines)
+
+
+def write_between_markers(path: Path, body: str) -> None:
+    block = f"{START}\n{body}\n{END}"
+    if path.exists():
+        text = path.read_text()
+        if START in text and END in text and text.index(START) < text.index(END):
+            pre = text[:text.index(START)]
+            post = text[text.index(END) + len(END):]
+            path.write_text(pre + block + post)
+            return
+        sep = "" if text.endswith("\n") or not text else "\n"
+        path.write_text(text + sep + "\n## Learning benchmark (simulated)\n\n" + block + "\n")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Benchmarks\n\nSections are written by the scripts in `scripts/`; each owns "
+                    "the text between its markers.\n\n## Learning benchmark (simulated)\n\n"
+                    + block + "\n")
+
+
+def print_diagnostics(result: dict) -> None:
+    agg, cps = result["aggregate"], result["checkpoints"]
+    big = max(cps)
+    print("\nDiagnostics (simulated):")
+    for p in result["policies"]:
+        c = agg[p][big]
+        ctx = ", ".join(f"{k} {v:.1f}s/{c['ctx_captured'].get(k, float('nan')):.0%}"
+                        for k, v in sorted(c["ctx_regret"].items()))
+        ex = c.get("explore_share")
+        print(f"  {p:12s} @{big}: build-1 regret {c['build1_regret']['mean']:.1f} s, oracle match "
+              f"(last 300) {c['oracle_match_last300']['mean']:.0%}"
+              + (f", explore {ex['mean']:.0%}" if ex else "") + f"; per context regret/captured: {ctx}")
+
+
+def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int = 300,
+        jobs: int | None = None, seed0: int = 0) -> dict:
+    t0 = time.time()
+    cost_rank = {p: (0 if p in MABS else 1 if p in OURS else 2) for p in policies}
+    tasks = [(seed0 + s, p, checkpoints, n_modules)
+             for p in sorted(policies, key=lambda p: cost_rank[p]) for s in range(seeds)]
+    jobs = jobs or min(len(tasks), os.cpu_count() or 1)
+    if jobs <= 1:
+        runs = [run_one(*t) for t in tasks]
+    else:
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        with ctx.Pool(jobs) as pool:
+            runs = list(pool.imap_unordered(_run_job, tasks, chunksize=1))
+    agg = aggregate(runs, checkpoints, policies)
+    savings = []
+    ceiling: dict[int, list[float]] = {n: [] for n in checkpoints}
+    for s in range(seeds):
+        wl = W.Workload(seed0 + s, n_modules)
+        base = orc = ach = ach_b1 = 0.0
+        for req in wl.stream(max(checkpoints)):
+            costs = wl.expected_costs(req.module)
+            base += costs[0]
+            orc += min(costs)
+            ach += costs[0] - min(costs)
+            if req.build == 1:
+                ach_b1 += costs[0] - min(costs)
+            if req.index + 1 in ceiling:
+                ceiling[req.index + 1].append(1 - ach_b1 / ach if ach > 0 else 0.0)
+        savings.append(1 - orc / base)
+    result = {
+        "simulated": True,
+        "checkpoints": checkpoints,
+        "policies": policies,
+        "aggregate": agg,
+        "meta": {"seeds": seeds, "seed0": seed0, "modules": n_modules, "jobs": jobs,
+                 "seconds": time.time() - t0, "date": time.strftime("%Y-%m-%d"),
+                 "oracle_savings": sum(savings) / len(savings),
+                 # the best share a learner can capture if it learns nothing during build 1
+                 # (plays baseline there, the oracle afterwards)
+                 "ceiling_without_build1": {n: sum(v) / len(v) for n, v in ceiling.items()},
+                 "true_speed": W.TRUE_SPEED, "break_rate": W.BREAK_RATE,
+                 "context_shares": W.CONTEXT_SHARES},
+        "runs": runs,
+    }
+    result["targets"] = check_targets(agg, checkpoints, policies)
+    return result
+
+
+def _clean(x):
+    """JSON-safe: NaN/inf → null, int keys → strings, floats to 5 decimals."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, float):
+        return round(x, 5) if math.isfinite(x) else None
+    return x
+
+
+def _jsonable(result: dict) -> dict:
+    out = dict(result)
+    slim = ("ctx_regret", "ctx_captured")      # aggregated per policy; omitted per run
+    out["runs"] = [{**r, "checkpoints": {k: {m: v for m, v in cp.items() if m not in slim}
+                                         for k, cp in r["checkpoints"].items()}}
+                   for r in sorted(result["runs"], key=lambda r: (r["policy"], r["seed"]))]
+    out["targets"] = [{"target": n, "met": ok, "detail": d} for n, ok, d in result["targets"]]
+    return _clean(out)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="5 seeds, 200/500 compiles")
+    ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 20; 5 with --quick)")
+    ap.add_argument("--compiles", default=None,
+                    help="comma-separated checkpoints (default 200,500,2000; 200,500 with --quick)")
+    ap.add_argument("--policies", default=",".join(ALL_POLICIES), help="comma-separated subset")
+    ap.add_argument("--modules", type=int, default=300, help="modules in the simulated project")
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
+    ap.add_argument("--json", default=str(ROOT / "docs" / "bench_learning.json"), help="JSON output")
+    ap.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"),
+                    help="markdown file whose bench_learning section is replaced")
+    ap.add_argument("--no-write", action="store_true", help="print only; write neither file")
+    args = ap.parse_args(argv)
+
+    seeds = args.seeds or (5 if args.quick else 20)
+    cps = args.compiles or ("200,500" if args.quick else "200,500,2000")
+    checkpoints = sorted({int(x) for x in cps.split(",") if x.strip()})
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    for p in policies:
+        if p not in ALL_POLICIES:
+            ap.error(f"unknown policy {p!r} (known: {', '.join(ALL_POLICIES)})")
+    if any(p in MABS for p in policies):
+        try:
+            import mabwiser  # noqa: F401
+        except ImportError:
+            ap.error("the MABWiser policies need `pip install mabwiser` (extra: simpulse[bench])")
+
+    print(f"SIMULATED workload: {seeds} seeds × {max(checkpoints)} compiles, {len(policies)} policies, "
+          f"{args.modules} modules", flush=True)
+    result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs)
+    md = markdown(result)
+    print()
+    print(md)
+    print_diagnostics(result)
+    if not args.no_write:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(_jsonable(result), indent=1, allow_nan=False) + "\n")
+        write_between_markers(Path(args.markdown), md)
+        print(f"\nwrote {args.json} and the bench_learning section of {args.markdown}")
+    print(f"\ntargets: " + "; ".join(f"{n}: {'n/a' if ok is None else 'met' if ok else 'NOT MET'}"
+                                   for n, ok, _ in result["targets"]))
+    print(f"run time {result['meta']['seconds']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

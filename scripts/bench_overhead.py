@@ -1,0 +1,153 @@
+"""What simpulse adds to a build: the shim's latency per module compile, and the no-op build.
+
+Measured side by side in one run, interleaved (A B A B ...), against the simulated toolchain
+with its cost model scaled to 0 (`SIMPULSE_SIM_SCALE=0`), so what is left of a compile is the
+fake `lean`'s own start-up and I/O, identical on both sides, and the difference is simpulse:
+
+  * per module: `<facade>/bin/lean <module args>` (shim: classify, choose, run lean, measure,
+    fsync one event) against `<sysroot>/bin/lean <module args>` — p50/p95 of each and of the
+    paired differences, over ≥ 200 invocations;
+  * no-op build: `simpulse build` against `lake build` on an up-to-date workspace;
+  * imports: `python -X importtime` of the shim on a real compile lists no typer, rich, numpy,
+    scipy.
+
+Targets (issue 2): ≤ 25 ms p50 per module, ≤ 0.4 s no-op. Writes its section of
+docs/benchmarks.md.  Usage: python scripts/bench_overhead.py [--runs N] [--noop-runs N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from _benchdoc import write_section  # noqa: E402
+
+HEAVY = ("typer", "rich", "numpy", "scipy", "click", "watchdog")
+
+
+def pct(xs, q):
+    xs = sorted(xs)
+    if not xs:
+        return float("nan")
+    k = (len(xs) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def timed(cmd, env, cwd):
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    dt = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"command failed ({p.returncode}): {' '.join(map(str, cmd))}\n{p.stderr.decode()[-2000:]}")
+    return dt
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=200, help="module compiles per side (default 200)")
+    ap.add_argument("--noop-runs", type=int, default=20, help="no-op builds per side (default 20)")
+    ap.add_argument("--quick", action="store_true", help="60 compiles, 6 no-op builds")
+    ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    args = ap.parse_args()
+    if args.quick:
+        args.runs, args.noop_runs = 60, 6
+
+    from simpulse.simulated.toolchain import install
+    work = Path(tempfile.mkdtemp(prefix="simpulse-overhead-"))
+    try:
+        sysroot = install(work / "sysroot")
+        proj = work / "fixtures"
+        shutil.copytree(ROOT / "lean_fixtures", proj, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
+        env = dict(os.environ, PATH=f"{sysroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+                   SIMPULSE_SIM_SCALE="0", SIMPULSE_SIM_SEED="1")
+        for var in ("SIMPULSE_STATE_DIR", "LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT"):
+            env.pop(var, None)
+        simpulse = [sys.executable, "-m", "simpulse"]
+        subprocess.run(simpulse + ["build", "--quiet"], cwd=proj, env=env, check=True, stdout=subprocess.DEVNULL)
+
+        shim = proj / ".simpulse" / "facade" / "bin" / "lean"
+        real = sysroot / "bin" / "lean"
+        module = "Fixtures/SimpHeavy.lean"
+        lib = proj / ".lake" / "build" / "lib" / "lean"
+        cenv = dict(env, LEAN_PATH=f"{sysroot / 'lib' / 'lean'}:{lib}")
+
+        def compile_args(tag):
+            out = work / "out"
+            out.mkdir(exist_ok=True)
+            return [module, "-R", ".", "-o", str(out / f"{tag}.olean"), "-i", str(out / f"{tag}.ilean"),
+                    "-c", str(out / f"{tag}.c"), "--json"]
+
+        direct, through, diffs = [], [], []
+        for i in range(args.runs + 5):
+            a = timed([str(real)] + compile_args("real"), cenv, proj)
+            b = timed([str(shim)] + compile_args("shim"), cenv, proj)
+            if i >= 5:      # warm-up discarded
+                direct.append(a)
+                through.append(b)
+                diffs.append(b - a)
+
+        plain_env = dict(env)
+        noop_lake, noop_simpulse = [], []
+        for i in range(args.noop_runs + 1):
+            a = timed([str(sysroot / "bin" / "lake"), "build"], plain_env, proj)
+            b = timed(simpulse + ["build", "--quiet"], env, proj)
+            if i >= 1:
+                noop_lake.append(a)
+                noop_simpulse.append(b)
+
+        imp = subprocess.run([sys.executable, "-X", "importtime", "-IS", str(shim)] + compile_args("imp"),
+                             env=cenv, cwd=proj, capture_output=True, text=True)
+        imported = {line.split("|")[-1].strip().split(".")[0] for line in imp.stderr.splitlines() if "|" in line}
+        heavy = sorted(m for m in HEAVY if m in imported)
+        from simpulse.store.store import Store
+        n_events = sum(1 for _ in Store(proj / ".simpulse").iter_events())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    ms = lambda x: f"{x * 1000:.1f} ms"  # noqa: E731
+    p50, p95 = pct(diffs, 0.5), pct(diffs, 0.95)
+    noop = statistics.median(noop_simpulse) - statistics.median(noop_lake)
+    rows = [
+        ("lean direct, per compile", ms(pct(direct, 0.5)), ms(pct(direct, 0.95))),
+        ("through the shim, per compile", ms(pct(through, 0.5)), ms(pct(through, 0.95))),
+        ("**added by the shim** (paired)", f"**{ms(p50)}**", f"**{ms(p95)}**"),
+        ("`lake build`, no-op", ms(statistics.median(noop_lake)), ms(pct(noop_lake, 0.95))),
+        ("`simpulse build`, no-op", ms(statistics.median(noop_simpulse)), ms(pct(noop_simpulse, 0.95))),
+        ("**no-op overhead** (median difference)", f"**{ms(noop)}**", ""),
+    ]
+    ok_shim, ok_noop = p50 <= 0.025, noop <= 0.4
+    lines = [
+        f"Simulated toolchain with `SIMPULSE_SIM_SCALE=0` (the fake lean does no modelled work; the "
+        f"difference is simpulse). {len(diffs)} interleaved compile pairs of `Fixtures/SimpHeavy.lean` "
+        f"after 5 warm-up pairs; {len(noop_lake)} interleaved no-op build pairs. Machine: {os.cpu_count()} cores, shared.",
+        "",
+        "| measure | p50 | p95 |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in rows],
+        "",
+        f"Targets: added latency ≤ 25 ms p50 — **{'met' if ok_shim else 'NOT met'}**; no-op overhead ≤ 0.4 s — "
+        f"**{'met' if ok_noop else 'NOT met'}**. Events written during the run: {n_events}.",
+        f"`python -X importtime` of the shim on a compile: heavy modules imported: {', '.join(heavy) or 'none'} "
+        f"(checked: {', '.join(HEAVY)}).",
+        "",
+        "Reproduce: `.venv/bin/python scripts/bench_overhead.py`",
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_doc:
+        write_section("bench_overhead", "Overhead of the shim and of `simpulse build`", text)
+    return 0 if (ok_shim and ok_noop and not heavy) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

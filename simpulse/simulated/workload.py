@@ -1,0 +1,407 @@
+"""A simulated build workload for the learning benchmark (docs/learning-benchmark.md).
+
+Everything here is *simulated*: a model of a Lean project being edited and rebuilt, so that
+compilation-strategy learners can be compared on identical, reproducible streams of compiles.
+No process is run and no time is spent. Standard library only; deterministic given a seed.
+
+The model
+---------
+- A project of ``n_modules`` modules (default 300), numbered in a topological order: module ``i``
+  imports 0–3 modules with smaller numbers (mostly recent ones, sometimes any earlier one).
+- Each module belongs to one of five contexts (`CONTEXT_SHARES`, unequal shares) and has a
+  log-normal base time under the baseline strategy: median ≈ 1.5 s, σ_log = 1.0 (a long tail of
+  slow modules), scaled per context (`CONTEXT_SCALE`).
+- True strategy effects on log-time per context (`TRUE_SPEED`, time multipliers: 0.70 means 30 %
+  faster), plus a fixed per-(module, strategy) jitter N(0, 0.03) on the log-effect.
+- ``no-simprocs`` and ``simp-lean`` break a share of ``arith`` (45 %) and ``simp_heavy`` (5 %)
+  modules (`BREAK_RATE`). Breaking is deterministic: module m breaks under strategy s iff a fixed
+  draw u(m, s) < rate; the two strategies turning simprocs off share the draw (they break the
+  same proofs). A failed compile costs a fixed fraction (uniform 0.3–1.0 per (module, strategy))
+  of the strategy's time, then the baseline fallback costs its full time. The baseline never
+  fails, so a build never ends broken.
+- Timing noise: every compile's time is multiplied by a log-normal factor (σ = 0.1) and, with
+  probability 3 %, by an outlier factor uniform in [1.5, 3]. `Workload.noise` pre-draws one factor
+  per (compile index, strategy), so learners are compared on identical randomness.
+- Edit-driven rebuilds: build 1 compiles every module once, in topological order. Every later
+  build edits 1–4 modules, chosen Zipf-like (weight 1/rank^1.1 over a fixed random "hotness"
+  ranking, biased towards modules with few dependents: a few hot modules are edited most of
+  the time), and recompiles them and all their transitive dependents, in topological order.
+
+Costs
+-----
+``expected_cost(m, s)`` is the mean of what a compile of module m under strategy s costs over
+the noise: ``E[noise] · t(m, s)`` when it compiles, ``E[noise] · (frac(m, s) · t(m, s) + t(m,
+baseline))`` when it breaks (the failed attempt plus the fallback). ``oracle(m)`` is the strategy
+of least expected cost — it knows every effect, jitter and failure.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Iterator
+
+BASELINE = "baseline"
+STRATEGIES: tuple[str, ...] = ("baseline", "no-linters", "no-async", "no-simprocs", "single-thread",
+                               "lean-fast", "simp-lean")
+CONTEXTS: tuple[str, ...] = ("simp_heavy", "arith", "structural", "definitions", "general")
+
+# Share of the project's modules in each context.
+CONTEXT_SHARES: dict[str, float] = {
+    "general": 0.30, "definitions": 0.22, "simp_heavy": 0.20, "structural": 0.16, "arith": 0.12,
+}
+# Base-time scale per context (simp-heavy modules are slower, definition files faster),
+# normalised below so that the project's median base time stays ≈ MEDIAN_SECONDS.
+_RAW_SCALE = {"simp_heavy": 1.6, "arith": 1.1, "structural": 0.8, "definitions": 0.7, "general": 1.0}
+_LOG_NORM = sum(CONTEXT_SHARES[c] * math.log(_RAW_SCALE[c]) for c in CONTEXTS)
+CONTEXT_SCALE = {c: _RAW_SCALE[c] / math.exp(_LOG_NORM) for c in CONTEXTS}
+MEDIAN_SECONDS = 1.5
+SIGMA_LOG_BASE = 1.0
+
+# The true effect of each strategy per context, as a multiplier on compile time (baseline = 1).
+# < 1 helps, > 1 hurts. Applied on log-time; each module adds its own jitter (EFFECT_JITTER).
+TRUE_SPEED: dict[str, dict[str, float]] = {
+    #               no-linters no-async no-simprocs single-thread lean-fast simp-lean
+    "simp_heavy":  {"no-linters": 0.93, "no-async": 1.12, "no-simprocs": 0.78, "single-thread": 1.15,
+                    "lean-fast": 1.04, "simp-lean": 0.70},
+    "arith":       {"no-linters": 0.95, "no-async": 0.86, "no-simprocs": 0.90, "single-thread": 1.06,
+                    "lean-fast": 0.80, "simp-lean": 0.86},
+    "structural":  {"no-linters": 0.90, "no-async": 0.85, "no-simprocs": 1.00, "single-thread": 0.95,
+                    "lean-fast": 0.74, "simp-lean": 0.90},
+    "definitions": {"no-linters": 0.78, "no-async": 1.08, "no-simprocs": 1.06, "single-thread": 1.05,
+                    "lean-fast": 0.84, "simp-lean": 0.83},
+    "general":     {"no-linters": 0.92, "no-async": 1.05, "no-simprocs": 1.02, "single-thread": 0.88,
+                    "lean-fast": 0.97, "simp-lean": 0.94},
+}
+# Share of a context's modules a strategy breaks (the fallback then recompiles under baseline).
+BREAK_RATE: dict[str, dict[str, float]] = {
+    "arith": {"no-simprocs": 0.45, "simp-lean": 0.45},
+    "simp_heavy": {"no-simprocs": 0.05, "simp-lean": 0.05},
+}
+# Strategies sharing a breakage draw (they turn off the same thing).
+_BREAK_GROUP = {"no-simprocs": "simprocs", "simp-lean": "simprocs"}
+FAIL_FRACTION = (0.3, 1.0)      # a failed compile costs this fraction of its time
+EFFECT_JITTER = 0.03            # per-(module, strategy) σ on the log-effect
+NOISE_SIGMA = 0.1               # log-normal timing noise
+OUTLIER_P = 0.03                # share of outlier timings ...
+OUTLIER_RANGE = (1.5, 3.0)      # ... multiplied by a factor uniform in this range
+NOISE_MEAN = math.exp(NOISE_SIGMA ** 2 / 2) * (1 - OUTLIER_P + OUTLIER_P * sum(OUTLIER_RANGE) / 2)
+EDITS_PER_BUILD = (1, 4)
+ZIPF_S = 1.1
+
+# Features per context: lines per declaration, simp calls / arithmetic goals / inductives per
+# declaration. Features are consistent with the context and grow with the module's base time.
+_FEATURES = {
+    "simp_heavy":  (14.0, 2.5, 0.3, 0.02),
+    "arith":       (11.0, 0.8, 1.5, 0.02),
+    "structural":  (8.0, 0.2, 0.1, 0.35),
+    "definitions": (5.0, 0.1, 0.05, 0.05),
+    "general":     (10.0, 0.5, 0.2, 0.05),
+}
+
+
+@dataclass(frozen=True)
+class Module:
+    id: int
+    name: str
+    context: str
+    base_seconds: float            # noise-free baseline time (median of its timings)
+    imports: tuple[int, ...]
+    features: dict = field(hash=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompileRequest:
+    index: int        # 0-based position in the stream
+    build: int        # 1-based build number
+    module: int       # module id
+    name: str         # module name (what a learner sees)
+    context: str
+    features: dict = field(hash=False, compare=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    seconds: float                  # the chosen strategy's compile (failed or not)
+    ok: bool
+    fallback_seconds: float | None  # the baseline recompile after a failure
+    fallback_ok: bool | None
+
+    @property
+    def total(self) -> float:
+        return self.seconds + (self.fallback_seconds or 0.0)
+
+
+def _sub(seed: int, *tags) -> random.Random:
+    """An independent, reproducible generator for one purpose of one seed."""
+    return random.Random("|".join(["simpulse-workload", str(seed), *map(str, tags)]))
+
+
+class Workload:
+    """One simulated project (modules, import DAG, true effects) for a seed."""
+
+    def __init__(self, seed: int = 0, n_modules: int = 300, strategies: tuple[str, ...] = STRATEGIES):
+        if n_modules < 1:
+            raise ValueError("n_modules must be ≥ 1")
+        self.seed = seed
+        self.strategies = tuple(strategies)
+        if self.strategies[0] != BASELINE:
+            raise ValueError("the first strategy must be the baseline")
+        rng = _sub(seed, "project")
+        ctx_names = list(CONTEXT_SHARES)
+        ctx_weights = [CONTEXT_SHARES[c] for c in ctx_names]
+        modules: list[Module] = []
+        counters = {c: 0 for c in CONTEXTS}
+        for i in range(n_modules):
+            ctx = rng.choices(ctx_names, ctx_weights)[0]
+            counters[ctx] += 1
+            base = MEDIAN_SECONDS * CONTEXT_SCALE[ctx] * math.exp(rng.gauss(0.0, SIGMA_LOG_BASE))
+            k = min(i, rng.randint(0, 3))
+            imports: set[int] = set()
+            while len(imports) < k:
+                if rng.random() < 0.7:
+                    imports.add(rng.randrange(max(0, i - 30), i))
+                else:
+                    imports.add(rng.randrange(0, i))
+            name = f"Sim.{_camel(ctx)}.M{i:03d}"
+            modules.append(Module(i, name, ctx, base, tuple(sorted(imports)),
+                                  _features(rng, ctx, base, len(imports))))
+        self.modules: tuple[Module, ...] = tuple(modules)
+        self.n_modules = n_modules
+        # dependents (reverse edges)
+        deps: list[list[int]] = [[] for _ in range(n_modules)]
+        for m in modules:
+            for j in m.imports:
+                deps[j].append(m.id)
+        self.dependents: tuple[tuple[int, ...], ...] = tuple(tuple(d) for d in deps)
+        # true per-module log-effects, breakage, failure fractions
+        erng = _sub(seed, "effects")
+        self._log_effect: list[list[float]] = []
+        self._breaks: list[list[bool]] = []
+        self._fail_frac: list[list[float]] = []
+        for m in modules:
+            eff, brk, frac = [], [], []
+            group_draw: dict[str, float] = {}
+            for s in self.strategies:
+                if s == BASELINE:
+                    eff.append(0.0)
+                    brk.append(False)
+                    frac.append(0.0)
+                    continue
+                mult = TRUE_SPEED.get(m.context, {}).get(s, 1.0)
+                eff.append(math.log(mult) + erng.gauss(0.0, EFFECT_JITTER))
+                g = _BREAK_GROUP.get(s, s)
+                if g not in group_draw:
+                    group_draw[g] = erng.random()
+                brk.append(group_draw[g] < BREAK_RATE.get(m.context, {}).get(s, 0.0))
+                frac.append(erng.uniform(*FAIL_FRACTION))
+            self._log_effect.append(eff)
+            self._breaks.append(brk)
+            self._fail_frac.append(frac)
+        self._sidx = {s: i for i, s in enumerate(self.strategies)}
+        self._cost = [[self._compute_cost(m.id, k) for k in range(len(self.strategies))]
+                      for m in modules]
+        self._oracle = [min(range(len(self.strategies)), key=lambda k: (row[k], k)) for row in self._cost]
+        # edit hotness: a fixed random ranking (Zipf weights by rank), biased towards modules
+        # with few dependents — leaf files are edited more often than foundations: a weighted
+        # random permutation (Efraimidis–Spirakis) with weight 1/√(size of the rebuild it causes).
+        hrng = _sub(seed, "hotness")
+        closure = [len(self.affected([m])) for m in range(n_modules)]
+        keys = [hrng.random() ** math.sqrt(closure[m]) for m in range(n_modules)]
+        ranking = sorted(range(n_modules), key=lambda m: -keys[m])
+        self.hot_ranking: tuple[int, ...] = tuple(ranking)
+        cum, acc = [], 0.0
+        for r in range(n_modules):
+            acc += 1.0 / (r + 1) ** ZIPF_S
+            cum.append(acc)
+        self._hot_cum = cum
+
+    # -- truth ---------------------------------------------------------------------------
+    def strategy_index(self, strategy: str) -> int:
+        return self._sidx[strategy]
+
+    def log_effect(self, module: int, strategy: str) -> float:
+        return self._log_effect[module][self._sidx[strategy]]
+
+    def breaks(self, module: int, strategy: str) -> bool:
+        return self._breaks[module][self._sidx[strategy]]
+
+    def fail_fraction(self, module: int, strategy: str) -> float:
+        return self._fail_frac[module][self._sidx[strategy]]
+
+    def expected_time(self, module: int, strategy: str) -> float:
+        """Noise-free time of one compile attempt (without a fallback), in seconds."""
+        return self.modules[module].base_seconds * math.exp(self.log_effect(module, strategy))
+
+    def _compute_cost(self, module: int, k: int) -> float:
+        base = self.modules[module].base_seconds
+        t = base * math.exp(self._log_effect[module][k])
+        if self._breaks[module][k]:
+            return NOISE_MEAN * (self._fail_frac[module][k] * t + base)
+        return NOISE_MEAN * t
+
+    def expected_cost(self, module: int, strategy: str) -> float:
+        """Mean cost over the timing noise of compiling `module` under `strategy`, including a
+        failed attempt and the baseline fallback when the strategy breaks the module."""
+        return self._cost[module][self._sidx[strategy]]
+
+    def expected_costs(self, module: int) -> list[float]:
+        """Expected cost of every strategy (in `self.strategies` order)."""
+        return list(self._cost[module])
+
+    def oracle(self, module: int) -> str:
+        """The strategy of least expected cost for the module, knowing everything."""
+        return self.strategies[self._oracle[module]]
+
+    # -- builds ----------------------------------------------------------------------------
+    def affected(self, edited) -> list[int]:
+        """The edited modules and all their transitive dependents, in topological order."""
+        seen = set()
+        stack = list(edited)
+        while stack:
+            m = stack.pop()
+            if m in seen:
+                continue
+            seen.add(m)
+            stack.extend(self.dependents[m])
+        return sorted(seen)
+
+    def _pick_edits(self, rng: random.Random) -> list[int]:
+        k = min(self.n_modules, rng.randint(*EDITS_PER_BUILD))
+        edits: set[int] = set()
+        total = self._hot_cum[-1]
+        while len(edits) < k:
+            r = bisect.bisect_left(self._hot_cum, rng.random() * total)
+            edits.add(self.hot_ranking[min(r, self.n_modules - 1)])
+        return sorted(edits)
+
+    def builds(self) -> Iterator[tuple[int, list[int], list[int]]]:
+        """Endless (build number, edited modules, modules compiled) — build 1 compiles everything."""
+        yield 1, [], list(range(self.n_modules))
+        rng = _sub(self.seed, "edits")
+        b = 1
+        while True:
+            b += 1
+            edits = self._pick_edits(rng)
+            yield b, edits, self.affected(edits)
+
+    def stream(self, n_compiles: int) -> Iterator[CompileRequest]:
+        """The first `n_compiles` compile requests of the edit/rebuild sequence."""
+        i = 0
+        if n_compiles <= 0:
+            return
+        for b, _edits, compiled in self.builds():
+            for mid in compiled:
+                m = self.modules[mid]
+                yield CompileRequest(i, b, mid, m.name, m.context, dict(m.features))
+                i += 1
+                if i >= n_compiles:
+                    return
+
+    # -- timings -----------------------------------------------------------------------------
+    def noise(self, n_compiles: int) -> list[list[float]]:
+        """Pre-drawn noise factors, one per (compile index, strategy)."""
+        rng = _sub(self.seed, "noise")
+        out = []
+        for _ in range(n_compiles):
+            row = []
+            for _s in self.strategies:
+                f = math.exp(rng.gauss(0.0, NOISE_SIGMA))
+                if rng.random() < OUTLIER_P:
+                    f *= rng.uniform(*OUTLIER_RANGE)
+                row.append(f)
+            out.append(row)
+        return out
+
+    def outcome(self, module: int, strategy: str, noise_row: list[float]) -> Outcome:
+        """What compiling `module` under `strategy` measures, given the compile's noise row."""
+        k = self._sidx[strategy]
+        base = self.modules[module].base_seconds
+        t = base * math.exp(self._log_effect[module][k]) * noise_row[k]
+        if self._breaks[module][k]:
+            return Outcome(self._fail_frac[module][k] * t, False, base * noise_row[0], True)
+        return Outcome(t, True, None, None)
+
+    # -- description ---------------------------------------------------------------------------
+    def summary(self) -> dict:
+        by_ctx = {c: [m for m in self.modules if m.context == c] for c in CONTEXTS}
+        times = sorted(m.base_seconds for m in self.modules)
+        return {
+            "modules": self.n_modules,
+            "median_base_seconds": times[len(times) // 2],
+            "total_base_seconds": sum(times),
+            "contexts": {c: len(v) for c, v in by_ctx.items()},
+            "oracle_choices": {s: sum(1 for m in self.modules if self.oracle(m.id) == s)
+                               for s in self.strategies},
+        }
+
+
+def stream(seed: int, n_compiles: int, n_modules: int = 300) -> Iterator[CompileRequest]:
+    """The compile requests of `Workload(seed, n_modules)` until `n_compiles` compiles."""
+    return Workload(seed, n_modules).stream(n_compiles)
+
+
+def effect_table_markdown() -> str:
+    """The true-effect table (time multipliers; breakage rates) as markdown; in bold the
+    strategy of least expected cost in the context (failures included)."""
+    strategies = [s for s in STRATEGIES if s != BASELINE]
+    head = "| context (share) | " + " | ".join(strategies) + " |"
+    sep = "|---|" + "---:|" * len(strategies)
+    rows = [head, sep]
+    for c in CONTEXTS:
+        cells = []
+        best = min(strategies, key=lambda s: context_expected_multiplier(c, s))
+        for s in strategies:
+            cell = f"{TRUE_SPEED[c][s]:.2f}"
+            br = BREAK_RATE.get(c, {}).get(s)
+            if br:
+                cell += f" (breaks {br:.0%})"
+            if s == best:
+                cell = f"**{cell}**"
+            cells.append(cell)
+        rows.append(f"| {c} ({CONTEXT_SHARES[c]:.0%}) | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def context_expected_multiplier(context: str, strategy: str) -> float:
+    """A strategy's expected cost in a context relative to baseline (no jitter), counting its
+    failures at the mean failed fraction plus the fallback."""
+    if strategy == BASELINE:
+        return 1.0
+    m = TRUE_SPEED[context][strategy]
+    br = BREAK_RATE.get(context, {}).get(strategy, 0.0)
+    return (1 - br) * m + br * (sum(FAIL_FRACTION) / 2 * m + 1.0)
+
+
+def _camel(ctx: str) -> str:
+    return "".join(p.capitalize() for p in ctx.split("_"))
+
+
+def _poisson(rng: random.Random, lam: float) -> int:
+    if lam <= 0:
+        return 0
+    if lam > 30:
+        return max(0, int(round(rng.gauss(lam, math.sqrt(lam)))))
+    L, k, p = math.exp(-lam), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= L:
+            return k
+        k += 1
+
+
+def _features(rng: random.Random, ctx: str, base: float, n_imports: int) -> dict:
+    lines_per_decl, simp_rate, arith_rate, ind_rate = _FEATURES[ctx]
+    lines = max(5, int(round(90.0 * base ** 0.8 * math.exp(rng.gauss(0.0, 0.25)))))
+    decls = max(1, int(round(lines / lines_per_decl * math.exp(rng.gauss(0.0, 0.15)))))
+    return {
+        "lines": lines,
+        "declarations": decls,
+        "theorems": _poisson(rng, decls * (0.7 if ctx in ("simp_heavy", "arith") else 0.3)),
+        "simp": _poisson(rng, decls * simp_rate),
+        "arith": _poisson(rng, decls * arith_rate),
+        "inductives": _poisson(rng, decls * ind_rate),
+        "imports": n_imports,
+    }

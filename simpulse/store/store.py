@@ -1,0 +1,1127 @@
+"""The state directory: an append-only, self-checking event log plus a snapshot of statistics.
+
+Standard library only: the shim imports this module on every module compilation. The on-disk
+format, the locking protocol and the crash-safety argument are written down in
+``docs/state-format.md``; the short version:
+
+* ``events.log`` starts with a header line ``{"log":1,"gen":<random id>,"base_seq":N}`` and
+  then holds one line per event, ``<crc32 hex8> <compact JSON>\\n``, each written by a single
+  ``os.write`` on an ``O_APPEND`` descriptor while holding ``events.lock`` exclusively. Every
+  event gets ``seq``, one more than the last event in the log (or ``base_seq``).
+* ``seq`` is the truth: an event is identified by it everywhere, readers skip any event whose
+  ``seq`` they have already seen, so a crash that leaves an event both in a segment and in the
+  log never duplicates it.
+* ``snapshot.json`` holds the caller's statistics and the cursor ``{"gen", "offset", "seq"}``
+  they cover: "every event with seq <= cursor.seq, and every event before byte ``offset`` of the
+  log whose header carries ``gen``". ``load`` seeks to ``offset`` when the log's generation is
+  still ``gen`` (the hot path reads only the tail), and otherwise folds by seq from the segments
+  and the log (under a shared ``compact.lock``).
+* ``compact`` archives the log into ``segments/events-<first>-<last>.log.gz``, swaps in a new
+  log (new generation) holding the events appended meanwhile, then writes the snapshot, then
+  applies retention: each step is an atomic rename, and every crash point in between is read
+  correctly thanks to the seq rule.
+"""
+
+import errno
+import fcntl
+import json
+import os
+import time
+import zlib
+from pathlib import Path
+
+from simpulse.errors import SimpulseError
+from simpulse.store.file_lock import FileLock, try_lock
+
+__all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "Store"]
+
+SCHEMA_VERSION = 1  # of events (`v`) and of snapshot.json (`schema`)
+LAYOUT_VERSION = 1  # of the state directory (state.json `layout`)
+
+LOG_NAME = "events.log"
+LOCK_NAME = "events.lock"
+COMPACT_LOCK_NAME = "compact.lock"
+SNAPSHOT_NAME = "snapshot.json"
+STATE_NAME = "state.json"
+SEGMENTS_NAME = "segments"
+DIAG_NAME = "simpulse.log"
+LEGACY_NAME = "events.jsonl"  # layout 0: the prototype's plain JSON lines
+
+AUTO_CHECKPOINT = 256  # load() checkpoints when it folded at least this many events
+
+_TAIL_CHUNK = 8192
+_READ_CHUNK = 1 << 20
+_DIAG_DEDUP_WINDOW = 1 << 20
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+class StoreError(SimpulseError):
+    """The state directory cannot be used (missing, read-only, full disk, newer layout, ...)."""
+
+
+# --------------------------------------------------------------------------- line codec
+
+
+def _encode(obj):
+    """One log line: ``<crc32 of the JSON bytes, 8 lowercase hex> <compact JSON>\\n``."""
+    body = json.dumps(obj, separators=(",", ":")).encode("ascii")
+    return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+def _decode(line):
+    """The JSON object of a line without its newline, or None when it does not check out."""
+    if len(line) < 11 or line[8] != 0x20:
+        return None
+    try:
+        crc = int(line[:8], 16)
+    except ValueError:
+        return None
+    body = line[9:]
+    if zlib.crc32(body) != crc:
+        return None
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return None
+    return obj if type(obj) is dict else None
+
+
+def _fresh(initial):
+    """A private copy of ``initial`` with the types a snapshot would give back."""
+    try:
+        return json.loads(json.dumps(initial))
+    except (TypeError, ValueError):
+        import copy
+
+        return copy.deepcopy(initial)
+
+
+def _segment_name(first, last):
+    return f"events-{first:012d}-{last:012d}.log.gz"
+
+
+def _parse_segment_name(name):
+    if not (name.startswith("events-") and name.endswith(".log.gz")):
+        return None
+    parts = name[7:-7].split("-")
+    if len(parts) != 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    first, last = int(parts[0]), int(parts[1])
+    return (first, last) if first <= last else None
+
+
+def _strerror(e):
+    return e.strerror or str(e)
+
+
+class _LogScan:
+    """Iterate the valid events of an ``events.log`` descriptor from byte ``start``.
+
+    Yields ``(event, raw_line)``. Afterwards ``end`` is the offset just past the last complete
+    line read, ``partial_at`` the offset of trailing bytes without a newline (a torn line, or
+    a line being written right now) or None, ``size`` the offset up to which bytes were seen.
+    Lines are checksummed one by one, then the good ones parsed by a single ``json.loads``
+    (about a third cheaper than one call per line: this is the hot path of ``load``).
+    """
+
+    __slots__ = ("store", "fd", "start", "limit", "gen", "end", "partial_at", "size")
+
+    def __init__(self, store, fd, start, gen, limit=None):
+        self.store = store
+        self.fd = fd
+        self.start = start
+        self.limit = limit
+        self.gen = gen
+        self.end = start
+        self.partial_at = None
+        self.size = start
+
+    def __iter__(self):
+        fd, limit, crc32 = self.fd, self.limit, zlib.crc32
+        pos = self.start
+        carry = b""
+        carry_at = pos
+        while True:
+            want = _READ_CHUNK if limit is None else min(_READ_CHUNK, limit - pos)
+            if want <= 0:
+                break
+            chunk = os.pread(fd, want, pos)
+            if not chunk:
+                break
+            pos += len(chunk)
+            lines = (carry + chunk if carry else chunk).split(b"\n")
+            carry = lines.pop()
+            off = carry_at
+            bodies, raws, offs = [], [], []
+            for line in lines:
+                n = len(line)
+                if n:
+                    body = line[9:]
+                    try:
+                        good = n > 10 and line[8] == 0x20 and int(line[:8], 16) == crc32(body)
+                    except ValueError:
+                        good = False
+                    if good:
+                        bodies.append(body)
+                        raws.append(line)
+                        offs.append(off)
+                    else:
+                        self.store._bad_line(self.gen, off, line)
+                off += n + 1
+            carry_at = off
+            self.end = off
+            if not bodies:
+                continue
+            try:
+                objs = json.loads(b"[" + b",".join(bodies) + b"]")
+                if len(objs) != len(bodies):
+                    raise ValueError("misaligned")
+            except ValueError:
+                objs = [_json_or_none(b) for b in bodies]
+            for obj, raw, o in zip(objs, raws, offs):
+                if type(obj) is dict and type(obj.get("seq")) is int:
+                    yield obj, raw
+                elif type(obj) is not dict:
+                    self.store._bad_line(self.gen, o, raw)
+                elif o != 0:  # a valid line without seq (only the header may be one)
+                    self.store._report(
+                        f"log:{self.gen}:{o}", f"{LOG_NAME}: skipped 1 line without seq at byte {o}"
+                    )
+        self.size = pos
+        self.partial_at = carry_at if carry else None
+
+
+def _json_or_none(body):
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class Store:
+    """One state directory. Cheap to construct; holds no file open between calls."""
+
+    def __init__(self, state_dir, *, create=True, fsync=True):
+        self.dir = Path(state_dir)
+        self.fsync = fsync
+        self.problems = []
+        self.cursor = None  # the cursor of the last load(): {"gen", "offset", "seq"}
+        self._reported = set()
+        d = self._d = os.fspath(self.dir)
+        self._log = os.path.join(d, LOG_NAME)
+        self._lock = os.path.join(d, LOCK_NAME)
+        self._clock = os.path.join(d, COMPACT_LOCK_NAME)
+        self._snap = os.path.join(d, SNAPSHOT_NAME)
+        self._state = os.path.join(d, STATE_NAME)
+        self._segdir = os.path.join(d, SEGMENTS_NAME)
+        self._diag_path = os.path.join(d, DIAG_NAME)
+        try:
+            st = os.stat(d)
+        except FileNotFoundError:
+            if not create:
+                raise StoreError(f"state directory {d} does not exist") from None
+            try:
+                os.makedirs(d, mode=0o700, exist_ok=True)
+                os.chmod(d, 0o700)
+            except OSError as e:
+                raise StoreError(f"cannot create state directory {d}: {_strerror(e)}") from e
+        except OSError as e:
+            raise StoreError(f"cannot use state directory {d}: {_strerror(e)}") from e
+        else:
+            if not os.path.isdir(d):
+                raise StoreError(f"state directory {d} is not a directory")
+        self._check_layout()
+
+    def __repr__(self):
+        return f"Store({self._d!r})"
+
+    # ----------------------------------------------------------------- layout & migration
+
+    def _check_layout(self):
+        try:
+            with open(self._state, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raw = None
+        except OSError as e:
+            raise StoreError(f"cannot read {self._state}: {_strerror(e)}") from e
+        if raw is not None:
+            layout = self._parse_layout(raw)
+            if layout == LAYOUT_VERSION:
+                return
+            if layout == 0 and os.path.exists(os.path.join(self._d, LEGACY_NAME)):
+                self._migrate()
+                return
+            if layout == 0:
+                self._write_state()
+                return
+        elif os.path.exists(os.path.join(self._d, LEGACY_NAME)):
+            self._migrate()
+        else:
+            try:
+                self._write_state()
+            except OSError:
+                pass  # read-only directory: reading works, appending will raise StoreError
+
+    def _parse_layout(self, raw):
+        try:
+            layout = json.loads(raw)["layout"]
+            if type(layout) is not int:
+                raise TypeError(layout)
+        except (ValueError, KeyError, TypeError) as e:
+            raise StoreError(
+                f"{self._state} is unreadable ({type(e).__name__}); if {self._d} is a "
+                f"simpulse state directory of layout {LAYOUT_VERSION}, delete that file and it "
+                f"will be recreated"
+            ) from None
+        if layout > LAYOUT_VERSION:
+            from simpulse import __version__
+
+            raise StoreError(
+                f"state directory {self._d} has layout {layout}, written by a newer simpulse; "
+                f"this simpulse ({__version__}) understands layouts up to {LAYOUT_VERSION}. "
+                f"Upgrade simpulse, or use another --state-dir"
+            )
+        if layout < 0:
+            raise StoreError(f"{self._state}: invalid layout {layout}")
+        return layout
+
+    def _write_state(self):
+        from simpulse import __version__
+
+        info = {"layout": LAYOUT_VERSION, "written": round(time.time(), 3), "simpulse": __version__}
+        self._write_atomic(self._state, (json.dumps(info) + "\n").encode())
+
+    def _migrate(self):
+        """Layout 0 (``events.jsonl``: plain JSON lines, no checksums) -> layout 1.
+
+        Order: write the new ``events.log`` (tmp + rename, header marked ``migrated``), rename
+        ``events.jsonl`` to ``events.jsonl.migrated``, write ``state.json``. Until state.json
+        exists no Store is usable, so an ``events.log`` found next to ``events.jsonl`` with the
+        ``migrated`` mark is a leftover of an interrupted migration and is redone.
+        """
+        legacy = os.path.join(self._d, LEGACY_NAME)
+        try:
+            with FileLock(self._clock), FileLock(self._lock):
+                try:
+                    with open(self._state, "rb") as f:
+                        if self._parse_layout(f.read()) == LAYOUT_VERSION:
+                            return  # another process migrated meanwhile
+                except FileNotFoundError:
+                    pass
+                if not os.path.exists(legacy):
+                    self._write_state()
+                    return
+                if os.path.exists(self._log):
+                    fd = os.open(self._log, os.O_RDONLY | _O_CLOEXEC)
+                    try:
+                        head = self._read_header_obj(fd)
+                    finally:
+                        os.close(fd)
+                    if head is None or not head.get("migrated"):
+                        raise StoreError(
+                            f"{self._d} holds both {LEGACY_NAME} (layout 0) and {LOG_NAME} "
+                            f"but no {STATE_NAME}; refusing to guess which is current. Move "
+                            f"one of them away"
+                        )
+                with open(legacy, "rb") as f:
+                    raw = f.read()
+                lines, seq, bad = [], 0, 0
+                for lineno, line in enumerate(raw.split(b"\n"), 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        ev = json.loads(line)
+                    except ValueError:
+                        ev = None
+                    if type(ev) is not dict:
+                        bad += 1
+                        self._report(
+                            f"legacy:{lineno}",
+                            f"{LEGACY_NAME}: line {lineno} is not a JSON object; not migrated "
+                            f"(it is kept in {LEGACY_NAME}.migrated)",
+                        )
+                        continue
+                    seq += 1
+                    if "seq" in ev:
+                        ev["legacy_seq"] = ev["seq"]
+                    ev["seq"] = seq
+                    ev.setdefault("v", SCHEMA_VERSION)
+                    lines.append(_encode(ev))
+                self._create_log(0, lines, migrated=True)
+                kept = legacy + ".migrated"
+                n = 1
+                while os.path.exists(kept):
+                    kept = f"{legacy}.migrated.{n}"
+                    n += 1
+                os.rename(legacy, kept)
+                self._fsync_dir(self._d)
+                self._write_state()
+                self._diag(
+                    f"migrated {seq} events from layout 0 ({LEGACY_NAME}) to layout "
+                    f"{LAYOUT_VERSION}; original kept as {os.path.basename(kept)}"
+                    + (f"; {bad} unreadable lines not migrated" if bad else "")
+                )
+        except OSError as e:
+            raise StoreError(f"cannot migrate {legacy} to layout {LAYOUT_VERSION}: {_strerror(e)}") from e
+
+    # ----------------------------------------------------------------- diagnostics
+
+    def _report(self, key, msg):
+        """Record a problem once per Store in ``problems`` and once per state dir in simpulse.log."""
+        if key in self._reported:
+            return
+        self._reported.add(key)
+        self.problems.append(msg)
+        self._diag(msg, key)
+
+    def _bad_line(self, gen, offset, line):
+        self._report(f"log:{gen}:{offset}", f"{LOG_NAME}: skipped 1 corrupt line at byte {offset}")
+
+    def _torn(self, gen, offset):
+        self._report(f"log:{gen}:{offset}", f"{LOG_NAME}: skipped 1 torn line at byte {offset}")
+
+    def _diag(self, msg, key=None):
+        """Append to simpulse.log; with ``key``, only if no line with that key is there yet."""
+        try:
+            fd = os.open(self._diag_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _O_CLOEXEC, 0o600)
+        except OSError:
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            tag = f" [{key}]" if key else ""
+            if key:
+                size = os.fstat(fd).st_size
+                start = max(0, size - _DIAG_DEDUP_WINDOW)
+                if tag.encode("utf-8", "replace") in os.pread(fd, size - start, start):
+                    return
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            line = f"{stamp} store[{os.getpid()}]: {msg}{tag}\n"
+            os.write(fd, line.encode("utf-8", "replace"))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    # ----------------------------------------------------------------- small file helpers
+
+    def _fsync_dir(self, path):
+        if not self.fsync:
+            return
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _tmp_name(self, path):
+        return f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+
+    def _write_atomic(self, path, data):
+        """tmp file + fsync + rename + fsync(dir): the file is either old or new, never torn."""
+        tmp = self._tmp_name(path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+        try:
+            try:
+                _write_all(fd, data)
+                if self.fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        self._fsync_dir(os.path.dirname(path))
+
+    def _create_log(self, base_seq, lines=(), *, migrated=False):
+        """Atomically replace (or create) events.log: a new generation. Caller holds events.lock."""
+        head = {"log": LAYOUT_VERSION, "gen": os.urandom(8).hex(), "base_seq": base_seq, "created": round(time.time(), 3)}
+        if migrated:
+            head["migrated"] = LEGACY_NAME
+        header = _encode(head)
+        self._write_atomic(self._log, header + b"".join(lines))
+        return head["gen"], len(header)
+
+    def _read_header_obj(self, fd):
+        first = os.pread(fd, 4096, 0)
+        nl = first.find(b"\n")
+        if nl < 0:
+            return None
+        obj = _decode(first[:nl])
+        if obj is None or "seq" in obj or not isinstance(obj.get("gen"), str):
+            return None
+        obj["_end"] = nl + 1
+        return obj
+
+    def _read_header(self, fd):
+        """(gen, base_seq, header_end); (None, 0, 0) when the log has no valid header."""
+        obj = self._read_header_obj(fd)
+        if obj is None:
+            return None, 0, 0
+        base = obj.get("base_seq")
+        return obj["gen"], base if type(base) is int else 0, obj["_end"]
+
+    def _segments(self):
+        """[(first, last, name)] of the archived segments, in seq order."""
+        try:
+            names = os.listdir(self._segdir)
+        except FileNotFoundError:
+            return []
+        segs = []
+        for name in names:
+            r = _parse_segment_name(name)
+            if r is not None:
+                segs.append((r[0], r[1], name))
+        segs.sort()
+        return segs
+
+    def _segment_events(self, name):
+        """The valid events of one segment, in order (problems reported)."""
+        import gzip
+
+        path = os.path.join(self._segdir, name)
+        lineno = 0
+        try:
+            with gzip.open(path, "rb") as f:
+                for lineno, line in enumerate(f, 1):
+                    if not line.endswith(b"\n"):
+                        self._report(f"seg:{name}:{lineno}", f"{SEGMENTS_NAME}/{name}: skipped 1 torn line (line {lineno})")
+                        continue
+                    ev = _decode(line[:-1])
+                    if ev is None or type(ev.get("seq")) is not int:
+                        self._report(f"seg:{name}:{lineno}", f"{SEGMENTS_NAME}/{name}: skipped 1 corrupt line (line {lineno})")
+                        continue
+                    yield ev
+        except (OSError, EOFError, zlib.error) as e:
+            self._report(
+                f"seg:{name}:err",
+                f"{SEGMENTS_NAME}/{name}: unreadable after line {lineno} ({type(e).__name__}: {e})",
+            )
+
+    def _max_known_seq(self):
+        """The highest seq recorded outside events.log (segments, snapshot): to seed a new log."""
+        best = 0
+        for _first, last, _name in self._segments():
+            best = max(best, last)
+        snap = self._read_snapshot(report=False)
+        if snap is not None:
+            best = max(best, snap["cursor"]["seq"])
+        return best
+
+    # ----------------------------------------------------------------- appending
+
+    def append(self, event):
+        """Append one event (``seq`` and, if absent, ``v`` are added to the dict). Durable when
+        it returns (with ``fsync``); raises StoreError and leaves no partial line on failure."""
+        self._append((event,))
+
+    def append_many(self, events):
+        """Append several events under one lock and one write (consecutive seqs)."""
+        events = list(events)
+        if events:
+            self._append(events)
+
+    def _append(self, events):
+        for ev in events:
+            if not isinstance(ev, dict):
+                raise StoreError(f"an event must be a dict, not {type(ev).__name__}")
+        lk = FileLock(self._lock)
+        try:
+            lk.acquire()
+        except FileNotFoundError:
+            raise StoreError(f"state directory {self._d} no longer exists (removed while in use?)") from None
+        except OSError as e:
+            raise StoreError(f"cannot lock {self._lock}: {_strerror(e)}") from e
+        torn = None
+        try:
+            try:
+                fd = os.open(self._log, os.O_RDWR | os.O_APPEND | _O_CLOEXEC)
+            except FileNotFoundError:
+                fd = -1
+            except OSError as e:
+                raise StoreError(f"cannot open {self._log}: {_strerror(e)}") from e
+            if fd < 0:
+                try:
+                    self._create_log(self._max_known_seq())
+                    fd = os.open(self._log, os.O_RDWR | os.O_APPEND | _O_CLOEXEC)
+                except OSError as e:
+                    raise StoreError(f"cannot create {self._log}: {_strerror(e)}") from e
+            try:
+                size = os.fstat(fd).st_size
+                parts = []
+                if size == 0:  # an empty file without header (not made by us): give it one
+                    last = self._max_known_seq()
+                    parts.append(_encode({"log": LAYOUT_VERSION, "gen": os.urandom(8).hex(), "base_seq": last, "created": round(time.time(), 3)}))
+                else:
+                    last, torn, ends_nl = self._tail_state(fd, size)
+                    if not ends_nl:
+                        parts.append(b"\n")  # end the torn line: ours starts on a fresh line
+                for ev in events:
+                    last += 1
+                    ev["seq"] = last
+                    if "v" not in ev:
+                        ev["v"] = SCHEMA_VERSION
+                    try:
+                        parts.append(_encode(ev))
+                    except (TypeError, ValueError) as e:
+                        raise StoreError(f"event is not JSON-serialisable: {e}") from e
+                self._write_line(fd, b"".join(parts), size)
+            except OSError as e:
+                raise StoreError(f"cannot append to {self._log}: {_strerror(e)}") from e
+            finally:
+                os.close(fd)
+        finally:
+            lk.release()
+        if torn is not None:
+            self._torn(*torn)
+
+    def _write_line(self, fd, buf, size):
+        """Write ``buf`` at the end (one os.write); on any failure cut the file back to ``size``."""
+        try:
+            n = os.write(fd, buf)
+            if n != len(buf):
+                self._diag(f"{LOG_NAME}: short write ({n} of {len(buf)} bytes) at byte {size}; completing it")
+                view = memoryview(buf)[n:]
+                while view:
+                    k = os.write(fd, view)
+                    if k <= 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    view = view[k:]
+            if self.fsync:
+                os.fdatasync(fd)
+        except OSError as e:
+            # We hold the exclusive lock: nobody wrote after `size`, so cutting back there removes
+            # exactly our (possibly partial) line. If even that fails, readers skip the torn line
+            # and the next append starts on a new line.
+            try:
+                os.ftruncate(fd, size)
+            except OSError as e2:
+                self._diag(f"{LOG_NAME}: failed append left a partial line at byte {size} ({_strerror(e2)})")
+            raise StoreError(f"cannot append to {self._log}: {_strerror(e)}") from e
+
+    def _tail_state(self, fd, size):
+        """(last seq, (gen, offset) of a torn last line or None, file ends with newline)."""
+        chunk = _TAIL_CHUNK
+        while True:
+            start = max(0, size - chunk)
+            buf = os.pread(fd, size - start, start)
+            ends_nl = buf.endswith(b"\n")
+            lines = buf.split(b"\n")
+            tail_piece = lines.pop()  # after the last newline: b"" or a torn line
+            first_complete = 0 if start == 0 else 1  # the first piece may be cut by the window
+            torn = None
+            if tail_piece:
+                torn_at = size - len(tail_piece)
+                if torn_at > start or start == 0:
+                    torn = torn_at
+            found = None
+            for idx in range(len(lines) - 1, first_complete - 1, -1):
+                obj = _decode(lines[idx])
+                if obj is None:
+                    continue
+                seq = obj.get("seq")
+                if type(seq) is int:
+                    found = seq
+                    break
+                if start == 0 and idx == 0 and isinstance(obj.get("gen"), str):
+                    base = obj.get("base_seq")
+                    found = base if type(base) is int else 0
+                    break
+            if found is not None or start == 0:
+                if found is None:
+                    found = self._max_known_seq()
+                torn_info = None
+                if torn is not None:
+                    gen = self._read_header(fd)[0]
+                    torn_info = (gen, torn)
+                return found, torn_info, ends_nl
+            chunk *= 8
+
+    # ----------------------------------------------------------------- snapshot
+
+    def _read_snapshot(self, report=True):
+        """The valid snapshot as a dict, or None (missing, or invalid: reported)."""
+        try:
+            with open(self._snap, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            if report:
+                self._report(f"snapshot:io:{e.errno}", f"{SNAPSHOT_NAME}: unreadable ({_strerror(e)}); statistics rebuilt from the event log")
+            return None
+        why = None
+        try:
+            snap = json.loads(raw)
+        except ValueError:
+            snap, why = None, "not valid JSON"
+        if why is None:
+            why = _check_snapshot(snap, raw)
+        if why is None:
+            return snap
+        if report:
+            self._report(
+                f"snapshot:{zlib.crc32(raw):08x}",
+                f"{SNAPSHOT_NAME}: ignored ({why}); statistics rebuilt from the event log",
+            )
+        return None
+
+    def _encode_snapshot(self, stats, cursor):
+        try:
+            stats_json = json.dumps(stats, separators=(",", ":")).encode("ascii")
+        except (TypeError, ValueError) as e:
+            raise StoreError(f"statistics are not JSON-serialisable: {e}") from e
+        head = json.dumps({"schema": SCHEMA_VERSION, "cursor": cursor, "written": round(time.time(), 3), "stats_crc": f"{zlib.crc32(stats_json):08x}"}, separators=(",", ":")).encode("ascii")
+        # stats last, so the reader can checksum the exact bytes without re-serialising them
+        return head[:-1] + b',"stats":' + stats_json + b"}\n"
+
+    def _write_snapshot(self, stats, cursor, *, replace_invalid=False):
+        data = self._encode_snapshot(stats, cursor)
+        if replace_invalid and os.path.exists(self._snap):
+            try:
+                os.replace(self._snap, self._snap + ".corrupt")
+            except OSError:
+                pass
+        self._write_atomic(self._snap, data)
+
+    def checkpoint(self, stats, covered=None):
+        """Write snapshot.json: ``stats`` cover the events up to cursor ``covered`` (the
+        ``store.cursor`` left by the ``load`` that produced them; the default).
+
+        Never blocks: returns False if another process holds the compaction lock, or if the
+        snapshot on disk already covers as much; True when a snapshot was written.
+        """
+        if covered is None or callable(covered):  # callable: the design's checkpoint(stats, fold)
+            covered = self.cursor
+        if not _valid_cursor(covered):
+            raise StoreError("checkpoint needs the cursor of a load() (store.cursor)")
+        covered = {"gen": covered["gen"], "offset": covered["offset"], "seq": covered["seq"]}
+        try:
+            held = try_lock(self._clock)
+        except FileNotFoundError:
+            raise StoreError(f"state directory {self._d} no longer exists (removed while in use?)") from None
+        except OSError as e:
+            raise StoreError(f"cannot lock {self._clock}: {_strerror(e)}") from e
+        if held is None:
+            return False
+        with held:
+            cur = self._read_snapshot()
+            if cur is not None:
+                c = cur["cursor"]
+                if c["seq"] > covered["seq"]:
+                    return False
+                if c["seq"] == covered["seq"] and c["gen"] == covered["gen"] and c["offset"] >= covered["offset"]:
+                    return False
+            try:
+                self._write_snapshot(stats, covered, replace_invalid=cur is None)
+            except OSError as e:
+                raise StoreError(f"cannot write {self._snap}: {_strerror(e)}") from e
+        return True
+
+    # ----------------------------------------------------------------- reading
+
+    def load(self, fold, initial, *, checkpoint_after=AUTO_CHECKPOINT):
+        """(stats, n_folded): the snapshot's stats (or a copy of ``initial``) with every later
+        event folded in by ``fold(stats, event) -> stats``. Leaves ``self.cursor`` for
+        ``checkpoint``. The hot path reads only the log's tail after the snapshot cursor.
+
+        When ``checkpoint_after`` or more events were folded, or the snapshot was missing,
+        invalid or outdated (slow path), the result is checkpointed (non-blocking, best effort),
+        so the tail a later load reads stays short whoever calls it. ``checkpoint_after=None``:
+        a read-only load.
+        """
+        snap = self._read_snapshot()
+        res = self._load_fast(snap, fold) if snap is not None else None
+        slow = res is None
+        if slow:
+            lk = self._shared_compact_lock()
+            try:
+                snap = self._read_snapshot()
+                res = self._load_slow(snap, fold, initial)
+            finally:
+                lk.release()
+        stats, n = res
+        if checkpoint_after is not None and (
+            n >= checkpoint_after
+            or (
+                # the slow path ran (no/invalid/outdated snapshot): record where we are so the
+                # next load takes the fast path again
+                slow
+                and self.cursor["gen"] is not None
+                and (n > 0 or (snap is not None and snap["cursor"] != self.cursor) or (snap is None and os.path.exists(self._snap)))
+            )
+        ):
+            try:
+                self.checkpoint(stats, self.cursor)
+            except StoreError:
+                pass
+        return stats, n
+
+    def _shared_compact_lock(self):
+        lk = FileLock(self._clock, shared=True)
+        try:
+            lk.acquire()
+        except FileNotFoundError:
+            raise StoreError(f"state directory {self._d} no longer exists (removed while in use?)") from None
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EROFS, errno.EPERM):
+                raise StoreError(f"cannot lock {self._clock}: {_strerror(e)}") from e
+            # read-only state dir: nobody can compact it, reading without the lock is safe
+        return lk
+
+    def _open_log_ro(self):
+        try:
+            return os.open(self._log, os.O_RDONLY | _O_CLOEXEC)
+        except FileNotFoundError:
+            return -1
+        except OSError as e:
+            raise StoreError(f"cannot read {self._log}: {_strerror(e)}") from e
+
+    def _load_fast(self, snap, fold):
+        cur = snap["cursor"]
+        gen, off, seq = cur["gen"], cur["offset"], cur["seq"]
+        if gen is None:
+            return None
+        fd = self._open_log_ro()
+        if fd < 0:
+            return None
+        try:
+            hgen, _base, hend = self._read_header(fd)
+            if hgen != gen:
+                return None  # rotated since the snapshot (or a crash between rotation and snapshot)
+            size = os.fstat(fd).st_size
+            if off < hend or off > size or (off > hend and os.pread(fd, 1, off - 1) != b"\n"):
+                return None
+            stats = snap["stats"]
+            n = 0
+            last = seq
+            scan = _LogScan(self, fd, off, gen)
+            for ev, _line in scan:
+                s = ev["seq"]
+                if s > last:
+                    stats = fold(stats, ev)
+                    n += 1
+                    last = s
+            self._check_partial(fd, scan)
+            self.cursor = {"gen": gen, "offset": scan.end, "seq": last}
+            return stats, n
+        finally:
+            os.close(fd)
+
+    def _check_partial(self, fd, scan):
+        """Report trailing bytes without a newline, unless a writer is still writing them."""
+        if scan.partial_at is None:
+            return
+        try:
+            held = try_lock(self._lock, shared=True)
+        except OSError:
+            held = True  # cannot lock a read-only dir: nobody writes, it is torn
+        if held is None:
+            return  # an append is in progress: probably its line
+        try:
+            if os.fstat(fd).st_size != scan.size:
+                return  # it grew: it was a line being written
+            self._torn(scan.gen, scan.partial_at)
+        finally:
+            if held is not True:
+                held.release()
+
+    def _load_slow(self, snap, fold, initial):
+        """Fold by seq from segments and the whole log. Caller holds compact.lock (shared or
+        exclusive), so no segment disappears under us."""
+        if snap is not None:
+            stats, floor = snap["stats"], snap["cursor"]["seq"]
+        else:
+            stats, floor = _fresh(initial), 0
+        n, last = 0, floor
+        segs = self._segments()
+        max_seg = segs[-1][1] if segs else 0
+        expected = floor + 1
+        for first, lst, name in segs:
+            if lst <= floor:
+                continue
+            if first > expected:
+                self._gap(expected, first - 1)
+            for ev in self._segment_events(name):
+                s = ev["seq"]
+                if s > last:
+                    stats = fold(stats, ev)
+                    n += 1
+                    last = s
+            expected = max(expected, lst + 1)
+        threshold = max(floor, max_seg)
+        fd = self._open_log_ro()
+        if fd < 0:
+            self.cursor = {"gen": None, "offset": 0, "seq": max(last, threshold)}
+            return stats, n
+        try:
+            gen, base, hend = self._read_header(fd)
+            if gen is None:
+                self._report("log:noheader", f"{LOG_NAME}: no valid header line; read by seq only")
+            elif base >= expected:
+                self._gap(expected, base)
+            scan = _LogScan(self, fd, hend, gen)
+            for ev, _line in scan:
+                s = ev["seq"]
+                if s > threshold and s > last:
+                    stats = fold(stats, ev)
+                    n += 1
+                    last = s
+            self._check_partial(fd, scan)
+            self.cursor = {"gen": gen, "offset": scan.end, "seq": max(last, threshold)}
+        finally:
+            os.close(fd)
+        return stats, n
+
+    def _gap(self, lo, hi):
+        self._report(
+            f"gap:{lo}:{hi}",
+            f"events {lo}..{hi} are not available (segments deleted by retention, or lost) and "
+            f"no valid snapshot covers them: statistics are rebuilt without them",
+        )
+
+    def iter_events(self, *, include_segments=True):
+        """Every surviving event in seq order: the segments, then the log (holding a shared
+        compact.lock while iterating; do not call ``compact`` from inside the loop)."""
+        lk = self._shared_compact_lock()
+        try:
+            segs = self._segments()
+            max_seg = segs[-1][1] if segs else 0
+            last = 0
+            if include_segments:
+                for _first, _last, name in segs:
+                    for ev in self._segment_events(name):
+                        if ev["seq"] > last:
+                            last = ev["seq"]
+                            yield ev
+            threshold = max(last, max_seg)
+            fd = self._open_log_ro()
+            if fd < 0:
+                return
+            try:
+                gen, _base, hend = self._read_header(fd)
+                scan = _LogScan(self, fd, hend, gen)
+                for ev, _line in scan:
+                    if ev["seq"] > threshold:
+                        threshold = ev["seq"]
+                        yield ev
+                self._check_partial(fd, scan)
+            finally:
+                os.close(fd)
+        finally:
+            lk.release()
+
+    # ----------------------------------------------------------------- compaction
+
+    def compact(self, fold, initial, *, retention_segments=None):
+        """Archive the log into a segment, start a new log generation, write a snapshot of all
+        the statistics, then delete segments beyond ``retention_segments`` (None: keep all).
+
+        Holds compact.lock (exclusive) throughout, and events.lock only to swap the log, so
+        appends wait milliseconds, not for the whole compaction. Returns counts.
+        """
+        if retention_segments is not None and retention_segments < 0:
+            raise ValueError("retention_segments must be >= 0 or None")
+        lk = FileLock(self._clock)
+        try:
+            lk.acquire()
+        except FileNotFoundError:
+            raise StoreError(f"state directory {self._d} no longer exists (removed while in use?)") from None
+        except OSError as e:
+            raise StoreError(f"cannot lock {self._clock}: {_strerror(e)}") from e
+        try:
+            return self._compact_locked(fold, initial, retention_segments)
+        except OSError as e:
+            raise StoreError(f"compaction of {self._d} failed: {_strerror(e)}") from e
+        finally:
+            lk.release()
+
+    def _compact_locked(self, fold, initial, retention):
+        import gzip
+
+        self._clean_tmp(self._segdir, None)
+        self._clean_tmp(self._d, SNAPSHOT_NAME)
+        self._clean_tmp(self._d, STATE_NAME, older_than=600)  # written without a lock
+        snap = self._read_snapshot()
+        if snap is not None:
+            stats, floor = snap["stats"], snap["cursor"]["seq"]
+        else:
+            stats, floor = _fresh(initial), 0
+        n, last = 0, floor
+        segs = self._segments()
+        max_seg = segs[-1][1] if segs else 0
+        expected = floor + 1
+        # 1. fold what the segments hold beyond the snapshot
+        for first, lst, name in segs:
+            if lst <= floor:
+                continue
+            if first > expected:
+                self._gap(expected, first - 1)
+            for ev in self._segment_events(name):
+                if ev["seq"] > last:
+                    stats = fold(stats, ev)
+                    n += 1
+                    last = ev["seq"]
+            expected = max(expected, lst + 1)
+        # 2. without blocking appends: archive the log as it is now into a new segment
+        fd = self._open_log_ro()
+        seg_first = seg_last = None
+        archived = 0
+        scan_end = 0
+        base = 0
+        old_id = None
+        if fd >= 0:
+            try:
+                st = os.fstat(fd)
+                old_id = (st.st_dev, st.st_ino)
+                gen, base, hend = self._read_header(fd)
+                if base >= expected:
+                    self._gap(expected, base)
+                if not os.path.isdir(self._segdir):
+                    os.makedirs(self._segdir, mode=0o700, exist_ok=True)
+                    self._fsync_dir(self._d)
+                tmp = self._tmp_name(os.path.join(self._segdir, "segment"))
+                raw = gz = None
+                try:
+                    scan = _LogScan(self, fd, hend, gen, limit=st.st_size)
+                    for ev, line in scan:
+                        s = ev["seq"]
+                        if s <= max_seg:
+                            continue  # archived by an earlier, interrupted compaction
+                        if gz is None:
+                            raw = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600), "wb")
+                            gz = gzip.GzipFile(filename="", fileobj=raw, mode="wb", compresslevel=6, mtime=0)
+                            seg_first = s
+                        gz.write(line + b"\n")
+                        seg_last = s
+                        archived += 1
+                        if s > last:
+                            stats = fold(stats, ev)
+                            n += 1
+                            last = s
+                    scan_end = scan.end
+                    if gz is not None:
+                        gz.close()
+                        raw.flush()
+                        if self.fsync:
+                            os.fsync(raw.fileno())
+                        raw.close()
+                        gz = raw = None
+                        os.rename(tmp, os.path.join(self._segdir, _segment_name(seg_first, seg_last)))
+                        self._fsync_dir(self._segdir)
+                finally:
+                    if raw is not None:
+                        raw.close()
+                        try:
+                            os.unlink(tmp)
+                        except OSError:
+                            pass
+            finally:
+                os.close(fd)
+        covered = max(last, max_seg, base, seg_last or 0)
+        # 3. briefly block appends: carry the lines appended meanwhile into a new log generation
+        carried = []
+        with FileLock(self._lock):
+            self._clean_tmp(self._d, LOG_NAME)
+            fd = self._open_log_ro()
+            if fd >= 0:
+                try:
+                    st = os.fstat(fd)
+                    gen2, _b, hend2 = self._read_header(fd)
+                    start = scan_end if (st.st_dev, st.st_ino) == old_id else hend2
+                    scan = _LogScan(self, fd, start, gen2)
+                    for ev, line in scan:
+                        if ev["seq"] > covered:
+                            carried.append(line + b"\n")
+                    if scan.partial_at is not None:
+                        self._torn(gen2, scan.partial_at)  # we hold the lock: it is torn
+                finally:
+                    os.close(fd)
+            new_gen, header_len = self._create_log(covered, carried)
+        # 4. the snapshot of everything up to `covered`
+        self._write_snapshot(stats, {"gen": new_gen, "offset": header_len, "seq": covered}, replace_invalid=snap is None)
+        # 5. retention: only segments the snapshot now covers
+        deleted = 0
+        segs = self._segments()
+        if retention is not None and len(segs) > retention:
+            for _first, lst, name in segs[: len(segs) - retention]:
+                if lst <= covered:
+                    os.unlink(os.path.join(self._segdir, name))
+                    deleted += 1
+            self._fsync_dir(self._segdir)
+        self.cursor = {"gen": new_gen, "offset": header_len, "seq": covered}
+        return {
+            "archived": archived,
+            "segment": _segment_name(seg_first, seg_last) if seg_first is not None else None,
+            "carried": len(carried),
+            "folded": n,
+            "seq": covered,
+            "segments": len(segs) - deleted,
+            "deleted_segments": deleted,
+            "problems": len(self.problems),
+        }
+
+    def _clean_tmp(self, directory, prefix, older_than=None):
+        """Remove leftover tmp files of crashed writers (the caller holds the lock that guards
+        them; ``older_than`` seconds for those no lock guards)."""
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            return
+        now = time.time()
+        for name in names:
+            if ".tmp." not in name:
+                continue
+            if prefix is not None and not name.startswith(prefix + ".tmp."):
+                continue
+            path = os.path.join(directory, name)
+            try:
+                if older_than is not None and now - os.stat(path).st_mtime < older_than:
+                    continue
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        k = os.write(fd, view)
+        if k <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        view = view[k:]
+
+
+def _valid_cursor(c):
+    return (
+        type(c) is dict
+        and (c.get("gen") is None or type(c.get("gen")) is str)
+        and type(c.get("offset")) is int
+        and type(c.get("seq")) is int
+    )
+
+
+def _check_snapshot(snap, raw):
+    """None if ``snap`` (parsed from ``raw``) is a valid snapshot, else the reason."""
+    if type(snap) is not dict:
+        return "not a JSON object"
+    schema = snap.get("schema")
+    if schema != SCHEMA_VERSION:
+        return f"schema {schema!r}, expected {SCHEMA_VERSION}"
+    if not _valid_cursor(snap.get("cursor")) or "stats" not in snap:
+        return "no valid cursor or stats"
+    marker = raw.find(b',"stats":')
+    end = raw.rstrip().rfind(b"}")
+    if marker < 0 or end < marker:
+        return "stats not where expected"
+    crc = f"{zlib.crc32(raw[marker + 9:end]):08x}"
+    if crc != snap.get("stats_crc"):
+        return "stats checksum mismatch"
+    return None

@@ -1,0 +1,198 @@
+"""The simulated build workload of the learning benchmark (fixed seeds; no timing asserts)."""
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+
+from simpulse.simulated import workload as W
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_learning", ROOT / "scripts" / "bench_learning.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _key(r: W.CompileRequest):
+    return (r.index, r.build, r.module, r.name, r.context, tuple(sorted(r.features.items())))
+
+
+def test_stream_is_deterministic_per_seed():
+    a = [_key(r) for r in W.stream(3, 700)]
+    b = [_key(r) for r in W.stream(3, 700)]
+    c = [_key(r) for r in W.stream(4, 700)]
+    assert len(a) == 700 and a == b
+    assert a != c
+    assert W.Workload(3).noise(50) == W.Workload(3).noise(50)
+    assert [r.index for r in W.stream(3, 700)] == list(range(700))
+
+
+def test_project_shape():
+    wl = W.Workload(5)
+    assert wl.n_modules == 300
+    s = wl.summary()
+    assert set(s["contexts"]) == set(W.CONTEXTS) and all(v > 0 for v in s["contexts"].values())
+    assert 0.7 < s["median_base_seconds"] < 3.0
+    for m in wl.modules:
+        assert len(m.imports) <= 3 and all(j < m.id for j in m.imports)
+        assert m.features["lines"] > 0 and m.features["declarations"] > 0
+    # features follow the context: simp-heavy modules use simp more per declaration
+    def simp_rate(ctx):
+        ms = [m for m in wl.modules if m.context == ctx]
+        return sum(m.features["simp"] for m in ms) / sum(m.features["declarations"] for m in ms)
+    assert simp_rate("simp_heavy") > 2 * simp_rate("definitions")
+
+
+def test_first_build_compiles_every_module_once_in_topological_order():
+    wl = W.Workload(1, n_modules=120)
+    reqs = list(wl.stream(400))
+    first = [r for r in reqs if r.build == 1]
+    assert [r.module for r in first] == list(range(120))
+    pos = {r.module: i for i, r in enumerate(first)}
+    for m in wl.modules:
+        assert all(pos[j] < pos[m.id] for j in m.imports)
+    assert reqs[120].build == 2
+
+
+def _closure(wl: W.Workload, edited):
+    importers = {m.id: [d.id for d in wl.modules if m.id in d.imports] for m in wl.modules}
+    out, todo = set(edited), list(edited)
+    while todo:
+        for d in importers[todo.pop()]:
+            if d not in out:
+                out.add(d)
+                todo.append(d)
+    return out
+
+
+def test_rebuild_recompiles_exactly_the_edited_modules_and_their_dependents():
+    wl = W.Workload(2, n_modules=150)
+    builds = wl.builds()
+    b, edits, compiled = next(builds)
+    assert b == 1 and compiled == list(range(150))
+    seen_multi_module = False
+    for _ in range(40):
+        b, edits, compiled = next(builds)
+        assert 1 <= len(edits) <= 4
+        assert set(compiled) == _closure(wl, edits)
+        assert compiled == sorted(compiled)                 # topological (ids are)
+        assert len(set(compiled)) == len(compiled)
+        seen_multi_module |= len(compiled) > len(edits)
+    assert seen_multi_module
+    # the stream follows the same builds
+    reqs = list(wl.stream(2000))
+    by_build = {}
+    for r in reqs:
+        by_build.setdefault(r.build, []).append(r.module)
+    again = wl.builds()
+    for b in sorted(by_build)[:-1]:                         # the last build may be cut short
+        nb, _, compiled = next(again)
+        assert nb == b and by_build[b] == compiled
+
+
+def test_hot_modules_are_edited_more_often():
+    wl = W.Workload(0)
+    builds = wl.builds()
+    next(builds)
+    counts = {}
+    for _ in range(300):
+        _, edits, _ = next(builds)
+        for e in edits:
+            counts[e] = counts.get(e, 0) + 1
+    top = sorted(counts.values(), reverse=True)
+    assert top[0] >= 5 * top[len(top) // 2]
+
+
+def test_oracle_is_cheapest_and_failures_cost_a_fallback():
+    wl = W.Workload(7)
+    n_breaks = {c: 0 for c in W.CONTEXTS}
+    for m in wl.modules:
+        costs = wl.expected_costs(m.id)
+        orc = wl.expected_cost(m.id, wl.oracle(m.id))
+        assert all(orc <= c + 1e-12 for c in costs)
+        assert not wl.breaks(m.id, W.BASELINE)
+        for s in wl.strategies:
+            if wl.breaks(m.id, s):
+                n_breaks[m.context] += 1
+                assert s in ("no-simprocs", "simp-lean")
+                frac = wl.fail_fraction(m.id, s)
+                assert 0.3 <= frac <= 1.0
+                assert wl.expected_cost(m.id, s) == pytest.approx(
+                    W.NOISE_MEAN * (frac * wl.expected_time(m.id, s) + m.base_seconds))
+                assert wl.expected_cost(m.id, s) > wl.expected_cost(m.id, W.BASELINE)
+            else:
+                assert wl.expected_cost(m.id, s) == pytest.approx(W.NOISE_MEAN * wl.expected_time(m.id, s))
+    assert n_breaks["arith"] > 0 and n_breaks["structural"] == 0
+    # breaking is a fixed property of (module, strategy): the same in every workload of the seed
+    again = W.Workload(7)
+    assert all(again.breaks(m.id, s) == wl.breaks(m.id, s) for m in wl.modules for s in wl.strategies)
+
+
+def test_outcomes_use_the_predrawn_noise():
+    wl = W.Workload(9)
+    noise = wl.noise(10)
+    broken = next((m.id, s) for m in wl.modules for s in wl.strategies if wl.breaks(m.id, s))
+    m, s = broken
+    out = wl.outcome(m, s, noise[3])
+    assert not out.ok and out.fallback_ok
+    assert out.fallback_seconds == pytest.approx(wl.modules[m].base_seconds * noise[3][0])
+    assert out.seconds == pytest.approx(wl.fail_fraction(m, s) * wl.expected_time(m, s)
+                                        * noise[3][wl.strategy_index(s)])
+    ok = wl.outcome(m, W.BASELINE, noise[3])
+    assert ok.ok and ok.fallback_seconds is None and ok.seconds == out.fallback_seconds
+    # noise is skewed: outliers exist and the mean factor is about NOISE_MEAN
+    flat = [f for row in wl.noise(4000) for f in row]
+    assert max(flat) > 1.4
+    assert abs(sum(flat) / len(flat) - W.NOISE_MEAN) < 0.02
+
+
+def test_effect_table_lists_every_context_and_strategy():
+    md = W.effect_table_markdown()
+    for c in W.CONTEXTS:
+        assert c in md
+    for s in W.STRATEGIES[1:]:
+        assert s in md
+    assert "breaks 45%" in md
+    for c in W.CONTEXTS:
+        for s in W.STRATEGIES[1:]:
+            assert 0.5 < W.TRUE_SPEED[c][s] < 1.3
+
+
+def test_tiny_benchmark_run_is_sane():
+    bench = _bench()
+    res = bench.run(2, [300], ["baseline", "oracle", "thompson"], n_modules=60, jobs=1)
+    agg = res["aggregate"]
+    assert agg["oracle"][300]["regret"]["mean"] == 0
+    assert agg["oracle"][300]["captured"]["mean"] == pytest.approx(1.0)
+    assert agg["baseline"][300]["captured"]["mean"] == 0
+    assert agg["baseline"][300]["regret"]["mean"] > 0
+    assert agg["baseline"][300]["failures"]["mean"] == 0
+    assert agg["thompson"][300]["captured"]["mean"] > 0
+    for p in ("baseline", "oracle", "thompson"):
+        assert agg[p][300]["broken_builds"]["mean"] == 0
+        assert math.isfinite(agg[p][300]["regret"]["mean"])
+    # identical streams: the baseline's regret is the oracle's achievable saving, per seed
+    for r in res["runs"]:
+        if r["policy"] == "baseline":
+            cp = r["checkpoints"][300]
+            assert cp["regret"] == pytest.approx(cp["achievable"])
+    md = bench.markdown(res)
+    assert "SIMULATED" in md and "| oracle | 300 |" in md
+
+
+def test_markers_replace_only_their_section(tmp_path):
+    bench = _bench()
+    p = tmp_path / "benchmarks.md"
+    bench.write_between_markers(p, "first")
+    text = p.read_text()
+    assert bench.START in text and "first" in text
+    p.write_text("# Other\n\nkeep me\n\n" + text + "\n## After\nkeep me too\n")
+    bench.write_between_markers(p, "second")
+    text = p.read_text()
+    assert "second" in text and "first" not in text
+    assert text.count("keep me") == 2 and text.count(bench.START) == 1
