@@ -9,6 +9,12 @@ in order, defaults in `_defaults`, keyword or positional construction, equality 
 class Record:
     __slots__ = ()
     _defaults: dict = {}
+    _frozen = False
+
+    def __setattr__(self, name, value):
+        if self._frozen:
+            raise AttributeError(f"{type(self).__name__} is immutable")
+        object.__setattr__(self, name, value)
 
     def __init__(self, *args, **kw):
         names = self.__slots__

@@ -98,6 +98,7 @@ class Classification(Record):
     reasons (tuple of sentences), source_hash (sha1 hex of the bytes)."""
 
     __slots__ = ("context", "features", "vector", "reasons", "source_hash")
+    _frozen = True
 
     def _copy(self) -> "Classification":
         return Classification(self.context, dict(self.features), self.vector, self.reasons, self.source_hash)

@@ -46,6 +46,7 @@ class Posterior(Record):
     # mu: posterior mean of the effect on log-time (negative = faster); kappa: pseudo-observations
     # behind mu; alpha, beta: inverse-gamma noise posterior; n: raw observations (no prior).
     __slots__ = ("mu", "kappa", "alpha", "beta", "n")
+    _frozen = True
 
     @property
     def dof(self) -> float:

@@ -29,6 +29,7 @@ class Strategy(Record):
     # prior_strength: pseudo-observations behind that prior.
     _defaults = {"options": (), "args": (), "changes_diagnostics": False, "may_break": False,
                  "prior_mean": 0.0, "prior_strength": 1.0, "builtin": True, "tags": ()}
+    _frozen = True
 
     @property
     def is_baseline(self) -> bool:
