@@ -11,10 +11,16 @@ import sys
 from simpulse.error_handler import error_handler
 
 
-def make_app():
-    import typer
+# One module per subcommand under simpulse/commands/, each with `register(app)`.
+COMMANDS = ("build", "recommend", "record", "stats", "monitor", "export", "import_", "bench",
+            "classify", "strategies", "learnings", "report", "config", "init")
 
-    from simpulse.commands import build, stats
+
+def make_app():
+    import importlib
+    import importlib.util
+
+    import typer
 
     app = typer.Typer(
         name="simpulse",
@@ -24,8 +30,10 @@ def make_app():
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    build.register(app)
-    app.command("stats")(stats.stats)
+    for name in COMMANDS:
+        module = f"simpulse.commands.{name}"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module).register(app)
     return app
 
 

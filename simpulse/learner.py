@@ -53,7 +53,7 @@ def _new_counters(ts: float | None = None) -> dict:
     return {"since": ts, "compiles": 0, "explore": 0, "strategy_failed": 0, "module_failed": 0,
             "slower": 0, "faster": 0, "seconds": 0.0, "baseline_est_seconds": 0.0,
             "fallback_seconds": 0.0, "regret_seconds": 0.0, "records": 0, "benches": 0,
-            "recent_regret": []}
+            "imports": 0, "recent_regret": []}
 
 
 def _tc(stats: dict, toolchain: str) -> dict:
@@ -104,6 +104,9 @@ def fold(stats: dict, ev: dict) -> dict:
     counters = stats["counters"]
     if kind == "reset":
         stats["counters"] = _new_counters(ev.get("ts"))
+        return stats
+    if kind == "import":
+        _fold_import(stats, ev)
         return stats
     if kind not in ("compile", "record", "bench"):
         return stats
@@ -212,6 +215,37 @@ def fold(stats: dict, ev: dict) -> dict:
     else:
         counters["baseline_est_seconds"] += wall * math.exp(-_delta_hat(tc, ctx, strategy))
     return stats
+
+
+def _fold_import(stats: dict, ev: dict) -> None:
+    """Merge exported sufficient statistics as evidence scaled by the import's weight.
+
+    ``ev["toolchains"]``: {githash: {"arms": {ctx: {strategy: arm}}, "glob": {strategy: arm}}}
+    with arms of six numbers (see `simpulse.policy.posterior`). At weight 1 the statistics add
+    exactly; below 1 every sum and count is scaled (discounted evidence). The import command
+    validates the payload before writing the event.
+    """
+    try:
+        w = float(ev.get("weight", 1.0))
+        payload = ev["toolchains"]
+    except (KeyError, TypeError, ValueError):
+        return
+    if not (0 < w <= 1) or not isinstance(payload, dict):
+        return
+    stats["counters"]["imports"] = stats["counters"].get("imports", 0) + 1
+    for githash, data in payload.items():
+        tc = _tc(stats, str(githash))
+        if str(githash) not in stats["order"]:
+            stats["order"].insert(0, str(githash))    # imported knowledge never becomes "current"
+        for ctx, by_strategy in (data.get("arms") or {}).items():
+            for name, arm in by_strategy.items():
+                target = _arm(tc["arms"], str(ctx), str(name))
+                for i in range(6):
+                    target[i] += w * float(arm[i])
+        for name, arm in (data.get("glob") or {}).items():
+            target = tc["glob"].setdefault(str(name), P.new_arm())
+            for i in range(6):
+                target[i] += w * float(arm[i])
 
 
 def _level(tc: dict, module: str) -> float | None:

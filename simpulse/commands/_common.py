@@ -48,7 +48,7 @@ def learner(sdir: Path | None, *, toolchain: str | None = None, create: bool = F
     from simpulse.learner import Learner
     from simpulse.store.store import Store, StoreError
     cfg = config()
-    kw.setdefault("catalogue", catalogue_for(cfg))
+    kw.setdefault("catalogue", catalogue_for(cfg, sdir))
     kw.setdefault("policy", cfg["policy"])
     kw.setdefault("mode", cfg["mode"])
     try:

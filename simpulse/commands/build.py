@@ -95,10 +95,10 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         lake=None, seed=None, quiet=False) -> int:
     workspace = find_workspace()
     cfg = load_config(workspace, flags={"mode": mode, "policy": policy})
-    catalogue = catalogue_for(cfg)
+    sdir = resolve_state_dir(workspace, Path(state_dir) if state_dir else None, cfg)
+    catalogue = catalogue_for(cfg, sdir)
     if strategy is not None:
         catalogue.get(strategy)
-    sdir = resolve_state_dir(workspace, Path(state_dir) if state_dir else None, cfg)
     cache = sdir / "toolchain.json" if sdir.is_dir() else None
     tc = find_toolchain(workspace, lean=lean, lake=lake, cache=cache)
     if tc.simulated:

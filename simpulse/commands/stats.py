@@ -69,3 +69,7 @@ def stats(
     elif not zero:
         render(data, simulated=data["simulated"])
 
+
+
+def register(app) -> None:
+    app.command("stats")(stats)
