@@ -42,7 +42,13 @@ SHARE_KAPPA = 3.0          # a context borrows at most this many pseudo-observat
 TOOLCHAIN_DISCOUNT = 0.25  # evidence from an earlier toolchain counts this much
 TOOLCHAIN_CAP = 6.0        # ... and at most this many pseudo-observations
 SLOWER = math.log(1 / 0.95)   # safety: recent results below 95% of baseline
+RECENT = 6                 # ... judged on the median of the last 6 results in the context
+COOLDOWN = 60              # a suspension for slowness is re-probed after 60 compiles in the context
 CONFIDENT = 0.8
+REFERENCE_SHARE = 0.5      # share of first compiles spent on a baseline reference while nothing is confident
+NOISE_VAR = 0.02           # typical variance of one compile's log-time around its module's level
+REG_RIDGE = 1.0
+RESIDUAL_CLIP = None
 
 
 def empty_stats() -> dict:
@@ -73,9 +79,14 @@ def _arm(table: dict, ctx: str, strategy: str) -> list:
     return a
 
 
-def _delta_hat(tc: dict, ctx: str, strategy: str) -> float:
+def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> float:
+    """Current estimate of δ(ctx, strategy); `memo` caches it within one update."""
     if strategy == BASELINE:
         return 0.0
+    if memo is not None:
+        hit = memo.get((ctx, strategy))
+        if hit is not None:
+            return hit
     arm = tc["arms"].get(ctx, {}).get(strategy)
     glob = tc["glob"].get(strategy)
     prior_mu, prior_k = 0.0, 1.0
@@ -84,9 +95,10 @@ def _delta_hat(tc: dict, ctx: str, strategy: str) -> float:
         if others[0] > 1e-9:
             g = P.posterior(others)
             prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA)
-    if arm is None:
-        return prior_mu
-    return P.posterior(arm, prior_mu, prior_k).mu
+    value = prior_mu if arm is None else P.posterior(arm, prior_mu, prior_k).mu
+    if memo is not None:
+        memo[(ctx, strategy)] = value
+    return value
 
 
 def importance_weight(tc: dict, ctx: str, y: float) -> float:
@@ -153,25 +165,29 @@ def fold(stats: dict, ev: dict) -> dict:
     arm = _arm(tc["arms"], ctx, strategy)
     glob = tc["glob"].setdefault(strategy, P.new_arm())
     recent = tc["recent"].setdefault(ctx, {}).setdefault(strategy, [])
+    ctx_n = tc.setdefault("ctxn", {})
+    ctx_n[ctx] = idx = ctx_n.get(ctx, 0) + 1
+    features = ev.get("features") if isinstance(ev.get("features"), dict) else None
 
     if outcome == "strategy_failed":
         # The fallback compile of the same module in the same invocation is the baseline: a
         # failure costs log((t_failed + t_baseline) / t_baseline), counted once and for good.
+        # Breakage is a property of the context: it is not shared with other contexts.
         fb = float(ev.get("fallback_wall") or 0.0)
         counters["strategy_failed"] += 1
         counters["fallback_seconds"] += fb
         counters["seconds"] += wall + fb
         arm[4] += 1
         glob[4] += 1
+        mod = tc["modules"].setdefault(module, {"s": {}, "c": {}})
+        mod.setdefault("f", {})[strategy] = ev.get("source_hash") or "*"
         if fb > 0:
             r = math.log((wall + fb) / fb)
             P.add(arm, r, 1.0)
-            P.add(glob, r, 1.0)
-            recent.append(round(r, 5))
-            del recent[:-8]
+            _push_recent(recent, r, idx)
             counters["slower"] += 1
             counters["baseline_est_seconds"] += fb
-            _observe_module(tc, module, ctx, BASELINE, math.log(fb))
+            _observe_module(tc, module, ctx, BASELINE, math.log(fb), features)
         return stats
 
     y = math.log(wall)
@@ -182,23 +198,22 @@ def fold(stats: dict, ev: dict) -> dict:
             r = y - math.log(b)
             P.add(arm, r, 1.0)
             P.add(glob, r, 1.0)
-            recent.append(round(r, 5))
-            del recent[:-8]
+            _push_recent(recent, r, idx)
         return stats
 
     counters["seconds"] += wall
     secs = tc.setdefault("secs", {}).setdefault(ctx, {})
     secs[strategy] = round(secs.get(strategy, 0.0) + wall, 6)
-    level = _level(tc, module)
-    r = _observe_module(tc, module, ctx, strategy, y)
+    memo: dict = {}
+    level = _level(tc, module, memo)
+    r = _observe_module(tc, module, ctx, strategy, y, features, memo)
     arm[3] += 1
     glob[3] += 1
     if r is not None:
         if r < 0:
             arm[5] += 1
             glob[5] += 1
-        recent.append(round(r, 5))
-        del recent[:-8]
+        _push_recent(recent, r, idx)
     if level is not None:
         est_base = math.exp(level)
         counters["baseline_est_seconds"] += est_base
@@ -206,15 +221,94 @@ def fold(stats: dict, ev: dict) -> dict:
             counters["faster"] += 1
         elif strategy != BASELINE and y - level > SLOWER:
             counters["slower"] += 1
-        best = min([0.0] + [_delta_hat(tc, ctx, s) for s in tc["arms"].get(ctx, {}) if s != BASELINE])
+        best = min([0.0] + [_delta_hat(tc, ctx, s, memo) for s in tc["arms"].get(ctx, {}) if s != BASELINE])
         regret = max(0.0, wall - math.exp(level + best))
         counters["regret_seconds"] += regret
         recent_regret = counters.setdefault("recent_regret", [])
         recent_regret.append(round(regret, 4))
         del recent_regret[:-100]
     else:
-        counters["baseline_est_seconds"] += wall * math.exp(-_delta_hat(tc, ctx, strategy))
+        counters["baseline_est_seconds"] += wall * math.exp(-_delta_hat(tc, ctx, strategy, memo))
     return stats
+
+
+def _push_recent(recent: list, r: float, idx: int) -> None:
+    recent.append([round(r, 5), idx])
+    del recent[:-RECENT]
+
+
+def feature_vector(features: dict | None) -> list[float] | None:
+    """The small vector the per-context level regression and `lints` use:
+    [1, log(1+lines), log(1+declarations), log(1+simp calls), log(1+arithmetic tactics)]."""
+    if not features:
+        return None
+    g = features.get
+
+    def num(*keys):
+        total = 0.0
+        for k in keys:
+            v = g(k)
+            if isinstance(v, (int, float)) and math.isfinite(v) and v > 0:
+                total += float(v)
+        return total
+
+    return [1.0, math.log1p(num("lines")), math.log1p(num("declarations")),
+            math.log1p(num("simp", "simp_only", "simp_all", "simp_star", "simp_query")),
+            math.log1p(num("omega", "decide", "norm_num", "arith"))]
+
+
+def _solve(A: list, b: list) -> list[float] | None:
+    """Solve A x = b (A symmetric positive definite, small) by Gaussian elimination."""
+    n = len(b)
+    M = [list(row) + [b[i]] for i, row in enumerate(A)]
+    for c in range(n):
+        piv = max(range(c, n), key=lambda r: abs(M[r][c]))
+        if abs(M[piv][c]) < 1e-12:
+            return None
+        M[c], M[piv] = M[piv], M[c]
+        for r in range(c + 1, n):
+            f = M[r][c] / M[c][c]
+            if f:
+                for k in range(c, n + 1):
+                    M[r][k] -= f * M[c][k]
+    x = [0.0] * n
+    for c in reversed(range(n)):
+        x[c] = (M[c][n] - sum(M[c][k] * x[k] for k in range(c + 1, n))) / M[c][c]
+    return x
+
+
+def _reg_add(tc: dict, ctx: str, x: list[float], y: float, sign: float = 1.0) -> None:
+    reg = tc.setdefault("reg", {}).get(ctx)
+    d = len(x)
+    if reg is None:
+        reg = tc["reg"][ctx] = {"A": [[0.0] * d for _ in range(d)], "b": [0.0] * d, "yy": 0.0, "n": 0}
+    A, b = reg["A"], reg["b"]
+    for i in range(d):
+        b[i] += sign * x[i] * y
+        Ai = A[i]
+        for j in range(d):
+            Ai[j] += sign * x[i] * x[j]
+    reg["yy"] += sign * y * y
+    reg["n"] += int(sign)
+
+
+def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, float] | None:
+    """(predicted log-time under baseline, its effective number of observations) for a module
+    with features x, from the context's ridge regression of de-biased log-times on features."""
+    if x is None:
+        return None
+    reg = tc.get("reg", {}).get(ctx)
+    d = len(x)
+    if reg is None or reg["n"] < 3 * d:
+        return None
+    A = [[reg["A"][i][j] + (REG_RIDGE if i == j and i > 0 else 0.0) for j in range(d)] for i in range(d)]
+    beta = _solve(A, reg["b"])
+    if beta is None:
+        return None
+    rss = reg["yy"] - sum(bi * ci for bi, ci in zip(beta, reg["b"]))
+    s2 = max(rss / max(1, reg["n"] - d), NOISE_VAR)
+    # A prediction with residual variance s2 is worth NOISE_VAR / s2 of one paired compile.
+    return sum(bi * xi for bi, xi in zip(beta, x)), min(1.0, NOISE_VAR / s2)
 
 
 def _fold_import(stats: dict, ev: dict) -> None:
@@ -248,7 +342,7 @@ def _fold_import(stats: dict, ev: dict) -> None:
                 target[i] += w * float(arm[i])
 
 
-def _level(tc: dict, module: str) -> float | None:
+def _level(tc: dict, module: str, memo: dict | None = None) -> float | None:
     """The module's de-biased level μ̂ (log seconds under baseline), from all its observations."""
     mod = tc["modules"].get(module)
     if not mod:
@@ -256,25 +350,33 @@ def _level(tc: dict, module: str) -> float | None:
     n_tot, acc = 0, 0.0
     for strategy, (n, sy, ctx) in mod["s"].items():
         n_tot += n
-        acc += sy - n * _delta_hat(tc, ctx, strategy)
+        acc += sy - n * _delta_hat(tc, ctx, strategy, memo)
     return acc / n_tot if n_tot else None
 
 
-def _observe_module(tc: dict, module: str, ctx: str, strategy: str, y: float) -> float | None:
-    """Record y under `strategy` for `module`, then refresh the module's paired contrasts.
+def _observe_module(tc: dict, module: str, ctx: str, strategy: str, y: float,
+                    features: dict | None = None, memo: dict | None = None) -> float | None:
+    """Record y under `strategy` for `module`, then refresh the module's contributions.
 
     For every non-baseline strategy k seen on the module, its contribution to the arm is the
-    contrast ȳ_k − ref_k, where ref_k is the module's level estimated from its observations
-    under the other strategies (each de-biased by its current δ̂), with precision weight
-    n_k·N₋ₖ/(n_k + N₋ₖ) (σ² = 1), times the importance weight of the module. The previous
-    contribution of the module is subtracted first: each module counts once per strategy, so
-    recompiling a module under the same strategy never manufactures confidence.
-    Returns the residual of this observation against ref (None without a reference).
+    contrast ȳ_k − ref_k, with precision weight n_k·N_ref/(n_k + N_ref) (σ² = 1) times the
+    importance weight of the module. The reference is, in order of preference:
+      1. the module's own baseline compiles (exact: δ_baseline = 0);
+      2. its compiles under other strategies, de-biased by their current δ̂ (their errors are
+         shared by all modules, so such a contrast counts a quarter);
+      3. the level predicted from its features by the context's regression (worth
+         NOISE_VAR / residual variance of a paired compile): how a first build learns.
+    The module's previous contributions are subtracted first: each module counts once per
+    strategy, so recompiling a module under the same strategy never manufactures confidence.
+    Returns the residual of this observation against its reference (None without one).
     """
+    if memo is None:
+        memo = {}
     mods = tc["modules"]
     mod = mods.get(module)
     if mod is None:
         mod = mods[module] = {"s": {}, "c": {}}
+    x = feature_vector(features) or mod.get("x")
     s = mod["s"]
     entry = s.get(strategy)
     if entry is None:
@@ -285,46 +387,69 @@ def _observe_module(tc: dict, module: str, ctx: str, strategy: str, y: float) ->
     entry[0] += 1
     entry[1] += y
     entry[2] = ctx
+    deb = y - _delta_hat(tc, ctx, strategy, memo)
     c = tc["ctx"].setdefault(ctx, [0, 0.0])
     c[0] += 1
-    c[1] += y - _delta_hat(tc, ctx, strategy)
+    c[1] += deb
+    if x is not None:
+        _reg_add(tc, ctx, x, deb)
+    predicted = predicted_level(tc, ctx, x)
     base = s.get(BASELINE)
-    debiased = {k: (n, sy - n * _delta_hat(tc, kc, k)) for k, (n, sy, kc) in s.items()}
+    debiased = {k: (n, sy - n * _delta_hat(tc, kc, k, memo)) for k, (n, sy, kc) in s.items()}
     n_all = sum(n for n, _ in debiased.values())
     sum_all = sum(v for _, v in debiased.values())
+    old_x = mod.get("x")
     this_residual = None
     for k, (n, sy, kc) in s.items():
         old = mod["c"].pop(k, None)
         if old is not None:
             w_old, r_old, ctx_old = old
-            for a in (tc["arms"].get(ctx_old, {}).get(k), tc["glob"].get(k)):
-                if a is not None:
-                    a[0] = max(0.0, a[0] - w_old)
-                    a[1] -= w_old * r_old
-                    a[2] = max(0.0, a[2] - w_old * r_old * r_old)
+            _contribute(tc, ctx_old, k, -w_old, r_old, old_x)
         if k != BASELINE and base is not None:
-            # The module's own baseline compiles: an exact reference (δ_baseline = 0).
             n_ref, ref, inflate = base[0], base[1] / base[0], 1.0
-        else:
+        elif n_all - debiased[k][0] > 0:
             n_ref = n_all - debiased[k][0]
-            if n_ref <= 0:
-                continue
             ref = (sum_all - debiased[k][1]) / n_ref
-            # Other strategies' δ̂ errors are shared by every module: count such a contrast
-            # as a quarter of a paired one.
             inflate = 0.25
+        elif predicted is not None:
+            ref, n_ref = predicted
+            inflate = 1.0
+        else:
+            continue
         if k == strategy:
             this_residual = y - ref
         if k == BASELINE:
             continue
         r = sy / n - ref
+        if RESIDUAL_CLIP:
+            r = max(-RESIDUAL_CLIP, min(RESIDUAL_CLIP, r))
         w = inflate * (n * n_ref / (n + n_ref)) * importance_weight(tc, kc, ref)
-        for a in (_arm(tc["arms"], kc, k), tc["glob"].setdefault(k, P.new_arm())):
-            a[0] += w
-            a[1] += w * r
-            a[2] += w * r * r
+        _contribute(tc, kc, k, w, r, x)
         mod["c"][k] = [w, r, kc]
+    if x is not None:
+        mod["x"] = x
     return this_residual
+
+
+def _contribute(tc: dict, ctx: str, strategy: str, w: float, r: float, x: list | None) -> None:
+    """Add (w > 0) or remove (w < 0) one module's contrast to an arm, its global arm, and the
+    arm's linear statistics (for `lints`)."""
+    for a in (_arm(tc["arms"], ctx, strategy), tc["glob"].setdefault(strategy, P.new_arm())):
+        a[0] = max(0.0, a[0] + w)
+        a[1] += w * r
+        a[2] = max(0.0, a[2] + w * r * r)
+    if x is not None:
+        lin = tc.setdefault("lin", {}).setdefault(ctx, {})
+        d = len(x)
+        st = lin.get(strategy)
+        if st is None or len(st[1]) != d:
+            st = lin[strategy] = [[[0.0] * d for _ in range(d)], [0.0] * d]
+        A, b = st
+        for i in range(d):
+            b[i] += w * r * x[i]
+            Ai = A[i]
+            for j in range(d):
+                Ai[j] += w * x[i] * x[j]
 
 
 class Decision(Record):
@@ -426,7 +551,13 @@ class Learner:
         return P.posterior(arm or P.new_arm(), prior_mu, prior_k)
 
     def suspension(self, ctx: str, strategy: str) -> str | None:
-        """Why `strategy` is suspended in `ctx`, or None."""
+        """Why `strategy` is suspended in `ctx`, or None.
+
+        - It keeps breaking modules: ≥ 2 failures and ≥ 30% of its compiles in the context.
+        - It is slower: the median of its last 6 results in the context is below 95% of
+          baseline speed *and* its posterior says it is more likely slower than baseline
+          (P(beats baseline) < 0.2). Re-probed after 60 further compiles in the context.
+        """
         if strategy == BASELINE:
             return None
         tc, _ = self._tc_chain()
@@ -438,12 +569,28 @@ class Learner:
             if fails >= 2 and fails >= 0.3 * n:
                 return f"failed {fails} of {n} compiles in this context"
         recent = tc["recent"].get(ctx, {}).get(strategy) or []
-        if len(recent) >= 5:
-            last = recent[-5:]
-            mean = sum(last) / len(last)
-            if mean > SLOWER:
-                return f"last {len(last)} compiles averaged {math.exp(-mean):.2f}× baseline speed (< 0.95)"
+        if len(recent) >= RECENT:
+            rs = sorted(r for r, _ in recent)
+            median = 0.5 * (rs[(len(rs) - 1) // 2] + rs[len(rs) // 2])
+            since = tc.get("ctxn", {}).get(ctx, 0) - recent[-1][1]
+            if median > SLOWER and since < COOLDOWN:
+                post = self.arm_posterior(ctx, self.catalogue.all.get(strategy) or self.catalogue.get(BASELINE))
+                if post.prob_below(0.0) < 0.2:
+                    return (f"last {len(recent)} compiles: median {math.exp(-median):.2f}× baseline speed "
+                            f"(< 0.95); re-probed in {COOLDOWN - since} compiles")
         return None
+
+    def known_failures(self, module: str, source_hash: str | None) -> set[str]:
+        """Strategies that already broke this module (this version of its source)."""
+        tc, _ = self._tc_chain()
+        mod = tc["modules"].get(module) if tc else None
+        if not mod or "f" not in mod:
+            return set()
+        return {k for k, h in mod["f"].items() if h == "*" or source_hash is None or h == source_hash}
+
+    def _linear_prior(self, ctx: str, name: str, post: P.Posterior):
+        """`lints` prior: intercept at the arm's posterior mean, ridge on the slopes."""
+        return post.mu
 
     def summary(self, ctx: str) -> list[ArmSummary]:
         out = []
@@ -473,13 +620,14 @@ class Learner:
         features = features or {}
         tc, _ = self._tc_chain()
         ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
+        broke_here = self.known_failures(module, source_hash)
         candidates: list[Strategy] = []
         suspended: list[str] = []
         for s in self.catalogue.active:
             why = self.suspension(context, s.name)
-            if why is None:
+            if why is None and s.name not in broke_here:
                 candidates.append(s)
-            else:
+            elif why is not None:
                 suspended.append(s.name)
         views = []
         posts: dict[str, P.Posterior] = {}
@@ -492,10 +640,26 @@ class Learner:
             arm = tc["arms"].get(context, {}).get(s.name) if tc else None
             views.append(ArmView(s.name, post, int(arm[5]) if arm else 0, int(arm[3]) if arm else 0))
         best = greedy(views)
-        picked = self.policy.select(views, self.rng, ctx_pulls, features=None, linear=None)
-        explore = picked != best
+        linear = None
+        x = feature_vector(features)
+        if self.policy_name == "lints" and tc is not None and x is not None:
+            linear = {name: (self._linear_prior(context, name, posts[name]), st)
+                      for name, st in tc.get("lin", {}).get(context, {}).items() if name in posts}
+        picked = self.policy.select(views, self.rng, ctx_pulls, features=x, linear=linear)
+        # Exploring: picking an arm the posterior means say is worse than the best one.
+        explore = views[picked].mean > views[best].mean + 1e-12
         reason = ""
-        if explore and self.mode == "auto":
+        mod = tc["modules"].get(module) if tc else None
+        lead_p = max((p.prob_below(0.0) for p in posts.values()), default=0.0)
+        if (self.mode == "auto" and views[0].post is None and not (mod and BASELINE in mod["s"])
+                and lead_p < CONFIDENT and self.rng.random() < REFERENCE_SHARE):
+            # A reference compile: the module's own baseline time is what makes every later
+            # compile of it an exact comparison. Free in expectation while nothing is known
+            # to beat the baseline in this context.
+            picked, explore = 0, views[picked].post is not None
+            reason = (f"reference compile: no baseline time for this module yet, and no strategy "
+                      f"is known to beat baseline here (best P = {lead_p:.2f} < {CONFIDENT})")
+        elif explore and self.mode == "auto":
             done, total = (tc["explore"] if tc else (0, 0))
             under_explored = ctx_pulls < 3 * len(views)
             if total >= 20 and done / total > self.explore_budget and not under_explored:

@@ -80,16 +80,53 @@ def test_catastrophic_strategy_is_suspended():
     assert lrn.suspension("arith", "simp-lean") is None
 
 
-def test_slower_strategy_is_suspended_after_recent_losses():
+def test_slower_strategy_is_suspended_after_recent_losses_then_reprobed():
     lrn = run(Learner(None, seed=5), 2, effects=dict(TRUE, **{"no-async": 0.0}))
     assert lrn.suspension("simp_heavy", "no-async") is None
     tc = lrn.stats["toolchains"]["unknown"]
-    for i in range(5):
+
+    def slow(i):
         mod = tc["modules"][f"M{i}"]["s"]
         n, sy, _ = mod.get("baseline") or next(iter(mod.values()))
         lrn.observe(force(lrn, "no-async", f"M{i}"), seconds=math.exp(sy / n) * 1.3)
+
+    for i in range(5):
+        slow(i)
+    assert lrn.suspension("simp_heavy", "no-async") is None     # five results are not enough
+    slow(5)
     why = lrn.suspension("simp_heavy", "no-async")
     assert why and "< 0.95" in why
+    # After the cool-down the strategy is probed again (a suspension for slowness is not forever).
+    run(lrn, 2, seed=9)
+    assert lrn.suspension("simp_heavy", "no-async") is None
+
+
+def test_a_module_is_never_retried_with_a_strategy_that_broke_it():
+    lrn = Learner(None, seed=1)
+    d = force(lrn, "no-simprocs", "Lit")
+    d.source_hash = "h1"
+    lrn.observe(d, seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
+    picks = set()
+    for _ in range(300):
+        c = lrn.choose(module="Lit", context="simp_heavy", features={})
+        picks.add(c.strategy.name)
+    assert "no-simprocs" not in picks and len(picks) > 2
+    assert lrn.known_failures("Lit", None) == {"no-simprocs"}
+
+
+def test_first_build_learns_from_features():
+    """Every module compiled once: the per-context regression on features gives the first
+    build evidence (weak, but pointing the right way)."""
+    rng = random.Random(3)
+    lrn = Learner(None, seed=3)
+    for i in range(400):
+        lines = rng.randint(20, 600)
+        feats = {"lines": lines, "declarations": lines // 12, "simp": lines // 20}
+        mu = -3.0 + 0.9 * math.log1p(lines) + rng.gauss(0, 0.05)
+        d = lrn.choose(module=f"N{i}", context="simp_heavy", features=feats)
+        lrn.observe(d, seconds=math.exp(mu + TRUE[d.strategy.name] + rng.gauss(0, 0.08)))
+    a = by_name(lrn)["simp-lean"]
+    assert a.mean < -0.1 and a.prob_better > 0.9
 
 
 def test_sharing_between_contexts():

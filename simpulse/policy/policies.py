@@ -97,32 +97,37 @@ class EpsilonGreedy:
 
 
 class LinearThompson:
-    """Bayesian linear regression of the log-time effect on the feature vector, per strategy
-    and context; sufficient statistics are kept by the learner (`linear` argument:
-    name -> (A, b, n) with A = λI + Σ x xᵀ, b = Σ r x)."""
+    """Linear Thompson sampling: per context and strategy, a Bayesian ridge regression of the
+    module's contrast on its feature vector x (`simpulse.learner.feature_vector`), so that a
+    strategy can help large modules of a context and hurt small ones. `linear` maps a strategy
+    to (prior intercept, [A, b]) with A = Σ w x xᵀ and b = Σ w r x over the context's modules;
+    the prior is N([prior intercept, 0, ...], σ² / λ) with λ = 1 per coordinate."""
     name = "lints"
 
-    def __init__(self, v: float = 0.1):
-        self.v = v
+    def __init__(self, ridge: float = 1.0):
+        self.ridge = ridge
 
     def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
-        if not features or linear is None:
+        if not features or not linear:
             return Thompson().select(arms, rng, ctx_pulls)
         draws = []
         for a in arms:
             if a.post is None:
                 draws.append(0.0)
                 continue
-            A, b = linear.get(a.name, (None, None))
-            if A is None:
+            entry = linear.get(a.name)
+            if entry is None:
                 draws.append(a.post.sample(rng, 2.0))
                 continue
-            mean, cov_chol = _solve_with_cholesky(A, b)
+            prior_mu, (A, b) = entry
+            d = len(features)
+            A2 = [[A[i][j] + (self.ridge if i == j else 0.0) for j in range(d)] for i in range(d)]
+            b2 = [b[i] + (self.ridge * prior_mu if i == 0 else 0.0) for i in range(d)]
+            mean, chol = _solve_with_cholesky(A2, b2)
             z = [rng.gauss(0.0, 1.0) for _ in mean]
-            # theta = mean + v * L^-T z  (L: Cholesky of A); approximate with L^-1 applied via solve
-            noise = _back_substitute_t(cov_chol, z)
-            theta = [m + self.v * e for m, e in zip(mean, noise)]
-            draws.append(sum(t * x for t, x in zip(theta, features)))
+            noise = _back_substitute_t(chol, z)          # ~ N(0, A2⁻¹)
+            sd = math.sqrt(a.post.sigma2)
+            draws.append(sum((m + sd * e) * x for m, e, x in zip(mean, noise, features)))
         return min(range(len(arms)), key=lambda i: draws[i])
 
 
