@@ -36,6 +36,7 @@ class Project:
         self.env["PATH"] = f"{sysroot / 'bin'}{os.pathsep}{self.env.get('PATH', '')}"
         self.env["SIMPULSE_SIM_SCALE"] = "0.03"
         self.env["SIMPULSE_SIM_CPU_FRACTION"] = "0.1"
+        self.env["XDG_CACHE_HOME"] = str(root.parent / "cache")      # facades live here
         for var in ("SIMPULSE_STATE_DIR", "LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN", "SIMPULSE_FAULT"):
             self.env.pop(var, None)
 

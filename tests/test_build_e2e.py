@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import sys
+import time
 
 import pytest
 
@@ -102,7 +105,13 @@ def test_shim_prints_nothing_of_its_own(project):
     assert shim_p.stdout == real_p.stdout
 
 
-@pytest.mark.parametrize("fault", ["unwritable", "corrupt-log", "learner", "deleted"])
+def lines(out):
+    # parallel jobs finish in any order: the same lines, not the same order
+    return sorted(re.sub(r"\[\d+/\d+\]", "[n/N]", strip_times(out)).splitlines())
+
+
+@pytest.mark.parametrize("fault", ["unwritable", "read-only", "corrupt-log", "corrupt-snapshot", "learner",
+                                   "disk-full", "events-log-blocked"])
 def test_fault_injection_build_equals_plain_lake(project, tmp_path, fault):
     plain = project.copy(tmp_path / "plain")
     ref = plain.lake("build")
@@ -112,28 +121,72 @@ def test_fault_injection_build_equals_plain_lake(project, tmp_path, fault):
         blocker = tmp_path / "not-a-dir"
         blocker.write_text("x")
         args += ["--state-dir", str(blocker / "state")]
+    elif fault == "read-only":
+        # We run as root, which ignores permissions: make the state read-only for real with a
+        # read-only bind... not available either, so the events file is made immutable-by-type:
+        # a state directory whose store files are directories cannot be written.
+        project.simpulse("build", "Fixtures.Basic", check=0)
+        shutil.rmtree(project.root / ".lake")
+        for name in ("events.log", "snapshot.json", "events.lock", "compact.lock"):
+            p = project.state / name
+            if p.is_dir():
+                continue
+            if p.exists():
+                p.unlink()
+            p.mkdir()
     elif fault == "corrupt-log":
         project.state.mkdir()
         (project.state / "events.log").write_bytes(b"\x00garbage\xff\n{not json\n" * 50)
         (project.state / "snapshot.json").write_text("{broken")
+    elif fault == "corrupt-snapshot":
+        project.simpulse("build", "Fixtures.Basic", check=0)
+        shutil.rmtree(project.root / ".lake")
+        (project.state / "snapshot.json").write_bytes(b'{"schema": 1, "cursor": {"gen": "x"}, "stats": [1, 2')
     elif fault == "learner":
         env["SIMPULSE_FAULT"] = "learner"
-    elif fault == "deleted":
-        # the facade exists, then the event log becomes unusable mid-build (a directory in its way)
+    elif fault == "disk-full":
+        env["SIMPULSE_FAULT"] = "disk-full"
+    elif fault == "events-log-blocked":
         project.simpulse("build", "Fixtures.Basic", check=0)
-        import shutil
         shutil.rmtree(project.root / ".lake")
         for p in project.state.iterdir():
             if p.name != "facade":
-                shutil.rmtree(p) if p.is_dir() else p.unlink()
+                shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
         (project.state / "events.log").mkdir()
     got = project.simpulse(*args, env=env)
     assert got.returncode == ref.returncode == 0, got.stderr
-    # parallel jobs finish in any order: the same lines, not the same order
-    def lines(out):
-        return sorted(re.sub(r"\[\d+/\d+\]", "[n/N]", strip_times(out)).splitlines())
     assert lines(got.stdout) == lines(ref.stdout)
     assert project.outputs() == plain.outputs()
+    if fault in ("learner", "disk-full", "events-log-blocked"):
+        # the reason is in the state directory's log, never in Lake's output
+        log = (project.state / "simpulse.log").read_text()
+        assert ("injected" in log or "could not record" in log or "passthrough" in log), log[-2000:]
+        assert "simpulse" not in got.stdout
+
+
+def test_state_dir_deleted_mid_build(project, tmp_path):
+    plain = project.copy(tmp_path / "plain")
+    ref = plain.lake("build")
+    env = dict(project.env, SIMPULSE_SIM_SCALE="0.4")
+    proc = subprocess.Popen([sys.executable, "-m", "simpulse", "build"], cwd=project.root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+
+    def recorded():
+        try:
+            return len(project.events())
+        except Exception:  # noqa: BLE001 - the store is being written concurrently
+            return 0
+    while time.time() < deadline and recorded() < 2:
+        time.sleep(0.02)
+    # shims keep writing while we delete: retry until the directory is gone
+    while project.state.exists() and time.time() < deadline:
+        shutil.rmtree(project.state, ignore_errors=True)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == ref.returncode == 0, err
+    assert lines(out) == lines(ref.stdout)
+    assert project.outputs() == plain.outputs()
+    assert not project.state.exists()          # the shim did not resurrect it
 
 
 def test_bad_use(project, tmp_path, sim_toolchain):

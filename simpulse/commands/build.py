@@ -157,7 +157,8 @@ def register(app) -> None:
 def _counters(sdir: Path, githash: str) -> dict | None:
     try:
         from simpulse.learner import Learner
-        lrn = Learner(sdir, toolchain=githash)
+        from simpulse.store.store import Store
+        lrn = Learner(None, store=Store(sdir, create=False), toolchain=githash)
         return dict(lrn.stats["counters"], strategies=_applied(lrn, githash))
     except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
         return None

@@ -39,9 +39,45 @@ def package_parent() -> str:
     return str(Path(simpulse.__file__).resolve().parent.parent)
 
 
+def facade_home(state_dir: Path) -> Path:
+    """Where the facade of a state directory lives: outside it, in the user's cache
+    (``$XDG_CACHE_HOME/simpulse/facades/<hash of the state dir>``), so that deleting the state
+    directory in the middle of a build cannot take away the `lean` Lake is running.
+    ``<state_dir>/facade`` is a symlink to it."""
+    import hashlib
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    key = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:16]
+    return Path(cache) / "simpulse" / "facades" / key
+
+
 def build_facade(state_dir: Path, real_sysroot: Path, settings: dict, *, python: str | None = None) -> Path:
-    """(Re)create ``<state_dir>/facade`` and return it (kept as it is when nothing changed)."""
-    facade = state_dir / "facade"
+    """(Re)create the facade of `state_dir` and return it (kept as it is when nothing changed).
+    Falls back to ``<state_dir>/facade`` itself when the cache directory is not writable."""
+    home = facade_home(state_dir)
+    try:
+        home.parent.mkdir(parents=True, exist_ok=True)
+        facade = _build(home, real_sysroot, settings, python)
+    except OSError:
+        link = state_dir / "facade"
+        if link.is_symlink():
+            link.unlink()
+        return _build(link, real_sysroot, settings, python)
+    link = state_dir / "facade"
+    try:
+        if link.is_symlink():
+            if os.readlink(link) != str(facade):
+                link.unlink()
+        elif link.is_dir():
+            shutil.rmtree(link)
+        if not link.is_symlink():
+            os.symlink(facade, link)
+    except OSError:
+        pass
+    return facade
+
+
+def _build(facade: Path, real_sysroot: Path, settings: dict, python: str | None) -> Path:
+    state_dir = facade.parent
     real_sysroot = real_sysroot.resolve()
     real_lean = str(real_sysroot / "bin" / "lean")
     cfg = dict(settings, real_sysroot=str(real_sysroot), real_lean=real_lean)

@@ -37,11 +37,12 @@ def greedy(arms: list[ArmView]) -> int:
 class Thompson:
     name = "thompson"
 
-    def __init__(self, curiosity: float = 1.0):
+    def __init__(self, curiosity: float = 1.0, scale: float = 0.5):
         self.curiosity = curiosity
+        self.scale = scale
 
     def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
-        inflate = 1.0 + self.curiosity * (1.0 if ctx_pulls < 3 * len(arms) else 0.0)
+        inflate = self.scale * (1.0 + self.curiosity * (1.0 if ctx_pulls < 3 * len(arms) else 0.0))
         draws = [0.0 if a.post is None else a.post.sample(rng, inflate) for a in arms]
         return min(range(len(arms)), key=lambda i: draws[i])
 

@@ -173,6 +173,18 @@ def main(real_lean: str, config_path: str) -> None:
     sys.exit(_exit_code(rc))
 
 
+def _inject_faults(store) -> None:
+    """Test hooks (SIMPULSE_FAULT), used by the fail-open tests to reproduce faults that cannot
+    be arranged from outside the process: `disk-full` makes every write of the store fail
+    with ENOSPC, as a full disk would."""
+    if os.environ.get("SIMPULSE_FAULT") == "disk-full":
+        import errno
+
+        def full(event):
+            raise OSError(errno.ENOSPC, "No space left on device (injected)")
+        store.append = full
+
+
 def _cleanup(paths):
     for p in paths:
         try:
@@ -197,9 +209,13 @@ def _prepare(cfg: dict, call, real_lean: str):
     if seed is not None:
         import zlib
         seed = int(seed) * 1_000_003 + zlib.crc32(module.encode())
-    learner = Learner(cfg["state_dir"], policy=cfg.get("policy", "thompson"), mode=cfg.get("mode", "auto"),
-                      toolchain=cfg.get("toolchain", "unknown"), catalogue=catalogue,
-                      seed=seed, fsync=cfg.get("fsync", True),
+    from simpulse.store.store import Store
+    # create=False: `simpulse build` made the state directory; if it has been deleted since,
+    # the shim must not resurrect it (and fails open instead).
+    store = Store(cfg["state_dir"], create=False, fsync=cfg.get("fsync", True))
+    _inject_faults(store)
+    learner = Learner(None, store=store, policy=cfg.get("policy", "thompson"), mode=cfg.get("mode", "auto"),
+                      toolchain=cfg.get("toolchain", "unknown"), catalogue=catalogue, seed=seed,
                       explore_budget=cfg.get("explore_budget", 0.35))
     forced = cfg.get("force_strategy")
     with open(call.source, "rb") as f:

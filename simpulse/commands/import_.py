@@ -1,0 +1,111 @@
+"""`simpulse import IN.json`: merge another machine's or team's export as discounted evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import typer
+
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, config, learner, print_json, state_dir
+
+
+def _previous_import(lrn, digest: str) -> dict | None:
+    if lrn.store is None:
+        return None
+    for ev in lrn.store.iter_events():
+        if ev.get("kind") == "import" and ev.get("sha256") == digest:
+            return ev
+    return None
+
+
+def _write_strategies(sdir: Path, new: list[dict]) -> Path:
+    from simpulse.config import IMPORTED_STRATEGIES
+    from simpulse.errors import SimpulseError
+    from simpulse.exchange import merge_strategy_list
+
+    path = sdir / IMPORTED_STRATEGIES
+    existing: list = []
+    if path.is_file():
+        try:
+            existing = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise SimpulseError(f"{path}: unreadable ({e}); fix or remove it before importing strategies") from None
+        if not isinstance(existing, list):
+            raise SimpulseError(f"{path}: expected a list of strategy definitions")
+    merged = merge_strategy_list(existing, new)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(merged, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    return path
+
+
+def import_(
+    file: Path = typer.Argument(..., help="An export written by `simpulse export`."),
+    weight: float = typer.Option(0.5, "--weight", help="How much the imported evidence counts, in (0, 1]: "
+                                 "every sum and count is scaled by it (1 = as if measured here)."),
+    trust_strategies: bool = typer.Option(False, "--trust-strategies",
+                                          help="Add the file's strategies missing here (each passes the allowlist) "
+                                               "to <state dir>/imported-strategies.json and keep their statistics."),
+    again: bool = typer.Option(False, "--again", help="Import a file whose exact bytes were imported before."),
+    state: Path | None = STATE_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+):
+    """Validate an export file and merge its statistics (nothing is merged if anything is wrong)."""
+    from simpulse import exchange
+    from simpulse.config import catalogue_for
+    from simpulse.errors import SimpulseError
+
+    if not (0.0 < weight <= 1.0):          # also refuses NaN
+        raise SimpulseError(f"--weight must be in (0, 1], got {weight!r}")
+    file = Path(file).expanduser()
+    doc = exchange.load_export(file)                     # refuses with one line; nothing written yet
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    sdir = state_dir(state, must_exist=False)
+    cfg = config()
+    catalogue = catalogue_for(cfg, sdir if sdir.is_dir() else None)
+    plan = exchange.plan_import(doc, catalogue, trust_strategies=trust_strategies)
+    lrn = None
+    if sdir.is_dir():
+        lrn = learner(sdir, catalogue=catalogue)
+        prev = _previous_import(lrn, digest)
+        if prev is not None and not again:
+            raise SimpulseError(f"{file.name} was already imported (event {prev.get('id')}); importing it again "
+                                "would count its evidence twice (pass --again if you mean it)")
+    result = {"file": str(file), "weight": weight, "merged": False, "event": None,
+              "kept_strategies": plan.kept, "dropped_strategies": plan.dropped,
+              "added_strategies": [d["name"] for d in plan.new_strategies], **plan.counts(),
+              "simulated": any(tc["simulated"] for tc in plan.payload.values())}
+    if plan.payload:
+        if lrn is None:
+            lrn = learner(sdir, catalogue=catalogue, create=True)
+        if plan.new_strategies:
+            _write_strategies(sdir, plan.new_strategies)
+        event = exchange.import_event(plan.payload, weight=weight, source=file.name)
+        event["sha256"] = digest
+        lrn.record_event(event)
+        result.update(merged=True, event=event["id"], state_dir=str(sdir))
+    if as_json:
+        print_json(result)
+        return
+    from rich.console import Console
+    console = Console()
+    for name, why in plan.dropped.items():
+        console.print(f"simpulse: dropped the statistics of strategy {name!r}: {why}")
+    for name in result["added_strategies"]:
+        console.print(f"simpulse: added strategy {name!r} to {sdir / 'imported-strategies.json'} (--trust-strategies)")
+    if not plan.payload:
+        console.print(f"simpulse: nothing to merge from {file.name}")
+        return
+    sim = " (statistics from a SIMULATED toolchain)" if result["simulated"] else ""
+    console.print(f"simpulse: merged {file.name} at weight {weight:g}: {result['toolchains']} toolchain(s), "
+                  f"{result['contexts']} contexts, {result['arms']} context×strategy statistics{sim}")
+
+
+def register(app) -> None:
+    app.command("import")(import_)

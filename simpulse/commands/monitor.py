@@ -1,0 +1,516 @@
+"""`simpulse monitor`: watch compilations live, under a leaderboard that updates.
+
+How it reads (docs/state-format.md): the leaderboard starts from `Store.load` (snapshot + the
+log's tail) and the cursor `{gen, offset, seq}` it leaves; from then on only the bytes appended
+to ``events.log`` after ``offset`` are read (`EventTail`), each new event is folded into the
+statistics (`simpulse.learner.fold`), and an event is identified by its ``seq``: a seq already
+shown is never shown again. When a compaction replaces the log (a new generation in its header),
+the events the monitor had not read yet are in the newest segments: they are read from there
+(seq > last shown), then the new log from its header. Changes are noticed by **watchdog** (an
+observer on the state directory) and, as a safety net or when no observer can start, by polling
+every ``--interval`` seconds.
+
+Output: a rich ``Live`` view on a terminal; plain lines (one per compilation) when stdout is not
+a terminal; one JSON object per line per new event with ``--json`` (docs/json/monitor.md).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import typer
+
+from simpulse.commands._common import (JSON_OPTION, STATE_DIR_OPTION, fmt_seconds, fmt_speedup,
+                                       state_dir)
+
+LOG_NAME = "events.log"
+DEFAULT_LAST = 12
+_CHUNK = 1 << 20
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _decode(line: bytes):
+    from simpulse.store.store import _decode as decode
+    return decode(line)
+
+
+def _read_header(fd: int):
+    """(gen, end of header) of an open events.log, or (None, 0) if it has no valid header."""
+    first = os.pread(fd, 4096, 0)
+    nl = first.find(b"\n")
+    if nl < 0:
+        return None, 0
+    obj = _decode(first[:nl])
+    if obj is None or "seq" in obj or not isinstance(obj.get("gen"), str):
+        return None, 0
+    return obj["gen"], nl + 1
+
+
+def _lines(fd: int, start: int, end: int):
+    """Complete lines of fd in [start, end): yields (line, offset just past its newline)."""
+    pos = read_at = start
+    carry = b""
+    while read_at < end:
+        chunk = os.pread(fd, min(_CHUNK, end - read_at), read_at)
+        if not chunk:
+            break
+        read_at += len(chunk)
+        parts = (carry + chunk).split(b"\n")
+        carry = parts.pop()
+        for p in parts:
+            pos += len(p) + 1
+            yield p, pos
+
+
+class EventTail:
+    """Incremental, seq-exact reader of a state directory's events.
+
+    ``poll()`` returns the events with seq > the last one returned, in seq order, reading only
+    what was appended since the previous call; it survives compactions (log generations) and
+    never returns a seq twice.
+    """
+
+    def __init__(self, sdir: Path, *, gen: str | None, offset: int, seq: int, store=None):
+        self.dir = Path(sdir)
+        self.log = os.path.join(os.fspath(self.dir), LOG_NAME)
+        self.gen = gen
+        self.offset = offset
+        self.seq = seq
+        self.store = store
+        self.rotations = 0
+
+    def _store(self):
+        if self.store is None:
+            from simpulse.store.store import Store
+            self.store = Store(self.dir, create=False)
+        return self.store
+
+    def _from_segments(self) -> list[dict]:
+        """Events with seq > self.seq archived in segments (after a rotation we had not read)."""
+        store = self._store()
+        out = []
+        for _first, last, name in store._segments():
+            if last <= self.seq:
+                continue
+            for ev in store._segment_events(name):
+                s = ev.get("seq")
+                if type(s) is int and s > self.seq:
+                    out.append(ev)
+                    self.seq = s
+        return out
+
+    def poll(self) -> list[dict]:
+        try:
+            fd = os.open(self.log, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            return []          # no log yet (or the state directory went away)
+        out: list[dict] = []
+        try:
+            gen, hend = _read_header(fd)
+            if gen is None:
+                return []      # being created: its header is not complete yet
+            if gen != self.gen:
+                # A new generation: compaction archived the old log (with whatever we had not
+                # read of it) into segments before swapping the log.
+                out.extend(self._from_segments())
+                self.gen, self.offset = gen, hend
+                self.rotations += 1
+            size = os.fstat(fd).st_size
+            if size < self.offset:  # cut back (a failed append): re-read by seq
+                self.offset = hend
+            if size > self.offset:
+                for line, end in _lines(fd, self.offset, size):
+                    self.offset = end
+                    ev = _decode(line) if line else None
+                    if ev is None:
+                        continue
+                    s = ev.get("seq")
+                    if type(s) is int and s > self.seq:
+                        out.append(ev)
+                        self.seq = s
+        finally:
+            os.close(fd)
+        return out
+
+    def recent(self, n: int) -> list[dict]:
+        """The last `n` events with seq <= self.seq (for the initial view): read backwards from
+        the cursor in the log, then the newest segments if the log holds fewer."""
+        if n <= 0:
+            return []
+        found: dict[int, dict] = {}
+        try:
+            fd = os.open(self.log, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            fd = -1
+        if fd >= 0:
+            try:
+                gen, hend = _read_header(fd)
+                if gen is not None and gen == self.gen:
+                    end = min(self.offset, os.fstat(fd).st_size)
+                    start = end
+                    step = 64 * 1024
+                    while start > hend and len(found) < n:
+                        start = max(hend, start - step)
+                        found.clear()
+                        buf = os.pread(fd, end - start, start)
+                        if start > hend:
+                            nl = buf.find(b"\n")
+                            buf = buf[nl + 1:] if nl >= 0 else b""
+                        for line in buf.split(b"\n"):
+                            ev = _decode(line) if line else None
+                            if ev is not None and type(ev.get("seq")) is int and ev["seq"] <= self.seq:
+                                found[ev["seq"]] = ev
+                        step *= 4
+            finally:
+                os.close(fd)
+        if len(found) < n:
+            try:
+                store = self._store()
+                for _first, _last, name in reversed(store._segments()):
+                    for ev in store._segment_events(name):
+                        s = ev.get("seq")
+                        if type(s) is int and s <= self.seq:
+                            found.setdefault(s, ev)
+                    if len(found) >= n:
+                        break
+            except Exception:  # noqa: BLE001 — the initial view is best effort
+                pass
+        return [found[s] for s in sorted(found)[-n:]]
+
+
+# --------------------------------------------------------------------------- one event, as shown
+
+
+def _level_seconds(stats: dict, ev: dict) -> float | None:
+    """The module's estimated baseline time (its level μ̂) in the statistics, or None."""
+    try:
+        from simpulse import learner as L
+        tc = stats["toolchains"].get(str(ev.get("toolchain") or "unknown"))
+        if not tc or not ev.get("module"):
+            return None
+        level = L._level(tc, str(ev["module"]))
+        return math.exp(level) if level is not None else None
+    except Exception:  # noqa: BLE001 — a display nicety, never a reason to stop monitoring
+        return None
+
+
+def row(ev: dict, stats: dict) -> dict:
+    """The monitor's view of one event (the `--json` line): see docs/json/monitor.md."""
+    from simpulse.lake.messages import error_kind
+    kind = ev.get("kind")
+    wall = ev.get("wall")
+    fb = ev.get("fallback_wall")
+    outcome = ev.get("outcome", "ok") if kind in ("compile", "record") else None
+    base = None
+    if kind == "record" and ev.get("baseline_wall"):
+        base = float(ev["baseline_wall"])
+    elif kind == "compile" and outcome != "module_failed":
+        base = _level_seconds(stats, ev)
+        if base is None and outcome == "strategy_failed" and fb:
+            base = float(fb)
+    speedup = None
+    try:
+        cost = float(wall) + float(fb or 0.0)
+        if base and cost > 0:
+            speedup = base / cost
+    except (TypeError, ValueError):
+        pass
+    failed = outcome in ("strategy_failed", "module_failed")
+    return {
+        "seq": ev.get("seq"), "kind": kind, "ts": ev.get("ts"), "toolchain": ev.get("toolchain"),
+        "module": ev.get("module"), "context": ev.get("context"), "strategy": ev.get("strategy"),
+        "wall": wall, "explore": ev.get("explore"), "outcome": outcome,
+        "error": ev.get("error") if failed else None,
+        "error_kind": error_kind(ev.get("error")) if failed else None,
+        "fallback_wall": fb, "baseline_estimate": base, "speedup": speedup,
+        "simulated": bool(ev.get("simulated")),
+    }
+
+
+def _outcome_text(r: dict, *, long: bool = True) -> str:
+    if r["outcome"] == "strategy_failed":
+        if not long:
+            return f"✗ {r['error_kind']}"
+        fb = f" {fmt_seconds(r['fallback_wall'])}" if r.get("fallback_wall") else ""
+        return f"FAILED ({r['error_kind']}) → baseline{fb}"
+    if r["outcome"] == "module_failed":
+        return f"module broken ({r['error_kind']})"
+    return r["outcome"] or r["kind"] or "?"
+
+
+def _mode_text(r: dict) -> str:
+    if r["kind"] != "compile":
+        return r["kind"] or "?"
+    return "explore" if r["explore"] else "exploit"
+
+
+def line_text(r: dict) -> str:
+    """One compilation as a plain line (stdout not a terminal)."""
+    when = time.strftime("%H:%M:%S", time.localtime(r["ts"])) if r["ts"] else "--:--:--"
+    speed = fmt_speedup(r["speedup"]) if r["speedup"] else "—"
+    wall = fmt_seconds(r["wall"]) if isinstance(r["wall"], (int, float)) else "?"
+    return (f"{when} #{r['seq']} {r['module']} [{r['context']}] {r['strategy']} {wall} {speed} "
+            f"{_mode_text(r)} {_outcome_text(r)}")
+
+
+# --------------------------------------------------------------------------- the view
+
+
+class View:
+    """The leaderboard (folded statistics) and the last compilations."""
+
+    def __init__(self, learner, last: int):
+        self.learner = learner
+        self.rows: collections.deque = collections.deque(maxlen=max(1, last))
+        self.seen = 0
+
+    @property
+    def stats(self) -> dict:
+        return self.learner.stats
+
+    def simulated(self) -> bool:
+        tc = self.stats["toolchains"].get(self.learner.toolchain) or {}
+        return bool(tc.get("simulated"))
+
+    def add(self, ev: dict) -> dict:
+        """Fold a new event and return its row (speedup against the level known before it)."""
+        from simpulse.learner import fold
+        r = row(ev, self.stats)
+        fold(self.stats, ev)
+        order = self.stats["order"]
+        if order:
+            self.learner.toolchain = order[-1]
+        if r["kind"] in ("compile", "record"):
+            self.rows.append(r)
+            self.seen += 1
+        return r
+
+    def header(self, status: str = ""):
+        from rich.text import Text
+        c = self.stats["counters"]
+        t = Text()
+        t.append("simpulse monitor", style="bold")
+        if self.stats["order"]:
+            t.append(f" — toolchain {self.learner.toolchain[:12]}")
+        if self.simulated():
+            t.append(" (SIMULATED toolchain: simulated times)", style="yellow")
+        t.append(f"\n{c['compiles']} compilations · {c['explore']} exploring · "
+                 f"{c['strategy_failed']} strategy failures caught by fallback")
+        if status:
+            t.append(f"\n{status}", style="dim")
+        return t
+
+    def leaderboard(self):
+        from rich.table import Table
+
+        from simpulse.stats.summary import leaderboard
+        table = Table(title="Leaderboard", title_justify="left", header_style="bold")
+        for col, kw in (("context", {}), ("best", {}), ("speedup", {"justify": "right"}),
+                        ("95% CI", {"justify": "right"}), ("pulls", {"justify": "right"}),
+                        ("P(beats baseline)", {"justify": "right"})):
+            table.add_column(col, **kw)
+        for r in leaderboard(self.learner):
+            ci = r["ci"]
+            table.add_row(r["context"], r["best"] + ("" if r["confident"] or r["best"] == "baseline" else " ?"),
+                          fmt_speedup(r["speedup"]), f"{ci[0]:.2f}–{ci[1]:.2f}", str(r["pulls"]),
+                          f"{r['confidence']:.2f}")
+        return table
+
+    def events_table(self):
+        from rich import box
+        from rich.table import Table
+        table = Table(title=f"Last {len(self.rows)} compilations", title_justify="left",
+                      header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+        widths = {"context": max([7] + [len(str(r["context"])) for r in self.rows]),
+                  "strategy": max([8] + [len(str(r["strategy"])) for r in self.rows])}
+        for col, kw in (("module", {"no_wrap": True, "ratio": 3, "overflow": "ellipsis"}),
+                        ("context", {"no_wrap": True, "min_width": widths["context"]}),
+                        ("strategy", {"no_wrap": True, "min_width": widths["strategy"]}),
+                        ("time", {"justify": "right", "no_wrap": True, "min_width": 5}),
+                        ("speedup", {"justify": "right", "no_wrap": True, "min_width": 7}),
+                        ("mode", {"no_wrap": True, "min_width": 7}),
+                        ("outcome", {"no_wrap": True, "overflow": "ellipsis", "ratio": 2})):
+            table.add_column(col, **kw)
+        for r in self.rows:
+            style = "red" if r["outcome"] == "strategy_failed" else "magenta" if r["outcome"] == "module_failed" else None
+            table.add_row(str(r["module"]), str(r["context"]), str(r["strategy"]),
+                          fmt_seconds(r["wall"]) if isinstance(r["wall"], (int, float)) else "?",
+                          fmt_speedup(r["speedup"]) if r["speedup"] else "—",
+                          _mode_text(r), _outcome_text(r, long=False), style=style)
+        return table
+
+    def renderable(self, status: str = ""):
+        from rich.console import Group
+        parts = [self.header(status)]
+        if self.learner.contexts():
+            parts.append(self.leaderboard())
+        if self.rows:
+            parts.append(self.events_table())
+        else:
+            parts.append("  no compilations recorded yet (run `simpulse build`)")
+        return Group(*parts)
+
+
+# --------------------------------------------------------------------------- watching
+
+
+class Waker:
+    """Wakes the main loop when events.log changes: a watchdog observer, or nothing (polling)."""
+
+    def __init__(self, sdir: Path, *, use_watchdog: bool = True):
+        self.event = threading.Event()
+        self.observer = None
+        self.how = "polling"
+        self.why = "" if use_watchdog else "--poll"
+        if use_watchdog:
+            self._start(sdir)
+
+    def _start(self, sdir: Path) -> None:
+        try:
+            from watchdog.events import FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError as e:  # pragma: no cover — watchdog is a dependency
+            self.why = f"watchdog unavailable ({e})"
+            return
+        wake = self.event
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event):  # noqa: D401 — watchdog callback
+                for p in (getattr(event, "src_path", ""), getattr(event, "dest_path", "")):
+                    if isinstance(p, bytes):
+                        p = os.fsdecode(p)
+                    if p and os.path.basename(p) == LOG_NAME:
+                        wake.set()
+                        return
+
+        try:
+            obs = Observer()
+            obs.schedule(Handler(), os.fspath(sdir), recursive=False)
+            obs.daemon = True
+            obs.start()
+        except Exception as e:  # noqa: BLE001 — inotify limits, unsupported filesystem, ...
+            self.why = f"no file-system observer ({type(e).__name__}: {e})"
+            return
+        self.observer = obs
+        self.how = f"watchdog ({type(obs).__name__})"
+
+    def wait(self, timeout: float) -> None:
+        self.event.wait(timeout)
+        self.event.clear()
+
+    def stop(self) -> None:
+        if self.observer is not None:
+            try:
+                self.observer.stop()
+                self.observer.join(timeout=1.0)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _ready(msg: str) -> None:
+    sys.stderr.write(f"simpulse monitor: {msg}\n")
+    sys.stderr.flush()
+
+
+def _emit_json(r: dict) -> None:
+    sys.stdout.write(json.dumps(r, sort_keys=True, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def monitor(
+    state: Path | None = STATE_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+    once: bool = typer.Option(False, "--once", help="Print the current leaderboard and the last compilations, then exit."),
+    interval: float = typer.Option(0.25, "--interval", min=0.02, help="Seconds between polls (a safety net when watchdog reports changes)."),
+    last: int = typer.Option(DEFAULT_LAST, "--last", min=0, help="How many recent compilations to show."),
+    poll: bool = typer.Option(False, "--poll", help="Do not use a file-system observer: poll only."),
+):
+    """Watch compilations live under an updating leaderboard (Ctrl-C to stop)."""
+    try:
+        _monitor(state, as_json, once, interval, last, poll)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C is how a monitor ends: exit 0, no traceback
+
+
+def _wait_for_dir(sdir: Path, interval: float) -> None:
+    if sdir.is_dir():
+        return
+    _ready(f"waiting for {sdir} to be created (run `simpulse build`; Ctrl-C to stop)")
+    while not sdir.is_dir():
+        time.sleep(max(interval, 0.1))
+
+
+def _monitor(state, as_json, once, interval, last, poll) -> None:
+    from simpulse.commands._common import learner as make_learner
+    sdir = state_dir(state, must_exist=False)
+    if once or not sdir.parent.is_dir():
+        sdir = state_dir(state)  # --once on a missing state: the usual one-line error, exit 2
+    else:
+        _wait_for_dir(sdir, interval)
+    lrn = make_learner(sdir)
+    cur = lrn.store.cursor or {"gen": None, "offset": 0, "seq": 0}
+    tail = EventTail(sdir, gen=cur["gen"], offset=cur["offset"], seq=cur["seq"], store=lrn.store)
+    view = View(lrn, last)
+    stats = lrn.stats
+    recent = tail.recent(last) if last else []
+    recent_rows = [row(ev, stats) for ev in recent]
+    for r in recent_rows:
+        if r["kind"] in ("compile", "record"):
+            view.rows.append(r)
+
+    if once:
+        if as_json:
+            for r in recent_rows:
+                _emit_json(r)
+            return
+        from rich.console import Console
+        Console().print(view.renderable())
+        return
+
+    waker = Waker(sdir, use_watchdog=not poll)
+    how = waker.how + (f"; {waker.why}" if waker.why else "")
+    try:
+        if as_json:
+            _ready(f"watching {sdir} ({how}, poll every {interval:g}s); one JSON object per new event")
+            while True:
+                for ev in tail.poll():
+                    _emit_json(view.add(ev))
+                waker.wait(interval)
+        from rich.console import Console
+        console = Console()
+        status = f"watching {sdir} ({how}) — Ctrl-C to stop"
+        if not console.is_terminal:
+            console.print(view.renderable())
+            _ready(f"watching {sdir} ({how}, poll every {interval:g}s)")
+            while True:
+                for ev in tail.poll():
+                    r = view.add(ev)
+                    if r["kind"] in ("compile", "record"):
+                        sys.stdout.write(line_text(r) + "\n")
+                        sys.stdout.flush()
+                waker.wait(interval)
+        from rich.live import Live
+        with Live(view.renderable(status), console=console, auto_refresh=False) as live:
+            _ready(f"watching {sdir} ({how}, poll every {interval:g}s)")
+            while True:
+                new = tail.poll()
+                if new:
+                    for ev in new:
+                        view.add(ev)
+                    live.update(view.renderable(status), refresh=True)
+                waker.wait(interval)
+    finally:
+        waker.stop()
+
+
+def register(app) -> None:
+    app.command("monitor")(monitor)

@@ -1,0 +1,84 @@
+"""`simpulse strategies`: the catalogue — what each strategy does, where it comes from, whether it is used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json
+
+
+def catalogue_rows(cfg, sdir: Path | None) -> list[dict]:
+    from simpulse.config import IMPORTED_STRATEGIES, catalogue_for
+    cat = catalogue_for(cfg, sdir)
+    active = {s.name for s in cat.active}
+    rows = []
+    for s in cat.all.values():
+        if s.builtin:
+            source = "builtin"
+        elif s.name in cfg.strategies:
+            source = str(cfg.path) if cfg.path else "simpulse.toml"
+        else:
+            source = str(Path(sdir) / IMPORTED_STRATEGIES) if sdir else "imported"
+        why = None
+        if s.name not in active:
+            if cfg["enabled"] is not None and s.name not in cfg["enabled"]:
+                why = f"not in `enabled` (set by {cfg.sources['enabled']})"
+            elif s.changes_diagnostics and not cfg["allow_diagnostic_changes"]:
+                why = f"changes diagnostics; allow_diagnostic_changes = false (set by {cfg.sources['allow_diagnostic_changes']})"
+            elif s.may_break and not cfg["allow_breaking"]:
+                why = f"may break a proof; allow_breaking = false (set by {cfg.sources['allow_breaking']})"
+            else:
+                why = "inactive"
+        rows.append({
+            "name": s.name, "description": s.description, "options": dict(s.options), "args": list(s.args),
+            "changes_diagnostics": s.changes_diagnostics, "may_break": s.may_break,
+            "prior_mean": s.prior_mean, "prior_strength": s.prior_strength,
+            "source": "builtin" if s.builtin else ("simpulse.toml" if s.name in cfg.strategies else "imported"),
+            "defined_in": source, "active": s.name in active, "inactive_because": why,
+        })
+    return rows
+
+
+def strategies(
+    state: Path | None = STATE_DIR_OPTION,
+    as_json: bool = JSON_OPTION,
+):
+    """The strategies: options and arguments, risks, source (builtin / simpulse.toml / imported), active or why not."""
+    from simpulse.commands._common import config, state_dir
+    from simpulse.errors import SimpulseError
+    cfg = config()
+    try:
+        sdir = state_dir(state, must_exist=False, cfg=cfg)
+    except SimpulseError:
+        sdir = None
+    rows = catalogue_rows(cfg, sdir if sdir is not None and sdir.is_dir() else None)
+    if as_json:
+        print_json(rows)
+        return
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+    console = Console()
+    from rich import box
+    table = Table(title="simpulse strategies", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+    for col in ("strategy", "options / args", "diagnostics", "breaks", "source", "active"):
+        table.add_column(col, no_wrap=True)
+    for r in rows:
+        passes = [f"{k}={v}" for k, v in r["options"].items()]
+        if r["args"]:
+            passes.append(" ".join(r["args"]))
+        table.add_row(f"[bold]{r['name']}[/bold]", escape("\n".join(passes) or "—"),
+                      "may change" if r["changes_diagnostics"] else "same", "yes" if r["may_break"] else "no",
+                      escape(r["source"]), "yes" if r["active"] else "[red]no[/red]*")
+    console.print(table)
+    console.print("  options are passed as -Dweak.NAME=VALUE (ignored by a Lean that does not know them)")
+    for r in rows:
+        if not r["active"]:
+            console.print(f"  * {r['name']} is not used: {escape(r['inactive_because'])}", soft_wrap=True)
+    for r in rows:
+        where = "" if r["source"] == "builtin" else f" [dim](from {escape(r['defined_in'])})[/dim]"
+        console.print(f"  [bold]{r['name']}[/bold]: {escape(r['description'])}{where}")
+
+
+def register(app) -> None:
+    app.command("strategies")(strategies)

@@ -1,0 +1,509 @@
+"""The export/import format of what simpulse learned (docs/export-format.md).
+
+    doc = build_export(learner.stats, catalogue)          # a JSON-able dict
+    doc = load_export(path)                               # read + validate; SimpulseError otherwise
+    plan = plan_import(doc, catalogue, trust_strategies=False)
+    event = import_event(plan.payload, weight=0.5, source="team.json")
+
+`validate` checks everything an import file may carry (format and version, every field's type,
+finite numbers, sizes, safe names, every strategy definition through the allowlist) and raises
+a one-line `SimpulseError` at the first problem: a refused file merges nothing. `plan_import`
+decides, strategy by strategy, what is merged (the statistics of strategies known here, and of
+strategies the user trusts the file to add) and what is dropped (with the reason). The merge
+itself is `simpulse.learner.fold` of the one ``import`` event.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import time
+from pathlib import Path
+
+from simpulse.errors import SimpulseError
+
+FORMAT = "simpulse-export"
+VERSION = 1
+
+MAX_BYTES = 20 * 1024 * 1024
+MAX_TOOLCHAINS = 64
+MAX_CONTEXTS = 256        # per toolchain
+MAX_STRATEGIES = 256      # definitions, and per context / in a toolchain's glob
+MAX_MODULES = 100_000     # per toolchain
+MAX_NUMBER = 1e12         # |any statistic| (a count of a trillion compiles is not plausible)
+MAX_DEPTH = 12
+
+TOP_KEYS = {"format", "version", "created", "simpulse_version", "toolchains", "strategies", "priors"}
+TOP_REQUIRED = ("format", "version", "toolchains")
+TC_KEYS = {"arms", "glob", "contexts", "modules", "simulated"}
+CONTEXT_COUNT_KEYS = {"pulls", "fails", "modules"}
+MODULE_KEYS = {"context", "counts"}
+STRATEGY_KEYS = {"name", "description", "options", "args", "changes_diagnostics", "may_break",
+                 "prior_mean", "prior_strength", "builtin"}
+
+# Names: no '/', no '..', no control characters, no leading '.' or '-'.
+_GITHASH = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
+_CONTEXT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+_STRATEGY = re.compile(r"^[a-z][a-z0-9_.-]{0,47}$")
+_MODULE_MAX = 512
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+# --------------------------------------------------------------------------- export
+
+def module_key(name: str, include_paths: bool) -> str:
+    """A module's key in an export: its name with --include-paths, else a 16-hex digest."""
+    if include_paths:
+        return name
+    return hashlib.sha256(name.encode("utf-8", errors="replace")).hexdigest()[:16]
+
+
+def _num(x):
+    """Counts that are whole stay integers in the file (they are floats after a discounted import)."""
+    x = float(x)
+    return int(x) if x.is_integer() and abs(x) < 2 ** 53 else x
+
+
+def _arm_out(arm) -> list:
+    return [float(arm[0]), float(arm[1]), float(arm[2]), _num(arm[3]), _num(arm[4]), _num(arm[5])]
+
+
+def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
+                 simpulse_version: str | None = None, created: float | None = None) -> dict:
+    """The export document of the learner's statistics `stats` (see docs/export-format.md).
+
+    Toolchains are listed oldest first (the learner's order). `catalogue` supplies the
+    definitions of the strategies that appear in the statistics (when it knows them).
+    """
+    if simpulse_version is None:
+        from simpulse import __version__ as simpulse_version
+    toolchains: dict[str, dict] = {}
+    seen: set[str] = set()
+    order = [g for g in stats.get("order", []) if g in stats.get("toolchains", {})]
+    order += [g for g in stats.get("toolchains", {}) if g not in order]
+    for githash in order:
+        tc = stats["toolchains"][githash]
+        arms = {ctx: {name: _arm_out(a) for name, a in sorted(by.items())}
+                for ctx, by in sorted(tc.get("arms", {}).items()) if by}
+        glob = {name: _arm_out(a) for name, a in sorted(tc.get("glob", {}).items())}
+        contexts: dict[str, dict] = {}
+        for ctx, by in arms.items():
+            contexts[ctx] = {"pulls": _num(sum(a[3] for a in by.values())),
+                             "fails": _num(sum(a[4] for a in by.values())), "modules": 0}
+        modules: dict[str, dict] = {}
+        for name, mod in sorted(tc.get("modules", {}).items()):
+            entries = mod.get("s", {})
+            ctxs = [e[2] for e in entries.values() if len(e) > 2]
+            ctx = ctxs[-1] if ctxs else None
+            if ctx in contexts:
+                contexts[ctx]["modules"] += 1
+            modules[module_key(name, include_paths)] = {
+                "context": ctx, "counts": {k: _num(e[0]) for k, e in sorted(entries.items())}}
+        for by in arms.values():
+            seen.update(by)
+        seen.update(glob)
+        toolchains[githash] = {"arms": arms, "glob": glob, "contexts": contexts, "modules": modules,
+                               "simulated": bool(tc.get("simulated"))}
+    strategies = []
+    if catalogue is not None:
+        for name in sorted(seen):
+            s = catalogue.all.get(name)
+            if s is not None:
+                strategies.append(s.to_json())
+    from simpulse import learner as L
+    from simpulse.policy import posterior as P
+    priors = {
+        "model": {"alpha0": P.ALPHA0, "beta0": P.BETA0, "share_kappa": L.SHARE_KAPPA,
+                  "toolchain_discount": L.TOOLCHAIN_DISCOUNT, "toolchain_cap": L.TOOLCHAIN_CAP,
+                  "module_memory": L.MODULE_MEMORY},
+        "strategies": {d["name"]: {"prior_mean": d["prior_mean"], "prior_strength": d["prior_strength"]}
+                       for d in strategies},
+    }
+    created = time.time() if created is None else created
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+        "simpulse_version": simpulse_version,
+        "toolchains": toolchains,
+        "strategies": strategies,
+        "priors": priors,
+    }
+
+
+def dumps(doc: dict) -> str:
+    """The file's text: strict JSON (no NaN), indented, with arrays of scalars on one line."""
+    out: list[str] = []
+
+    def enc(x, ind: int) -> None:
+        pad = " " * ind
+        if isinstance(x, dict) and x:
+            out.append("{\n")
+            for i, (k, v) in enumerate(x.items()):
+                out.append(f"{pad} {json.dumps(k, ensure_ascii=False)}: ")
+                enc(v, ind + 1)
+                out.append(",\n" if i < len(x) - 1 else "\n")
+            out.append(pad + "}")
+        elif isinstance(x, list) and any(isinstance(v, (dict, list)) for v in x):
+            out.append("[\n")
+            for i, v in enumerate(x):
+                out.append(pad + " ")
+                enc(v, ind + 1)
+                out.append(",\n" if i < len(x) - 1 else "\n")
+            out.append(pad + "]")
+        else:
+            out.append(json.dumps(x, allow_nan=False, ensure_ascii=False))
+
+    enc(doc, 0)
+    return "".join(out) + "\n"
+
+
+def write_export(doc: dict, out: Path) -> int:
+    """Write atomically (temporary file + rename); returns the size in bytes."""
+    data = dumps(doc).encode("utf-8")
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+    except OSError as e:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise SimpulseError(f"cannot write {out}: {e.strerror or e}") from None
+    return len(data)
+
+
+# --------------------------------------------------------------------------- reading + validation
+
+def _no_constants(name):
+    raise SimpulseError(f"invalid number {name} (NaN and infinities are not allowed)")
+
+
+def _pairs(pairs):
+    out = {}
+    for k, v in pairs:
+        if k in out:
+            raise SimpulseError(f"duplicate key {k!r}")
+        out[k] = v
+    return out
+
+
+def parse(data: bytes, *, what: str = "import file") -> dict:
+    if len(data) > MAX_BYTES:
+        raise SimpulseError(f"{what}: larger than {MAX_BYTES // (1024 * 1024)} MB; refused")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SimpulseError(f"{what}: not UTF-8 text") from None
+    try:
+        doc = json.loads(text, parse_constant=_no_constants, object_pairs_hook=_pairs)
+    except SimpulseError as e:
+        raise SimpulseError(f"{what}: {e}") from None
+    except json.JSONDecodeError as e:
+        truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated")
+        hint = " (truncated?)" if truncated else ""
+        raise SimpulseError(f"{what}: not valid JSON{hint}: {e.msg} (line {e.lineno}, column {e.colno})") from None
+    except RecursionError:
+        raise SimpulseError(f"{what}: nested too deeply") from None
+    if not isinstance(doc, dict):
+        raise SimpulseError(f"{what}: expected a JSON object at the top level")
+    return doc
+
+
+def load_export(path: Path) -> dict:
+    """Read and validate an export file; a one-line SimpulseError for anything wrong."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise SimpulseError(f"cannot read {path}: {e.strerror or e}") from None
+    if not path.is_file():
+        raise SimpulseError(f"{path}: not a regular file")
+    if size > MAX_BYTES:
+        raise SimpulseError(f"{path}: {size} bytes is larger than {MAX_BYTES // (1024 * 1024)} MB; refused")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise SimpulseError(f"cannot read {path}: {e.strerror or e}") from None
+    doc = parse(data, what=str(path))
+    try:
+        validate(doc)
+    except SimpulseError as e:
+        raise SimpulseError(f"{path}: {e}") from None
+    return doc
+
+
+def _type(x) -> str:
+    return {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}.get(
+        type(x), "number" if isinstance(x, (int, float)) else type(x).__name__)
+
+
+def _obj(x, where: str, *, max_items: int | None = None) -> dict:
+    if not isinstance(x, dict):
+        raise SimpulseError(f"{where}: expected an object, got {_type(x)}")
+    if max_items is not None and len(x) > max_items:
+        raise SimpulseError(f"{where}: {len(x)} entries, more than the limit of {max_items}")
+    return x
+
+
+def _keys(d: dict, allowed: set, where: str, required=()) -> None:
+    unknown = sorted(set(d) - allowed, key=str)
+    if unknown:
+        raise SimpulseError(f"{where}: unknown field {unknown[0]!r}")
+    for k in required:
+        if k not in d:
+            raise SimpulseError(f"{where}: missing field {k!r}")
+
+
+def _finite(x, where: str, *, nonneg: bool = False) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise SimpulseError(f"{where}: expected a number, got {_type(x)}")
+    x = float(x)
+    if not math.isfinite(x) or abs(x) > MAX_NUMBER:
+        raise SimpulseError(f"{where}: {x!r} is not a finite number of plausible size")
+    if nonneg and x < 0:
+        raise SimpulseError(f"{where}: {x!r} is negative")
+    return x
+
+
+def _name(x, pattern, where: str, what: str) -> str:
+    if not isinstance(x, str) or not pattern.match(x) or ".." in x or _CONTROL.search(x):
+        shown = repr(x)[:80]
+        raise SimpulseError(f"{where}: {what} name {shown} is not allowed "
+                            "(letters, digits, '_', '.', '-'; no '/', '..' or control characters)")
+    return x
+
+
+def _module_name(x, where: str) -> str:
+    if (not isinstance(x, str) or not x or len(x) > _MODULE_MAX or "/" in x or "\\" in x
+            or ".." in x or _CONTROL.search(x) or x.startswith(".")):
+        raise SimpulseError(f"{where}: module key {repr(x)[:80]} is not allowed "
+                            "(no '/', '..' or control characters; at most 512 characters)")
+    return x
+
+
+def _arm(x, where: str) -> None:
+    if not isinstance(x, list) or len(x) != 6:
+        raise SimpulseError(f"{where}: expected an array of 6 numbers [W, S1, S2, n, fails, wins]")
+    for i, v in enumerate(x):
+        _finite(v, f"{where}[{i}]", nonneg=i != 1)
+
+
+def _depth(x, limit: int = MAX_DEPTH, where: str = "the file") -> None:
+    stack = [(x, 0)]
+    while stack:
+        v, d = stack.pop()
+        if d > limit:
+            raise SimpulseError(f"{where} is nested too deeply (more than {limit} levels)")
+        if isinstance(v, dict):
+            stack.extend((w, d + 1) for w in v.values())
+        elif isinstance(v, list):
+            stack.extend((w, d + 1) for w in v)
+
+
+def check_header(doc: dict) -> None:
+    """Format and version first: a newer file is refused with that reason, not a field error."""
+    fmt = doc.get("format")
+    if fmt != FORMAT:
+        raise SimpulseError(f"not a simpulse export (format is {repr(fmt)[:40]}, expected {FORMAT!r})")
+    v = doc.get("version")
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise SimpulseError(f"version must be an integer, got {_type(v)}")
+    if v > VERSION:
+        raise SimpulseError(f"written in export format version {v} by a newer simpulse; this simpulse "
+                            f"reads version {VERSION}: upgrade simpulse to import it")
+    if v < 1:
+        raise SimpulseError(f"unknown export format version {v}")
+
+
+def validate(doc: dict) -> None:
+    """Check a whole export document; raise SimpulseError (one line) at the first problem."""
+    from simpulse.strategy.catalogue import strategy_from_json
+
+    if not isinstance(doc, dict):
+        raise SimpulseError("expected a JSON object at the top level")
+    check_header(doc)
+    _keys(doc, TOP_KEYS, "top level", TOP_REQUIRED)
+    _depth(doc)
+    for k in ("created", "simpulse_version"):
+        if k in doc and (not isinstance(doc[k], str) or len(doc[k]) > 64 or _CONTROL.search(doc[k])):
+            raise SimpulseError(f"{k}: expected a short string")
+    tcs = _obj(doc["toolchains"], "toolchains", max_items=MAX_TOOLCHAINS)
+    for githash, tc in tcs.items():
+        _name(githash, _GITHASH, "toolchains", "toolchain")
+        w = f"toolchains.{githash[:16]}"
+        _obj(tc, w)
+        _keys(tc, TC_KEYS, w)
+        if "simulated" in tc and not isinstance(tc["simulated"], bool):
+            raise SimpulseError(f"{w}.simulated: expected true or false")
+        arms = _obj(tc.get("arms", {}), f"{w}.arms", max_items=MAX_CONTEXTS)
+        for ctx, by in arms.items():
+            _name(ctx, _CONTEXT, f"{w}.arms", "context")
+            _obj(by, f"{w}.arms.{ctx}", max_items=MAX_STRATEGIES)
+            for name, arm in by.items():
+                _name(name, _STRATEGY, f"{w}.arms.{ctx}", "strategy")
+                _arm(arm, f"{w}.arms.{ctx}.{name}")
+        glob = _obj(tc.get("glob", {}), f"{w}.glob", max_items=MAX_STRATEGIES)
+        for name, arm in glob.items():
+            _name(name, _STRATEGY, f"{w}.glob", "strategy")
+            _arm(arm, f"{w}.glob.{name}")
+        contexts = _obj(tc.get("contexts", {}), f"{w}.contexts", max_items=MAX_CONTEXTS)
+        for ctx, counts in contexts.items():
+            _name(ctx, _CONTEXT, f"{w}.contexts", "context")
+            _obj(counts, f"{w}.contexts.{ctx}")
+            _keys(counts, CONTEXT_COUNT_KEYS, f"{w}.contexts.{ctx}")
+            for k, v in counts.items():
+                _finite(v, f"{w}.contexts.{ctx}.{k}", nonneg=True)
+        modules = _obj(tc.get("modules", {}), f"{w}.modules", max_items=MAX_MODULES)
+        for key, m in modules.items():
+            _module_name(key, f"{w}.modules")
+            mw = f"{w}.modules[{key[:32]}]"
+            _obj(m, mw)
+            _keys(m, MODULE_KEYS, mw)
+            if m.get("context") is not None:
+                _name(m["context"], _CONTEXT, mw, "context")
+            counts = _obj(m.get("counts", {}), f"{mw}.counts", max_items=MAX_STRATEGIES)
+            for name, n in counts.items():
+                _name(name, _STRATEGY, f"{mw}.counts", "strategy")
+                _finite(n, f"{mw}.counts.{name}", nonneg=True)
+    strategies = doc.get("strategies", [])
+    if not isinstance(strategies, list):
+        raise SimpulseError(f"strategies: expected an array, got {_type(strategies)}")
+    if len(strategies) > MAX_STRATEGIES:
+        raise SimpulseError(f"strategies: {len(strategies)} definitions, more than the limit of {MAX_STRATEGIES}")
+    names = set()
+    for i, d in enumerate(strategies):
+        where = f"strategies[{i}]"
+        _obj(d, where)
+        _keys(d, STRATEGY_KEYS, where, ("name",))
+        _name(d["name"], _STRATEGY, where, "strategy")
+        if d["name"] in names:
+            raise SimpulseError(f"{where}: strategy {d['name']!r} defined twice")
+        names.add(d["name"])
+        if "builtin" in d and not isinstance(d["builtin"], bool):
+            raise SimpulseError(f"{where}.builtin: expected true or false")
+        if "description" in d and (not isinstance(d["description"], str) or len(d["description"]) > 2000):
+            raise SimpulseError(f"{where}.description: expected a string of at most 2000 characters")
+        if isinstance(d.get("options"), dict) and len(d["options"]) > 64:
+            raise SimpulseError(f"{where}.options: more than 64 options")
+        if isinstance(d.get("args"), list) and len(d["args"]) > 16:
+            raise SimpulseError(f"{where}.args: more than 16 arguments")
+        try:
+            strategy_from_json(d)        # the allowlist, the types, the name rules
+        except SimpulseError as e:
+            raise SimpulseError(f"{where}: {e}") from None
+    priors = doc.get("priors", {})
+    _obj(priors, "priors")
+    _keys(priors, {"model", "strategies"}, "priors")
+    model = _obj(priors.get("model", {}), "priors.model", max_items=32)
+    for k, v in model.items():
+        _name(k, _CONTEXT, "priors.model", "parameter")
+        _finite(v, f"priors.model.{k}")
+    sp = _obj(priors.get("strategies", {}), "priors.strategies", max_items=MAX_STRATEGIES)
+    for name, p in sp.items():
+        _name(name, _STRATEGY, "priors.strategies", "strategy")
+        _obj(p, f"priors.strategies.{name}")
+        _keys(p, {"prior_mean", "prior_strength"}, f"priors.strategies.{name}")
+        for k, v in p.items():
+            _finite(v, f"priors.strategies.{name}.{k}")
+
+
+# --------------------------------------------------------------------------- import plan
+
+class ImportPlan:
+    """What an import merges: `payload` ({githash: {"arms", "glob", "simulated"}}, newest
+    toolchain first so that `fold` keeps the file's order), the definitions to add to
+    imported-strategies.json, and the strategies whose statistics are dropped (name → why)."""
+
+    def __init__(self):
+        self.payload: dict[str, dict] = {}
+        self.new_strategies: list[dict] = []
+        self.dropped: dict[str, str] = {}
+        self.kept: list[str] = []
+
+    def counts(self) -> dict:
+        return {
+            "toolchains": len(self.payload),
+            "contexts": len({c for tc in self.payload.values() for c in tc["arms"]}),
+            "arms": sum(len(by) for tc in self.payload.values() for by in tc["arms"].values()),
+        }
+
+
+def _same_definition(local, d: dict) -> bool:
+    opts = d.get("options", {})
+    if isinstance(opts, dict):
+        opts = {str(k): ("true" if v is True else "false" if v is False else str(v)) for k, v in opts.items()}
+    return dict(local.options) == opts and list(local.args) == list(d.get("args", []))
+
+
+def plan_import(doc: dict, catalogue, *, trust_strategies: bool = False) -> ImportPlan:
+    """Decide what to merge from a validated export `doc` into a state whose catalogue is
+    `catalogue` (its `.all`, active or not)."""
+    from simpulse.strategy.catalogue import strategy_from_json
+
+    plan = ImportPlan()
+    defs = {d["name"]: d for d in doc.get("strategies", [])}
+    referenced: set[str] = set()
+    for tc in doc["toolchains"].values():
+        for by in tc.get("arms", {}).values():
+            referenced.update(by)
+        referenced.update(tc.get("glob", {}))
+    allowed: set[str] = set()
+    for name in sorted(referenced):
+        local = catalogue.all.get(name)
+        d = defs.get(name)
+        if local is not None:
+            if d is not None and not _same_definition(local, d):
+                plan.dropped[name] = ("defined differently here than in the file "
+                                      "(its statistics would describe another strategy)")
+                continue
+            allowed.add(name)
+        elif d is None:
+            plan.dropped[name] = "unknown here and the file carries no definition"
+        elif not trust_strategies:
+            plan.dropped[name] = "not in the local catalogue (pass --trust-strategies to add its definition)"
+        else:
+            s = strategy_from_json(d)          # validated already; rebuilt for a canonical form
+            entry = s.to_json()
+            entry.pop("builtin", None)
+            plan.new_strategies.append(entry)
+            allowed.add(name)
+    plan.kept = sorted(allowed)
+    for githash in reversed(list(doc["toolchains"])):      # newest first: fold inserts at the front
+        tc = doc["toolchains"][githash]
+        arms = {}
+        for ctx, by in tc.get("arms", {}).items():
+            keep = {n: list(a) for n, a in by.items() if n in allowed}
+            if keep:
+                arms[ctx] = keep
+        glob = {n: list(a) for n, a in tc.get("glob", {}).items() if n in allowed}
+        if arms or glob:
+            plan.payload[githash] = {"arms": arms, "glob": glob, "simulated": bool(tc.get("simulated"))}
+    return plan
+
+
+def import_event(payload: dict, *, weight: float, source: str) -> dict:
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (0 < weight <= 1):
+        raise SimpulseError(f"--weight must be in (0, 1], got {weight!r}")
+    return {"v": 1, "kind": "import", "id": os.urandom(8).hex(), "ts": time.time(),
+            "weight": float(weight), "source": source, "toolchains": payload}
+
+
+def merge_strategy_list(existing: list, new: list[dict]) -> list:
+    """imported-strategies.json after adding `new` definitions (a name already there is kept)."""
+    out = [d for d in existing if isinstance(d, dict)]
+    names = {d.get("name") for d in out}
+    for d in new:
+        if d["name"] not in names:
+            out.append(d)
+            names.add(d["name"])
+    return out

@@ -1,0 +1,310 @@
+"""`simpulse export` / `simpulse import` and the format of `simpulse.exchange` (docs/export-format.md)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+
+import pytest
+
+from conftest import FIXTURES, Project
+from simpulse import exchange
+from simpulse.errors import SimpulseError
+from simpulse.learner import Learner
+from simpulse.store.store import Store
+from simpulse.strategy.catalogue import Catalogue
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, sim_toolchain) -> Project:
+    """Two simulated builds (the second after an edit of Basic, so every module recompiles)."""
+    root = tmp_path_factory.mktemp("exchange") / "fixtures"
+    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
+    proj = Project(root, sim_toolchain)
+    proj.simpulse("build", "--seed", "1", check=0)
+    with open(root / "Fixtures" / "Basic.lean", "a") as f:
+        f.write("\n-- an edit\n")
+    proj.simpulse("build", "--seed", "2", check=0)
+    return proj
+
+
+@pytest.fixture(scope="module")
+def exported(built, tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("export") / "team.json"
+    built.simpulse("export", str(out), check=0)
+    return json.loads(out.read_text())
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    from simpulse.cli import main
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def state_files(sdir):
+    """Everything in a state directory, with contents (compared before/after a refused import)."""
+    if not sdir.exists():
+        return None
+    return {str(p.relative_to(sdir)): p.read_bytes() for p in sorted(sdir.rglob("*")) if p.is_file()}
+
+
+def test_export_shape(built, exported):
+    doc = exported
+    assert doc["format"] == "simpulse-export" and doc["version"] == 1
+    assert set(doc) == {"format", "version", "created", "simpulse_version", "toolchains", "strategies", "priors"}
+    (githash, tc), = doc["toolchains"].items()
+    assert set(tc) == {"arms", "glob", "contexts", "modules", "simulated"}
+    assert tc["simulated"] is True
+    assert all(len(a) == 6 for by in tc["arms"].values() for a in by.values())
+    # module names are hashed by default: 16 hex digits, nothing of the project's names
+    assert len(tc["modules"]) == 16
+    assert all(len(k) == 16 and all(c in "0123456789abcdef" for c in k) for k in tc["modules"])
+    assert "Fixtures" not in json.dumps(tc["modules"])
+    assert {d["name"] for d in doc["strategies"]} >= {"baseline", "no-linters"}
+    exchange.validate(doc)          # what export writes, import accepts
+
+
+def test_export_include_paths(built, tmp_path):
+    out = tmp_path / "named.json"
+    p = built.simpulse("export", str(out), "--include-paths", "--json", check=0)
+    info = json.loads(p.stdout)
+    assert info["module_names"] == "included" and info["toolchains"][0]["simulated"] is True
+    tc = next(iter(json.loads(out.read_text())["toolchains"].values()))
+    assert "Fixtures.Arith" in tc["modules"]
+    assert tc["modules"]["Fixtures.Arith"]["context"] == "arith"
+
+
+def test_round_trip_is_exact_at_weight_1(built, exported, tmp_path):
+    src = tmp_path / "team.json"
+    src.write_text(exchange.dumps(exported))
+    empty = tmp_path / "empty-state"
+    p = built.simpulse("import", str(src), "--weight", "1", "--state-dir", str(empty), check=0)
+    assert "merged" in p.stdout and "SIMULATED" in p.stdout
+    a = Learner(built.state).stats
+    b = Learner(empty).stats
+    (githash,) = a["order"]
+    assert b["order"] == [githash]
+    assert b["toolchains"][githash]["arms"] == a["toolchains"][githash]["arms"]
+    assert b["toolchains"][githash]["glob"] == a["toolchains"][githash]["glob"]
+    sa = json.loads(built.simpulse("stats", "--json", check=0).stdout)
+    sb = json.loads(built.simpulse("stats", "--json", "--state-dir", str(empty), check=0).stdout)
+    assert sa["leaderboard"] and sb["leaderboard"] == sa["leaderboard"]
+    # and exporting the imported state gives the same statistics back
+    again = tmp_path / "again.json"
+    built.simpulse("export", str(again), "--state-dir", str(empty), check=0)
+    tc2 = json.loads(again.read_text())["toolchains"][githash]
+    assert tc2["arms"] == exported["toolchains"][githash]["arms"]
+    assert tc2["glob"] == exported["toolchains"][githash]["glob"]
+    # one import event, shaped as documented
+    (ev,) = [e for e in Store(empty, create=False).iter_events() if e.get("kind") == "import"]
+    assert ev["v"] == 1 and ev["weight"] == 1.0 and ev["source"] == "team.json" and ev["id"] and ev["ts"]
+    assert set(ev["toolchains"][githash]) >= {"arms", "glob"}
+
+
+def test_weight_discounts_evidence(built, exported, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(built.root)
+    src = tmp_path / "team.json"
+    src.write_text(exchange.dumps(exported))
+    sdir = tmp_path / "half"
+    code, out, err = cli(capsys, "import", str(src), "--state-dir", str(sdir), "--json")
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["merged"] and res["weight"] == 0.5 and res["dropped_strategies"] == {}
+    (githash,) = exported["toolchains"]
+    got = Learner(sdir).stats["toolchains"][githash]["arms"]
+    for ctx, by in exported["toolchains"][githash]["arms"].items():
+        for name, arm in by.items():
+            assert got[ctx][name] == pytest.approx([0.5 * x for x in arm])
+    # the same bytes again: refused (double counting), unless --again
+    code, out, err = cli(capsys, "import", str(src), "--state-dir", str(sdir))
+    assert code == 2 and "already imported" in err and len(err.strip().splitlines()) == 1
+    code, out, err = cli(capsys, "import", str(src), "--state-dir", str(sdir), "--again")
+    assert code == 0
+
+
+def test_import_then_stats_labels_and_prior(built, exported, tmp_path, capsys, monkeypatch):
+    """Imported knowledge of an *earlier* toolchain is a discounted prior, never the current one."""
+    monkeypatch.chdir(built.root)
+    doc = copy.deepcopy(exported)
+    (githash,) = doc["toolchains"]
+    doc["toolchains"] = {"0ld" + githash[3:]: doc["toolchains"][githash]}
+    src = tmp_path / "old.json"
+    src.write_text(exchange.dumps(doc))
+    sdir = tmp_path / "state"
+    shutil.copytree(built.state, sdir)
+    before = Learner(sdir).stats["order"]
+    code, out, err = cli(capsys, "import", str(src), "--state-dir", str(sdir))
+    assert code == 0, err
+    order = Learner(sdir).stats["order"]
+    assert order[-1] == before[-1] and order[0] == "0ld" + githash[3:]
+
+
+# --------------------------------------------------------------------------- strategies in the file
+
+def _with_user_strategy(doc: dict, name: str, options: dict) -> dict:
+    doc = copy.deepcopy(doc)
+    (githash,) = doc["toolchains"]
+    tc = doc["toolchains"][githash]
+    tc["arms"].setdefault("arith", {})[name] = [2.0, -0.4, 0.1, 2, 0, 2]
+    tc["glob"][name] = [2.0, -0.4, 0.1, 2, 0, 2]
+    doc["strategies"].append({"name": name, "description": "from a colleague", "options": options,
+                              "args": [], "changes_diagnostics": True, "may_break": False})
+    return doc
+
+
+def test_unknown_strategy_dropped_unless_trusted(built, exported, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(built.root)
+    doc = _with_user_strategy(exported, "no-unused", {"linter.unusedVariables": "false"})
+    src = tmp_path / "team.json"
+    src.write_text(exchange.dumps(doc))
+    sdir = tmp_path / "s1"
+    code, out, err = cli(capsys, "import", str(src), "--state-dir", str(sdir))
+    assert code == 0, err
+    assert "dropped the statistics of strategy 'no-unused'" in out and "--trust-strategies" in out
+    (githash,) = doc["toolchains"]
+    assert "no-unused" not in Learner(sdir).stats["toolchains"][githash]["arms"]["arith"]
+    assert not (sdir / "imported-strategies.json").exists()
+
+    sdir = tmp_path / "s2"
+    outside = sorted(p for p in tmp_path.rglob("*") if sdir not in p.parents and p != sdir)
+    code, out, err = cli(capsys, "import", str(src), "--state-dir", str(sdir), "--trust-strategies")
+    assert code == 0, err
+    assert sorted(p for p in tmp_path.rglob("*") if sdir not in p.parents and p != sdir) == outside
+    defs = json.loads((sdir / "imported-strategies.json").read_text())
+    assert [d["name"] for d in defs] == ["no-unused"]
+    assert Learner(sdir).stats["toolchains"][githash]["arms"]["arith"]["no-unused"][3] == 1.0
+    code, out, err = cli(capsys, "strategies", "--json", "--state-dir", str(sdir))
+    row = next(r for r in json.loads(out) if r["name"] == "no-unused")
+    assert row["source"] == "imported" and row["active"] is True
+
+
+def test_strategy_defined_differently_is_dropped(built, exported, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(built.root)
+    doc = copy.deepcopy(exported)
+    for d in doc["strategies"]:
+        if d["name"] == "no-linters":
+            d["options"] = {"linter.unusedVariables": "false"}
+    src = tmp_path / "team.json"
+    src.write_text(exchange.dumps(doc))
+    code, out, err = cli(capsys, "import", str(src), "--state-dir", str(tmp_path / "s"), "--json")
+    assert code == 0, err
+    assert "defined differently" in json.loads(out)["dropped_strategies"]["no-linters"]
+
+
+# --------------------------------------------------------------------------- hostile files
+
+def _mutations(doc: dict) -> dict:
+    (g,) = doc["toolchains"]
+    ctx = next(iter(doc["toolchains"][g]["arms"]))
+    cases = {}
+
+    def case(name, fn, raw=None):
+        d = copy.deepcopy(doc)
+        fn(d)
+        cases[name] = raw if raw is not None else json.dumps(d)
+
+    case("unknown top-level field", lambda d: d.update(extra=1))
+    case("unknown toolchain field", lambda d: d["toolchains"][g].update(secret={}))
+    case("unknown strategy field", lambda d: d["strategies"][0].update(run="rm -rf /"))
+    case("too many toolchains", lambda d: d["toolchains"].update(
+        {f"t{i}": {"arms": {}, "glob": {}} for i in range(70)}))
+    case("too many contexts", lambda d: d["toolchains"][g]["arms"].update(
+        {f"c{i}": {"baseline": [0, 0, 0, 1, 0, 0]} for i in range(300)}))
+    case("too many strategy definitions", lambda d: d["strategies"].extend(
+        {"name": f"s{i}", "options": {"linter.all": "false"}} for i in range(300)))
+    case("skipKernelTC", lambda d: d["strategies"].append(
+        {"name": "turbo", "options": {"debug.skipKernelTC": "true"}}))
+    case("forbidden lean argument", lambda d: d["strategies"].append(
+        {"name": "plugin", "args": ["--plugin", "/tmp/evil.so"]}))
+    case("traversal in a context", lambda d: d["toolchains"][g]["arms"].update(
+        {"../../etc": {"baseline": [0, 0, 0, 1, 0, 0]}}))
+    case("traversal in a strategy", lambda d: d["toolchains"][g]["glob"].update(
+        {"../x": [0, 0, 0, 1, 0, 0]}))
+    case("slash in a toolchain", lambda d: d["toolchains"].update({"a/b": {"arms": {}, "glob": {}}}))
+    case("traversal in a module key", lambda d: d["toolchains"][g]["modules"].update(
+        {"../../x": {"context": ctx, "counts": {}}}))
+    case("control character", lambda d: d["toolchains"][g]["arms"].update(
+        {"ctx\n": {"baseline": [0, 0, 0, 1, 0, 0]}}))
+    case("NaN", lambda d: None, raw=json.dumps(doc).replace("[0.0, 0.0, 0.0,", "[NaN, 0.0, 0.0,", 1))
+    case("overflowing number", lambda d: None, raw=json.dumps(doc).replace("[0.0, 0.0, 0.0,", "[1e400, 0.0, 0.0,", 1))
+    case("negative count", lambda d: d["toolchains"][g]["arms"][ctx].update(baseline=[0, 0, 0, -5, 0, 0]))
+    case("short arm", lambda d: d["toolchains"][g]["arms"][ctx].update(baseline=[0, 0, 0, 1, 0]))
+    case("boolean as number", lambda d: d["toolchains"][g]["arms"][ctx].update(baseline=[True, 0, 0, 1, 0, 0]))
+    case("string as number", lambda d: d["toolchains"][g]["glob"].update(baseline=["1", 0, 0, 1, 0, 0]))
+    case("truncated file", lambda d: None, raw=json.dumps(doc)[: len(json.dumps(doc)) // 2])
+    case("newer version", lambda d: d.update(version=2, newfield={}))
+    case("other format", lambda d: d.update(format="something-else"))
+    case("duplicate key", lambda d: None, raw=json.dumps(doc)[:-1] + ', "version": 1}')
+    case("not an object", lambda d: None, raw="[1, 2, 3]")
+    case("deeply nested", lambda d: d["priors"].update(model={"x": json.loads("[" * 50 + "]" * 50)}))
+    return cases
+
+
+def test_hostile_imports_are_refused_and_merge_nothing(built, exported, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(built.root)
+    sdir = tmp_path / "state"
+    code, out, err = cli(capsys, "record", "X.lean", "arith", "no-linters", "2", "1", "--state-dir", str(sdir))
+    assert code == 0, err
+    before = state_files(sdir)
+    messages = {}
+    for name, raw in _mutations(exported).items():
+        src = tmp_path / "hostile.json"
+        src.write_text(raw)
+        code, out, err = cli(capsys, "import", str(src), "--state-dir", str(sdir), "--trust-strategies", "--weight", "1")
+        assert code == 2, (name, out, err)
+        assert err.startswith("simpulse: error:") and len(err.strip().splitlines()) == 1, (name, err)
+        assert "Traceback" not in err
+        assert state_files(sdir) == before, name          # nothing merged, nothing written
+        messages[name] = err
+    assert "newer simpulse" in messages["newer version"] and "upgrade" in messages["newer version"]
+    assert "debug.skipKernelTC" in messages["skipKernelTC"]
+    assert "truncated" in messages["truncated file"]
+    assert "NaN" in messages["NaN"]
+    assert "unknown field 'extra'" in messages["unknown top-level field"]
+    assert "more than the limit" in messages["too many toolchains"]
+    assert "not allowed" in messages["traversal in a context"]
+    assert "duplicate key" in messages["duplicate key"]
+
+
+def test_oversized_file_refused(built, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(built.root)
+    src = tmp_path / "big.json"
+    with open(src, "wb") as f:
+        f.write(b'{"format": "simpulse-export", "version": 1, "toolchains": {}, "pad": "')
+        f.write(b"x" * (exchange.MAX_BYTES + 1))
+        f.write(b'"}')
+    sdir = tmp_path / "never-created"
+    code, out, err = cli(capsys, "import", str(src), "--state-dir", str(sdir))
+    assert code == 2 and "larger than 20 MB" in err
+    assert not sdir.exists()
+
+
+@pytest.mark.parametrize("w", ["0", "1.5", "-1", "nan"])
+def test_bad_weight(built, exported, tmp_path, capsys, monkeypatch, w):
+    monkeypatch.chdir(built.root)
+    src = tmp_path / "team.json"
+    src.write_text(exchange.dumps(exported))
+    code, out, err = cli(capsys, "import", str(src), f"--weight={w}", "--state-dir", str(tmp_path / "s"))
+    assert code == 2 and "--weight" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_validate_unit():
+    doc = exchange.build_export({"schema": 1, "order": [], "toolchains": {}, "counters": {}})
+    exchange.validate(doc)
+    with pytest.raises(SimpulseError, match="newer"):
+        exchange.validate(dict(doc, version=7))
+    with pytest.raises(SimpulseError, match="NaN"):
+        exchange.parse(b'{"x": NaN}')
+    with pytest.raises(SimpulseError, match="Infinity"):
+        exchange.parse(b'{"x": -Infinity}')
+    plan = exchange.plan_import(doc, Catalogue())
+    assert plan.payload == {} and plan.dropped == {}
+    with pytest.raises(SimpulseError):
+        exchange.import_event({}, weight=0.0, source="x")
