@@ -6,7 +6,7 @@ import random
 import pytest
 
 from simpulse.errors import SimpulseError
-from simpulse.learner import Learner, empty_stats, fold
+from simpulse.learner import Learner, empty_stats, fold, module_record
 from simpulse.strategy.catalogue import BUILTIN, Catalogue, Strategy
 
 TRUE = {"baseline": 0.0, "no-linters": -0.10, "no-async": 0.05, "no-simprocs": -0.20,
@@ -86,7 +86,7 @@ def test_slower_strategy_is_suspended_after_recent_losses_then_reprobed():
     tc = lrn.stats["toolchains"]["unknown"]
 
     def slow(i):
-        mod = tc["modules"][f"M{i}"]["s"]
+        mod = module_record(tc, f"M{i}")["s"]
         n, sy, _ = mod.get("baseline") or next(iter(mod.values()))
         lrn.observe(force(lrn, "no-async", f"M{i}"), seconds=math.exp(sy / n) * 1.3)
 

@@ -126,7 +126,29 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     rc = subprocess.call(cmd, cwd=workspace, env=env)
     if before is not None:
         _summary(sdir, before, tc.githash, tc.simulated)
+    maybe_compact(sdir, cfg["retention_segments"])
     return rc
+
+
+COMPACT_BYTES = 4 << 20
+
+
+def maybe_compact(sdir: Path, retention_segments: int, *, threshold: int = COMPACT_BYTES) -> bool:
+    """After a build, off the per-compile path: once the active event log passes `threshold`
+    bytes, archive it into a segment and snapshot the statistics; keep at most
+    `retention_segments` segments (older ones are already in the snapshot's statistics, so the
+    learner loses nothing). Best effort: a failure here never changes the build's exit code."""
+    try:
+        if os.path.getsize(sdir / "events.log") < threshold:
+            return False
+        from simpulse.learner import empty_stats, fold
+        from simpulse.store.store import Store
+        Store(sdir, create=False).compact(fold, empty_stats(), retention_segments=retention_segments)
+        return True
+    except Exception as e:  # noqa: BLE001
+        from simpulse.shim.main import log
+        log(str(sdir), f"compaction after the build failed: {type(e).__name__}: {e}")
+        return False
 
 
 def main_fast(argv: list[str]) -> int:
