@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from simpulse.errors import SimpulseError
+from simpulse.learner import module_record
 
 FORMAT = "simpulse-export"
 VERSION = 1
@@ -96,8 +97,8 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
             contexts[ctx] = {"pulls": _num(sum(a[3] for a in by.values())),
                              "fails": _num(sum(a[4] for a in by.values())), "modules": 0}
         modules: dict[str, dict] = {}
-        for name, mod in sorted(tc.get("modules", {}).items()):
-            entries = mod.get("s", {})
+        for name in sorted(tc.get("modules", {})):
+            entries = (module_record(tc, name) or {}).get("s", {})
             ctxs = [e[2] for e in entries.values() if len(e) > 2]
             ctx = ctxs[-1] if ctxs else None
             if ctx in contexts:

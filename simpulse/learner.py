@@ -170,14 +170,16 @@ def fold(stats: dict, ev: dict) -> dict:
     ctx_n[ctx] = idx = ctx_n.get(ctx, 0) + 1
     features = ev.get("features") if isinstance(ev.get("features"), dict) else None
 
+    local = kind == "compile"      # record/bench events were measured elsewhere: no counters
     if outcome == "strategy_failed":
         # The fallback compile of the same module in the same invocation is the baseline: a
         # failure costs log((t_failed + t_baseline) / t_baseline), counted once and for good.
         # Breakage is a property of the context: it is not shared with other contexts.
         fb = float(ev.get("fallback_wall") or 0.0)
-        counters["strategy_failed"] += 1
-        counters["fallback_seconds"] += fb
-        counters["seconds"] += wall + fb
+        if local:
+            counters["strategy_failed"] += 1
+            counters["fallback_seconds"] += fb
+            counters["seconds"] += wall + fb
         arm[4] += 1
         glob[4] += 1
         mod = module_record(tc, module) or {"s": {}, "c": {}}
@@ -186,14 +188,15 @@ def fold(stats: dict, ev: dict) -> dict:
             r = math.log((wall + fb) / fb)
             P.add(arm, r, 1.0)
             _push_recent(recent, r, idx)
-            counters["slower"] += 1
-            counters["baseline_est_seconds"] += fb
-            _observe_module(tc, mod, ctx, BASELINE, math.log(fb), features)
+            if local:
+                counters["slower"] += 1
+                counters["baseline_est_seconds"] += fb
+                _observe_module(tc, mod, ctx, BASELINE, math.log(fb), features)
         _put_module(tc, module, mod)
         return stats
 
     y = math.log(wall)
-    if kind == "record" and ev.get("baseline_wall"):
+    if kind in ("record", "bench") and ev.get("baseline_wall"):
         # Measured elsewhere against its own baseline: a paired observation, counted once.
         b = float(ev["baseline_wall"])
         if b > 0 and math.isfinite(b):
@@ -335,6 +338,8 @@ def _fold_import(stats: dict, ev: dict) -> None:
     stats["counters"]["imports"] = stats["counters"].get("imports", 0) + 1
     for githash, data in payload.items():
         tc = _tc(stats, str(githash))
+        if data.get("simulated"):
+            tc["simulated"] = True
         if str(githash) not in stats["order"]:
             stats["order"].insert(0, str(githash))    # imported knowledge never becomes "current"
         for ctx, by_strategy in (data.get("arms") or {}).items():

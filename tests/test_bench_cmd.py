@@ -88,7 +88,7 @@ def test_bench_feeds_the_learner(built, bench_json):
     by = {e["strategy"]: e for e in new}
     assert set(by) == {"no-linters", "no-simprocs"}
     for e in new:
-        assert e["kind"] == "record" and e["source"] == "bench" and e["context"] == data["context"]
+        assert e["kind"] == "bench" and e["source"] == "bench" and e["context"] == data["context"]
         assert e["baseline_wall"] == pytest.approx(arms["baseline"]["median"], abs=1e-6)
         assert e["simulated"] is True and e["toolchain"] == data["toolchain"]["githash"]
     assert by["no-linters"]["wall"] == pytest.approx(arms["no-linters"]["median"], abs=1e-6)
@@ -106,7 +106,7 @@ def test_bench_exports(bench_json):
 
 def test_bench_text_output(built):
     n = len(built.events(kind=None))
-    p = built.simpulse("bench", "Fixtures/Tiny.lean", "--runs", "3", "--warmup", "1", "--no-learn", check=0)
+    p = built.simpulse("bench", "Fixtures/Tiny.lean", "--runs", "2", "--warmup", "0", "--no-learn", check=0)
     out = p.stdout
     assert "SIMULATED" in out and "baseline (A/A)" in out and "A/A noise" in out and "noise floor" in out
     for s in ("no-linters", "no-async", "single-thread", "lean-fast"):      # every active strategy

@@ -12,7 +12,7 @@ from simpulse.errors import SimpulseError
 
 STATE_DIR_OPTION = typer.Option(None, "--state-dir", envvar="SIMPULSE_STATE_DIR",
                                 help="State directory (default: .simpulse/ at the workspace root).")
-JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (shapes in docs/json.md).")
+JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (shapes in docs/json/<command>.md).")
 
 
 def workspace_or_none() -> Path | None:

@@ -40,9 +40,9 @@ import typer
 
 from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fmt_seconds, print_json
 
-# The learner's fold treats a paired observation (baseline_wall) as such only for kind "record";
-# bench results are therefore written as kind "record" with "source": "bench".
-BENCH_EVENT_KIND = "record"
+# Bench results are paired observations (baseline_wall = the interleaved baseline's median);
+# the learner's fold treats kind "bench" like "record" and counts them under `benches`.
+BENCH_EVENT_KIND = "bench"
 CORE_PREFIXES = ("Init", "Std", "Lean", "Lake")
 AA = "baseline (A/A)"
 
@@ -248,6 +248,8 @@ def analyse(arms: list[Arm]) -> list[dict]:
                        verdict=B.verdict(r["ci"]))
         else:
             row.update(ratio=None, ci=[None, None], speedup=None, verdict="failed", df=None)
+        if arm.error is not None:
+            row["verdict"] = "failed"          # broke the module at some run: never "faster"
         row["ci"] = [None if (x is None or not math.isfinite(x)) else x for x in row["ci"]]
         rows.append(row)
     return rows

@@ -134,7 +134,7 @@ def render(data: dict, console=None) -> None:
               header_style="bold")
     for name, kw in (("context", {}), ("pulls", {"justify": "right"}), ("leading", {}),
                      ("speedup (95% CI)", {"justify": "right"}),
-                     ("CI width", {"no_wrap": True}), ("confident", {"justify": "right"})):
+                     ("CI width", {"no_wrap": True}), ("1st confident", {"justify": "right"})):
         c.add_column(name, **kw)
     for ctx, pts in data["contexts"].items():
         last = pts[-1]
@@ -152,9 +152,9 @@ def render(data: dict, console=None) -> None:
     for ms in data["milestones"]:
         m.add_row(str(ms["compiles"]), _when(ms["ts"]), ms["text"])
     console.print(m)
-    console.print("  # = compilation number; CI width: the leading strategy's interval as the "
-                  "context's pulls grow; ? = the interval still contains 1.00×. "
-                  "`simpulse report --html FILE` draws the charts.")
+    console.print("  # = compilation number; CI width: the leading strategy's 95% interval as the "
+                  "context's pulls grow; 1st confident: when that interval first excluded 1.00×; "
+                  "? = it still contains 1.00×. `simpulse report --html FILE` draws the charts.")
 
 
 # --------------------------------------------------------------------------- HTML / SVG
