@@ -9,9 +9,10 @@ from simpulse.commands._common import JSON_OPTION, print_json
 
 def effective(flags: dict) -> dict:
     from simpulse.commands._common import workspace_or_none
-    from simpulse.config import DEFAULTS, DOCS, ENV, load_config
+    from simpulse.config import DEFAULTS, DOCS, ENV, catalogue_for, load_config
     ws = workspace_or_none()
     cfg = load_config(ws, flags=flags)
+    catalogue_for(cfg)          # the [strategies] tables are part of the configuration: validate them
     return {
         "workspace": str(ws) if ws else None,
         "config_file": str(cfg.path) if cfg.path else None,
