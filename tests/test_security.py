@@ -1,0 +1,42 @@
+"""Security properties that hold for the whole code base."""
+
+import ast
+import stat
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parent.parent / "simpulse"
+
+
+def _calls(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            yield node
+
+
+def test_no_shell_anywhere():
+    """No subprocess call uses a shell, and nothing calls os.system / os.popen: arguments are
+    always passed as a list."""
+    offenders = []
+    for path in PKG.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for call in _calls(tree):
+            for kw in call.keywords:
+                if kw.arg == "shell" and not (isinstance(kw.value, ast.Constant) and kw.value.value is False):
+                    offenders.append(f"{path}:{call.lineno} shell=")
+            f = call.func
+            if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "os" \
+                    and f.attr in ("system", "popen"):
+                offenders.append(f"{path}:{call.lineno} os.{f.attr}")
+            if isinstance(f, ast.Name) and f.id in ("eval", "exec"):
+                offenders.append(f"{path}:{call.lineno} {f.id}")
+    assert offenders == []
+
+
+def test_state_directory_is_owner_only(project):
+    project.simpulse("build", "Fixtures.Basic", check=0)
+    mode = stat.S_IMODE(project.state.stat().st_mode)
+    assert mode & 0o077 == 0, oct(mode)
+    for name in ("events.log", "snapshot.json"):
+        p = project.state / name
+        if p.exists():
+            assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, (name, oct(p.stat().st_mode))
