@@ -368,6 +368,7 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the state directory")
     ap.add_argument("--no-retention", action="store_true", help="compactors keep every segment")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     a = ap.parse_args(argv)
     if a.quick:
         a.rounds = 20
@@ -404,7 +405,32 @@ def main(argv=None):
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=2)
+    if not a.no_doc and not a.quick:
+        _write_doc(res, ok)
     return 0 if ok else 1
+
+
+def _write_doc(res, ok):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _benchdoc import write_section
+    text = "\n".join([
+        f"{res['rounds']} rounds: writers (and in some rounds a compactor) on one state directory, one of them "
+        "killed with SIGKILL at a random moment, then the state is loaded and checked against what the "
+        "writers had acknowledged.",
+        "",
+        "| kills | of them mid-compaction | max acknowledged events missing per kill | max unacknowledged (in-flight) present | duplicated | corrupt | load failures | statistics mismatches |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {res['kills']} | {res['kills_mid_compaction']} | **{res['max_missing_per_kill']}** | "
+        f"{res['max_unacked_present_per_kill']} | {res['duplicated']} | **{res['corrupt']}** | "
+        f"**{res['load_failures']}** | {res['stats_mismatches']} |",
+        "",
+        f"Compaction kill points reached: {res['compaction_kill_points']}. Torn or corrupt lines skipped on "
+        f"load: {res['lines_skipped_torn_or_corrupt']}. Target (the state loads after every kill; at most the "
+        f"one in-flight event missing): **{'met' if ok else 'NOT met'}**.",
+        "",
+        f"Reproduce: `.venv/bin/python scripts/crash_store.py --rounds {res['rounds']} --seed {res['seed']}`",
+    ])
+    write_section("crash_store", "Crashes (crash_store.py)", text)
 
 
 if __name__ == "__main__":

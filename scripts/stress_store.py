@@ -265,6 +265,7 @@ def main(argv=None):
     ap.add_argument("--dir", help="state directory to use (default: a fresh temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary state directory")
     ap.add_argument("--json", metavar="FILE", help="also write the results to FILE")
+    ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     ap.add_argument("--perf", action="store_true", help="measure single-process timings instead")
     a = ap.parse_args(argv)
     if a.quick:
@@ -296,6 +297,8 @@ def main(argv=None):
                 print("  problem:", p)
             ok = res["ok"]
             print("OK" if ok else "FAILED")
+            if not a.no_doc and not a.quick:
+                _write_doc(res, ok)
         if a.json:
             with open(a.json, "w") as f:
                 json.dump(res, f, indent=2)
@@ -303,6 +306,26 @@ def main(argv=None):
     finally:
         if not a.keep:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def _write_doc(res, ok):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _benchdoc import write_section
+    text = "\n".join([
+        f"{res['procs']} writer processes × {res['events_per_proc']} events each through `Store.append` "
+        f"(fsync {'on' if res['fsync'] else 'off'}), with a process compacting the log meanwhile.",
+        "",
+        "| written | found | lost | duplicated | corrupt | compactions meanwhile | loads meanwhile | appends/s | worst append |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {res['written']} | {res['found']} | **{res['lost']}** | **{res['duplicated']}** | **{res['corrupt']}** | "
+        f"{res['compactions']} | {res['loads']} | {res['appends_per_second']:.0f} | {res['worst_append_ms']} ms |",
+        "",
+        f"Target 0 lost, 0 duplicated, 0 corrupt: **{'met' if ok else 'NOT met'}** "
+        f"(statistics folded by concurrent loads matched: {res['stats_match']}).",
+        "",
+        f"Reproduce: `.venv/bin/python scripts/stress_store.py --procs {res['procs']} --events {res['events_per_proc']}`",
+    ])
+    write_section("stress_store", "Concurrent writers (stress_store.py)", text)
 
 
 if __name__ == "__main__":
