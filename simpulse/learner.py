@@ -26,7 +26,6 @@ import math
 import os
 import random
 import time
-from pathlib import Path
 
 from simpulse._record import Record
 
@@ -184,6 +183,7 @@ def fold(stats: dict, ev: dict) -> dict:
         glob[4] += 1
         mod = module_record(tc, module) or {"s": {}, "c": {}}
         mod.setdefault("f", {})[strategy] = ev.get("source_hash") or "*"
+        _remember_source(mod, ev, ctx, features)
         if fb > 0:
             r = math.log((wall + fb) / fb)
             P.add(arm, r, 1.0)
@@ -215,6 +215,7 @@ def fold(stats: dict, ev: dict) -> dict:
     if mod is None:
         mod = {"s": {}, "c": {}}
     r = _observe_module(tc, mod, ctx, strategy, y, features, memo)
+    _remember_source(mod, ev, ctx, features)
     _put_module(tc, module, mod)
     arm[3] += 1
     glob[3] += 1
@@ -239,6 +240,16 @@ def fold(stats: dict, ev: dict) -> dict:
     else:
         counters["baseline_est_seconds"] += wall * math.exp(-_delta_hat(tc, ctx, strategy, memo))
     return stats
+
+
+def _remember_source(mod: dict, ev: dict, ctx: str, features: dict | None) -> None:
+    """Keep the classification of the module's source (hash → context, non-zero features):
+    the next compile of the same source needs no classifier (see `Learner._classify`)."""
+    h = ev.get("source_hash")
+    if isinstance(h, str) and features is not None:
+        mod["h"] = h
+        mod["k"] = ctx
+        mod["fe"] = {k: v for k, v in features.items() if isinstance(v, (int, float)) and v}
 
 
 def _push_recent(recent: list, r: float, idx: int) -> None:
@@ -514,7 +525,7 @@ class ArmSummary(Record):
 
 
 class Learner:
-    def __init__(self, state_dir: Path | str | None = None, *, policy: str = "thompson",
+    def __init__(self, state_dir=None, *, policy: str = "thompson",
                  seed: int | None = None, mode: str = "auto", toolchain: str = "unknown",
                  catalogue: Catalogue | None = None, explore_budget: float = 0.35,
                  store=None, fsync: bool = True):
@@ -532,7 +543,7 @@ class Learner:
         self.store = store
         if self.store is None and state_dir is not None:
             from simpulse.store.store import Store
-            self.store = Store(Path(state_dir), fsync=fsync)
+            self.store = Store(os.fspath(state_dir), fsync=fsync)
         self._stats: dict | None = None
 
     # -- state --------------------------------------------------------------------------
@@ -643,12 +654,10 @@ class Learner:
     def choose(self, *, module: str, source: bytes | str | None = None, path: str | None = None,
                context: str | None = None, features: dict | None = None) -> Decision:
         source_hash = None
-        if context is None:
-            from simpulse.context.classify import classify
-            c = classify(source if source is not None else b"", path=path)
-            context, features, source_hash = c.context, c.features, c.source_hash
-        features = features or {}
         tc, _ = self._tc_chain()
+        if context is None:
+            context, features, source_hash = self._classify(tc, module, source, path)
+        features = features or {}
         ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
         broke_here = self.known_failures(module, source_hash)
         candidates: list[Strategy] = []
@@ -729,6 +738,27 @@ class Learner:
             ci=ci, confidence=confidence, reason=reason, toolchain=self.toolchain, path=path,
             source_hash=source_hash, features=dict(features), recommended=recommended,
             suspended=tuple(suspended))
+
+    @staticmethod
+    def _classify(tc: dict | None, module: str, source, path) -> tuple[str, dict, str]:
+        """The module's context and features. The learner's record of the module keeps the
+        classification of the source it last saw (by SHA-1): when Lake recompiles a module
+        because an import changed, its own source is unchanged and the classifier — regular
+        expressions to compile, a file to lex — is not even imported."""
+        data = source if source is not None else b""
+        if isinstance(data, str):
+            data = data.encode("utf-8", "surrogatepass")
+        try:
+            from _sha1 import sha1
+        except ImportError:  # pragma: no cover
+            from hashlib import sha1
+        digest = sha1(data).hexdigest()
+        mod = module_record(tc, module) if tc else None
+        if mod and mod.get("h") == digest and "k" in mod:
+            return mod["k"], dict(mod.get("fe") or {}), digest
+        from simpulse.context.classify import classify
+        c = classify(data, path=path)
+        return c.context, c.features, c.source_hash
 
     def observe(self, decision: Decision, *, seconds: float, ok: bool = True,
                 cpu: float | None = None, error: str | None = None,

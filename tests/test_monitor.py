@@ -251,3 +251,33 @@ def test_live_monitor_waits_for_a_state_directory(tmp_path):
         assert m.interrupt() == 0
     finally:
         m.kill()
+
+
+def test_reading_the_log_does_not_wake_the_monitor(state):
+    """Only changes of events.log wake the loop: the monitor's own reads (inotify open/close
+    events) must not, or an idle monitor would spin."""
+    from types import SimpleNamespace
+
+    from simpulse.commands.monitor import Waker, wakes
+    log = str(state / "events.log")
+    assert wakes(SimpleNamespace(event_type="modified", src_path=log, dest_path=""))
+    assert wakes(SimpleNamespace(event_type="moved", src_path=log + ".tmp.1", dest_path=log))
+    assert not wakes(SimpleNamespace(event_type="opened", src_path=log, dest_path=""))
+    assert not wakes(SimpleNamespace(event_type="closed_no_write", src_path=log, dest_path=""))
+    assert not wakes(SimpleNamespace(event_type="modified", src_path=str(state / "snapshot.json"), dest_path=""))
+
+    waker = Waker(state)
+    try:
+        if waker.observer is None:
+            pytest.skip(f"no file-system observer here: {waker.why}")
+        time.sleep(0.2)
+        waker.event.clear()
+        tail = EventTail(state, gen=None, offset=0, seq=0)
+        for _ in range(5):
+            tail.poll()
+            tail.recent(3)
+        assert not waker.event.wait(0.5)
+        Store(state, fsync=False).append(compile_event(1))
+        assert waker.event.wait(5.0)
+    finally:
+        waker.stop()

@@ -124,10 +124,27 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
     before = _counters(sdir, tc.githash) if not quiet else None
     rc = subprocess.call(cmd, cwd=workspace, env=env)
+    sync_log(sdir)
     if before is not None:
         _summary(sdir, before, tc.githash, tc.simulated)
     maybe_compact(sdir, cfg["retention_segments"])
     return rc
+
+
+def sync_log(sdir: Path) -> None:
+    """Make the build's events durable in one fsync (the shims append without one: an fsync per
+    compile costs 1–25 ms on the compile's critical path). Best effort."""
+    for name in ("events.log", "."):
+        try:
+            fd = os.open(sdir / name, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 COMPACT_BYTES = 4 << 20

@@ -197,7 +197,9 @@ def _level_seconds(stats: dict, ev: dict) -> float | None:
         tc = stats["toolchains"].get(str(ev.get("toolchain") or "unknown"))
         if not tc or not ev.get("module"):
             return None
-        level = L._level(tc, str(ev["module"]))
+        module = str(ev["module"])
+        record = getattr(L, "module_record", None)   # the learner keeps module records encoded
+        level = L._level(tc, record(tc, module)) if record else L._level(tc, module)
         return math.exp(level) if level is not None else None
     except Exception:  # noqa: BLE001 — a display nicety, never a reason to stop monitoring
         return None
@@ -355,12 +357,29 @@ class View:
             parts.append(self.leaderboard())
         if self.rows:
             parts.append(self.events_table())
-        else:
+        elif not self.stats["counters"]["compiles"] and not self.stats["order"]:
             parts.append("  no compilations recorded yet (run `simpulse build`)")
         return Group(*parts)
 
 
 # --------------------------------------------------------------------------- watching
+
+
+# Changes that can mean new events. Not "opened" / "closed_no_write": the monitor's own reads
+# of events.log produce those, and reacting to them would wake the loop forever.
+WAKING_EVENTS = frozenset({"modified", "created", "moved", "closed"})
+
+
+def wakes(event) -> bool:
+    """Whether a watchdog event is a change of events.log (appended, created or replaced)."""
+    if getattr(event, "event_type", None) not in WAKING_EVENTS:
+        return False
+    for p in (getattr(event, "src_path", ""), getattr(event, "dest_path", "")):
+        if isinstance(p, bytes):
+            p = os.fsdecode(p)
+        if p and os.path.basename(p) == LOG_NAME:
+            return True
+    return False
 
 
 class Waker:
@@ -385,17 +404,18 @@ class Waker:
 
         class Handler(FileSystemEventHandler):
             def on_any_event(self, event):  # noqa: D401 — watchdog callback
-                for p in (getattr(event, "src_path", ""), getattr(event, "dest_path", "")):
-                    if isinstance(p, bytes):
-                        p = os.fsdecode(p)
-                    if p and os.path.basename(p) == LOG_NAME:
-                        wake.set()
-                        return
+                if wakes(event):
+                    wake.set()
 
         try:
             obs = Observer()
-            obs.schedule(Handler(), os.fspath(sdir), recursive=False)
             obs.daemon = True
+            try:
+                from watchdog.events import FileClosedEvent, FileCreatedEvent, FileModifiedEvent, FileMovedEvent
+                obs.schedule(Handler(), os.fspath(sdir), recursive=False,
+                             event_filter=[FileModifiedEvent, FileCreatedEvent, FileMovedEvent, FileClosedEvent])
+            except (ImportError, TypeError):   # an older watchdog without event filters
+                obs.schedule(Handler(), os.fspath(sdir), recursive=False)
             obs.start()
         except Exception as e:  # noqa: BLE001 — inotify limits, unsupported filesystem, ...
             self.why = f"no file-system observer ({type(e).__name__}: {e})"

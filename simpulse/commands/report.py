@@ -340,6 +340,8 @@ def render_html(data: dict) -> str:
                      f"<td>{'compile ' + str(since) if since else 'not yet'}</td></tr>")
     parts.append("</table><div class=\"charts small\">")
     for ctx, pts in data["contexts"].items():
+        by_pulls = {p["pulls"]: p for p in pts}      # the last point at each number of pulls
+        pts = [by_pulls[k] for k in sorted(by_pulls)]
         cx = [p["pulls"] for p in pts]
         parts.append(svg_chart(cx, [(f"{pts[-1]['best']}", [p["speedup"] for p in pts], "#0969da")],
                                band=([p["ci"][0] for p in pts], [p["ci"][1] for p in pts], "#0969da"),

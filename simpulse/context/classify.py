@@ -12,12 +12,15 @@ Any input gives a result and nothing raises: ``bytes`` are decoded as UTF-8 with
 small in-process LRU (:data:`CACHE_SIZE` entries).
 
 This module is imported by the shim on every module compilation: standard library only, and only
-cheap modules (``re``, ``hashlib``, ``math``).
+cheap modules (``re``, the builtin ``_sha1``, ``math``).
 """
 
 from __future__ import annotations
 
-import hashlib
+try:                              # the builtin module: no OpenSSL to load on the shim's path
+    from _sha1 import sha1 as _sha1
+except ImportError:  # pragma: no cover
+    from hashlib import sha1 as _sha1
 import math
 
 from simpulse._record import Record
@@ -277,10 +280,10 @@ _stats = {"hits": 0, "misses": 0}
 def _digest(source: bytes | str) -> tuple[bytes | str, str]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
-        return data, hashlib.sha1(data).hexdigest()
+        return data, _sha1(data).hexdigest()
     if not isinstance(source, str):
         source = str(source)
-    return source, hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest()
+    return source, _sha1(source.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def classify(source: bytes | str, *, path: str | None = None) -> Classification:
@@ -289,7 +292,7 @@ def classify(source: bytes | str, *, path: str | None = None) -> Classification:
     try:
         data, digest = _digest(source)
     except Exception:  # pragma: no cover - defensive: exotic input objects
-        data, digest = b"", hashlib.sha1(b"").hexdigest()
+        data, digest = b"", _sha1(b"").hexdigest()
     hit = _cache.pop(digest, None)
     if hit is not None:
         _cache[digest] = hit  # most recently used goes last

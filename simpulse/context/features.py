@@ -141,23 +141,18 @@ _SIMP_CALL = re.compile(
 _STAR_ITEM = re.compile(r"(?:^|,)\s*\*\s*(?:,|$)")
 
 
-def _keyword(word: str) -> re.Pattern[str]:
-    w = re.escape(word)
-    return re.compile(rf"{w}(?<![\w'!?.]{w})(?![\w'!?])")
-
-
-# feature -> the keywords it counts
-_KEYWORDS: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = (
-    ("dsimp", (_keyword("dsimp"),)),
-    ("omega", (_keyword("omega"),)),
-    ("decide", (_keyword("decide"),)),
-    ("norm_num", (_keyword("norm_num"),)),
-    ("induction", (_keyword("induction"),)),
-    ("cases", (_keyword("cases"),)),
-    ("rcases", (_keyword("rcases"), _keyword("obtain"))),
-    ("match", (_keyword("match"),)),
-    ("by_blocks", (_keyword("by"),)),
-    ("imports", (_keyword("import"),)),
+# keyword -> the feature it counts. One alternation, compiled once: the classifier runs in
+# every shim process, where each compiled pattern costs start-up time.
+_KEYWORD_FEATURE = {
+    "dsimp": "dsimp", "omega": "omega", "decide": "decide", "norm_num": "norm_num",
+    "induction": "induction", "cases": "cases", "rcases": "rcases", "obtain": "rcases",
+    "match": "match", "by": "by_blocks", "import": "imports",
+}
+_KEYWORD_FEATURES = tuple(dict.fromkeys(_KEYWORD_FEATURE.values()))
+_KEYWORD = re.compile(
+    r"(?<![\w'!?.])("
+    + "|".join(sorted(map(re.escape, _KEYWORD_FEATURE), key=len, reverse=True))
+    + r")(?![\w'!?])"
 )
 _ARITH = re.compile(
     r"[+\-*/%](?:(?<=[\w)\]}⟩'!?][+\-*/%])|(?<=[\w)\]}⟩'!?] [+\-*/%]))(?=[ \t]*[\w(↑⟨])"
@@ -260,8 +255,10 @@ def extract(source: str, *, lexed: bool = False) -> dict[str, float]:
             else:
                 f["simp"] += 1
 
-    for feature, patterns in _KEYWORDS:
-        f[feature] = float(sum(len(p.findall(calls)) for p in patterns))
+    for feature in _KEYWORD_FEATURES:
+        f[feature] = 0.0
+    for word in _KEYWORD.findall(calls):
+        f[_KEYWORD_FEATURE[word]] += 1.0
 
     per_line = 1.0 / lines if lines else 0.0
     f["arith_ops"] = round(len(_ARITH.findall(calls)) * per_line, 4)

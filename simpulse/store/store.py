@@ -28,7 +28,6 @@ import json
 import os
 import time
 import zlib
-from pathlib import Path
 
 from simpulse.errors import SimpulseError
 from simpulse.store.file_lock import FileLock, try_lock
@@ -47,7 +46,7 @@ SEGMENTS_NAME = "segments"
 DIAG_NAME = "simpulse.log"
 LEGACY_NAME = "events.jsonl"  # layout 0: the prototype's plain JSON lines
 
-AUTO_CHECKPOINT = 256  # load() checkpoints when it folded at least this many events
+AUTO_CHECKPOINT = 64  # load() checkpoints when it folded at least this many events (keeps the shim's tail fold short)
 
 _TAIL_CHUNK = 8192
 _READ_CHUNK = 1 << 20
@@ -205,12 +204,11 @@ class Store:
     """One state directory. Cheap to construct; holds no file open between calls."""
 
     def __init__(self, state_dir, *, create=True, fsync=True):
-        self.dir = Path(state_dir)
         self.fsync = fsync
         self.problems = []
         self.cursor = None  # the cursor of the last load(): {"gen", "offset", "seq"}
         self._reported = set()
-        d = self._d = os.fspath(self.dir)
+        d = self._d = os.fspath(state_dir)
         self._log = os.path.join(d, LOG_NAME)
         self._lock = os.path.join(d, LOCK_NAME)
         self._clock = os.path.join(d, COMPACT_LOCK_NAME)
@@ -234,6 +232,12 @@ class Store:
             if not os.path.isdir(d):
                 raise StoreError(f"state directory {d} is not a directory")
         self._check_layout()
+
+    @property
+    def dir(self):
+        """The state directory as a Path (pathlib is kept off the shim's import path)."""
+        from pathlib import Path
+        return Path(self._d)
 
     def __repr__(self):
         return f"Store({self._d!r})"
