@@ -374,6 +374,13 @@ def module_record(tc: dict, module: str) -> dict | None:
     return json.loads(raw) if isinstance(raw, str) else raw
 
 
+def module_level(stats: dict, toolchain: str, module: str) -> float | None:
+    """The module's estimated baseline compile time in seconds (e^μ̂), or None if unknown."""
+    tc = stats["toolchains"].get(toolchain)
+    level = _level(tc, module_record(tc, module)) if tc else None
+    return math.exp(level) if level is not None else None
+
+
 def _round(v):
     if isinstance(v, float):
         return round(v, 7)

@@ -202,12 +202,12 @@ def test_config_provenance(fresh, capsys, monkeypatch):
     assert v["explore_budget"] == {**v["explore_budget"], "value": 0.2, "source": str(toml)}
     assert v["mode"]["value"] == "shadow" and v["mode"]["source"] == "environment SIMPULSE_MODE"
     assert v["policy"]["value"] == "ucb" and v["policy"]["source"] == "command line"
-    assert v["fsync"]["source"] == "default" and v["fsync"]["value"] is True
+    assert v["fsync"]["source"] == "default" and v["fsync"]["value"] is False
     code, out, err = cli(capsys, "config", "--show")
     assert code == 0
     assert "(environment SIMPULSE_MODE) mode = shadow" in out
     assert f"({toml}) explore_budget = 0.2" in out
-    assert "(default) fsync = true" in out
+    assert "(default) fsync = false" in out
 
 
 def test_init_writes_defaults_and_refuses_to_overwrite(fresh, capsys, monkeypatch):

@@ -226,3 +226,15 @@ def test_fold_is_deterministic_and_state_round_trips_through_json():
     for e in events:
         fold(replay, e)
     assert json.loads(json.dumps(replay)) == json.loads(json.dumps(lrn2.stats))
+
+
+def test_borrowed_evidence_is_never_reported_as_confident():
+    from simpulse.stats.summary import leaderboard
+    lrn = run(Learner(None, seed=7), 8, ctx="simp_heavy")
+    d = lrn.choose(module="Other", context="arith", features={})
+    d.strategy = lrn.catalogue.get("baseline")
+    lrn.observe(d, seconds=1.0)                     # arith exists, with no simp-lean compile of its own
+    rows = {r["context"]: r for r in leaderboard(lrn)}
+    assert rows["simp_heavy"]["best"] == "simp-lean" and rows["simp_heavy"]["confident"]
+    assert rows["arith"]["best"] == "simp-lean"     # the shared prior may choose it ...
+    assert not rows["arith"]["confident"] and rows["arith"]["evidence"] == "prior"   # ... never claim it

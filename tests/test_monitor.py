@@ -107,6 +107,17 @@ def test_new_event_appears_in_json_within_half_a_second(state):
     assert not any("Traceback" in line for line in m.err)
 
 
+def test_sigterm_ends_the_monitor_cleanly(state):
+    m = Monitor("--state-dir", str(state))
+    try:
+        m.wait_ready()
+        m.p.terminate()
+        assert m.p.wait(timeout=10) == 0
+    finally:
+        m.kill()
+    assert not any("Traceback" in line for line in m.err)
+
+
 def test_events_of_a_build_stream_as_json(project):
     project.simpulse("build", "--seed", "1", check=0)
     before = {e["seq"] for e in project.events()}

@@ -193,14 +193,10 @@ class EventTail:
 def _level_seconds(stats: dict, ev: dict) -> float | None:
     """The module's estimated baseline time (its level μ̂) in the statistics, or None."""
     try:
-        from simpulse import learner as L
-        tc = stats["toolchains"].get(str(ev.get("toolchain") or "unknown"))
-        if not tc or not ev.get("module"):
+        from simpulse.learner import module_level
+        if not ev.get("module"):
             return None
-        module = str(ev["module"])
-        record = getattr(L, "module_record", None)   # the learner keeps module records encoded
-        level = L._level(tc, record(tc, module)) if record else L._level(tc, module)
-        return math.exp(level) if level is not None else None
+        return module_level(stats, str(ev.get("toolchain") or "unknown"), str(ev["module"]))
     except Exception:  # noqa: BLE001 — a display nicety, never a reason to stop monitoring
         return None
 
@@ -455,6 +451,15 @@ def monitor(
     poll: bool = typer.Option(False, "--poll", help="Do not use a file-system observer: poll only."),
 ):
     """Watch compilations live under an updating leaderboard (Ctrl-C to stop)."""
+    import signal
+
+    def _stop(_signum, _frame):
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, _stop)   # `kill` ends it like Ctrl-C: the terminal restored
+    except ValueError:                         # not the main thread (embedded use)
+        pass
     try:
         _monitor(state, as_json, once, interval, last, poll)
     except KeyboardInterrupt:

@@ -22,17 +22,32 @@ def render(data: dict, console=None, *, simulated: bool = False) -> None:
     console.print(f"  compilations {t['compilations']}  ·  contexts {t['contexts']}  ·  "
                   f"strategies {t['strategies']}  ·  exploring {t['exploring']}  ·  "
                   f"time in lean {fmt_seconds(t['seconds_in_lean'])}")
-    table = Table(title="Per-context leaderboard", title_justify="left", header_style="bold")
-    for col, kw in (("context", {}), ("best strategy", {}), ("speedup", {"justify": "right"}),
-                    ("95% CI", {"justify": "right"}), ("pulls", {"justify": "right"}),
-                    ("P(beats baseline)", {"justify": "right"}), ("suspended", {})):
+    from rich import box
+    table = Table(title="Per-context leaderboard", title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, kw in (("context", {"no_wrap": True}), ("best", {"no_wrap": True}), ("", {"width": 1}),
+                    ("speedup", {"justify": "right", "min_width": 7}),
+                    ("95% CI", {"justify": "right", "no_wrap": True}),
+                    ("pulls", {"justify": "right"}), ("P>1", {"justify": "right"})):
         table.add_column(col, **kw)
     for row in data["leaderboard"]:
         ci = row["ci"]
-        table.add_row(row["context"], row["best"] + ("" if row["confident"] or row["best"] == "baseline" else " ?"),
-                      fmt_speedup(row["speedup"]), f"{ci[0]:.2f}–{ci[1]:.2f}", str(row["pulls"]),
-                      f"{row['confidence']:.2f}", ", ".join(row["suspended"]) or "—")
+        if row["best"] == "baseline":
+            mark = ""
+        elif row["confident"]:
+            mark = "✓"
+        else:
+            mark = "~" if row.get("evidence") == "prior" else "?"
+        table.add_row(row["context"], row["best"], mark, fmt_speedup(row["speedup"]),
+                      f"{ci[0]:.2f}–{ci[1]:.2f}", f"{row.get('own_pulls', 0)}/{row['pulls']}",
+                      f"{row['confidence']:.2f}")
     console.print(table)
+    console.print("  ✓ confident (95% CI excludes 1, ≥ 3 compiles of it here) · ? not yet · ~ chosen on "
+                  "evidence shared from other contexts · pulls: its compiles here / all compiles here · "
+                  "P>1: posterior probability that it beats the baseline")
+    for row in data["leaderboard"]:
+        for name, why in row["suspended"].items():
+            console.print(f"  suspended in {row['context']}: {name} — {why}")
     saved = data["time_saved"]
     console.print(f"  time saved against baseline: [bold]{fmt_seconds(saved['seconds'])}[/bold] "
                   f"(95% CI {fmt_seconds(saved['ci'][0])} … {fmt_seconds(saved['ci'][1])})")

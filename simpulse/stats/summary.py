@@ -1,6 +1,8 @@
 """The numbers behind `simpulse stats` (and `report`, `export`): data only, no output.
 
-Intervals: a strategy's effect is the posterior Student-t interval of the learner; the time
+Intervals: a strategy's effect is the posterior Student-t interval of the learner. A context's
+best strategy is reported as confident only when that interval excludes no speedup *and* the
+strategy has at least MIN_OWN_PULLS compiles in the context (not just a borrowed prior). The time
 saved against baseline sums, over the compiles run under each strategy, wall × (e^(−δ) − 1),
 with the interval taken at both ends of every δ's 95% interval at once (conservative: the
 errors are not assumed to cancel).
@@ -12,6 +14,8 @@ import math
 
 from simpulse.learner import Learner
 
+MIN_OWN_PULLS = 3      # compiles in the context before a speedup there is reported as confident
+
 
 def leaderboard(learner: Learner) -> list[dict]:
     rows = []
@@ -20,7 +24,9 @@ def leaderboard(learner: Learner) -> list[dict]:
         pulls = sum(a.pulls for a in arms)
         candidates = [a for a in arms if a.strategy != "baseline" and not a.suspended]
         best = min(candidates, key=lambda a: a.mean, default=None)
-        confident = best is not None and best.ci[1] < 0
+        # A claim rests on the context's own compiles: a posterior made of the prior shared
+        # from other contexts may choose a strategy, but is never reported as confident.
+        confident = best is not None and best.ci[1] < 0 and best.pulls >= MIN_OWN_PULLS
         rows.append({
             "context": ctx,
             "pulls": pulls,
@@ -29,6 +35,8 @@ def leaderboard(learner: Learner) -> list[dict]:
             "ci": list(best.speedup_ci) if best and best.mean < 0 else [1.0, 1.0],
             "confidence": best.prob_better if best else 0.0,
             "confident": bool(confident),
+            "own_pulls": best.pulls if best else 0,
+            "evidence": ("own" if best and best.pulls >= MIN_OWN_PULLS else "prior"),
             "suspended": {a.strategy: a.suspended for a in arms if a.suspended},
             "arms": [{"strategy": a.strategy, "pulls": a.pulls, "fails": a.fails,
                       "speedup": a.speedup, "ci": list(a.speedup_ci),
