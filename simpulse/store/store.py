@@ -837,9 +837,10 @@ class Store:
             if held is not True:
                 held.release()
 
-    def _load_slow(self, snap, fold, initial):
-        """Fold by seq from segments and the whole log. Caller holds compact.lock (shared or
-        exclusive), so no segment disappears under us."""
+    def _fold_segments(self, snap, fold, initial):
+        """Start from the snapshot (or a copy of `initial`) and fold, in seq order, every
+        segment event beyond it, reporting gaps. Returns (stats, n folded, last seq folded,
+        next seq expected, last seq archived in a segment, the snapshot's seq)."""
         if snap is not None:
             stats, floor = snap["stats"], snap["cursor"]["seq"]
         else:
@@ -860,6 +861,12 @@ class Store:
                     n += 1
                     last = s
             expected = max(expected, lst + 1)
+        return stats, n, last, expected, max_seg, floor
+
+    def _load_slow(self, snap, fold, initial):
+        """Fold by seq from segments and the whole log. Caller holds compact.lock (shared or
+        exclusive), so no segment disappears under us."""
+        stats, n, last, expected, max_seg, floor = self._fold_segments(snap, fold, initial)
         threshold = max(floor, max_seg)
         fd = self._open_log_ro()
         if fd < 0:
@@ -954,26 +961,8 @@ class Store:
         self._clean_tmp(self._d, SNAPSHOT_NAME)
         self._clean_tmp(self._d, STATE_NAME, older_than=600)  # written without a lock
         snap = self._read_snapshot()
-        if snap is not None:
-            stats, floor = snap["stats"], snap["cursor"]["seq"]
-        else:
-            stats, floor = _fresh(initial), 0
-        n, last = 0, floor
-        segs = self._segments()
-        max_seg = segs[-1][1] if segs else 0
-        expected = floor + 1
         # 1. fold what the segments hold beyond the snapshot
-        for first, lst, name in segs:
-            if lst <= floor:
-                continue
-            if first > expected:
-                self._gap(expected, first - 1)
-            for ev in self._segment_events(name):
-                if ev["seq"] > last:
-                    stats = fold(stats, ev)
-                    n += 1
-                    last = ev["seq"]
-            expected = max(expected, lst + 1)
+        stats, n, last, expected, max_seg, floor = self._fold_segments(snap, fold, initial)
         # 2. without blocking appends: archive the log as it is now into a new segment
         fd = self._open_log_ro()
         seg_first = seg_last = None
