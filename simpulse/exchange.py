@@ -98,9 +98,9 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
                              "fails": _num(sum(a[4] for a in by.values())), "modules": 0}
         modules: dict[str, dict] = {}
         for name in sorted(tc.get("modules", {})):
-            entries = (module_record(tc, name) or {}).get("s", {})
-            ctxs = [e[2] for e in entries.values() if len(e) > 2]
-            ctx = ctxs[-1] if ctxs else None
+            rec = module_record(tc, name) or {}
+            entries = rec.get("s", {})
+            ctx = rec.get("k")
             if ctx in contexts:
                 contexts[ctx]["modules"] += 1
             modules[module_key(name, include_paths)] = {

@@ -243,13 +243,13 @@ def fold(stats: dict, ev: dict) -> dict:
 
 
 def _remember_source(mod: dict, ev: dict, ctx: str, features: dict | None) -> None:
-    """Keep the classification of the module's source (hash → context, non-zero features):
-    the next compile of the same source needs no classifier (see `Learner._classify`)."""
+    """Keep the classification of the module's source (its hash → its context; the features
+    the learner uses are the vector `x` of the record): the next compile of the same source
+    needs no classifier (see `Learner._classify`)."""
     h = ev.get("source_hash")
-    if isinstance(h, str) and features is not None:
-        mod["h"] = h
+    if isinstance(h, str):
+        mod["h"] = h[:16]
         mod["k"] = ctx
-        mod["fe"] = {k: v for k, v in features.items() if isinstance(v, (int, float)) and v}
 
 
 def _push_recent(recent: list, r: float, idx: int) -> None:
@@ -381,18 +381,8 @@ def module_level(stats: dict, toolchain: str, module: str) -> float | None:
     return math.exp(level) if level is not None else None
 
 
-def _round(v):
-    if isinstance(v, float):
-        return round(v, 7)
-    if isinstance(v, list):
-        return [_round(x) for x in v]
-    if isinstance(v, dict):
-        return {k: _round(x) for k, x in v.items()}
-    return v
-
-
 def _put_module(tc: dict, module: str, rec: dict) -> None:
-    tc["modules"][module] = json.dumps(_round(rec), separators=(",", ":"))
+    tc["modules"][module] = json.dumps(rec, separators=(",", ":"))
 
 
 def _level(tc: dict, mod: dict | None, memo: dict | None = None) -> float | None:
@@ -400,7 +390,8 @@ def _level(tc: dict, mod: dict | None, memo: dict | None = None) -> float | None
     if not mod:
         return None
     n_tot, acc = 0, 0.0
-    for strategy, (n, sy, ctx) in mod["s"].items():
+    ctx = mod.get("k", "")
+    for strategy, (n, sy) in mod["s"].items():
         n_tot += n
         acc += sy - n * _delta_hat(tc, ctx, strategy, memo)
     return acc / n_tot if n_tot else None
@@ -424,17 +415,19 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     """
     if memo is None:
         memo = {}
-    x = feature_vector(features) or mod.get("x")
+    x = feature_vector(features)
+    x = [round(v, 5) for v in x] if x is not None else mod.get("x")
     s = mod["s"]
     entry = s.get(strategy)
     if entry is None:
-        entry = s[strategy] = [0, 0.0, ctx]
+        entry = s[strategy] = [0, 0.0]
     if entry[0] >= MODULE_MEMORY:
         entry[1] *= (MODULE_MEMORY - 1) / entry[0]
         entry[0] = MODULE_MEMORY - 1
     entry[0] += 1
-    entry[1] += y
-    entry[2] = ctx
+    entry[1] = round(entry[1] + y, 5)
+    old_ctx = mod.get("k", ctx)
+    mod["k"] = ctx
     deb = y - _delta_hat(tc, ctx, strategy, memo)
     c = tc["ctx"].setdefault(ctx, [0, 0.0])
     c[0] += 1
@@ -443,16 +436,16 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
         _reg_add(tc, ctx, x, deb)
     predicted = predicted_level(tc, ctx, x)
     base = s.get(BASELINE)
-    debiased = {k: (n, sy - n * _delta_hat(tc, kc, k, memo)) for k, (n, sy, kc) in s.items()}
+    debiased = {k: (n, sy - n * _delta_hat(tc, ctx, k, memo)) for k, (n, sy) in s.items()}
     n_all = sum(n for n, _ in debiased.values())
     sum_all = sum(v for _, v in debiased.values())
     old_x = mod.get("x")
     this_residual = None
-    for k, (n, sy, kc) in s.items():
+    for k, (n, sy) in s.items():
         old = mod["c"].pop(k, None)
         if old is not None:
-            w_old, r_old, ctx_old = old
-            _contribute(tc, ctx_old, k, -w_old, r_old, old_x)
+            w_old, r_old = old
+            _contribute(tc, old_ctx, k, -w_old, r_old, old_x)
         if k != BASELINE and base is not None:
             n_ref, ref, inflate = base[0], base[1] / base[0], 1.0
         elif n_all - debiased[k][0] > 0:
@@ -471,11 +464,14 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
         r = sy / n - ref
         if RESIDUAL_CLIP:
             r = max(-RESIDUAL_CLIP, min(RESIDUAL_CLIP, r))
-        w = inflate * (n * n_ref / (n + n_ref)) * importance_weight(tc, kc, ref)
-        _contribute(tc, kc, k, w, r, x)
-        mod["c"][k] = [w, r, kc]
+        # Rounded before use: the record keeps 5 decimals, and removing a contribution later
+        # must subtract exactly what was added.
+        w = round(inflate * (n * n_ref / (n + n_ref)) * importance_weight(tc, ctx, ref), 5)
+        r = round(r, 5)
+        _contribute(tc, ctx, k, w, r, x)
+        mod["c"][k] = [w, r]
     if x is not None:
-        mod["x"] = x
+        mod["x"] = [round(v, 5) for v in x]
     return this_residual
 
 
@@ -688,6 +684,9 @@ class Learner:
         best = greedy(views)
         linear = None
         x = feature_vector(features)
+        if x is None:
+            cached = module_record(tc, module) if tc else None
+            x = cached.get("x") if cached else None
         if self.policy_name == "lints" and tc is not None and x is not None:
             linear = {name: (self._linear_prior(context, name, posts[name]), st)
                       for name, st in tc.get("lin", {}).get(context, {}).items() if name in posts}
@@ -761,8 +760,8 @@ class Learner:
             from hashlib import sha1
         digest = sha1(data).hexdigest()
         mod = module_record(tc, module) if tc else None
-        if mod and mod.get("h") == digest and "k" in mod:
-            return mod["k"], dict(mod.get("fe") or {}), digest
+        if mod and mod.get("h") == digest[:16] and "k" in mod:
+            return mod["k"], {}, digest        # features: the record's vector x stands for them
         from simpulse.context.classify import classify
         c = classify(data, path=path)
         return c.context, c.features, c.source_hash

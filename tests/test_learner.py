@@ -87,7 +87,7 @@ def test_slower_strategy_is_suspended_after_recent_losses_then_reprobed():
 
     def slow(i):
         mod = module_record(tc, f"M{i}")["s"]
-        n, sy, _ = mod.get("baseline") or next(iter(mod.values()))
+        n, sy = mod.get("baseline") or next(iter(mod.values()))
         lrn.observe(force(lrn, "no-async", f"M{i}"), seconds=math.exp(sy / n) * 1.3)
 
     for i in range(5):
