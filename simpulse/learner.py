@@ -21,12 +21,12 @@ snapshot them and replay only the tail of the event log. Standard library only.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
 import time
 
+from simpulse import _fastjson as json   # `json` without `re` (hot path)
 from simpulse._record import Record
 
 from simpulse.errors import SimpulseError

@@ -7,8 +7,9 @@ set. Standard library only (the shim imports it).
 
 from __future__ import annotations
 
-import json
 import os
+
+from simpulse import _fastjson as json
 
 from simpulse._record import Record
 

@@ -14,11 +14,12 @@ runs with the original arguments and its exit code is returned.
 
 from __future__ import annotations
 
-import json
+import _signal as signal      # `signal` would import `enum` (hot path)
 import os
-import signal
 import sys
 import time
+
+from simpulse import _fastjson as json
 
 LOG_NAME = "simpulse.log"
 LOG_LIMIT = 1 << 20

@@ -24,10 +24,11 @@ format, the locking protocol and the crash-safety argument are written down in
 
 import errno
 import fcntl
-import json
 import os
 import time
 import zlib
+
+from simpulse import _fastjson as json   # `json` without `re`: the shim imports this module
 
 from simpulse.errors import SimpulseError
 from simpulse.store.file_lock import FileLock, try_lock

@@ -10,8 +10,6 @@ Standard library only.
 
 from __future__ import annotations
 
-import re
-
 from simpulse.errors import SimpulseError
 
 # Options a strategy may set, with the values allowed ("bool", "nat", or a tuple of strings).
@@ -52,7 +50,7 @@ _FORBIDDEN_ARGS = ("--plugin", "--load-dynlib", "--run", "-o", "-i", "-c", "-b",
                    "--setup", "--server", "--worker", "--deps", "--stdin", "-E", "--ext",
                    "--json", "-D", "--tstack", "-t", "--trust", "--memory", "-M")
 
-_OPTION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_OPTION_NAME = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"   # `re` is imported when checking
 
 
 def _value_ok(kind: object, value: str) -> bool:
@@ -68,7 +66,8 @@ def _value_ok(kind: object, value: str) -> bool:
 def check_option(name: str, value: str, *, who: str = "strategy") -> None:
     if name.startswith("weak."):
         name = name[len("weak."):]
-    if not _OPTION_NAME.match(name or ""):
+    import re
+    if not re.match(_OPTION_NAME, name or ""):
         raise SimpulseError(f"{who}: {name!r} is not a Lean option name")
     if name in FORBIDDEN_OPTIONS:
         raise SimpulseError(f"{who}: option {name} is never allowed: {FORBIDDEN_OPTIONS[name]}")
@@ -99,6 +98,7 @@ def check_args(args, *, who: str = "strategy") -> None:
                 raise SimpulseError(f"{who}: {a} needs a thread count between 1 and 256")
             i += 2
             continue
+        import re
         m = re.match(r"^(-j|--threads=)(\d+)$", a)
         if m and 1 <= int(m.group(2)) <= 256:
             i += 1

@@ -11,7 +11,6 @@ Standard library only: the shim imports this module.
 
 from __future__ import annotations
 
-import re
 
 from simpulse._record import Record
 from simpulse.errors import SimpulseError
@@ -19,7 +18,7 @@ from simpulse.strategy.allowlist import check_strategy
 
 BASELINE = "baseline"
 
-_NAME = re.compile(r"^[a-z][a-z0-9_.-]{0,47}$")
+_NAME = r"^[a-z][a-z0-9_.-]{0,47}$"    # compiled when a user strategy is read: `re` stays off the shim path
 
 
 class Strategy(Record):
@@ -88,7 +87,8 @@ def strategy_from_config(name: str, spec: dict) -> Strategy:
     Every user strategy goes through the allowlist; anything else is refused with a clear
     one-line error.
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    import re
+    if not isinstance(name, str) or not re.match(_NAME, name):
         raise SimpulseError(f"strategy name {name!r} is not allowed (lowercase letters, digits, "
                             "'-', '_', '.'; at most 48 characters)")
     if not isinstance(spec, dict):
