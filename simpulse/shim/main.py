@@ -186,7 +186,7 @@ def main(real_lean: str, config_path: str) -> None:
     _emit(out, err)
     if rc < 0:
         # Killed by a signal (Lake cancelled, Ctrl-C): nothing learned from a cut-short compile.
-        sys.exit(_exit_code(rc))
+        os._exit(_exit_code(rc))
     try:
         if rc != 0 and decision.strategy.is_baseline and error is None:
             from simpulse.lake.messages import first_error
@@ -197,7 +197,9 @@ def main(real_lean: str, config_path: str) -> None:
                         extra={"simulated": bool(cfg.get("simulated")), "era": call.era})
     except BaseException as e:  # noqa: BLE001 - the compile result stands whatever happens here
         log(state_dir, f"could not record the compile of {decision.module}: {type(e).__name__}: {e}")
-    sys.exit(_exit_code(rc))
+    # os._exit: everything was written with os.write and every file is closed; skipping the
+    # interpreter's teardown saves milliseconds on every compile.
+    os._exit(_exit_code(rc))
 
 
 def _inject_faults(store) -> None:
