@@ -132,27 +132,33 @@ def load_config(workspace: Path | None, *, flags: dict | None = None, env=None) 
 IMPORTED_STRATEGIES = "imported-strategies.json"
 
 
+def read_imported_strategies(state_dir) -> list:
+    """The strategy definitions an import was trusted to add (``<state_dir>/imported-strategies.json``),
+    or [] when there are none. Unreadable or malformed: a clear one-line error."""
+    import json
+    path = Path(state_dir) / IMPORTED_STRATEGIES
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise SimpulseError(f"{path}: unreadable ({e}); fix or remove it") from None
+    if not isinstance(data, list):
+        raise SimpulseError(f"{path}: expected a list of strategy definitions")
+    return data
+
+
 def catalogue_for(cfg: Config, state_dir: Path | None = None):
     """The user's catalogue: built-ins, `[strategies.*]` of simpulse.toml, and strategies an
     import was explicitly trusted to add (``<state_dir>/imported-strategies.json``, a list of
     definitions; each passes the allowlist again here)."""
-    import json
-
     from simpulse.strategy.catalogue import Catalogue
     user = dict(cfg.strategies)
     if state_dir is not None:
-        path = Path(state_dir) / IMPORTED_STRATEGIES
-        if path.is_file():
-            try:
-                imported = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as e:
-                raise SimpulseError(f"{path}: unreadable ({e})") from None
-            if not isinstance(imported, list):
-                raise SimpulseError(f"{path}: expected a list of strategy definitions")
-            for d in imported:
-                if isinstance(d, dict) and isinstance(d.get("name"), str) and d["name"] not in user:
-                    user[d["name"]] = {k: d[k] for k in ("description", "options", "args", "changes_diagnostics",
-                                                         "may_break", "prior_mean", "prior_strength") if k in d}
+        for d in read_imported_strategies(state_dir):
+            if isinstance(d, dict) and isinstance(d.get("name"), str) and d["name"] not in user:
+                user[d["name"]] = {k: d[k] for k in ("description", "options", "args", "changes_diagnostics",
+                                                     "may_break", "prior_mean", "prior_strength") if k in d}
     return Catalogue.with_user(user, enabled=cfg["enabled"],
                                allow_diagnostic_changes=cfg["allow_diagnostic_changes"],
                                allow_breaking=cfg["allow_breaking"])

@@ -22,20 +22,11 @@ def _previous_import(lrn, digest: str) -> dict | None:
 
 
 def _write_strategies(sdir: Path, new: list[dict]) -> Path:
-    from simpulse.config import IMPORTED_STRATEGIES
-    from simpulse.errors import SimpulseError
+    from simpulse.config import IMPORTED_STRATEGIES, read_imported_strategies
     from simpulse.exchange import merge_strategy_list
 
     path = sdir / IMPORTED_STRATEGIES
-    existing: list = []
-    if path.is_file():
-        try:
-            existing = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise SimpulseError(f"{path}: unreadable ({e}); fix or remove it before importing strategies") from None
-        if not isinstance(existing, list):
-            raise SimpulseError(f"{path}: expected a list of strategy definitions")
-    merged = merge_strategy_list(existing, new)
+    merged = merge_strategy_list(read_imported_strategies(sdir), new)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
