@@ -565,7 +565,7 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(_jsonable(result), indent=1, allow_nan=False) + "\n")
         write_between_markers(Path(args.markdown), md)
         print(f"\nwrote {args.json} and the bench_learning section of {args.markdown}")
-    print(f"\ntargets: " + "; ".join(f"{n}: {'n/a' if ok is None else 'met' if ok else 'NOT MET'}"
+    print("\ntargets: " + "; ".join(f"{n}: {'n/a' if ok is None else 'met' if ok else 'NOT MET'}"
                                    for n, ok, _ in result["targets"]))
     print(f"run time {result['meta']['seconds']:.0f} s")
     return 0

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time

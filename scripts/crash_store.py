@@ -46,7 +46,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from simpulse.store import store as store_mod  # noqa: E402
 from simpulse.store.store import Store  # noqa: E402
 
 MAX_EVENTS = 1000  # per writer per round (a safety cap: writers run until stopped)

@@ -80,11 +80,28 @@ class Project:
         return Project(dest, self.sysroot)
 
 
+def scratch_project(parent: Path, sysroot: Path) -> Project:
+    """A fresh copy of lean_fixtures/ under `parent` (nothing built)."""
+    root = parent / "fixtures"
+    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
+    return Project(root, sysroot)
+
+
 @pytest.fixture
 def project(tmp_path, sim_toolchain) -> Project:
-    root = tmp_path / "fixtures"
-    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
-    return Project(root, sim_toolchain)
+    return scratch_project(tmp_path, sim_toolchain)
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """Run the CLI in-process: (exit code, stdout, stderr)."""
+    from simpulse.cli import main
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def strip_times(text: str) -> str:

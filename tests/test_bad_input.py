@@ -5,18 +5,15 @@ Never a traceback, and nothing already recorded is lost."""
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
-from conftest import FIXTURES, Project
+from conftest import Project, scratch_project
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, sim_toolchain) -> Project:
-    root = tmp_path_factory.mktemp("badinput") / "fixtures"
-    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
-    proj = Project(root, sim_toolchain)
+    proj = scratch_project(tmp_path_factory.mktemp("badinput"), sim_toolchain)
     proj.simpulse("build", "--seed", "2", check=0)
     return proj
 

@@ -10,15 +10,13 @@ import numpy as np
 import pytest
 from scipy import stats as st
 
-from conftest import FIXTURES, Project
+from conftest import FIXTURES, Project, scratch_project
 from simpulse.stats import bench as B
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, sim_toolchain) -> Project:
-    root = tmp_path_factory.mktemp("bench") / "fixtures"
-    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
-    proj = Project(root, sim_toolchain)
+    proj = scratch_project(tmp_path_factory.mktemp("bench"), sim_toolchain)
     proj.simpulse("build", "--seed", "1", check=0)
     return proj
 

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, Project
+from conftest import cli, FIXTURES, Project, scratch_project
 from simpulse.config import DEFAULTS, load_config
 from simpulse.context.classify import CONTEXTS, classify
 from simpulse.learner import Learner
@@ -16,9 +16,7 @@ from simpulse.learner import Learner
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, sim_toolchain) -> Project:
-    root = tmp_path_factory.mktemp("commands") / "fixtures"
-    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
-    proj = Project(root, sim_toolchain)
+    proj = scratch_project(tmp_path_factory.mktemp("commands"), sim_toolchain)
     proj.simpulse("build", "--seed", "1", check=0)
     return proj
 
@@ -29,17 +27,6 @@ def fresh(tmp_path, sim_toolchain) -> Project:
     root = tmp_path / "fixtures"
     shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
     return Project(root, sim_toolchain)
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    from simpulse.cli import main
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def one_line_error(code, err, *, contains=""):

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from conftest import FIXTURES, Project
+from conftest import cli, Project, scratch_project
 from simpulse import exchange
 from simpulse.errors import SimpulseError
 from simpulse.learner import Learner
@@ -19,9 +19,8 @@ from simpulse.strategy.catalogue import Catalogue
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, sim_toolchain) -> Project:
     """Two simulated builds (the second after an edit of Basic, so every module recompiles)."""
-    root = tmp_path_factory.mktemp("exchange") / "fixtures"
-    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
-    proj = Project(root, sim_toolchain)
+    proj = scratch_project(tmp_path_factory.mktemp("exchange"), sim_toolchain)
+    root = proj.root
     proj.simpulse("build", "--seed", "1", check=0)
     with open(root / "Fixtures" / "Basic.lean", "a") as f:
         f.write("\n-- an edit\n")
@@ -34,17 +33,6 @@ def exported(built, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("export") / "team.json"
     built.simpulse("export", str(out), check=0)
     return json.loads(out.read_text())
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    from simpulse.cli import main
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as e:
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def state_files(sdir):

@@ -216,7 +216,6 @@ def test_every_policy_learns(policy):
 
 def test_fold_is_deterministic_and_state_round_trips_through_json():
     import json
-    lrn = run(Learner(None, seed=9), 3)
     events = []
     lrn2 = Learner(None, seed=9)
     orig = lrn2.record_event

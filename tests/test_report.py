@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import FIXTURES, Project
+from conftest import Project, scratch_project
 from simpulse.commands.report import BLOCKS, sparkline
 from simpulse.learner import Learner, empty_stats, fold
 from simpulse.stats.history import history
@@ -20,9 +20,8 @@ from simpulse.store.store import Store
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, sim_toolchain) -> Project:
     """Three simulated builds: a clean one, a rebuild, and one forcing no-simprocs (failures)."""
-    root = tmp_path_factory.mktemp("report") / "fixtures"
-    shutil.copytree(FIXTURES, root, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
-    proj = Project(root, sim_toolchain)
+    proj = scratch_project(tmp_path_factory.mktemp("report"), sim_toolchain)
+    root = proj.root
     proj.simpulse("build", "--seed", "1", check=0)
     shutil.rmtree(root / ".lake")
     proj.simpulse("build", "--seed", "2", check=0)

@@ -218,7 +218,7 @@ class Store:
         self._segdir = os.path.join(d, SEGMENTS_NAME)
         self._diag_path = os.path.join(d, DIAG_NAME)
         try:
-            st = os.stat(d)
+            os.stat(d)
         except FileNotFoundError:
             if not create:
                 raise StoreError(f"state directory {d} does not exist") from None
