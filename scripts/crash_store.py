@@ -151,7 +151,7 @@ def read_acks(path):
     return {int(a): int(b) for a, b in (x.split() for x in lines if x)}
 
 
-def run(rounds, seed, base, verbose, use_retention=True):
+def run(rounds, seed, base, verbose, use_retention=True, stop_on_violation=False):
     rng = random.Random(seed)
     d = Path(base) / "state"
     aux = Path(base) / "aux"
@@ -280,7 +280,9 @@ def run(rounds, seed, base, verbose, use_retention=True):
                 by_writer[ev["w"]][ev["i"]] = by_writer[ev["w"]].get(ev["i"], 0) + 1
         # events below the oldest surviving seq were deleted by retention (their statistics live
         # on in the snapshot); before any deletion, load() must equal folding everything
-        oldest = min(seqs) if seqs else 1
+        # (when retention deleted every event, all of them up to the highest covered seq are gone
+        # by design: the snapshot and the log header say where that is)
+        oldest = min(seqs) if seqs else s._max_known_seq() + 1
         if oldest > 1:
             totals["retention_deleted_upto"] = oldest - 1
         elif stats != fold_all(events):
@@ -327,6 +329,8 @@ def run(rounds, seed, base, verbose, use_retention=True):
             final_stats[w] = (c, sm)
         totals["events_total"] = len(events)
         totals["rounds"] += 1
+        if stop_on_violation and totals["violations"]:
+            break
         if verbose:
             print(
                 f"round {r:3d} {scenario:15s} writers={nw} events={len(events)} killed={killed}"
@@ -368,6 +372,7 @@ def main(argv=None):
     ap.add_argument("--no-retention", action="store_true", help="compactors keep every segment")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    ap.add_argument("--stop-on-violation", action="store_true", help="stop at the first violating round (with --keep: inspect it)")
     a = ap.parse_args(argv)
     if a.quick:
         a.rounds = 20
@@ -375,7 +380,8 @@ def main(argv=None):
     base = tempfile.mkdtemp(prefix="simpulse-crash-")
     t = time.perf_counter()
     try:
-        res = run(a.rounds, seed, base, a.verbose, use_retention=not a.no_retention)
+        res = run(a.rounds, seed, base, a.verbose, use_retention=not a.no_retention,
+                  stop_on_violation=a.stop_on_violation)
     finally:
         if a.keep:
             print("state kept in", base)
