@@ -211,3 +211,33 @@ def test_other_argument_eras(project, era):
     assert all(e["strategy"] == "lean-fast" and e["outcome"] == "ok" for e in events)
     tmp = project.state / "tmp"
     assert not tmp.exists() or list(tmp.iterdir()) == []      # setup copies are removed after use
+
+
+def test_ctrl_c_stops_everything_like_lake(project):
+    """Ctrl-C (SIGINT to the foreground process group): Lake handles it as under a plain
+    `lake build`, every shim forwards it to its lean, nothing is left running, and what was
+    recorded loads."""
+    import os
+    import signal
+    env = dict(project.env, SIMPULSE_SIM_SCALE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "simpulse", "build"], cwd=project.root, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(True for _ in _safe_events(project)):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in err
+    assert "Build completed successfully" not in out
+    time.sleep(0.5)
+    left = subprocess.run(["ps", "-o", "pid=", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+    assert left == []
+    events = project.events()
+    assert 1 <= len(events) < 16 and all(e["wall"] > 0 for e in events)
+
+
+def _safe_events(project):
+    try:
+        return project.events()
+    except Exception:  # noqa: BLE001 - being written concurrently
+        return []

@@ -107,7 +107,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     problem = _usable(sdir)
     if problem is not None:
         note(f"warning: state directory unusable ({problem}); running plain `lake build`, nothing is learned")
-        return subprocess.call(cmd, cwd=workspace)
+        return run_lake(cmd, workspace)
     settings = {
         "state_dir": str(sdir), "workspace": str(workspace), "mode": cfg["mode"],
         "policy": cfg["policy"], "toolchain": tc.githash, "simulated": tc.simulated,
@@ -120,10 +120,10 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         facade = build_facade(sdir, tc.sysroot, settings)
     except OSError as e:
         note(f"warning: could not build the facade sysroot ({e}); running plain `lake build`")
-        return subprocess.call(cmd, cwd=workspace)
+        return run_lake(cmd, workspace)
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
     before = _counters(sdir, tc.githash) if not quiet else None
-    rc = subprocess.call(cmd, cwd=workspace, env=env)
+    rc = run_lake(cmd, workspace, env)
     sync_log(sdir)
     if before is not None:
         _summary(sdir, before, tc.githash, tc.simulated)
@@ -166,6 +166,19 @@ def maybe_compact(sdir: Path, retention_segments: int, *, threshold: int = COMPA
         from simpulse.shim.main import log
         log(str(sdir), f"compaction after the build failed: {type(e).__name__}: {e}")
         return False
+
+
+def run_lake(cmd: list[str], cwd: Path, env: dict | None = None) -> int:
+    """Run Lake in the foreground and return its exit code. While it runs, Ctrl-C is Lake's
+    to handle (it is in the same process group and shuts down its own way, as under a plain
+    `lake build`): simpulse ignores SIGINT rather than killing Lake."""
+    import signal
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def main_fast(argv: list[str]) -> int:

@@ -165,7 +165,10 @@ def main(real_lean: str, config_path: str) -> None:
         _exec(real_lean, argv)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, _forward_signal)
+        # A signal the parent ignores (SIGINT in a background job, nohup's SIGHUP) stays
+        # ignored, exactly as it would be for the real lean.
+        if signal.getsignal(sig) != signal.SIG_IGN:
+            signal.signal(sig, _forward_signal)
     learner, decision, cmd, temp = prepared
     try:
         rc, out, err, wall, cpu = _Child.run(cmd)
