@@ -537,13 +537,7 @@ class Store:
         for ev in events:
             if not isinstance(ev, dict):
                 raise StoreError(f"an event must be a dict, not {type(ev).__name__}")
-        lk = FileLock(self._lock)
-        try:
-            lk.acquire()
-        except FileNotFoundError:
-            raise StoreError(f"state directory {self._d} no longer exists (removed while in use?)") from None
-        except OSError as e:
-            raise StoreError(f"cannot lock {self._lock}: {_strerror(e)}") from e
+        lk = self._acquire(self._lock)
         torn = None
         try:
             try:
@@ -770,15 +764,21 @@ class Store:
         return stats, n
 
     def _shared_compact_lock(self):
-        lk = FileLock(self._clock, shared=True)
+        # read-only state dir: nobody can compact it, reading without the lock is safe
+        return self._acquire(self._clock, shared=True, readonly_ok=True)
+
+    def _acquire(self, path, *, shared=False, readonly_ok=False):
+        """A FileLock on `path`, acquired; a vanished state directory or a lock error becomes a
+        StoreError with a clear message (with `readonly_ok`, a permission error on a read-only
+        directory leaves the lock unheld instead)."""
+        lk = FileLock(path, shared=shared)
         try:
             lk.acquire()
         except FileNotFoundError:
             raise StoreError(f"state directory {self._d} no longer exists (removed while in use?)") from None
         except OSError as e:
-            if e.errno not in (errno.EACCES, errno.EROFS, errno.EPERM):
-                raise StoreError(f"cannot lock {self._clock}: {_strerror(e)}") from e
-            # read-only state dir: nobody can compact it, reading without the lock is safe
+            if not (readonly_ok and e.errno in (errno.EACCES, errno.EROFS, errno.EPERM)):
+                raise StoreError(f"cannot lock {path}: {_strerror(e)}") from e
         return lk
 
     def _open_log_ro(self):
@@ -941,13 +941,7 @@ class Store:
         """
         if retention_segments is not None and retention_segments < 0:
             raise ValueError("retention_segments must be >= 0 or None")
-        lk = FileLock(self._clock)
-        try:
-            lk.acquire()
-        except FileNotFoundError:
-            raise StoreError(f"state directory {self._d} no longer exists (removed while in use?)") from None
-        except OSError as e:
-            raise StoreError(f"cannot lock {self._clock}: {_strerror(e)}") from e
+        lk = self._acquire(self._clock)
         try:
             return self._compact_locked(fold, initial, retention_segments)
         except OSError as e:
