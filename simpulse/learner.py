@@ -48,7 +48,6 @@ CONFIDENT = 0.8
 REFERENCE_SHARE = 0.5      # share of first compiles spent on a baseline reference while nothing is confident
 NOISE_VAR = 0.02           # typical variance of one compile's log-time around its module's level
 REG_RIDGE = 1.0
-RESIDUAL_CLIP = None
 
 
 def empty_stats() -> dict:
@@ -462,8 +461,6 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
         if k == BASELINE:
             continue
         r = sy / n - ref
-        if RESIDUAL_CLIP:
-            r = max(-RESIDUAL_CLIP, min(RESIDUAL_CLIP, r))
         # Rounded before use: the record keeps 5 decimals, and removing a contribution later
         # must subtract exactly what was added.
         w = round(inflate * (n * n_ref / (n + n_ref)) * importance_weight(tc, ctx, ref), 5)
@@ -632,10 +629,6 @@ class Learner:
             return set()
         return {k for k, h in mod["f"].items() if h == "*" or source_hash is None or h == source_hash}
 
-    def _linear_prior(self, ctx: str, name: str, post: P.Posterior):
-        """`lints` prior: intercept at the arm's posterior mean, ridge on the slopes."""
-        return post.mu
-
     def summary(self, ctx: str) -> list[ArmSummary]:
         out = []
         tc, _ = self._tc_chain()
@@ -688,7 +681,8 @@ class Learner:
             cached = module_record(tc, module) if tc else None
             x = cached.get("x") if cached else None
         if self.policy_name == "lints" and tc is not None and x is not None:
-            linear = {name: (self._linear_prior(context, name, posts[name]), st)
+            # `lints` prior: intercept at the arm's posterior mean, ridge on the slopes
+            linear = {name: (posts[name].mu, st)
                       for name, st in tc.get("lin", {}).get(context, {}).items() if name in posts}
         picked = self.policy.select(views, self.rng, ctx_pulls, features=x, linear=linear)
         # Exploring: picking an arm the posterior means say is worse than the best one.
