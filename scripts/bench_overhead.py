@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from _benchdoc import write_section  # noqa: E402
+from _simproject import fixture_copy, simulated_env  # noqa: E402
 
 HEAVY = ("typer", "rich", "numpy", "scipy", "click", "watchdog")
 
@@ -62,16 +63,10 @@ def main() -> int:
     if args.quick:
         args.runs, args.noop_runs = 60, 6
 
-    from simpulse.simulated.toolchain import install
     work = Path(tempfile.mkdtemp(prefix="simpulse-overhead-"))
     try:
-        sysroot = install(work / "sysroot")
-        proj = work / "fixtures"
-        shutil.copytree(ROOT / "lean_fixtures", proj, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
-        env = dict(os.environ, PATH=f"{sysroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-                   SIMPULSE_SIM_SCALE="0", SIMPULSE_SIM_SEED="1")
-        for var in ("SIMPULSE_STATE_DIR", "LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT"):
-            env.pop(var, None)
+        sysroot, env = simulated_env(work, SIMPULSE_SIM_SCALE="0", SIMPULSE_SIM_SEED="1")
+        proj = fixture_copy(work)
         simpulse = [sys.executable, "-m", "simpulse"]
         subprocess.run(simpulse + ["build", "--quiet"], cwd=proj, env=env, check=True, stdout=subprocess.DEVNULL)
 

@@ -18,7 +18,6 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "lean_fixtures"
 
 
 def say(text: str) -> None:
@@ -35,20 +34,16 @@ def main() -> int:
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="simpulse-demo-"))
     work.mkdir(parents=True, exist_ok=True)
-    project = work / "fixtures"
-    if project.exists():
-        shutil.rmtree(project)
-    shutil.copytree(FIXTURES, project, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from _simproject import fixture_copy, simulated_env
+    project = fixture_copy(work)
     env = dict(os.environ)
     simpulse = [sys.executable, "-m", "simpulse"]
 
     if shutil.which("lake") and not os.environ.get("SIMPULSE_DEMO_SIMULATED"):
         say(f"Real Lean toolchain found: {shutil.which('lake')}")
     else:
-        from simpulse.simulated.toolchain import install
-        sysroot = install(work / "simulated-toolchain")
-        env["PATH"] = f"{sysroot / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-        env.setdefault("SIMPULSE_SIM_SCALE", str(args.scale))
+        _, env = simulated_env(work, SIMPULSE_SIM_SCALE=os.environ.get("SIMPULSE_SIM_SCALE", str(args.scale)))
         say("No real `lake` on PATH: using simpulse's SIMULATED Lean toolchain. "
             "Its compile times come from the documented cost model (docs/cost-model.md) "
             "and are real wall time, but every number below is SIMULATED.")

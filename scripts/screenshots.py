@@ -7,7 +7,6 @@ and `learnings` on a state built with the SIMULATED toolchain (labelled as such)
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -22,15 +21,12 @@ def main() -> int:
     ap.add_argument("--builds", type=int, default=12)
     ap.add_argument("--scale", type=float, default=0.3)
     args = ap.parse_args()
-    from simpulse.simulated.toolchain import install
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from _simproject import fixture_copy, simulated_env
     work = Path(tempfile.mkdtemp(prefix="simpulse-shots-"))
     try:
-        sysroot = install(work / "sysroot")
-        proj = work / "fixtures"
-        shutil.copytree(ROOT / "lean_fixtures", proj, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
-        env = dict(os.environ, PATH=f"{sysroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-                   SIMPULSE_SIM_SCALE=str(args.scale), COLUMNS="100", XDG_CACHE_HOME=str(work / "cache"))
-        env.pop("SIMPULSE_STATE_DIR", None)
+        _, env = simulated_env(work, SIMPULSE_SIM_SCALE=str(args.scale), COLUMNS="100")
+        proj = fixture_copy(work)
         sp = [sys.executable, "-m", "simpulse"]
 
         def run(*a):
