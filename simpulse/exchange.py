@@ -41,7 +41,8 @@ MAX_DEPTH = 12
 
 TOP_KEYS = {"format", "version", "created", "simpulse_version", "toolchains", "strategies", "priors"}
 TOP_REQUIRED = ("format", "version", "toolchains")
-TC_KEYS = {"arms", "glob", "contexts", "modules", "simulated"}
+TC_KEYS = {"arms", "glob", "contexts", "modules", "simulated", "joint", "noise"}
+JOINT_KEYS = {"names", "M", "b", "q", "d", "fail"}
 CONTEXT_COUNT_KEYS = {"pulls", "fails", "modules"}
 MODULE_KEYS = {"context", "counts"}
 STRATEGY_KEYS = {"name", "description", "options", "args", "changes_diagnostics", "may_break",
@@ -68,6 +69,14 @@ def _num(x):
     """Counts that are whole stay integers in the file (they are floats after a discounted import)."""
     x = float(x)
     return int(x) if x.is_integer() and abs(x) < 2 ** 53 else x
+
+
+def _joint_out(block: dict) -> dict:
+    """A context's joint block (`simpulse.policy.joint`): its normal equations are sufficient
+    statistics, so they add across state directories like the arms do."""
+    return {"names": list(block["names"]), "M": [[_num(v) for v in row] for row in block["M"]],
+            "b": [_num(v) for v in block["b"]], "q": _num(block["q"]), "d": _num(block["d"]),
+            "fail": {k: [_num(v[0]), _num(v[1])] for k, v in sorted(block.get("fail", {}).items())}}
 
 
 def _arm_out(arm) -> list:
@@ -108,7 +117,11 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
         for by in arms.values():
             seen.update(by)
         seen.update(glob)
-        toolchains[githash] = {"arms": arms, "glob": glob, "contexts": contexts, "modules": modules,
+        joint = {ctx: _joint_out(block) for ctx, block in sorted(tc.get("J", {}).items())
+                 if block["names"] or block.get("fail")}
+        toolchains[githash] = {"arms": arms, "glob": glob, "joint": joint,
+                               "noise": [_num(v) for v in tc.get("noise", [0.0, 0.0])],
+                               "contexts": contexts, "modules": modules,
                                "simulated": bool(tc.get("simulated"))}
     strategies = []
     if catalogue is not None:
@@ -299,6 +312,39 @@ def _arm(x, where: str) -> None:
         _finite(v, f"{where}[{i}]", nonneg=i != 1)
 
 
+def _joint_block(x, where: str) -> None:
+    _obj(x, where)
+    _keys(x, JOINT_KEYS, where, JOINT_KEYS - {"fail"})
+    names = x["names"]
+    if not isinstance(names, list) or len(names) > MAX_STRATEGIES or len(set(map(str, names))) != len(names):
+        raise SimpulseError(f"{where}.names: expected an array of distinct strategy names")
+    for name in names:
+        _name(name, _STRATEGY, f"{where}.names", "strategy")
+    n = len(names)
+    M, b = x["M"], x["b"]
+    if not isinstance(M, list) or len(M) != n or any(not isinstance(r, list) or len(r) != n for r in M):
+        raise SimpulseError(f"{where}.M: expected a {n}×{n} array of numbers")
+    if not isinstance(b, list) or len(b) != n:
+        raise SimpulseError(f"{where}.b: expected an array of {n} numbers")
+    for i, row in enumerate(M):
+        _finite(row[i], f"{where}.M[{i}][{i}]", nonneg=True)
+        for j, v in enumerate(row):
+            _finite(v, f"{where}.M[{i}][{j}]")
+            if abs(v - M[j][i]) > 1e-6 * (1 + abs(v)):
+                raise SimpulseError(f"{where}.M: not symmetric at [{i}][{j}]")
+    for i, v in enumerate(b):
+        _finite(v, f"{where}.b[{i}]")
+    _finite(x["q"], f"{where}.q", nonneg=True)
+    _finite(x["d"], f"{where}.d", nonneg=True)
+    fail = _obj(x.get("fail", {}), f"{where}.fail", max_items=MAX_STRATEGIES)
+    for name, v in fail.items():
+        _name(name, _STRATEGY, f"{where}.fail", "strategy")
+        if not isinstance(v, list) or len(v) != 2:
+            raise SimpulseError(f"{where}.fail.{name}: expected an array of 2 numbers [failures, sum of log cost ratios]")
+        _finite(v[0], f"{where}.fail.{name}[0]", nonneg=True)
+        _finite(v[1], f"{where}.fail.{name}[1]", nonneg=True)
+
+
 def _depth(x, limit: int = MAX_DEPTH, where: str = "the file") -> None:
     stack = [(x, 0)]
     while stack:
@@ -357,6 +403,16 @@ def validate(doc: dict) -> None:
         for name, arm in glob.items():
             _name(name, _STRATEGY, f"{w}.glob", "strategy")
             _arm(arm, f"{w}.glob.{name}")
+        joint = _obj(tc.get("joint", {}), f"{w}.joint", max_items=MAX_CONTEXTS)
+        for ctx, block in joint.items():
+            _name(ctx, _CONTEXT, f"{w}.joint", "context")
+            _joint_block(block, f"{w}.joint.{ctx}")
+        if "noise" in tc:
+            nz = tc["noise"]
+            if not isinstance(nz, list) or len(nz) != 2:
+                raise SimpulseError(f"{w}.noise: expected an array of 2 numbers [sum of squares, degrees of freedom]")
+            for i, v in enumerate(nz):
+                _finite(v, f"{w}.noise[{i}]", nonneg=True)
         contexts = _obj(tc.get("contexts", {}), f"{w}.contexts", max_items=MAX_CONTEXTS)
         for ctx, counts in contexts.items():
             _name(ctx, _CONTEXT, f"{w}.contexts", "context")
@@ -487,8 +543,18 @@ def plan_import(doc: dict, catalogue, *, trust_strategies: bool = False) -> Impo
             if keep:
                 arms[ctx] = keep
         glob = {n: list(a) for n, a in tc.get("glob", {}).items() if n in allowed}
-        if arms or glob:
-            plan.payload[githash] = {"arms": arms, "glob": glob, "simulated": bool(tc.get("simulated"))}
+        joint = {}
+        for ctx, block in tc.get("joint", {}).items():
+            keep = [i for i, n in enumerate(block["names"]) if n in allowed or n == "baseline"]
+            if len(keep) > 1 or block.get("fail"):
+                joint[ctx] = {"names": [block["names"][i] for i in keep],
+                              "M": [[block["M"][i][j] for j in keep] for i in keep],
+                              "b": [block["b"][i] for i in keep], "q": block["q"], "d": block["d"],
+                              "fail": {n: list(v) for n, v in block.get("fail", {}).items() if n in allowed}}
+        if arms or glob or joint:
+            plan.payload[githash] = {"arms": arms, "glob": glob, "joint": joint,
+                                     "noise": list(tc.get("noise", [0.0, 0.0])),
+                                     "simulated": bool(tc.get("simulated"))}
     return plan
 
 

@@ -30,6 +30,7 @@ from simpulse import _fastjson as json   # `json` without `re` (hot path)
 from simpulse._record import Record
 
 from simpulse.errors import SimpulseError
+from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.policy.policies import POLICIES, ArmView, greedy
 from simpulse.strategy.catalogue import BASELINE, Catalogue, Strategy
@@ -38,16 +39,20 @@ SCHEMA = 1
 MODES = ("auto", "confident", "shadow")
 
 MODULE_MEMORY = 8          # a module's mean under a strategy covers its last ~8 compiles
-SHARE_KAPPA = 3.0          # a context borrows at most this many pseudo-observations from the global posterior
+SHARE_KAPPA = 1.0          # a context borrows at most this many pseudo-observations from the other contexts
 TOOLCHAIN_DISCOUNT = 0.25  # evidence from an earlier toolchain counts this much
 TOOLCHAIN_CAP = 6.0        # ... and at most this many pseudo-observations
 SLOWER = math.log(1 / 0.95)   # safety: recent results below 95% of baseline
 RECENT = 6                 # ... judged on the median of the last 6 results in the context
 COOLDOWN = 60              # a suspension for slowness is re-probed after 60 compiles in the context
 CONFIDENT = 0.8
-REFERENCE_SHARE = 0.5      # share of first compiles spent on a baseline reference while nothing is confident
+REFERENCE_SHARE = 0.25     # chance of a baseline reference for a typical module seen first while nothing is confident
+TEMPERATURE_RANGE = (0.25, 4.0)   # exploration scale ∝ 1 / (module's cost relative to its context), clipped
 NOISE_VAR = 0.02           # typical variance of one compile's log-time around its module's level
-REG_RIDGE = 1.0
+OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time counts at most 2.5 σ
+BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
+BREAK_COST = 1.65          # cost ratio of a failure (attempt + fallback over baseline) before one is seen
+REG_RIDGE = 0.1            # ridge on the slopes of the per-context level regression
 
 
 def empty_stats() -> dict:
@@ -79,25 +84,26 @@ def _arm(table: dict, ctx: str, strategy: str) -> list:
 
 
 def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> float:
-    """Current estimate of δ(ctx, strategy); `memo` caches it within one update."""
+    """Current estimate of δ(ctx, strategy): the mean of the context's joint block on a unit
+    prior at 0 (what de-biases a module's observations under other strategies); `memo` caches
+    the context's estimates within one update."""
     if strategy == BASELINE:
         return 0.0
-    if memo is not None:
-        hit = memo.get((ctx, strategy))
-        if hit is not None:
-            return hit
-    arm = tc["arms"].get(ctx, {}).get(strategy)
-    glob = tc["glob"].get(strategy)
-    prior_mu, prior_k = 0.0, 1.0
-    if glob is not None:
-        others = P.merged(glob, arm, -1.0) if arm is not None else glob
-        if others[0] > 1e-9:
-            g = P.posterior(others)
-            prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA)
-    value = prior_mu if arm is None else P.posterior(arm, prior_mu, prior_k).mu
-    if memo is not None:
-        memo[(ctx, strategy)] = value
-    return value
+    if memo is None:
+        memo = {}
+    means = memo.get(ctx)
+    if means is None:
+        block = tc.get("J", {}).get(ctx)
+        if block is None and tc["arms"].get(ctx):
+            block = J.from_arms(tc["arms"][ctx])          # state written before the joint model
+        names = [k for k in block["names"] if k != BASELINE] if block else []
+        if names:
+            jp = J.joint(block, names, {k: (0.0, 1.0) for k in names})
+            means = dict(zip(names, jp.mean))
+        else:
+            means = {}
+        memo[ctx] = means
+    return means.get(strategy, 0.0)
 
 
 def importance_weight(tc: dict, ctx: str, y: float) -> float:
@@ -186,6 +192,10 @@ def fold(stats: dict, ev: dict) -> dict:
         if fb > 0:
             r = math.log((wall + fb) / fb)
             P.add(arm, r, 1.0)
+            pen = tc.setdefault("J", {}).setdefault(ctx, J.new_block()).setdefault("fail", {})
+            acc = pen.setdefault(strategy, [0, 0.0])
+            acc[0] += 1
+            acc[1] = round(acc[1] + r, 5)
             _push_recent(recent, r, idx)
             if local:
                 counters["slower"] += 1
@@ -201,6 +211,7 @@ def fold(stats: dict, ev: dict) -> dict:
         if b > 0 and math.isfinite(b):
             r = y - math.log(b)
             P.add(arm, r, 1.0)
+            J.add_direct(tc.setdefault("J", {}).setdefault(ctx, J.new_block()), strategy, r)
             P.add(glob, r, 1.0)
             _push_recent(recent, r, idx)
         return stats
@@ -325,9 +336,19 @@ def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, f
     if beta is None:
         return None
     rss = reg["yy"] - sum(bi * ci for bi, ci in zip(beta, reg["b"]))
-    s2 = max(rss / max(1, reg["n"] - d), NOISE_VAR)
-    # A prediction with residual variance s2 is worth NOISE_VAR / s2 of one paired compile.
-    return sum(bi * xi for bi, xi in zip(beta, x)), min(1.0, NOISE_VAR / s2)
+    s2 = rss / max(1, reg["n"] - d)
+    # The residual variance s2 is the level's misfit τ² plus one compile's timing noise σ²: a
+    # prediction is worth σ² / τ² compiles of the module (at most one).
+    noise = noise_var(tc)
+    tau2 = max(s2 - noise, noise)
+    return sum(bi * xi for bi, xi in zip(beta, x)), min(1.0, noise / tau2)
+
+
+def noise_var(tc: dict) -> float:
+    """Posterior mean of one compile's timing variance on log-time, from repeated compiles of
+    the same module under the same strategy (pure error), on the prior IG(α0, β0)."""
+    e, f = tc.get("noise") or (0.0, 0.0)
+    return (P.BETA0 + e / 2.0) / (P.ALPHA0 + f / 2.0 - 1.0)
 
 
 def _fold_import(stats: dict, ev: dict) -> None:
@@ -361,6 +382,22 @@ def _fold_import(stats: dict, ev: dict) -> None:
             target = tc["glob"].setdefault(str(name), P.new_arm())
             for i in range(6):
                 target[i] += w * float(arm[i])
+        joint = data.get("joint")
+        if joint is None:
+            # a file written before the joint model: its contrasts, as direct evidence
+            joint = {ctx: J.from_arms(by) for ctx, by in (data.get("arms") or {}).items()}
+        for ctx, block in joint.items():
+            into = tc.setdefault("J", {}).setdefault(str(ctx), J.new_block())
+            J.merge(into, block, w)
+            for name, (f, r) in (block.get("fail") or {}).items():
+                acc = into.setdefault("fail", {}).setdefault(str(name), [0, 0.0])
+                acc[0] += w * float(f)
+                acc[1] += w * float(r)
+        nz = data.get("noise")
+        if isinstance(nz, list) and len(nz) == 2:
+            mine = tc.setdefault("noise", [0.0, 0.0])
+            mine[0] += w * float(nz[0])
+            mine[1] += w * float(nz[1])
 
 
 def module_record(tc: dict, module: str) -> dict | None:
@@ -388,9 +425,11 @@ def _level(tc: dict, mod: dict | None, memo: dict | None = None) -> float | None
     """The module's de-biased level μ̂ (log seconds under baseline), from all its observations."""
     if not mod:
         return None
+    if memo is None:
+        memo = {}
     n_tot, acc = 0, 0.0
     ctx = mod.get("k", "")
-    for strategy, (n, sy) in mod["s"].items():
+    for strategy, (n, sy, *_) in mod["s"].items():
         n_tot += n
         acc += sy - n * _delta_hat(tc, ctx, strategy, memo)
     return acc / n_tot if n_tot else None
@@ -417,14 +456,32 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     x = feature_vector(features)
     x = [round(v, 5) for v in x] if x is not None else mod.get("x")
     s = mod["s"]
+    # Robustness: timings have a heavy upper tail (a busy machine, a cold cache). Against
+    # what the module is expected to take under the strategy, a slowdown counts at most
+    # OUTLIER_CLIP noise standard deviations, so one outlier cannot flip a ranking. (A compile
+    # faster than expected is not clipped: machines do not make compiles fast by accident,
+    # and a strategy's first good results must count in full.)
+    expected = _level(tc, mod, memo) if s else None
+    if expected is None:
+        p = predicted_level(tc, ctx, x)
+        expected = p[0] if p is not None else None
+    if expected is not None:
+        expected += _delta_hat(tc, ctx, strategy, memo)
+        h = OUTLIER_CLIP * math.sqrt(noise_var(tc))
+        y = min(y, expected + h)
     entry = s.get(strategy)
     if entry is None:
-        entry = s[strategy] = [0, 0.0]
+        entry = s[strategy] = [0, 0.0, 0.0]
+    elif len(entry) < 3:
+        entry.append(entry[1] * entry[1] / entry[0] if entry[0] else 0.0)
     if entry[0] >= MODULE_MEMORY:
-        entry[1] *= (MODULE_MEMORY - 1) / entry[0]
+        f = (MODULE_MEMORY - 1) / entry[0]
+        entry[1] *= f
+        entry[2] *= f
         entry[0] = MODULE_MEMORY - 1
     entry[0] += 1
     entry[1] = round(entry[1] + y, 5)
+    entry[2] = round(entry[2] + y * y, 5)
     old_ctx = mod.get("k", ctx)
     mod["k"] = ctx
     deb = y - _delta_hat(tc, ctx, strategy, memo)
@@ -435,12 +492,13 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
         _reg_add(tc, ctx, x, deb)
     predicted = predicted_level(tc, ctx, x)
     base = s.get(BASELINE)
-    debiased = {k: (n, sy - n * _delta_hat(tc, ctx, k, memo)) for k, (n, sy) in s.items()}
+    debiased = {k: (e[0], e[1] - e[0] * _delta_hat(tc, ctx, k, memo)) for k, e in s.items()}
     n_all = sum(n for n, _ in debiased.values())
     sum_all = sum(v for _, v in debiased.values())
     old_x = mod.get("x")
     this_residual = None
-    for k, (n, sy) in s.items():
+    _joint_module(tc, mod, ctx, predicted, importance_weight(tc, ctx, sum_all / n_all))
+    for k, (n, sy, *_) in s.items():
         old = mod["c"].pop(k, None)
         if old is not None:
             w_old, r_old = old
@@ -470,6 +528,67 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     if x is not None:
         mod["x"] = [round(v, 5) for v in x]
     return this_residual
+
+
+def _joint_module(tc: dict, mod: dict, ctx: str, predicted, weight: float) -> None:
+    """Replace the module's contribution to its context's joint block (`simpulse.policy.joint`)."""
+    noise = tc.setdefault("noise", [0.0, 0.0])
+    old = mod.pop("j", None)
+    if old is not None:
+        J.add_module(tc.setdefault("J", {}).setdefault(old[0], J.new_block()), old[2], old[1], old[3], -1.0)
+        noise[0] -= old[4]
+        noise[1] -= old[5]
+    cells = {k: [e[0], e[1], e[2] if len(e) > 2 else e[1] * e[1] / e[0]] for k, e in mod["s"].items() if e[0]}
+    # observations behind the module's contribution (the level's pseudo-observation is one)
+    real = float(sum(e[0] for e in cells.values())) + (predicted is not None)
+    # pure error: repeated compiles of the module under one strategy
+    pe = round(sum(max(0.0, c[2] - c[1] * c[1] / c[0]) for c in cells.values() if c[0] > 1), 5)
+    pf = float(sum(c[0] - 1 for c in cells.values() if c[0] > 1))
+    noise[0] = max(0.0, round(noise[0] + pe, 5))
+    noise[1] = max(0.0, noise[1] + pf)
+    if predicted is not None:
+        pred, w = predicted
+        c = cells.setdefault(BASELINE, [0, 0.0, 0.0])
+        cells[BASELINE] = [round(c[0] + w, 5), round(c[1] + w * pred, 5), round(c[2] + w * pred * pred, 5)]
+    weight = round(weight, 5)
+    J.add_module(tc.setdefault("J", {}).setdefault(ctx, J.new_block()), cells, weight, real)
+    mod["j"] = [ctx, weight, cells, real, pe, pf]
+
+
+def share_strength(tc: dict, strategy: str) -> float:
+    """What the other contexts' evidence on a strategy is worth in a context, in compiles:
+    σ² / υ², with υ² the between-context variance of the strategy's effect (DerSimonian–Laird
+    estimate from the contexts' contrasts) and σ² one compile's noise. Contexts that agree share
+    up to SHARE_KAPPA; contexts whose effects differ share little."""
+    noise = noise_var(tc)
+    pts = []
+    for by in tc["arms"].values():
+        a = by.get(strategy)
+        if a is not None and a[0] >= 1.0:
+            pts.append((a[1] / a[0], a[0] / noise))      # (mean, precision)
+    if len(pts) < 2:
+        return SHARE_KAPPA
+    W = sum(w for _, w in pts)
+    mean = sum(m * w for m, w in pts) / W
+    q = sum(w * (m - mean) ** 2 for m, w in pts)
+    denom = W - sum(w * w for _, w in pts) / W
+    tau2 = (q - (len(pts) - 1)) / denom if denom > 0 else 0.0
+    return SHARE_KAPPA if tau2 <= 0 else min(SHARE_KAPPA, noise / tau2)
+
+
+def relative_cost(tc: dict | None, ctx: str, mod: dict | None, x: list[float] | None) -> float:
+    """The module's expected baseline time relative to its context's typical (geometric mean)
+    one: from its own compiles, else predicted from its features, else 1."""
+    c = tc["ctx"].get(ctx) if tc else None
+    if not c or c[0] < 3:
+        return 1.0
+    level = _level(tc, mod) if mod else None
+    if level is None:
+        p = predicted_level(tc, ctx, x)
+        if p is None:
+            return 1.0
+        level = p[0]
+    return math.exp(max(-20.0, min(20.0, level - c[1] / c[0])))
 
 
 def _contribute(tc: dict, ctx: str, strategy: str, w: float, r: float, x: list | None) -> None:
@@ -545,6 +664,7 @@ class Learner:
             from simpulse.store.store import Store
             self.store = Store(os.fspath(state_dir), fsync=fsync)
         self._stats: dict | None = None
+        self._joint_cache: tuple | None = None    # (context, Joint) while `choose` runs
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -571,7 +691,52 @@ class Learner:
                 break
         return tc, prev
 
+    def joint_posterior(self, ctx: str) -> J.Joint:
+        """The joint posterior of every active strategy's effect in `ctx`: the context's joint
+        block (`simpulse.policy.joint`) on top of each strategy's prior (`arm_prior`)."""
+        tc, _ = self._tc_chain()
+        names = [s.name for s in self.catalogue.active if not s.is_baseline]
+        prior = {s.name: self.arm_prior(ctx, s) for s in self.catalogue.active if not s.is_baseline}
+        block = tc.get("J", {}).get(ctx) if tc else None
+        if block is None and tc is not None and tc["arms"].get(ctx):
+            # state written before the joint model: its per-strategy contrasts, as direct evidence
+            block = J.from_arms(tc["arms"][ctx])
+        return J.joint(block, names, prior, breakage=self.breakage(ctx, tc, block))
+
+    def breakage(self, ctx: str, tc: dict | None, block: dict | None) -> dict:
+        """Per strategy that may break a module (declared, or seen to): its Beta posterior on the
+        share of the context's modules it breaks, and its mean cost ratio when it does."""
+        out = {}
+        fails = (block or {}).get("fail", {})
+        arms = tc["arms"].get(ctx, {}) if tc else {}
+        for s in self.catalogue.active:
+            if s.is_baseline:
+                continue
+            f, r_sum = fails.get(s.name, (0, 0.0))
+            if not (s.may_break or f):
+                continue
+            n = arms[s.name][3] if s.name in arms else 0
+            c = math.exp(r_sum / f) if f else BREAK_COST
+            out[s.name] = (BREAK_PRIOR[0] + f, BREAK_PRIOR[1] + max(0, n - f), c)
+        return out
+
     def arm_posterior(self, ctx: str, strategy: Strategy) -> P.Posterior:
+        """The marginal posterior of one strategy's effect in `ctx`."""
+        if strategy.is_baseline:
+            return P.posterior(P.new_arm(), 0.0, 1e9)
+        cached = self._joint_cache
+        joint = cached[1] if cached is not None and cached[0] == ctx else self.joint_posterior(ctx)
+        if strategy.name in joint.names:
+            return joint.marginal(strategy.name)
+        # not in the active catalogue (e.g. disabled): alone on its prior and its block row
+        tc, _ = self._tc_chain()
+        block = tc.get("J", {}).get(ctx) if tc else None
+        return J.joint(block, [strategy.name], {strategy.name: self.arm_prior(ctx, strategy)}).marginal(strategy.name)
+
+    def arm_prior(self, ctx: str, strategy: Strategy) -> tuple[float, float]:
+        """(mean, pseudo-observations) of a strategy's prior in `ctx`: its catalogue prior, then
+        the previous toolchain's evidence (discounted), then the other contexts' evidence
+        (leave-one-out, capped): never this context's own evidence."""
         tc, prev = self._tc_chain()
         prior_mu = -strategy.prior_mean
         prior_k = strategy.prior_strength
@@ -588,8 +753,8 @@ class Learner:
             others = P.merged(glob, arm, -1.0) if arm is not None else glob
             if others[0] > 1e-9:
                 g = P.posterior(others, prior_mu, prior_k)
-                prior_mu, prior_k = g.mu, min(g.kappa, SHARE_KAPPA + prior_k)
-        return P.posterior(arm or P.new_arm(), prior_mu, prior_k)
+                prior_mu, prior_k = g.mu, min(g.kappa, share_strength(tc, strategy.name) + prior_k)
+        return prior_mu, prior_k
 
     def suspension(self, ctx: str, strategy: str) -> str | None:
         """Why `strategy` is suspended in `ctx`, or None.
@@ -655,6 +820,14 @@ class Learner:
             context, features, source_hash = self._classify(tc, module, source, path)
         features = features or {}
         ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
+        try:
+            self._joint_cache = (context, self.joint_posterior(context))
+            return self._choose(module, context, features, source_hash, tc, path)
+        finally:
+            self._joint_cache = None
+
+    def _choose(self, module, context, features, source_hash, tc, path) -> Decision:
+        ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
         broke_here = self.known_failures(module, source_hash)
         candidates: list[Strategy] = []
         suspended: list[str] = []
@@ -664,13 +837,14 @@ class Learner:
                 candidates.append(s)
             elif why is not None:
                 suspended.append(s.name)
+        joint = self._joint_cache[1]
         views = []
         posts: dict[str, P.Posterior] = {}
         for s in candidates:
             if s.is_baseline:
                 views.append(ArmView(s.name, None))
                 continue
-            post = self.arm_posterior(context, s)
+            post = joint.marginal(s.name)
             posts[s.name] = post
             arm = tc["arms"].get(context, {}).get(s.name) if tc else None
             views.append(ArmView(s.name, post, int(arm[5]) if arm else 0, int(arm[3]) if arm else 0))
@@ -684,17 +858,22 @@ class Learner:
             # `lints` prior: intercept at the arm's posterior mean, ridge on the slopes
             linear = {name: (posts[name].mu, st)
                       for name, st in tc.get("lin", {}).get(context, {}).items() if name in posts}
-        picked = self.policy.select(views, self.rng, ctx_pulls, features=x, linear=linear)
+        mod = module_record(tc, module) if tc else None
+        rel = relative_cost(tc, context, mod, x)
+        lo, hi = TEMPERATURE_RANGE
+        temperature = min(hi, max(lo, 1.0 / rel))
+        picked = self.policy.select(views, self.rng, ctx_pulls, features=x, linear=linear,
+                                    temperature=temperature, joint=joint)
         # Exploring: picking an arm the posterior means say is worse than the best one.
         explore = views[picked].mean > views[best].mean + 1e-12
         reason = ""
-        mod = module_record(tc, module) if tc else None
         lead_p = max((p.prob_below(0.0) for p in posts.values()), default=0.0)
         if (self.mode == "auto" and views[0].post is None and not (mod and BASELINE in mod["s"])
-                and lead_p < CONFIDENT and self.rng.random() < REFERENCE_SHARE):
+                and lead_p < CONFIDENT and self.rng.random() < REFERENCE_SHARE * min(1.0, 1.0 / rel)):
             # A reference compile: the module's own baseline time is what makes every later
             # compile of it an exact comparison. Free in expectation while nothing is known
-            # to beat the baseline in this context.
+            # to beat the baseline in this context; cheaper on cheap modules, so rarer on
+            # costly ones.
             picked, explore = 0, views[picked].post is not None
             reason = (f"reference compile: no baseline time for this module yet, and no strategy "
                       f"is known to beat baseline here (best P = {lead_p:.2f} < {CONFIDENT})")
@@ -796,3 +975,5 @@ class Learner:
         if self.store is not None:
             self.store.append(event)
         fold(stats, event)
+
+

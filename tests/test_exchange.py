@@ -47,7 +47,7 @@ def test_export_shape(built, exported):
     assert doc["format"] == "simpulse-export" and doc["version"] == 1
     assert set(doc) == {"format", "version", "created", "simpulse_version", "toolchains", "strategies", "priors"}
     (githash, tc), = doc["toolchains"].items()
-    assert set(tc) == {"arms", "glob", "contexts", "modules", "simulated"}
+    assert set(tc) == {"arms", "glob", "joint", "noise", "contexts", "modules", "simulated"}
     assert tc["simulated"] is True
     assert all(len(a) == 6 for by in tc["arms"].values() for a in by.values())
     # module names are hashed by default: 16 hex digits, nothing of the project's names

@@ -87,7 +87,7 @@ def test_slower_strategy_is_suspended_after_recent_losses_then_reprobed():
 
     def slow(i):
         mod = module_record(tc, f"M{i}")["s"]
-        n, sy = mod.get("baseline") or next(iter(mod.values()))
+        n, sy, *_ = mod.get("baseline") or next(iter(mod.values()))
         lrn.observe(force(lrn, "no-async", f"M{i}"), seconds=math.exp(sy / n) * 1.3)
 
     for i in range(5):
@@ -237,3 +237,73 @@ def test_borrowed_evidence_is_never_reported_as_confident():
     assert rows["simp_heavy"]["best"] == "simp-lean" and rows["simp_heavy"]["confident"]
     assert rows["arith"]["best"] == "simp-lean"     # the shared prior may choose it ...
     assert not rows["arith"]["confident"] and rows["arith"]["evidence"] == "prior"   # ... never claim it
+
+
+def test_joint_block_learns_a_difference_from_paired_modules_only():
+    """Two strategies compiled on the same modules: their difference is known exactly (the
+    module levels cancel), and Thompson draws from the joint posterior keep that difference."""
+    from simpulse.policy import joint as J
+    rng = random.Random(4)
+    block = J.new_block()
+    for m in range(30):
+        level = rng.gauss(0.0, 2.0)          # wildly different module levels
+        cells = {"a": [1, level - 0.10, (level - 0.10) ** 2], "b": [1, level - 0.30, (level - 0.30) ** 2]}
+        J.add_module(block, cells, 1.0, 2.0)
+    jp = J.joint(block, ["a", "b"], {"a": (0.0, 0.3), "b": (0.0, 0.3)})
+    # against baseline each is unknown (never compiled under baseline): only the prior ...
+    assert jp.marginal("a").kappa < 1.0             # worth less than one compile against baseline
+    # ... but the difference is sharp in every draw
+    diffs = [x[0] - x[1] for x in (jp.sample(rng) for _ in range(200))]
+    import statistics
+    assert abs(statistics.mean(diffs) - 0.20) < 0.01
+    assert statistics.stdev(diffs) < 0.25 * jp.marginal("a").scale * math.sqrt(2)
+    # removing a module subtracts exactly what it added
+    before = json_copy(block)
+    J.add_module(block, {"a": [1, 0.5, 0.25], "baseline": [1, 0.7, 0.49]}, 1.0, 2.0)
+    J.add_module(block, {"a": [1, 0.5, 0.25], "baseline": [1, 0.7, 0.49]}, 1.0, 2.0, -1.0)
+    assert all(abs(x - y) < 1e-9 for r1, r2 in zip(block["M"], before["M"]) for x, y in zip(r1, r2))
+    assert all(abs(x - y) < 1e-9 for x, y in zip(block["b"], before["b"]))
+
+
+def json_copy(x):
+    import json
+    return json.loads(json.dumps(x))
+
+
+def test_one_outlier_does_not_flip_the_ranking():
+    """A compile 3× slower than it should be (a busy machine) counts at most 2.5 σ."""
+    lrn = run(Learner(None, seed=11), 4)
+    before = by_name(lrn)["simp-lean"].mean
+    mod = module_record(lrn.stats["toolchains"]["unknown"], "M0")
+    n, sy, *_ = mod["s"].get("baseline") or next(iter(mod["s"].values()))
+    lrn.observe(force(lrn, "simp-lean", "M0"), seconds=3.0 * math.exp(sy / n))
+    after = by_name(lrn)["simp-lean"].mean
+    assert after - before < 0.05
+    assert min(by_name(lrn).values(), key=lambda a: a.mean).strategy == "simp-lean"
+
+
+def test_breakage_is_a_rate_not_a_verdict():
+    """One failure among many good compiles raises a strategy's expected cost a little; it does
+    not make the fastest strategy look slower than baseline."""
+    lrn = run(Learner(None, seed=12), 4)
+    lrn.observe(force(lrn, "simp-lean", "M3"), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
+    a = by_name(lrn)["simp-lean"]
+    assert a.mean < -0.2 and a.fails == 1
+    jp = lrn.joint_posterior("simp_heavy")
+    assert jp.marginal("simp-lean").mu > jp.speed("simp-lean")      # the failure costs something
+
+
+def test_cheap_modules_explore_more_than_costly_ones():
+    """Exploring costs seconds in proportion to a module's compile time: the same posterior
+    explores on a module 20× cheaper than typical far more often than on one 20× costlier."""
+    lrn = run(Learner(None, seed=13), 2)
+    tc = lrn.stats["toolchains"]["unknown"]
+    typical = tc["ctx"]["simp_heavy"][1] / tc["ctx"]["simp_heavy"][0]
+    for name, shift in (("Cheap", -3.0), ("Costly", 3.0)):
+        d = force(lrn, "baseline", name)
+        lrn.observe(d, seconds=math.exp(typical + shift))
+    explore = {}
+    for name in ("Cheap", "Costly"):
+        picks = [lrn.choose(module=name, context="simp_heavy", features={}) for _ in range(300)]
+        explore[name] = sum(p.explore for p in picks)
+    assert explore["Cheap"] > 2 * explore["Costly"]

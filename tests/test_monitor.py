@@ -133,7 +133,7 @@ def test_events_of_a_build_stream_as_json(project):
         assert {r["module"] for r in rows} == {e["module"] for e in new}
         for r in rows:
             assert r["simulated"] is True and r["kind"] == "compile" and r["context"] and r["strategy"]
-            assert r["outcome"] == "ok" and isinstance(r["explore"], bool)
+            assert r["outcome"] in ("ok", "strategy_failed") and isinstance(r["explore"], bool)
             # modules compiled before have a known level: a speedup against it
             assert r["speedup"] is None or r["speedup"] > 0
         assert any(r["speedup"] is not None for r in rows)

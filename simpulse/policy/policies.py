@@ -3,9 +3,16 @@
 Each policy sees a list of `ArmView` (baseline first; its effect is 0 by definition) and
 returns the index it picks. Lower effect on log-time is better. Standard library only.
 
+``temperature`` scales a decision's exploration: the learner passes < 1 for a module that costs
+more than its context's typical one and > 1 for a cheap one (exploring costs seconds in
+proportion to the module's compile time, while what it teaches about a strategy's effect on
+log-time does not depend on the module's size). ``joint`` is the context's joint posterior
+(`simpulse.policy.joint`); Thompson sampling draws all effects from it at once.
+
 - ``thompson`` (default): Thompson sampling on the Normal–Inverse-Gamma posterior of the
   log-time effect; curiosity inflates the sampling variance in contexts with few pulls.
-- ``beta``: Beta–Bernoulli Thompson sampling on "this compile beat the module's level".
+- ``beta``: Beta–Bernoulli Thompson sampling on "this compile beat the module's level" (no
+  temperature: its draws have no scale to shrink).
 - ``ucb``: lower confidence bound on the log-time effect, scaled by the posterior noise
   (log-speedups are ~0.1, so UCB1's [0, 1] reward scale would explore forever).
 - ``egreedy``: ε-greedy with ε decaying per context with its pulls, halved once the leader is
@@ -41,16 +48,23 @@ class Thompson:
         self.curiosity = curiosity
         self.scale = scale
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
-        inflate = self.scale * (1.0 + self.curiosity * (1.0 if ctx_pulls < 3 * len(arms) else 0.0))
-        draws = [0.0 if a.post is None else a.post.sample(rng, inflate) for a in arms]
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
+               joint=None) -> int:
+        inflate = temperature * self.scale * (1.0 + self.curiosity * (1.0 if ctx_pulls < 3 * len(arms) else 0.0))
+        if joint is not None:
+            # one correlated draw of every effect (`simpulse.policy.joint`)
+            by_name = dict(zip(joint.names, joint.sample(rng, inflate)))
+            draws = [0.0 if a.post is None else by_name[a.name] for a in arms]
+        else:
+            draws = [0.0 if a.post is None else a.post.sample(rng, inflate) for a in arms]
         return min(range(len(arms)), key=lambda i: draws[i])
 
 
 class BetaBernoulli:
     name = "beta"
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
+               joint=None) -> int:
         # The baseline "beats itself" half the time.
         draws = []
         for a in arms:
@@ -68,14 +82,15 @@ class LowerConfidenceBound:
     def __init__(self, c: float = 1.0):
         self.c = c
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
+               joint=None) -> int:
         logn = math.log(ctx_pulls + 2)
         scores = []
         for a in arms:
             if a.post is None:
                 scores.append(0.0)
                 continue
-            width = math.sqrt(a.post.sigma2 / a.post.kappa) * math.sqrt(2 * logn)
+            width = math.sqrt(temperature * a.post.sigma2 / a.post.kappa) * math.sqrt(2 * logn)
             scores.append(a.post.mu - self.c * width)
         return min(range(len(arms)), key=lambda i: (scores[i], i))
 
@@ -86,8 +101,9 @@ class EpsilonGreedy:
     def __init__(self, eps0: float = 0.5):
         self.eps0 = eps0
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
-        eps = min(self.eps0, 2.0 * len(arms) / (len(arms) + ctx_pulls))
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
+               joint=None) -> int:
+        eps = min(self.eps0, 2.0 * len(arms) / (len(arms) + ctx_pulls)) * min(1.0, temperature)
         best = greedy(arms)
         lead = arms[best]
         if lead.post is not None and lead.post.prob_below(0.0) > 0.95:
@@ -108,9 +124,10 @@ class LinearThompson:
     def __init__(self, ridge: float = 1.0):
         self.ridge = ridge
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None) -> int:
+    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
+               joint=None) -> int:
         if not features or not linear:
-            return Thompson().select(arms, rng, ctx_pulls)
+            return Thompson().select(arms, rng, ctx_pulls, temperature=temperature, joint=joint)
         draws = []
         for a in arms:
             if a.post is None:
@@ -118,7 +135,7 @@ class LinearThompson:
                 continue
             entry = linear.get(a.name)
             if entry is None:
-                draws.append(a.post.sample(rng, 2.0))
+                draws.append(a.post.sample(rng, 2.0 * temperature))
                 continue
             prior_mu, (A, b) = entry
             d = len(features)
@@ -127,7 +144,7 @@ class LinearThompson:
             mean, chol = _solve_with_cholesky(A2, b2)
             z = [rng.gauss(0.0, 1.0) for _ in mean]
             noise = _back_substitute_t(chol, z)          # ~ N(0, A2⁻¹)
-            sd = math.sqrt(a.post.sigma2)
+            sd = math.sqrt(temperature * a.post.sigma2)
             draws.append(sum((m + sd * e) * x for m, e, x in zip(mean, noise, features)))
         return min(range(len(arms)), key=lambda i: draws[i])
 

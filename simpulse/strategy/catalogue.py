@@ -21,13 +21,19 @@ BASELINE = "baseline"
 _NAME = r"^[a-z][a-z0-9_.-]{0,47}$"    # compiled when a user strategy is read: `re` stays off the shim path
 
 
+# The default prior on a strategy's effect: N(0, σ²/0.3) — with one compile's noise σ² ≈ 0.02–0.03
+# on log-time, a standard deviation of ≈ 0.28: effects within about ±50 % are all plausible
+# a priori, and two or three paired compiles outweigh the prior.
+PRIOR_STRENGTH = 0.3
+
+
 class Strategy(Record):
     __slots__ = ("name", "description", "options", "args", "changes_diagnostics", "may_break",
                  "prior_mean", "prior_strength", "builtin", "tags")
     # prior_mean: prior on the log-speedup against baseline (0 = no effect);
     # prior_strength: pseudo-observations behind that prior.
     _defaults = {"options": (), "args": (), "changes_diagnostics": False, "may_break": False,
-                 "prior_mean": 0.0, "prior_strength": 1.0, "builtin": True, "tags": ()}
+                 "prior_mean": 0.0, "prior_strength": PRIOR_STRENGTH, "builtin": True, "tags": ()}
     _frozen = True
 
     @property
@@ -117,7 +123,7 @@ def strategy_from_config(name: str, spec: dict) -> Strategy:
     if not isinstance(desc, str):
         raise SimpulseError(f"strategy {name!r}: description must be a string")
     prior_mean = spec.get("prior_mean", 0.0)
-    prior_strength = spec.get("prior_strength", 1.0)
+    prior_strength = spec.get("prior_strength", PRIOR_STRENGTH)
     for key, val in (("prior_mean", prior_mean), ("prior_strength", prior_strength)):
         if isinstance(val, bool) or not isinstance(val, (int, float)) or val != val or abs(val) > 1e6:
             raise SimpulseError(f"strategy {name!r}: {key} must be a finite number")

@@ -1,0 +1,237 @@
+"""The joint posterior of a context's strategy effects: a two-way model with module levels.
+
+    log t = μ_module + δ_strategy + ε,   ε ~ N(0, σ²),   δ_baseline = 0
+
+Module levels are nuisance parameters. Absorbing them (the classic unbalanced two-way ANOVA),
+each module m with weighted counts n_k and sums S_k of log-times per strategy k (N = Σ n_k,
+T = Σ S_k, Q = Σ y²) adds to the context's normal equations
+
+    M += ω (diag(n) − n nᵀ / N),   b += ω (S − n T / N),   q += ω (Q − T² / N)
+
+so only *within-module* contrasts inform δ: a module compiled under A and B tells A − B
+exactly, whatever its level, and a module seen once tells nothing — unless its level is known
+from elsewhere. That is what the per-context regression of level on features supplies: a
+pseudo-observation of the module under baseline (`simpulse.learner.predicted_level`), which is
+how a first build, where every module is compiled once, learns (a random-effects prior on μ).
+Each block is additive over modules, so a module's contribution is subtracted and re-added
+when the module is seen again (it counts once, however often it is recompiled).
+
+The posterior of δ (non-baseline strategies) given per-strategy priors N(μ0_k, σ²/κ0_k):
+precision P = diag(κ0) + M, mean P⁻¹ (κ0 μ0 + b), noise σ² ~ IG(α0 + d/2, β0 + RSS/2). Its
+draws are correlated: two strategies compared on the same modules have a well-known
+difference even while each is uncertain against baseline, and Thompson sampling on these draws
+stops exploring between them. Standard library only (hot path).
+"""
+
+from __future__ import annotations
+
+import math
+
+from simpulse.policy import posterior as P
+
+
+def new_block() -> dict:
+    # names: strategy order of M and b (baseline included); d: residual degrees of freedom
+    return {"names": [], "M": [], "b": [], "q": 0.0, "d": 0.0}
+
+
+def _index(block: dict, name: str) -> int:
+    names = block["names"]
+    try:
+        return names.index(name)
+    except ValueError:
+        names.append(name)
+        for row in block["M"]:
+            row.append(0.0)
+        block["M"].append([0.0] * len(names))
+        block["b"].append(0.0)
+        return len(names) - 1
+
+
+def add_module(block: dict, cells: dict, weight: float, real: float, sign: float = 1.0) -> None:
+    """Add (sign +1) or remove (−1) one module: `cells` maps strategy → [n, S, Q] (weighted count,
+    sum and sum of squares of its log-times), `real` the number of observations in it (each
+    counts one degree of freedom whatever its weight; the module's level takes one)."""
+    items = [(k, v) for k, v in cells.items() if v[0] > 0]
+    N = sum(v[0] for _, v in items)
+    if N <= 0 or len(items) < 2:
+        return          # one strategy only: no within-module contrast
+    T = sum(v[1] for _, v in items)
+    idx = [_index(block, k) for k, _ in items]
+    w = sign * weight
+    M, b = block["M"], block["b"]
+    for (k, (n, S, _)), i in zip(items, idx):
+        b[i] += w * (S - n * T / N)
+        Mi = M[i]
+        Mi[i] += w * n
+        for (_, (n2, _, _)), j in zip(items, idx):
+            Mi[j] -= w * n * n2 / N
+    block["q"] += w * (sum(v[2] for _, v in items) - T * T / N)
+    block["d"] += sign * max(0.0, real - 1.0)
+
+
+def add_direct(block: dict, name: str, r: float, weight: float = 1.0) -> None:
+    """A paired observation of δ_name itself (measured against the module's own baseline in the
+    same invocation: a failure's cost, a `record`/`bench` result)."""
+    i = _index(block, name)
+    block["M"][i][i] += weight
+    block["b"][i] += weight * r
+    block["q"] += weight * r * r
+    block["d"] += 1.0
+
+
+def from_arms(arms: dict) -> dict:
+    """A block from per-strategy contrast statistics (`simpulse.policy.posterior` arms: weight,
+    weighted sum and sum of squares of residuals against baseline), taken as direct
+    observations of each δ: how evidence recorded without module structure (older state, older
+    export files) enters the joint model."""
+    block = new_block()
+    for name, arm in arms.items():
+        if name == "baseline" or not arm or arm[0] <= 0:
+            continue
+        i = _index(block, name)
+        block["M"][i][i] += arm[0]
+        block["b"][i] += arm[1]
+        block["q"] += arm[2]
+        block["d"] += arm[3]
+    return block
+
+
+def merge(into: dict, other: dict, scale: float = 1.0) -> None:
+    """into += scale · other (sufficient statistics of two evidence sources add)."""
+    idx = [_index(into, k) for k in other["names"]]
+    for a, i in enumerate(idx):
+        into["b"][i] += scale * other["b"][a]
+        for c, j in enumerate(idx):
+            into["M"][i][j] += scale * other["M"][a][c]
+    into["q"] += scale * other["q"]
+    into["d"] += scale * other["d"]
+
+
+def _cholesky(A: list[list[float]]) -> list[list[float]]:
+    n = len(A)
+    L = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        Li = L[i]
+        for j in range(i + 1):
+            Lj = L[j]
+            s = A[i][j] - sum(Li[k] * Lj[k] for k in range(j))
+            if i == j:
+                Li[j] = math.sqrt(max(s, 1e-12))
+            else:
+                Li[j] = s / Lj[j]
+    return L
+
+
+def _forward(L, v):
+    y = [0.0] * len(v)
+    for i in range(len(v)):
+        y[i] = (v[i] - sum(L[i][k] * y[k] for k in range(i))) / L[i][i]
+    return y
+
+
+def _backward(L, y):
+    """Solve Lᵀ x = y."""
+    n = len(y)
+    x = [0.0] * n
+    for i in reversed(range(n)):
+        x[i] = (y[i] - sum(L[k][i] * x[k] for k in range(i + 1, n))) / L[i][i]
+    return x
+
+
+class Joint:
+    """The posterior of δ for `names` (non-baseline strategies) in one context.
+
+    Breakage is modelled apart from speed: δ is learned from the compiles that succeed, and a
+    strategy that breaks a share p of the context's modules costs, in expectation,
+    ``(1 − p)·e^δ + p·c`` (c: its mean cost ratio when it breaks — the failed attempt plus the
+    baseline fallback, over the baseline), with p ~ Beta(prior + failures, successes). Mixing
+    the two in one normal model would let one precisely measured failure outweigh many
+    successes measured against a predicted level."""
+
+    __slots__ = ("names", "mean", "L", "alpha", "beta", "_diag", "breakage")
+
+    def __init__(self, names, mean, L, alpha, beta, breakage=None):
+        self.names, self.mean, self.L, self.alpha, self.beta = names, mean, L, alpha, beta
+        self._diag = None
+        # name → (a, b, c): Beta(a, b) on the breakage rate, c the cost ratio of a failure
+        self.breakage = breakage or {}
+
+    def _with_breakage(self, name: str, delta: float, p: float | None = None) -> float:
+        entry = self.breakage.get(name)
+        if entry is None:
+            return delta
+        a, b, c = entry
+        if p is None:
+            p = a / (a + b)
+        return math.log((1.0 - p) * math.exp(delta) + p * c)
+
+    def marginal(self, name: str) -> P.Posterior:
+        """One strategy's marginal as a `Posterior` (its κ is 1 / (P⁻¹)ᵢᵢ)."""
+        i = self.names.index(name)
+        if self._diag is None:
+            n = len(self.names)
+            diag = []
+            for k in range(n):
+                e = [0.0] * n
+                e[k] = 1.0
+                col = _backward(self.L, _forward(self.L, e))
+                diag.append(col[k])
+            self._diag = diag
+        mu = self._with_breakage(name, self.mean[i])
+        return P.Posterior(mu, 1.0 / max(self._diag[i], 1e-12), self.alpha, self.beta, 0)
+
+    def speed(self, name: str) -> float:
+        """The posterior mean of δ on the compiles that succeed (breakage left out)."""
+        return self.mean[self.names.index(name)]
+
+    def sample(self, rng, inflate: float = 1.0) -> list[float]:
+        """One draw of every strategy's expected effect on log-cost (breakage included)."""
+        sigma2 = self.beta / rng.gammavariate(self.alpha, 1.0)
+        z = [rng.gauss(0.0, 1.0) for _ in self.names]
+        e = _backward(self.L, z)                  # ~ N(0, P⁻¹)
+        s = math.sqrt(inflate * sigma2)
+        out = []
+        for name, m, v in zip(self.names, self.mean, e):
+            entry = self.breakage.get(name)
+            p = None if entry is None else rng.betavariate(entry[0], entry[1])
+            out.append(self._with_breakage(name, m + s * v, p))
+        return out
+
+
+def joint(block: dict | None, names: list[str], prior: dict[str, tuple[float, float]],
+          alpha0: float = P.ALPHA0, beta0: float = P.BETA0, breakage: dict | None = None) -> Joint:
+    """The posterior for `names` given the block (None: prior only), per-name priors (μ0, κ0)
+    and, optionally, per-name breakage posteriors (a, b, c) (see `Joint`)."""
+    n = len(names)
+    pos = {k: i for i, k in enumerate(block["names"])} if block else {}
+    A = [[0.0] * n for _ in range(n)]
+    rhs = [0.0] * n
+    for a, k in enumerate(names):
+        mu0, k0 = prior[k]
+        A[a][a] += k0
+        rhs[a] += k0 * mu0
+        i = pos.get(k)
+        if i is None:
+            continue
+        rhs[a] += block["b"][i]
+        Mi = block["M"][i]
+        for c, k2 in enumerate(names):
+            j = pos.get(k2)
+            if j is not None:
+                A[a][c] += Mi[j]
+    L = _cholesky(A)
+    mean = _backward(L, _forward(L, rhs))
+    rss = 0.0
+    d = 0.0
+    if block:
+        # q − 2 δᵀb + δᵀ M δ over the modelled names, plus the prior's own misfit
+        quad = sum(mean[a] * (A[a][c] - (prior[names[a]][1] if a == c else 0.0)) * mean[c]
+                   for a in range(n) for c in range(n))
+        lin = sum(mean[a] * (block["b"][pos[k]] if k in pos else 0.0) for a, k in enumerate(names))
+        rss = block["q"] - 2 * lin + quad
+        d = block["d"]
+    rss += sum(prior[k][1] * (mean[a] - prior[k][0]) ** 2 for a, k in enumerate(names))
+    alpha = alpha0 + max(0.0, d - n) / 2.0
+    beta = beta0 + 0.5 * max(0.0, rss)
+    return Joint(list(names), mean, L, alpha, beta, breakage)
