@@ -533,6 +533,8 @@ def main(argv=None) -> int:
                     help="comma-separated checkpoints (default 200,500,2000; 200,500 with --quick)")
     ap.add_argument("--policies", default=",".join(ALL_POLICIES), help="comma-separated subset")
     ap.add_argument("--modules", type=int, default=300, help="modules in the simulated project")
+    ap.add_argument("--seed0", type=int, default=0,
+                    help="first seed (default 0): e.g. --seed0 100 checks tuning on seeds it never saw")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
     ap.add_argument("--json", default=str(ROOT / "docs" / "bench_learning.json"), help="JSON output")
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"),
@@ -553,9 +555,9 @@ def main(argv=None) -> int:
         except ImportError:
             ap.error("the MABWiser policies need `pip install mabwiser` (extra: simpulse[bench])")
 
-    print(f"SIMULATED workload: {seeds} seeds × {max(checkpoints)} compiles, {len(policies)} policies, "
+    print(f"SIMULATED workload: {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles, {len(policies)} policies, "
           f"{args.modules} modules", flush=True)
-    result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs)
+    result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0)
     md = markdown(result)
     print()
     print(md)
