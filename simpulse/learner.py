@@ -469,6 +469,7 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
         expected += _delta_hat(tc, ctx, strategy, memo)
         h = OUTLIER_CLIP * math.sqrt(noise_var(tc))
         y = min(y, expected + h)
+    _joint_remove(tc, mod)
     entry = s.get(strategy)
     if entry is None:
         entry = s[strategy] = [0, 0.0, 0.0]
@@ -497,7 +498,7 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     sum_all = sum(v for _, v in debiased.values())
     old_x = mod.get("x")
     this_residual = None
-    _joint_module(tc, mod, ctx, predicted, importance_weight(tc, ctx, sum_all / n_all))
+    _joint_add(tc, mod, ctx, predicted, importance_weight(tc, ctx, sum_all / n_all))
     for k, (n, sy, *_) in s.items():
         old = mod["c"].pop(k, None)
         if old is not None:
@@ -530,29 +531,43 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     return this_residual
 
 
-def _joint_module(tc: dict, mod: dict, ctx: str, predicted, weight: float) -> None:
-    """Replace the module's contribution to its context's joint block (`simpulse.policy.joint`)."""
-    noise = tc.setdefault("noise", [0.0, 0.0])
-    old = mod.pop("j", None)
-    if old is not None:
-        J.add_module(tc.setdefault("J", {}).setdefault(old[0], J.new_block()), old[2], old[1], old[3], -1.0)
-        noise[0] -= old[4]
-        noise[1] -= old[5]
+def _joint_cells(mod: dict, pseudo) -> tuple[dict, float, float, float]:
+    """The module's cells for its joint contribution: per strategy [n, Σy, Σy²] (the level's
+    pseudo-observation (value, weight) added to the baseline cell), the number of observations,
+    and the pure error (sum of squares, degrees of freedom) of its repeated compiles."""
     cells = {k: [e[0], e[1], e[2] if len(e) > 2 else e[1] * e[1] / e[0]] for k, e in mod["s"].items() if e[0]}
-    # observations behind the module's contribution (the level's pseudo-observation is one)
-    real = float(sum(e[0] for e in cells.values())) + (predicted is not None)
-    # pure error: repeated compiles of the module under one strategy
+    real = float(sum(c[0] for c in cells.values())) + (pseudo is not None)
     pe = round(sum(max(0.0, c[2] - c[1] * c[1] / c[0]) for c in cells.values() if c[0] > 1), 5)
     pf = float(sum(c[0] - 1 for c in cells.values() if c[0] > 1))
-    noise[0] = max(0.0, round(noise[0] + pe, 5))
-    noise[1] = max(0.0, noise[1] + pf)
-    if predicted is not None:
-        pred, w = predicted
-        c = cells.setdefault(BASELINE, [0, 0.0, 0.0])
+    if pseudo is not None:
+        pred, w = pseudo
+        c = cells.get(BASELINE) or [0, 0.0, 0.0]
         cells[BASELINE] = [round(c[0] + w, 5), round(c[1] + w * pred, 5), round(c[2] + w * pred * pred, 5)]
+    return cells, real, pe, pf
+
+
+def _joint_apply(tc: dict, mod: dict, ctx: str, weight: float, pseudo, sign: float) -> None:
+    cells, real, pe, pf = _joint_cells(mod, pseudo)
+    J.add_module(tc.setdefault("J", {}).setdefault(ctx, J.new_block()), cells, weight, real, sign)
+    noise = tc.setdefault("noise", [0.0, 0.0])
+    noise[0] = max(0.0, round(noise[0] + sign * pe, 5))
+    noise[1] = max(0.0, noise[1] + sign * pf)
+
+
+def _joint_remove(tc: dict, mod: dict) -> None:
+    """Subtract the module's contribution to its context's joint block (`simpulse.policy.joint`)
+    — recomputed from its cells, which have not changed since it was added, and the record
+    ``j = [context, weight, pseudo value, pseudo weight]``. Call before changing the cells."""
+    old = mod.pop("j", None)
+    if old is not None:
+        _joint_apply(tc, mod, old[0], old[1], None if old[3] is None else (old[2], old[3]), -1.0)
+
+
+def _joint_add(tc: dict, mod: dict, ctx: str, predicted, weight: float) -> None:
     weight = round(weight, 5)
-    J.add_module(tc.setdefault("J", {}).setdefault(ctx, J.new_block()), cells, weight, real)
-    mod["j"] = [ctx, weight, cells, real, pe, pf]
+    pseudo = None if predicted is None else (round(predicted[0], 5), round(predicted[1], 5))
+    _joint_apply(tc, mod, ctx, weight, pseudo, 1.0)
+    mod["j"] = [ctx, weight, None, None] if pseudo is None else [ctx, weight, pseudo[0], pseudo[1]]
 
 
 def share_strength(tc: dict, strategy: str) -> float:
@@ -576,13 +591,14 @@ def share_strength(tc: dict, strategy: str) -> float:
     return SHARE_KAPPA if tau2 <= 0 else min(SHARE_KAPPA, noise / tau2)
 
 
-def relative_cost(tc: dict | None, ctx: str, mod: dict | None, x: list[float] | None) -> float:
+def relative_cost(tc: dict | None, ctx: str, mod: dict | None, x: list[float] | None,
+                  memo: dict | None = None) -> float:
     """The module's expected baseline time relative to its context's typical (geometric mean)
     one: from its own compiles, else predicted from its features, else 1."""
     c = tc["ctx"].get(ctx) if tc else None
     if not c or c[0] < 3:
         return 1.0
-    level = _level(tc, mod) if mod else None
+    level = _level(tc, mod, memo) if mod else None
     if level is None:
         p = predicted_level(tc, ctx, x)
         if p is None:
@@ -859,7 +875,8 @@ class Learner:
             linear = {name: (posts[name].mu, st)
                       for name, st in tc.get("lin", {}).get(context, {}).items() if name in posts}
         mod = module_record(tc, module) if tc else None
-        rel = relative_cost(tc, context, mod, x)
+        # the module's level, de-biased by this decision's posterior means (no second solve)
+        rel = relative_cost(tc, context, mod, x, {context: {n: joint.speed(n) for n in joint.names}})
         lo, hi = TEMPERATURE_RANGE
         temperature = min(hi, max(lo, 1.0 / rel))
         picked = self.policy.select(views, self.rng, ctx_pulls, features=x, linear=linear,

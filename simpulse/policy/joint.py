@@ -113,9 +113,12 @@ def _cholesky(A: list[list[float]]) -> list[list[float]]:
     L = [[0.0] * n for _ in range(n)]
     for i in range(n):
         Li = L[i]
+        Ai = A[i]
         for j in range(i + 1):
             Lj = L[j]
-            s = A[i][j] - sum(Li[k] * Lj[k] for k in range(j))
+            s = Ai[j]
+            for k in range(j):
+                s -= Li[k] * Lj[k]
             if i == j:
                 Li[j] = math.sqrt(max(s, 1e-12))
             else:
@@ -124,9 +127,15 @@ def _cholesky(A: list[list[float]]) -> list[list[float]]:
 
 
 def _forward(L, v):
-    y = [0.0] * len(v)
-    for i in range(len(v)):
-        y[i] = (v[i] - sum(L[i][k] * y[k] for k in range(i))) / L[i][i]
+    """Solve L y = v."""
+    n = len(v)
+    y = [0.0] * n
+    for i in range(n):
+        Li = L[i]
+        acc = v[i]
+        for k in range(i):
+            acc -= Li[k] * y[k]
+        y[i] = acc / Li[i]
     return y
 
 
@@ -134,9 +143,27 @@ def _backward(L, y):
     """Solve Lᵀ x = y."""
     n = len(y)
     x = [0.0] * n
-    for i in reversed(range(n)):
-        x[i] = (y[i] - sum(L[k][i] * x[k] for k in range(i + 1, n))) / L[i][i]
+    for i in range(n - 1, -1, -1):
+        acc = y[i]
+        for k in range(i + 1, n):
+            acc -= L[k][i] * x[k]
+        x[i] = acc / L[i][i]
     return x
+
+
+def _inverse_diagonal(L) -> list[float]:
+    """diag((L Lᵀ)⁻¹) = column sums of squares of L⁻¹ (L lower triangular)."""
+    n = len(L)
+    inv = [[0.0] * n for _ in range(n)]
+    for j in range(n):
+        inv[j][j] = 1.0 / L[j][j]
+        for i in range(j + 1, n):
+            Li = L[i]
+            acc = 0.0
+            for k in range(j, i):
+                acc -= Li[k] * inv[k][j]
+            inv[i][j] = acc / Li[i]
+    return [sum(inv[i][j] * inv[i][j] for i in range(j, n)) for j in range(n)]
 
 
 class Joint:
@@ -170,14 +197,7 @@ class Joint:
         """One strategy's marginal as a `Posterior` (its κ is 1 / (P⁻¹)ᵢᵢ)."""
         i = self.names.index(name)
         if self._diag is None:
-            n = len(self.names)
-            diag = []
-            for k in range(n):
-                e = [0.0] * n
-                e[k] = 1.0
-                col = _backward(self.L, _forward(self.L, e))
-                diag.append(col[k])
-            self._diag = diag
+            self._diag = _inverse_diagonal(self.L)
         mu = self._with_breakage(name, self.mean[i])
         return P.Posterior(mu, 1.0 / max(self._diag[i], 1e-12), self.alpha, self.beta, 0)
 
@@ -226,9 +246,17 @@ def joint(block: dict | None, names: list[str], prior: dict[str, tuple[float, fl
     d = 0.0
     if block:
         # q − 2 δᵀb + δᵀ M δ over the modelled names, plus the prior's own misfit
-        quad = sum(mean[a] * (A[a][c] - (prior[names[a]][1] if a == c else 0.0)) * mean[c]
-                   for a in range(n) for c in range(n))
-        lin = sum(mean[a] * (block["b"][pos[k]] if k in pos else 0.0) for a, k in enumerate(names))
+        quad = lin = 0.0
+        bb = block["b"]
+        for a, k in enumerate(names):
+            Aa = A[a]
+            row = -prior[k][1] * mean[a]
+            for c in range(n):
+                row += Aa[c] * mean[c]
+            quad += mean[a] * row
+            i = pos.get(k)
+            if i is not None:
+                lin += mean[a] * bb[i]
         rss = block["q"] - 2 * lin + quad
         d = block["d"]
     rss += sum(prior[k][1] * (mean[a] - prior[k][0]) ** 2 for a, k in enumerate(names))
