@@ -842,9 +842,10 @@ class Learner:
         finally:
             self._joint_cache = None
 
-    def _choose(self, module, context, features, source_hash, tc, path) -> Decision:
-        ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
-        broke_here = self.known_failures(module, source_hash)
+    def _candidates(self, context: str, module: str | None, source_hash: str | None):
+        """(strategies the policy may pick for the module, strategies suspended in the context):
+        active, not suspended, and not known to break this version of the module."""
+        broke_here = self.known_failures(module, source_hash) if module else set()
         candidates: list[Strategy] = []
         suspended: list[str] = []
         for s in self.catalogue.active:
@@ -853,6 +854,23 @@ class Learner:
                 candidates.append(s)
             elif why is not None:
                 suspended.append(s.name)
+        return candidates, suspended
+
+    def exploit(self, context: str, module: str | None = None, source_hash: str | None = None) -> str:
+        """The strategy the posterior means say is best for the module now — what `choose`
+        runs when it does not explore. No randomness, nothing recorded."""
+        try:
+            self._joint_cache = (context, self.joint_posterior(context))
+            candidates, _ = self._candidates(context, module, source_hash)
+            joint = self._joint_cache[1]
+        finally:
+            self._joint_cache = None
+        views = [ArmView(s.name, None if s.is_baseline else joint.marginal(s.name)) for s in candidates]
+        return candidates[greedy(views)].name
+
+    def _choose(self, module, context, features, source_hash, tc, path) -> Decision:
+        ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
+        candidates, suspended = self._candidates(context, module, source_hash)
         joint = self._joint_cache[1]
         views = []
         posts: dict[str, P.Posterior] = {}

@@ -307,3 +307,15 @@ def test_cheap_modules_explore_more_than_costly_ones():
         picks = [lrn.choose(module=name, context="simp_heavy", features={}) for _ in range(300)]
         explore[name] = sum(p.explore for p in picks)
     assert explore["Cheap"] > 2 * explore["Costly"]
+
+
+def test_exploit_is_the_posterior_best_without_exploring():
+    lrn = run(Learner(None, seed=14), 6)
+    before = json_copy(lrn.stats)
+    assert {lrn.exploit("simp_heavy", module=f"M{i}") for i in range(10)} == {"simp-lean"}
+    assert lrn.stats == before                                   # nothing recorded
+    # a module simp-lean broke gets the next best, never the strategy that broke it
+    lrn.observe(force(lrn, "simp-lean", "M7"), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
+    assert lrn.exploit("simp_heavy", module="M7") == "no-simprocs"
+    # nothing learned yet: the baseline
+    assert Learner(None, seed=1).exploit("arith") == "baseline"
