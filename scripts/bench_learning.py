@@ -62,6 +62,9 @@ class BaselineAgent:
     def choose(self, req):
         return W.BASELINE
 
+    def exploit(self, module):
+        return W.BASELINE
+
     def observe(self, req, strategy, out):
         pass
 
@@ -74,6 +77,9 @@ class RandomAgent:
     def choose(self, req):
         return self.rng.choice(self.strategies)
 
+    def exploit(self, module):
+        return None          # no notion of a best strategy
+
     def observe(self, req, strategy, out):
         pass
 
@@ -84,6 +90,9 @@ class OracleAgent:
 
     def choose(self, req):
         return self.wl.oracle(req.module)
+
+    def exploit(self, module):
+        return self.wl.oracle(module.id)
 
     def observe(self, req, strategy, out):
         pass
@@ -103,6 +112,9 @@ class LearnerAgent:
         self.decision = d
         self.explored += bool(d.explore)
         return d.strategy.name
+
+    def exploit(self, module):
+        return self.learner.exploit(module.context, module=module.name)
 
     def observe(self, req, strategy, out):
         self.learner.observe(self.decision, seconds=out.seconds, ok=out.ok,
@@ -156,6 +168,19 @@ class MabAgent:
             if untried:
                 return self.rng.choice(untried)
         return m.predict()
+
+    def exploit(self, module):
+        """The arm of highest expected reward in the module's context (baseline before fit)."""
+        if not self.fitted.get(module.context):
+            return W.BASELINE
+        # the learned means, read from the MAB's state: `predict_expectations()` would draw
+        # from its random stream (Thompson sampling) and change the rest of the run
+        imp = self._mab(module.context)._imp
+        if hasattr(imp, "arm_to_success_count"):
+            exp = {a: s / max(1e-9, s + imp.arm_to_fail_count[a]) for a, s in imp.arm_to_success_count.items()}
+        else:
+            exp = {a: (imp.arm_to_sum[a] / c if c else 0.0) for a, c in imp.arm_to_count.items()}
+        return max(self.strategies, key=lambda s: (exp.get(s, 0.0), s == W.BASELINE))
 
     def observe(self, req, strategy, out):
         ctx = req.context
@@ -274,6 +299,7 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
                 "ctx_captured": {c: ctx_saved[c] / ctx_achievable[c] for c in ctx_achievable
                                  if ctx_achievable[c] > 0},
                 "achievable": achievable,
+                "policy_quality": _policy_quality(wl, agent),
             }
     # what it settled on, per context, over the last 300 compiles
     tail = chosen_hist[-300:]
@@ -282,6 +308,21 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
         settled[ctx][s] += 1
     return {"seed": seed, "policy": policy, "checkpoints": out_cp,
             "settled": {c: dict(v) for c, v in settled.items()}}
+
+
+def _policy_quality(wl: W.Workload, agent) -> float | None:
+    """Share of the achievable savings the agent's current exploit choice (no exploration)
+    would capture on a rebuild of every module now: the quality of what it has learned so far,
+    as opposed to the cumulative savings it has captured on the way."""
+    saved = achievable = 0.0
+    for m in wl.modules:
+        s = agent.exploit(m)
+        if s is None:
+            return None
+        costs = wl.expected_costs(m.id)
+        saved += costs[0] - costs[wl.strategy_index(s)]
+        achievable += costs[0] - min(costs)
+    return saved / achievable if achievable > 0 else None
 
 
 def _run_job(args):
@@ -306,7 +347,7 @@ def mean_ci(xs: list[float]) -> tuple[float, float]:
     return m, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
 
 
-METRICS = ("regret", "captured", "captured_rebuilds", "slower", "failures", "repeat_failures", "broken_builds",
+METRICS = ("regret", "captured", "captured_rebuilds", "policy_quality", "slower", "failures", "repeat_failures", "broken_builds",
            "decision_us", "oracle_match_last300", "explore_share", "build1_regret", "builds")
 
 
@@ -361,6 +402,12 @@ def check_targets(agg: dict, checkpoints: list[int], policies: list[str]) -> lis
                         f"{v:.1%} ± {d[n]['captured']['ci95']:.1%}"))
         else:
             out.append((f"default captures ≥ {goal:.0%} by {n}", None, "not measured"))
+    if d:
+        for n in (500, 2000):
+            q = d.get(n, {}).get("policy_quality") if n in checkpoints else None
+            if q:
+                out.append((f"(not a target: what {DEFAULT_POLICY} has learned by {n}, on a rebuild of every module)",
+                            None, f"{q['mean']:.1%} ± {q['ci95']:.1%} of the achievable savings"))
     broken = {p: agg[p][big]["broken_builds"]["mean"] for p in policies}
     out.append(("zero broken builds (every policy)", all(v == 0 for v in broken.values()),
                 ", ".join(f"{p}: {v:g}" for p, v in broken.items() if v) or "0 for every policy"))
@@ -398,12 +445,16 @@ def markdown(result: dict) -> str:
         "module once, so no module has a second compile to compare with until build 2: a learner "
         "that learns nothing during build 1 can capture at most "
         + ", ".join(f"{v:.0%} by {n}" for n, v in sorted(meta["ceiling_without_build1"].items()))
-        + " (baseline in build 1, oracle afterwards). *captured in rebuilds* counts builds ≥ 2 only; "
+        + " (baseline in build 1, oracle afterwards). *savings captured* is cumulative: every "
+        "compile so far, exploration included (the targets are judged on it). *captured in "
+        "rebuilds* counts builds ≥ 2 only. *learned policy captures*: the share of the achievable "
+        "savings the policy's current exploit choice (no exploration) would capture on a rebuild "
+        "of every module at that point — what it has learned, not what it has cost. "
         "*failures (repeats)*: strategy failures rescued by the fallback (of which on a (module, "
         "strategy) that had already failed).",
         "",
-        "| policy | compiles | regret (s) | savings captured | captured in rebuilds | slower than baseline | failures (repeats) | broken builds | µs / decision |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| policy | compiles | regret (s) | savings captured | captured in rebuilds | learned policy captures | slower than baseline | failures (repeats) | broken builds | µs / decision |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in policies:
         for n in cps:
@@ -411,12 +462,12 @@ def markdown(result: dict) -> str:
             rep = c.get("repeat_failures", {}).get("mean", 0.0)
             lines.append(f"| {LABELS.get(p, p)} | {n} | {_fmt(c, 'regret', 'num')} | "
                          f"{_fmt(c, 'captured', 'pct')} | {_fmt(c, 'captured_rebuilds', 'pct')} | "
-                         f"{_fmt(c, 'slower', 'pct')} | "
+                         f"{_fmt(c, 'policy_quality', 'pct')} | {_fmt(c, 'slower', 'pct')} | "
                          f"{_fmt(c, 'failures', 'num')} ({rep:.1f}) | {c['broken_builds']['mean']:g} | "
                          f"{_fmt(c, 'decision_us', 'us')} |")
     lines += ["", "Targets:", ""]
     for name, ok, detail in result["targets"]:
-        mark = "n/a" if ok is None else ("met" if ok else "**not met**")
+        mark = "info" if ok is None and name.startswith("(") else "n/a" if ok is None else ("met" if ok else "**not met**")
         lines.append(f"- {name}: {mark} — {detail}")
     lines += ["", "True effects (time multipliers vs baseline; bold = least expected cost):", "",
               W.effect_table_markdown()]
@@ -568,7 +619,7 @@ def main(argv=None) -> int:
         write_between_markers(Path(args.markdown), md)
         print(f"\nwrote {args.json} and the bench_learning section of {args.markdown}")
     print("\ntargets: " + "; ".join(f"{n}: {'n/a' if ok is None else 'met' if ok else 'NOT MET'}"
-                                   for n, ok, _ in result["targets"]))
+                                   for n, ok, _ in result["targets"] if not n.startswith("(")))
     print(f"run time {result['meta']['seconds']:.0f} s")
     return 0
 
