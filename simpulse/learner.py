@@ -52,6 +52,7 @@ NOISE_VAR = 0.02           # typical variance of one compile's log-time around i
 OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time counts at most 2.5 σ
 BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
 BREAK_COST = 1.65          # cost ratio of a failure (attempt + fallback over baseline) before one is seen
+DEBIAS_REFRESH = 4         # de-biasing uses δ̂ re-solved every 4 module updates of a context
 REG_RIDGE = 0.1            # ridge on the slopes of the per-context level regression
 
 
@@ -94,14 +95,18 @@ def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> f
     means = memo.get(ctx)
     if means is None:
         block = tc.get("J", {}).get(ctx)
-        if block is None and tc["arms"].get(ctx):
-            block = J.from_arms(tc["arms"][ctx])          # state written before the joint model
-        names = [k for k in block["names"] if k != BASELINE] if block else []
-        if names:
-            jp = J.joint(block, names, {k: (0.0, 1.0) for k in names})
-            means = dict(zip(names, jp.mean))
+        if block is not None and "mu" in block and block.get("age", 0) < DEBIAS_REFRESH:
+            means = block["mu"]     # recent enough: δ̂ moves slowly, a solve per event is waste
         else:
+            if block is None and tc["arms"].get(ctx):
+                block = J.from_arms(tc["arms"][ctx])      # state written before the joint model
+            names = [k for k in block["names"] if k != BASELINE] if block else []
             means = {}
+            if names:
+                jp = J.joint(block, names, {k: (0.0, 1.0) for k in names})
+                means = {k: round(m, 5) for k, m in zip(names, jp.mean)}
+            if block is not None and block is tc.get("J", {}).get(ctx):
+                block["mu"], block["age"] = means, 0
         memo[ctx] = means
     return means.get(strategy, 0.0)
 
@@ -320,6 +325,7 @@ def _reg_add(tc: dict, ctx: str, x: list[float], y: float, sign: float = 1.0) ->
             Ai[j] += sign * x[i] * x[j]
     reg["yy"] += sign * y * y
     reg["n"] += int(sign)
+    reg["age"] = reg.get("age", 0) + 1
 
 
 def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, float] | None:
@@ -331,12 +337,17 @@ def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, f
     d = len(x)
     if reg is None or reg["n"] < 3 * d:
         return None
-    A = [[reg["A"][i][j] + (REG_RIDGE if i == j and i > 0 else 0.0) for j in range(d)] for i in range(d)]
-    beta = _solve(A, reg["b"])
-    if beta is None:
-        return None
-    rss = reg["yy"] - sum(bi * ci for bi, ci in zip(beta, reg["b"]))
-    s2 = rss / max(1, reg["n"] - d)
+    fit = reg.get("fit")
+    if fit is None or reg.get("age", 0) >= DEBIAS_REFRESH or len(fit[0]) != d:
+        # re-solved every few additions, like δ̂: the fit moves slowly
+        A = [[reg["A"][i][j] + (REG_RIDGE if i == j and i > 0 else 0.0) for j in range(d)] for i in range(d)]
+        beta = _solve(A, reg["b"])
+        if beta is None:
+            return None
+        rss = reg["yy"] - sum(bi * ci for bi, ci in zip(beta, reg["b"]))
+        fit = reg["fit"] = [[round(b, 6) for b in beta], round(rss / max(1, reg["n"] - d), 6)]
+        reg["age"] = 0
+    beta, s2 = fit
     # The residual variance s2 is the level's misfit τ² plus one compile's timing noise σ²: a
     # prediction is worth σ² / τ² compiles of the module (at most one).
     noise = noise_var(tc)
@@ -389,6 +400,7 @@ def _fold_import(stats: dict, ev: dict) -> None:
         for ctx, block in joint.items():
             into = tc.setdefault("J", {}).setdefault(str(ctx), J.new_block())
             J.merge(into, block, w)
+            into.pop("mu", None)          # re-solved at the next use
             for name, (f, r) in (block.get("fail") or {}).items():
                 acc = into.setdefault("fail", {}).setdefault(str(name), [0, 0.0])
                 acc[0] += w * float(f)
@@ -567,6 +579,8 @@ def _joint_add(tc: dict, mod: dict, ctx: str, predicted, weight: float) -> None:
     weight = round(weight, 5)
     pseudo = None if predicted is None else (round(predicted[0], 5), round(predicted[1], 5))
     _joint_apply(tc, mod, ctx, weight, pseudo, 1.0)
+    block = tc["J"][ctx]
+    block["age"] = block.get("age", 0) + 1
     mod["j"] = [ctx, weight, None, None] if pseudo is None else [ctx, weight, pseudo[0], pseudo[1]]
 
 
@@ -1010,5 +1024,6 @@ class Learner:
         if self.store is not None:
             self.store.append(event)
         fold(stats, event)
+
 
 
