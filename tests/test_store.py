@@ -696,3 +696,20 @@ def test_file_lock(tmp_path):
     with held:
         pass
     assert not held.held
+
+
+def test_a_small_state_checkpoints_after_a_short_tail(tmp_path):
+    """The checkpoint threshold follows the snapshot's size: a small project's shims fold at
+    most AUTO_CHECKPOINT_MIN events before one of them writes a new snapshot."""
+    d = tmp_path / "state"
+    s = Store(d, fsync=False)
+    s.append_many([ev(i) for i in range(3)])
+    s.load(fold, initial())                       # first load: slow path, checkpointed
+    s.append_many([ev(i) for i in range(3, 3 + store_mod.AUTO_CHECKPOINT_MIN - 1)])
+    f = CountingFold()
+    assert Store(d).load(f, initial())[1] == store_mod.AUTO_CHECKPOINT_MIN - 1   # below: no checkpoint
+    assert Store(d).load(CountingFold(), initial())[1] == store_mod.AUTO_CHECKPOINT_MIN - 1
+    s.append_many([ev(100)])
+    assert Store(d).load(CountingFold(), initial())[1] == store_mod.AUTO_CHECKPOINT_MIN  # checkpoints
+    f = CountingFold()
+    assert Store(d).load(f, initial())[1] == 0 and f.calls == 0

@@ -24,6 +24,7 @@ format, the locking protocol and the crash-safety argument are written down in
 
 import errno
 import fcntl
+import math
 import os
 import time
 import zlib
@@ -47,7 +48,14 @@ SEGMENTS_NAME = "segments"
 DIAG_NAME = "simpulse.log"
 LEGACY_NAME = "events.jsonl"  # layout 0: the prototype's plain JSON lines
 
-AUTO_CHECKPOINT = 64  # load() checkpoints when it folded at least this many events (keeps the shim's tail fold short)
+# load() checkpoints when it folded at least this many events, so the tail the shim folds stays
+# short. Folding an event costs ~0.2 ms; writing a snapshot of S MB ~10·S ms. Over a cycle of T
+# loads between checkpoints, a load pays ~0.1·T ms of tail plus 10·S/T ms of checkpoint: least
+# at T = 10·√S, kept within [AUTO_CHECKPOINT_MIN, AUTO_CHECKPOINT] (8 for a small project,
+# 20 for a 4 MB mathlib-sized snapshot).
+AUTO_CHECKPOINT = 64
+AUTO_CHECKPOINT_MIN = 8
+AUTO = object()        # load(): the checkpoint threshold from the snapshot's size
 
 _TAIL_CHUNK = 8192
 _READ_CHUNK = 1 << 20
@@ -205,6 +213,7 @@ class Store:
     """One state directory. Cheap to construct; holds no file open between calls."""
 
     def __init__(self, state_dir, *, create=True, fsync=True):
+        self._snap_bytes = 0
         self.fsync = fsync
         self.problems = []
         self.cursor = None  # the cursor of the last load(): {"gen", "offset", "seq"}
@@ -647,6 +656,7 @@ class Store:
 
     def _read_snapshot(self, report=True):
         """The valid snapshot as a dict, or None (missing, or invalid: reported)."""
+        self._snap_bytes = 0
         try:
             with open(self._snap, "rb") as f:
                 raw = f.read()
@@ -656,6 +666,7 @@ class Store:
             if report:
                 self._report(f"snapshot:io:{e.errno}", f"{SNAPSHOT_NAME}: unreadable ({_strerror(e)}); statistics rebuilt from the event log")
             return None
+        self._snap_bytes = len(raw)
         why = None
         try:
             snap = json.loads(raw)
@@ -726,12 +737,13 @@ class Store:
 
     # ----------------------------------------------------------------- reading
 
-    def load(self, fold, initial, *, checkpoint_after=AUTO_CHECKPOINT):
+    def load(self, fold, initial, *, checkpoint_after=AUTO):
         """(stats, n_folded): the snapshot's stats (or a copy of ``initial``) with every later
         event folded in by ``fold(stats, event) -> stats``. Leaves ``self.cursor`` for
         ``checkpoint``. The hot path reads only the log's tail after the snapshot cursor.
 
-        When ``checkpoint_after`` or more events were folded, or the snapshot was missing,
+        When ``checkpoint_after`` (default: from the snapshot's size, see AUTO_CHECKPOINT) or
+        more events were folded, or the snapshot was missing,
         invalid or outdated (slow path), the result is checkpointed (non-blocking, best effort),
         so the tail a later load reads stays short whoever calls it. ``checkpoint_after=None``:
         a read-only load.
@@ -747,6 +759,9 @@ class Store:
             finally:
                 lk.release()
         stats, n = res
+        if checkpoint_after is AUTO:
+            mb = self._snap_bytes / 1e6
+            checkpoint_after = min(AUTO_CHECKPOINT, max(AUTO_CHECKPOINT_MIN, round(10 * math.sqrt(mb))))
         if checkpoint_after is not None and (
             n >= checkpoint_after
             or (
