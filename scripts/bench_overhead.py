@@ -136,8 +136,9 @@ def main() -> int:
         f"(checked: {', '.join(HEAVY)}).",
         "",
         "Where the shim's time goes (quiet machine): Python start-up with `-IS` ~10 ms, simpulse's imports "
-        "~3 ms, load of the statistics + decision ~3 ms, recording the event ~0.3 ms (no fsync per compile: "
+        "~3 ms, load of the statistics + decision ~2 ms, recording the event ~0.3 ms (no fsync per compile: "
         "the log is fsync'd once per build), spawning and reading the child. Removed on the way from 86 ms: "
+        "the replay of a long log tail at load (~4 ms: the checkpoint threshold follows the snapshot's size), "
         "the per-event fsync (1–25 ms), `json`→`re`→`enum` (8 ms: `simpulse/_fastjson.py` drives the `_json` "
         "accelerator directly), dataclasses (7 ms), `subprocess` (5 ms: `posix_spawn`), the classifier on "
         "unchanged sources (5 ms: cached by content hash), `pathlib` (4 ms), OpenSSL `hashlib` (3 ms), "

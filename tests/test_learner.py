@@ -139,6 +139,26 @@ def test_sharing_between_contexts():
     assert post.kappa < src.kappa and post.kappa <= 5
 
 
+def test_sharing_strength_follows_agreement_between_contexts():
+    """Contexts whose effects agree share up to SHARE_KAPPA pseudo-observations; contexts whose
+    effects differ by much more than their noise share far less (DerSimonian–Laird)."""
+    from simpulse import learner as L
+    agree = {"a": {"s": [50.0, 50 * -0.20, 50 * 0.05, 50, 0, 40]},
+             "b": {"s": [50.0, 50 * -0.21, 50 * 0.05, 50, 0, 40]},
+             "c": {"s": [50.0, 50 * -0.19, 50 * 0.05, 50, 0, 40]}}
+    differ = {"a": {"s": [50.0, 50 * -0.40, 50 * 0.2, 50, 0, 40]},
+              "b": {"s": [50.0, 50 * 0.10, 50 * 0.05, 50, 0, 10]},
+              "c": {"s": [50.0, 50 * -0.05, 50 * 0.05, 50, 0, 25]}}
+    tc_agree = {"arms": agree, "noise": [0.6, 30.0]}
+    tc_differ = {"arms": differ, "noise": [0.6, 30.0]}
+    assert L.share_strength(tc_agree, "s") == pytest.approx(L.SHARE_KAPPA)
+    # effects −0.40, +0.10, −0.05 (between-context variance ≈ 0.065) with σ² = 0.02:
+    # the other contexts are worth σ²/υ² ≈ 0.31 compiles
+    assert L.share_strength(tc_differ, "s") == pytest.approx(0.02 / 0.0654, rel=0.05)
+    # one context alone: nothing to judge agreement on, the cap applies
+    assert L.share_strength({"arms": {"a": agree["a"]}, "noise": [0.6, 30.0]}, "s") == L.SHARE_KAPPA
+
+
 def test_informative_prior_and_its_strength():
     fast = Strategy("prior-fast", "x", (("linter.all", "false"),), prior_mean=0.2, prior_strength=5.0, builtin=False)
     cat = Catalogue(list(BUILTIN[:1]) + [fast])
