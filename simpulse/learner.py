@@ -53,6 +53,8 @@ OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time 
 BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
 BREAK_COST = 1.65          # cost ratio of a failure (attempt + fallback over baseline) before one is seen
 DEBIAS_REFRESH = 4         # de-biasing uses δ̂ re-solved every 4 module updates of a context
+POOLED = "*"               # key of the regression over every context
+REG_MIN = 2                # a regression predicts once it has REG_MIN × (number of features) points
 REG_RIDGE = 0.1            # ridge on the slopes of the per-context level regression
 
 
@@ -330,13 +332,20 @@ def _reg_add(tc: dict, ctx: str, x: list[float], y: float, sign: float = 1.0) ->
 
 def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, float] | None:
     """(predicted log-time under baseline, its effective number of observations) for a module
-    with features x, from the context's ridge regression of de-biased log-times on features."""
+    with features x, from the context's ridge regression of de-biased log-times on features —
+    or, while the context has fewer than REG_MIN × d compiles, the regression over every
+    context, so that a context's first compiles already learn."""
     if x is None:
         return None
-    reg = tc.get("reg", {}).get(ctx)
+    regs = tc.get("reg", {})
+    reg = regs.get(ctx)
     d = len(x)
-    if reg is None or reg["n"] < 3 * d:
-        return None
+    if reg is None or reg["n"] < REG_MIN * d:
+        # too few compiles in the context yet: the regression over every context (its misfit
+        # includes the contexts' differences, so its predictions weigh less)
+        reg = regs.get(POOLED)
+        if reg is None or reg["n"] < REG_MIN * d:
+            return None
     fit = reg.get("fit")
     if fit is None or reg.get("age", 0) >= DEBIAS_REFRESH or len(fit[0]) != d:
         # re-solved every few additions, like δ̂: the fit moves slowly
@@ -503,6 +512,7 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     c[1] += deb
     if x is not None:
         _reg_add(tc, ctx, x, deb)
+        _reg_add(tc, POOLED, x, deb)
     predicted = predicted_level(tc, ctx, x)
     base = s.get(BASELINE)
     debiased = {k: (e[0], e[1] - e[0] * _delta_hat(tc, ctx, k, memo)) for k, e in s.items()}
@@ -1024,6 +1034,7 @@ class Learner:
         if self.store is not None:
             self.store.append(event)
         fold(stats, event)
+
 
 
 

@@ -159,6 +159,25 @@ def test_sharing_strength_follows_agreement_between_contexts():
     assert L.share_strength({"arms": {"a": agree["a"]}, "noise": [0.6, 30.0]}, "s") == L.SHARE_KAPPA
 
 
+def test_a_new_context_predicts_levels_from_the_other_contexts_regression():
+    """The first compiles of a context are compared with levels predicted by the regression
+    over every context until the context has its own."""
+    from simpulse import learner as L
+    rng = random.Random(5)
+    lrn = Learner(None, seed=5)
+    for i in range(60):
+        lines = rng.randint(20, 600)
+        d = force(lrn, "baseline", f"P{i}", ctx="definitions")
+        d.features = {"lines": lines, "declarations": lines // 10}
+        lrn.observe(d, seconds=math.exp(-3.0 + 0.9 * math.log1p(lines)))
+    tc = lrn.stats["toolchains"]["unknown"]
+    x = L.feature_vector({"lines": 300, "declarations": 30})
+    assert L.predicted_level(tc, "arith", x) is not None          # no arith compile yet
+    level, weight = L.predicted_level(tc, "arith", x)
+    assert abs(level - (-3.0 + 0.9 * math.log1p(300))) < 0.1 and 0 < weight <= 1
+    assert tc["reg"]["*"]["n"] == 60 and "arith" not in tc["reg"]
+
+
 def test_informative_prior_and_its_strength():
     fast = Strategy("prior-fast", "x", (("linter.all", "false"),), prior_mean=0.2, prior_strength=5.0, builtin=False)
     cat = Catalogue(list(BUILTIN[:1]) + [fast])
