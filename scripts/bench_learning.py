@@ -101,14 +101,20 @@ class OracleAgent:
 class LearnerAgent:
     """simpulse's Learner, in memory, exactly as the shim drives it."""
 
-    def __init__(self, wl: W.Workload, seed: int, policy: str):
+    def __init__(self, wl: W.Workload, seed: int, policy: str, reveal_levels: bool = False):
         from simpulse.learner import Learner
         self.learner = Learner(None, policy=policy, seed=seed)
         self.decision = None
         self.explored = 0
+        self.wl = wl
+        self.reveal_levels = reveal_levels
 
     def choose(self, req):
-        d = self.learner.choose(module=req.name, context=req.context, features=req.features)
+        features = req.features
+        if self.reveal_levels:
+            # experiment (--reveal-levels): log(1 + lines) is then the module's exact log level
+            features = {"lines": int(round(10000 * self.wl.modules[req.module].base_seconds))}
+        d = self.learner.choose(module=req.name, context=req.context, features=features)
         self.decision = d
         self.explored += bool(d.explore)
         return d.strategy.name
@@ -208,7 +214,7 @@ class MabAgent:
         self.rewarded[ctx].add(strategy)
 
 
-def make_agent(policy: str, wl: W.Workload, seed: int):
+def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = False):
     if policy == "baseline":
         return BaselineAgent(wl, seed)
     if policy == "random":
@@ -216,7 +222,7 @@ def make_agent(policy: str, wl: W.Workload, seed: int):
     if policy == "oracle":
         return OracleAgent(wl, seed)
     if policy in OURS:
-        return LearnerAgent(wl, seed, policy)
+        return LearnerAgent(wl, seed, policy, reveal_levels)
     if policy in MABS:
         return MabAgent(wl, seed, policy)
     raise SystemExit(f"unknown policy {policy!r} (known: {', '.join(ALL_POLICIES)})")
@@ -226,11 +232,12 @@ def make_agent(policy: str, wl: W.Workload, seed: int):
 # One (seed, policy) run
 # ---------------------------------------------------------------------------------------------
 
-def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300) -> dict:
+def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300,
+            reveal_levels: bool = False) -> dict:
     n = max(checkpoints)
     wl = W.Workload(seed, n_modules)
     noise = wl.noise(n)
-    agent = make_agent(policy, wl, seed)
+    agent = make_agent(policy, wl, seed, reveal_levels)
     marks = set(checkpoints)
     regret = saved = achievable = 0.0
     slower = failures = repeat_failures = 0
@@ -506,11 +513,11 @@ def print_diagnostics(result: dict) -> None:
               + (f", explore {ex['mean']:.0%}" if ex else "") + f"; per context regret/captured: {ctx}")
 
 
-def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int = 300,
+def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int = 300, reveal_levels: bool = False,
         jobs: int | None = None, seed0: int = 0) -> dict:
     t0 = time.time()
     cost_rank = {p: (0 if p in MABS else 1 if p in OURS else 2) for p in policies}
-    tasks = [(seed0 + s, p, checkpoints, n_modules)
+    tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels)
              for p in sorted(policies, key=lambda p: cost_rank[p]) for s in range(seeds)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)
     if jobs <= 1:
@@ -591,7 +598,12 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"),
                     help="markdown file whose bench_learning section is replaced")
     ap.add_argument("--no-write", action="store_true", help="print only; write neither file")
+    ap.add_argument("--reveal-levels", action="store_true",
+                    help="experiment: give simpulse's learners a feature that reveals each module's exact "
+                         "baseline time (what perfect level prediction would give); implies --no-write")
     args = ap.parse_args(argv)
+    if args.reveal_levels:
+        args.no_write = True
 
     seeds = args.seeds or (5 if args.quick else 20)
     cps = args.compiles or ("200,500" if args.quick else "200,500,2000")
@@ -608,7 +620,8 @@ def main(argv=None) -> int:
 
     print(f"SIMULATED workload: {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles, {len(policies)} policies, "
           f"{args.modules} modules", flush=True)
-    result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0)
+    result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,
+                 reveal_levels=args.reveal_levels)
     md = markdown(result)
     print()
     print(md)
