@@ -183,6 +183,26 @@ def test_tiny_benchmark_run_is_sane():
             assert cp["regret"] == pytest.approx(cp["achievable"])
     md = bench.markdown(res)
     assert "SIMULATED" in md and "| oracle | 300 |" in md
+    # what each has learned, costed on a rebuild of every module
+    assert agg["oracle"][300]["policy_quality"]["mean"] == pytest.approx(1.0)
+    assert agg["baseline"][300]["policy_quality"]["mean"] == 0
+    assert 0 < agg["thompson"][300]["policy_quality"]["mean"] <= 1
+
+
+def test_measuring_what_mabwiser_learned_does_not_change_its_run():
+    """The learned-policy measurement reads MABWiser's state: the run is the same with or
+    without it (its Thompson sampling draws from its own random stream)."""
+    pytest.importorskip("mabwiser")
+    bench = _bench()
+    with_q = bench.run_one(1, "mab-ts", [150, 300], n_modules=60)
+    saved = bench._policy_quality
+    try:
+        bench._policy_quality = lambda wl, agent: None
+        without_q = bench.run_one(1, "mab-ts", [150, 300], n_modules=60)
+    finally:
+        bench._policy_quality = saved
+    assert with_q["checkpoints"][300]["regret"] == without_q["checkpoints"][300]["regret"]
+    assert with_q["checkpoints"][300]["policy_quality"] is not None
 
 
 def test_markers_replace_only_their_section(tmp_path):
