@@ -581,8 +581,10 @@ def _joint_remove(tc: dict, mod: dict) -> None:
     — recomputed from its cells, which have not changed since it was added, and the record
     ``j = [context, weight, pseudo value, pseudo weight]``. Call before changing the cells."""
     old = mod.pop("j", None)
-    if old is not None:
+    if isinstance(old, list) and len(old) == 4 and isinstance(old[0], str):
         _joint_apply(tc, mod, old[0], old[1], None if old[3] is None else (old[2], old[3]), -1.0)
+    # (any other shape — a damaged record — cannot be subtracted exactly; it is dropped and the
+    # module's new contribution added: one module counted twice, never a failed load)
 
 
 def _joint_add(tc: dict, mod: dict, ctx: str, predicted, weight: float) -> None:
