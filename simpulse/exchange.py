@@ -334,6 +334,8 @@ def _joint_block(x, where: str) -> None:
                 raise SimpulseError(f"{where}.M: not symmetric at [{i}][{j}]")
     for i, v in enumerate(b):
         _finite(v, f"{where}.b[{i}]")
+    if not _positive_semidefinite(M):
+        raise SimpulseError(f"{where}.M: not positive semi-definite (no set of compiles adds up to it)")
     _finite(x["q"], f"{where}.q", nonneg=True)
     _finite(x["d"], f"{where}.d", nonneg=True)
     fail = _obj(x.get("fail", {}), f"{where}.fail", max_items=MAX_STRATEGIES)
@@ -343,6 +345,27 @@ def _joint_block(x, where: str) -> None:
             raise SimpulseError(f"{where}.fail.{name}: expected an array of 2 numbers [failures, sum of log cost ratios]")
         _finite(v[0], f"{where}.fail.{name}[0]", nonneg=True)
         _finite(v[1], f"{where}.fail.{name}[1]", nonneg=True)
+
+
+def _positive_semidefinite(M) -> bool:
+    """Every genuine block is a sum of positive semi-definite contributions; an indefinite one
+    would make the posterior's precision indefinite. Cholesky with a relative tolerance."""
+    n = len(M)
+    scale = 1.0 + max((abs(M[i][i]) for i in range(n)), default=0.0)
+    tol = 1e-7 * scale
+    L = [[0.0] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i + 1):
+            v = M[i][j] - sum(L[i][k] * L[j][k] for k in range(j))
+            if i == j:
+                if v < -tol:
+                    return False
+                L[i][i] = math.sqrt(max(v, 0.0))
+            elif L[j][j] > tol:
+                L[i][j] = v / L[j][j]
+            elif abs(v) > math.sqrt(tol) * scale:
+                return False          # a zero pivot with a non-zero coupling: indefinite
+    return True
 
 
 def _depth(x, limit: int = MAX_DEPTH, where: str = "the file") -> None:

@@ -231,6 +231,21 @@ def _mutations(doc: dict) -> dict:
     case("duplicate key", lambda d: None, raw=json.dumps(doc)[:-1] + ', "version": 1}')
     case("not an object", lambda d: None, raw="[1, 2, 3]")
     case("deeply nested", lambda d: d["priors"].update(model={"x": json.loads("[" * 50 + "]" * 50)}))
+    jctx = next(iter(doc["toolchains"][g]["joint"]))
+
+    def indefinite(d):
+        block = d["toolchains"][g]["joint"][jctx]
+        n = len(block["names"])
+        block["M"] = [[1.0 if i == j else 5.0 for j in range(n)] for i in range(n)]
+
+    def asymmetric(d):
+        block = d["toolchains"][g]["joint"][jctx]
+        block["M"][0][1] = block["M"][0][1] + 3.0
+
+    case("indefinite joint block", indefinite)
+    case("asymmetric joint block", asymmetric)
+    case("joint block of the wrong size", lambda d: d["toolchains"][g]["joint"][jctx]["b"].append(0.0))
+    case("unknown joint field", lambda d: d["toolchains"][g]["joint"][jctx].update(code="x"))
     return cases
 
 
@@ -258,6 +273,8 @@ def test_hostile_imports_are_refused_and_merge_nothing(built, exported, tmp_path
     assert "more than the limit" in messages["too many toolchains"]
     assert "not allowed" in messages["traversal in a context"]
     assert "duplicate key" in messages["duplicate key"]
+    assert "positive semi-definite" in messages["indefinite joint block"]
+    assert "not symmetric" in messages["asymmetric joint block"]
 
 
 def test_oversized_file_refused(built, tmp_path, capsys, monkeypatch):

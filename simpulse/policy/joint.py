@@ -191,7 +191,7 @@ class Joint:
         a, b, c = entry
         if p is None:
             p = a / (a + b)
-        return math.log((1.0 - p) * math.exp(delta) + p * c)
+        return math.log((1.0 - p) * math.exp(min(delta, 50.0)) + p * c)
 
     def marginal(self, name: str) -> P.Posterior:
         """One strategy's marginal as a `Posterior` (its κ is 1 / (P⁻¹)ᵢᵢ)."""
