@@ -1036,7 +1036,3 @@ class Learner:
         if self.store is not None:
             self.store.append(event)
         fold(stats, event)
-
-
-
-
