@@ -48,7 +48,6 @@ COOLDOWN = 60              # a suspension for slowness is re-probed after 60 com
 CONFIDENT = 0.8
 REFERENCE_SHARE = 0.25     # chance of a baseline reference for a typical module seen first while nothing is confident
 TEMPERATURE_RANGE = (0.25, 4.0)   # exploration scale ∝ 1 / (module's cost relative to its context), clipped
-NOISE_VAR = 0.02           # typical variance of one compile's log-time around its module's level
 OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time counts at most 2.5 σ
 BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
 BREAK_COST = 1.65          # cost ratio of a failure (attempt + fallback over baseline) before one is seen
@@ -86,6 +85,22 @@ def _arm(table: dict, ctx: str, strategy: str) -> list:
     return a
 
 
+def _block(tc: dict, ctx: str) -> dict:
+    """The context's joint block (`simpulse.policy.joint`), created empty when missing."""
+    return tc.setdefault("J", {}).setdefault(ctx, J.new_block())
+
+
+def _evidence_block(tc: dict | None, ctx: str) -> dict | None:
+    """The joint block the context's posterior is computed from: its own, or — state written
+    before the joint model — its per-strategy contrasts taken as direct observations."""
+    if tc is None:
+        return None
+    block = tc.get("J", {}).get(ctx)
+    if block is None and tc["arms"].get(ctx):
+        block = J.from_arms(tc["arms"][ctx])
+    return block
+
+
 def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> float:
     """Current estimate of δ(ctx, strategy): the mean of the context's joint block on a unit
     prior at 0 (what de-biases a module's observations under other strategies); `memo` caches
@@ -96,12 +111,10 @@ def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> f
         memo = {}
     means = memo.get(ctx)
     if means is None:
-        block = tc.get("J", {}).get(ctx)
+        block = _evidence_block(tc, ctx)
         if block is not None and "mu" in block and block.get("age", 0) < DEBIAS_REFRESH:
             means = block["mu"]     # recent enough: δ̂ moves slowly, a solve per event is waste
         else:
-            if block is None and tc["arms"].get(ctx):
-                block = J.from_arms(tc["arms"][ctx])      # state written before the joint model
             names = [k for k in block["names"] if k != BASELINE] if block else []
             means = {}
             if names:
@@ -199,10 +212,7 @@ def fold(stats: dict, ev: dict) -> dict:
         if fb > 0:
             r = math.log((wall + fb) / fb)
             P.add(arm, r, 1.0)
-            pen = tc.setdefault("J", {}).setdefault(ctx, J.new_block()).setdefault("fail", {})
-            acc = pen.setdefault(strategy, [0, 0.0])
-            acc[0] += 1
-            acc[1] = round(acc[1] + r, 5)
+            J.add_failure(_block(tc, ctx), strategy, r)
             _push_recent(recent, r, idx)
             if local:
                 counters["slower"] += 1
@@ -218,7 +228,7 @@ def fold(stats: dict, ev: dict) -> dict:
         if b > 0 and math.isfinite(b):
             r = y - math.log(b)
             P.add(arm, r, 1.0)
-            J.add_direct(tc.setdefault("J", {}).setdefault(ctx, J.new_block()), strategy, r)
+            J.add_direct(_block(tc, ctx), strategy, r)
             P.add(glob, r, 1.0)
             _push_recent(recent, r, idx)
         return stats
@@ -407,13 +417,9 @@ def _fold_import(stats: dict, ev: dict) -> None:
             # a file written before the joint model: its contrasts, as direct evidence
             joint = {ctx: J.from_arms(by) for ctx, by in (data.get("arms") or {}).items()}
         for ctx, block in joint.items():
-            into = tc.setdefault("J", {}).setdefault(str(ctx), J.new_block())
+            into = _block(tc, str(ctx))
             J.merge(into, block, w)
             into.pop("mu", None)          # re-solved at the next use
-            for name, (f, r) in (block.get("fail") or {}).items():
-                acc = into.setdefault("fail", {}).setdefault(str(name), [0, 0.0])
-                acc[0] += w * float(f)
-                acc[1] += w * float(r)
         nz = data.get("noise")
         if isinstance(nz, list) and len(nz) == 2:
             mine = tc.setdefault("noise", [0.0, 0.0])
@@ -466,8 +472,8 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
       1. the module's own baseline compiles (exact: δ_baseline = 0);
       2. its compiles under other strategies, de-biased by their current δ̂ (their errors are
          shared by all modules, so such a contrast counts a quarter);
-      3. the level predicted from its features by the context's regression (worth
-         NOISE_VAR / residual variance of a paired compile): how a first build learns.
+      3. the level predicted from its features by the context's regression (worth σ²/τ² of
+         a paired compile, see `predicted_level`): how a first build learns.
     The module's previous contributions are subtracted first: each module counts once per
     strategy, so recompiling a module under the same strategy never manufactures confidence.
     Returns the residual of this observation against its reference (None without one).
@@ -570,7 +576,7 @@ def _joint_cells(mod: dict, pseudo) -> tuple[dict, float, float, float]:
 
 def _joint_apply(tc: dict, mod: dict, ctx: str, weight: float, pseudo, sign: float) -> None:
     cells, real, pe, pf = _joint_cells(mod, pseudo)
-    J.add_module(tc.setdefault("J", {}).setdefault(ctx, J.new_block()), cells, weight, real, sign)
+    J.add_module(_block(tc, ctx), cells, weight, real, sign)
     noise = tc.setdefault("noise", [0.0, 0.0])
     noise[0] = max(0.0, round(noise[0] + sign * pe, 5))
     noise[1] = max(0.0, noise[1] + sign * pf)
@@ -706,7 +712,6 @@ class Learner:
             from simpulse.store.store import Store
             self.store = Store(os.fspath(state_dir), fsync=fsync)
         self._stats: dict | None = None
-        self._joint_cache: tuple | None = None    # (context, Joint) while `choose` runs
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -739,13 +744,10 @@ class Learner:
         tc, _ = self._tc_chain()
         names = [s.name for s in self.catalogue.active if not s.is_baseline]
         prior = {s.name: self.arm_prior(ctx, s) for s in self.catalogue.active if not s.is_baseline}
-        block = tc.get("J", {}).get(ctx) if tc else None
-        if block is None and tc is not None and tc["arms"].get(ctx):
-            # state written before the joint model: its per-strategy contrasts, as direct evidence
-            block = J.from_arms(tc["arms"][ctx])
-        return J.joint(block, names, prior, breakage=self.breakage(ctx, tc, block))
+        block = _evidence_block(tc, ctx)
+        return J.joint(block, names, prior, breakage=self._breakage(ctx, tc, block))
 
-    def breakage(self, ctx: str, tc: dict | None, block: dict | None) -> dict:
+    def _breakage(self, ctx: str, tc: dict | None, block: dict | None) -> dict:
         """Per strategy that may break a module (declared, or seen to): its Beta posterior on the
         share of the context's modules it breaks, and its mean cost ratio when it does."""
         out = {}
@@ -762,18 +764,18 @@ class Learner:
             out[s.name] = (BREAK_PRIOR[0] + f, BREAK_PRIOR[1] + max(0, n - f), c)
         return out
 
-    def arm_posterior(self, ctx: str, strategy: Strategy) -> P.Posterior:
-        """The marginal posterior of one strategy's effect in `ctx`."""
+    def arm_posterior(self, ctx: str, strategy: Strategy, joint: J.Joint | None = None) -> P.Posterior:
+        """The marginal posterior of one strategy's effect in `ctx` (from `joint`, the context's
+        joint posterior, when the caller has it already)."""
         if strategy.is_baseline:
             return P.posterior(P.new_arm(), 0.0, 1e9)
-        cached = self._joint_cache
-        joint = cached[1] if cached is not None and cached[0] == ctx else self.joint_posterior(ctx)
+        joint = joint or self.joint_posterior(ctx)
         if strategy.name in joint.names:
             return joint.marginal(strategy.name)
         # not in the active catalogue (e.g. disabled): alone on its prior and its block row
         tc, _ = self._tc_chain()
-        block = tc.get("J", {}).get(ctx) if tc else None
-        return J.joint(block, [strategy.name], {strategy.name: self.arm_prior(ctx, strategy)}).marginal(strategy.name)
+        return J.joint(_evidence_block(tc, ctx), [strategy.name],
+                       {strategy.name: self.arm_prior(ctx, strategy)}).marginal(strategy.name)
 
     def arm_prior(self, ctx: str, strategy: Strategy) -> tuple[float, float]:
         """(mean, pseudo-observations) of a strategy's prior in `ctx`: its catalogue prior, then
@@ -798,7 +800,7 @@ class Learner:
                 prior_mu, prior_k = g.mu, min(g.kappa, share_strength(tc, strategy.name) + prior_k)
         return prior_mu, prior_k
 
-    def suspension(self, ctx: str, strategy: str) -> str | None:
+    def suspension(self, ctx: str, strategy: str, joint: J.Joint | None = None) -> str | None:
         """Why `strategy` is suspended in `ctx`, or None.
 
         - It keeps breaking modules: ≥ 2 failures and ≥ 30% of its compiles in the context.
@@ -822,7 +824,7 @@ class Learner:
             median = 0.5 * (rs[(len(rs) - 1) // 2] + rs[len(rs) // 2])
             since = tc.get("ctxn", {}).get(ctx, 0) - recent[-1][1]
             if median > SLOWER and since < COOLDOWN:
-                post = self.arm_posterior(ctx, self.catalogue.all.get(strategy) or self.catalogue.get(BASELINE))
+                post = self.arm_posterior(ctx, self.catalogue.all.get(strategy) or self.catalogue.get(BASELINE), joint)
                 if post.prob_below(0.0) < 0.2:
                     return (f"last {len(recent)} compiles: median {math.exp(-median):.2f}× baseline speed "
                             f"(< 0.95); re-probed in {COOLDOWN - since} compiles")
@@ -862,42 +864,8 @@ class Learner:
             context, features, source_hash = self._classify(tc, module, source, path)
         features = features or {}
         ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
-        try:
-            self._joint_cache = (context, self.joint_posterior(context))
-            return self._choose(module, context, features, source_hash, tc, path)
-        finally:
-            self._joint_cache = None
-
-    def _candidates(self, context: str, module: str | None, source_hash: str | None):
-        """(strategies the policy may pick for the module, strategies suspended in the context):
-        active, not suspended, and not known to break this version of the module."""
-        broke_here = self.known_failures(module, source_hash) if module else set()
-        candidates: list[Strategy] = []
-        suspended: list[str] = []
-        for s in self.catalogue.active:
-            why = self.suspension(context, s.name)
-            if why is None and s.name not in broke_here:
-                candidates.append(s)
-            elif why is not None:
-                suspended.append(s.name)
-        return candidates, suspended
-
-    def exploit(self, context: str, module: str | None = None, source_hash: str | None = None) -> str:
-        """The strategy the posterior means say is best for the module now — what `choose`
-        runs when it does not explore. No randomness, nothing recorded."""
-        try:
-            self._joint_cache = (context, self.joint_posterior(context))
-            candidates, _ = self._candidates(context, module, source_hash)
-            joint = self._joint_cache[1]
-        finally:
-            self._joint_cache = None
-        views = [ArmView(s.name, None if s.is_baseline else joint.marginal(s.name)) for s in candidates]
-        return candidates[greedy(views)].name
-
-    def _choose(self, module, context, features, source_hash, tc, path) -> Decision:
-        ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
-        candidates, suspended = self._candidates(context, module, source_hash)
-        joint = self._joint_cache[1]
+        joint = self.joint_posterior(context)
+        candidates, suspended = self._candidates(context, module, source_hash, joint)
         views = []
         posts: dict[str, P.Posterior] = {}
         for s in candidates:
@@ -910,15 +878,14 @@ class Learner:
             views.append(ArmView(s.name, post, int(arm[5]) if arm else 0, int(arm[3]) if arm else 0))
         best = greedy(views)
         linear = None
+        mod = module_record(tc, module) if tc else None
         x = feature_vector(features)
         if x is None:
-            cached = module_record(tc, module) if tc else None
-            x = cached.get("x") if cached else None
+            x = mod.get("x") if mod else None
         if self.policy_name == "lints" and tc is not None and x is not None:
             # `lints` prior: intercept at the arm's posterior mean, ridge on the slopes
             linear = {name: (posts[name].mu, st)
                       for name, st in tc.get("lin", {}).get(context, {}).items() if name in posts}
-        mod = module_record(tc, module) if tc else None
         # the module's level, de-biased by this decision's posterior means (no second solve)
         rel = relative_cost(tc, context, mod, x, {context: {n: joint.speed(n) for n in joint.names}})
         lo, hi = TEMPERATURE_RANGE
@@ -978,6 +945,28 @@ class Learner:
             ci=ci, confidence=confidence, reason=reason, toolchain=self.toolchain, path=path,
             source_hash=source_hash, features=dict(features), recommended=recommended,
             suspended=tuple(suspended))
+
+    def _candidates(self, context: str, module: str | None, source_hash: str | None, joint: J.Joint):
+        """(strategies the policy may pick for the module, strategies suspended in the context):
+        active, not suspended, and not known to break this version of the module."""
+        broke_here = self.known_failures(module, source_hash) if module else set()
+        candidates: list[Strategy] = []
+        suspended: list[str] = []
+        for s in self.catalogue.active:
+            why = self.suspension(context, s.name, joint)
+            if why is None and s.name not in broke_here:
+                candidates.append(s)
+            elif why is not None:
+                suspended.append(s.name)
+        return candidates, suspended
+
+    def exploit(self, context: str, module: str | None = None, source_hash: str | None = None) -> str:
+        """The strategy the posterior means say is best for the module now — what `choose`
+        runs when it does not explore. No randomness, nothing recorded."""
+        joint = self.joint_posterior(context)
+        candidates, _ = self._candidates(context, module, source_hash, joint)
+        views = [ArmView(s.name, None if s.is_baseline else joint.marginal(s.name)) for s in candidates]
+        return candidates[greedy(views)].name
 
     @staticmethod
     def _classify(tc: dict | None, module: str, source, path) -> tuple[str, dict, str]:

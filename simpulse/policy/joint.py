@@ -80,6 +80,14 @@ def add_direct(block: dict, name: str, r: float, weight: float = 1.0) -> None:
     block["d"] += 1.0
 
 
+def add_failure(block: dict, name: str, r: float) -> None:
+    """A compile that `name` broke, costing r = log((t_failed + t_baseline) / t_baseline): kept
+    apart from δ, as the breakage counts of `Joint`."""
+    acc = block.setdefault("fail", {}).setdefault(name, [0, 0.0])
+    acc[0] += 1
+    acc[1] = round(acc[1] + r, 5)
+
+
 def from_arms(arms: dict) -> dict:
     """A block from per-strategy contrast statistics (`simpulse.policy.posterior` arms: weight,
     weighted sum and sum of squares of residuals against baseline), taken as direct
@@ -106,9 +114,14 @@ def merge(into: dict, other: dict, scale: float = 1.0) -> None:
             into["M"][i][j] += scale * other["M"][a][c]
     into["q"] += scale * other["q"]
     into["d"] += scale * other["d"]
+    for name, (f, r) in (other.get("fail") or {}).items():
+        acc = into.setdefault("fail", {}).setdefault(str(name), [0, 0.0])
+        acc[0] += scale * float(f)
+        acc[1] += scale * float(r)
 
 
-def _cholesky(A: list[list[float]]) -> list[list[float]]:
+def cholesky(A: list[list[float]]) -> list[list[float]]:
+    """L with A = L Lᵀ (A symmetric positive definite; pivots clamped at 1e-12)."""
     n = len(A)
     L = [[0.0] * n for _ in range(n)]
     for i in range(n):
@@ -126,7 +139,7 @@ def _cholesky(A: list[list[float]]) -> list[list[float]]:
     return L
 
 
-def _forward(L, v):
+def forward(L, v):
     """Solve L y = v."""
     n = len(v)
     y = [0.0] * n
@@ -139,7 +152,7 @@ def _forward(L, v):
     return y
 
 
-def _backward(L, y):
+def backward(L, y):
     """Solve Lᵀ x = y."""
     n = len(y)
     x = [0.0] * n
@@ -209,7 +222,7 @@ class Joint:
         """One draw of every strategy's expected effect on log-cost (breakage included)."""
         sigma2 = self.beta / rng.gammavariate(self.alpha, 1.0)
         z = [rng.gauss(0.0, 1.0) for _ in self.names]
-        e = _backward(self.L, z)                  # ~ N(0, P⁻¹)
+        e = backward(self.L, z)                  # ~ N(0, P⁻¹)
         s = math.sqrt(inflate * sigma2)
         out = []
         for name, m, v in zip(self.names, self.mean, e):
@@ -240,8 +253,8 @@ def joint(block: dict | None, names: list[str], prior: dict[str, tuple[float, fl
             j = pos.get(k2)
             if j is not None:
                 A[a][c] += Mi[j]
-    L = _cholesky(A)
-    mean = _backward(L, _forward(L, rhs))
+    L = cholesky(A)
+    mean = backward(L, forward(L, rhs))
     rss = 0.0
     d = 0.0
     if block:
