@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 
 from simpulse._record import Record
+from simpulse.policy import joint as J
 
 
 class ArmView(Record):
@@ -141,45 +142,13 @@ class LinearThompson:
             d = len(features)
             A2 = [[A[i][j] + (self.ridge if i == j else 0.0) for j in range(d)] for i in range(d)]
             b2 = [b[i] + (self.ridge * prior_mu if i == 0 else 0.0) for i in range(d)]
-            mean, chol = _solve_with_cholesky(A2, b2)
+            chol = J.cholesky(A2)
+            mean = J.backward(chol, J.forward(chol, b2))
             z = [rng.gauss(0.0, 1.0) for _ in mean]
-            noise = _back_substitute_t(chol, z)          # ~ N(0, A2⁻¹)
+            noise = J.backward(chol, z)                  # ~ N(0, A2⁻¹)
             sd = math.sqrt(temperature * a.post.sigma2)
             draws.append(sum((m + sd * e) * x for m, e, x in zip(mean, noise, features)))
         return min(range(len(arms)), key=lambda i: draws[i])
-
-
-def _cholesky(A: list[list[float]]) -> list[list[float]]:
-    n = len(A)
-    L = [[0.0] * n for _ in range(n)]
-    for i in range(n):
-        for j in range(i + 1):
-            s = A[i][j] - sum(L[i][k] * L[j][k] for k in range(j))
-            if i == j:
-                L[i][j] = math.sqrt(max(s, 1e-12))
-            else:
-                L[i][j] = s / L[j][j]
-    return L
-
-
-def _solve_with_cholesky(A, b):
-    L = _cholesky(A)
-    n = len(b)
-    y = [0.0] * n
-    for i in range(n):
-        y[i] = (b[i] - sum(L[i][k] * y[k] for k in range(i))) / L[i][i]
-    x = [0.0] * n
-    for i in reversed(range(n)):
-        x[i] = (y[i] - sum(L[k][i] * x[k] for k in range(i + 1, n))) / L[i][i]
-    return x, L
-
-
-def _back_substitute_t(L, z):
-    n = len(z)
-    x = [0.0] * n
-    for i in reversed(range(n)):
-        x[i] = (z[i] - sum(L[k][i] * x[k] for k in range(i + 1, n))) / L[i][i]
-    return x
 
 
 POLICIES = {
