@@ -409,15 +409,22 @@ def check_targets(agg: dict, checkpoints: list[int], policies: list[str]) -> lis
                         f"{v:.1%} ± {d[n]['captured']['ci95']:.1%}"))
         else:
             out.append((f"default captures ≥ {goal:.0%} by {n}", None, "not measured"))
-    if d:
-        for n in (500, 2000):
-            q = d.get(n, {}).get("policy_quality") if n in checkpoints else None
-            if q:
-                out.append((f"(not a target: what {DEFAULT_POLICY} has learned by {n}, on a rebuild of every module)",
-                            None, f"{q['mean']:.1%} ± {q['ci95']:.1%} of the achievable savings"))
     broken = {p: agg[p][big]["broken_builds"]["mean"] for p in policies}
     out.append(("zero broken builds (every policy)", all(v == 0 for v in broken.values()),
                 ", ".join(f"{p}: {v:g}" for p, v in broken.items() if v) or "0 for every policy"))
+    return out
+
+
+def learned_lines(agg: dict, checkpoints: list[int]) -> list[str]:
+    """Beside the targets, never in their place: what the default policy has learned, costed
+    on a rebuild of every module."""
+    d = agg.get(DEFAULT_POLICY) or {}
+    out = []
+    for n in (500, 2000):
+        q = d.get(n, {}).get("policy_quality") if n in checkpoints else None
+        if q:
+            out.append(f"what {DEFAULT_POLICY} has learned by {n}, on a rebuild of every module: "
+                       f"{q['mean']:.1%} ± {q['ci95']:.1%} of the achievable savings")
     return out
 
 
@@ -474,8 +481,10 @@ def markdown(result: dict) -> str:
                          f"{_fmt(c, 'decision_us', 'us')} |")
     lines += ["", "Targets:", ""]
     for name, ok, detail in result["targets"]:
-        mark = "info" if ok is None and name.startswith("(") else "n/a" if ok is None else ("met" if ok else "**not met**")
+        mark = "n/a" if ok is None else ("met" if ok else "**not met**")
         lines.append(f"- {name}: {mark} — {detail}")
+    if result.get("learned"):
+        lines += ["", "Not targets:", ""] + [f"- {line}" for line in result["learned"]]
     lines += ["", "True effects (time multipliers vs baseline; bold = least expected cost):", "",
               W.effect_table_markdown()]
     return "\n".join(lines)
@@ -558,6 +567,7 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
         "runs": runs,
     }
     result["targets"] = check_targets(agg, checkpoints, policies)
+    result["learned"] = learned_lines(agg, checkpoints)
     return result
 
 
@@ -632,7 +642,7 @@ def main(argv=None) -> int:
         write_between_markers(Path(args.markdown), md)
         print(f"\nwrote {args.json} and the bench_learning section of {args.markdown}")
     print("\ntargets: " + "; ".join(f"{n}: {'n/a' if ok is None else 'met' if ok else 'NOT MET'}"
-                                   for n, ok, _ in result["targets"] if not n.startswith("(")))
+                                   for n, ok, _ in result["targets"]))
     print(f"run time {result['meta']['seconds']:.0f} s")
     return 0
 
