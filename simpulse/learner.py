@@ -753,15 +753,20 @@ class Learner:
         out = {}
         fails = (block or {}).get("fail", {})
         arms = tc["arms"].get(ctx, {}) if tc else {}
+        sig = self.catalogue.breaking_signature
         for s in self.catalogue.active:
             if s.is_baseline:
                 continue
             f, r_sum = fails.get(s.name, (0, 0.0))
             if not (s.may_break or f):
                 continue
-            n = arms[s.name][3] if s.name in arms else 0
+            # the rate is pooled over the strategies that break the same proofs (same
+            # signature); the cost of a failure stays the strategy's own once it has one
+            group = [o.name for o in self.catalogue.active if sig(s.name) and sig(o.name) == sig(s.name)] or [s.name]
+            gf = sum(fails.get(o, (0, 0.0))[0] for o in group)
+            gn = sum(arms[o][3] for o in group if o in arms)
             c = math.exp(r_sum / f) if f else BREAK_COST
-            out[s.name] = (BREAK_PRIOR[0] + f, BREAK_PRIOR[1] + max(0, n - f), c)
+            out[s.name] = (BREAK_PRIOR[0] + gf, BREAK_PRIOR[1] + max(0, gn - gf), c)
         return out
 
     def arm_posterior(self, ctx: str, strategy: Strategy, joint: J.Joint | None = None) -> P.Posterior:
@@ -831,12 +836,18 @@ class Learner:
         return None
 
     def known_failures(self, module: str, source_hash: str | None) -> set[str]:
-        """Strategies that already broke this module (this version of its source)."""
+        """Strategies that already broke this module (this version of its source), and those
+        that change what one of them broke and more (`Catalogue.breaking_signature`)."""
         tc, _ = self._tc_chain()
         mod = module_record(tc, module) if tc else None
         if not mod or "f" not in mod:
             return set()
-        return {k for k, h in mod["f"].items() if h == "*" or source_hash is None or h == source_hash}
+        broke = {k for k, h in mod["f"].items() if h == "*" or source_hash is None or h == source_hash}
+        sig = self.catalogue.breaking_signature
+        for k in list(broke):
+            if sig(k):
+                broke.update(s.name for s in self.catalogue.active if sig(k) <= sig(s.name))
+        return broke
 
     def summary(self, ctx: str) -> list[ArmSummary]:
         out = []

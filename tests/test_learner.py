@@ -110,8 +110,32 @@ def test_a_module_is_never_retried_with_a_strategy_that_broke_it():
     for _ in range(300):
         c = lrn.choose(module="Lit", context="simp_heavy", features={})
         picks.add(c.strategy.name)
-    assert "no-simprocs" not in picks and len(picks) > 2
-    assert lrn.known_failures("Lit", None) == {"no-simprocs"}
+    # simp-lean turns simprocs off too (the same breaking signature): it is not tried either
+    assert not picks & {"no-simprocs", "simp-lean"} and len(picks) > 2
+    assert lrn.known_failures("Lit", None) == {"no-simprocs", "simp-lean"}
+
+
+def test_strategies_that_break_the_same_proofs_share_their_failures():
+    """A failure is blamed on what can break a proof (`Catalogue.breaking_signature`): the
+    linter option simp-lean adds cannot, so no-simprocs and simp-lean share their breakage
+    rate and their per-module failure memory; a strategy breaking something else shares neither."""
+    cat = Catalogue.with_user({"low-heartbeats": {"options": {"maxHeartbeats": 50000}, "may_break": True}})
+    assert cat.breaking_signature("simp-lean") == cat.breaking_signature("no-simprocs") == {("D", "simprocs", "false")}
+    assert cat.breaking_signature("lean-fast") == frozenset()
+    lrn = run(Learner(None, seed=5, catalogue=cat), 3, effects={**TRUE, "low-heartbeats": 0.05})
+    before = lrn.joint_posterior("simp_heavy").breakage
+    for i in range(3):
+        lrn.observe(force(lrn, "no-simprocs", f"M{i}"), seconds=0.5, ok=False, fallback_seconds=1.0,
+                    fallback_ok=True, error="x")
+    after = lrn.joint_posterior("simp_heavy").breakage
+    assert after["simp-lean"][0] == before["simp-lean"][0] + 3          # the pooled failure count
+    assert after["low-heartbeats"][0] == before["low-heartbeats"][0]
+    assert lrn.known_failures("M0", None) == {"no-simprocs", "simp-lean"}
+    # the other way round: a module simp-lean broke is not given no-simprocs either
+    lrn.observe(force(lrn, "simp-lean", "M9"), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
+    assert lrn.known_failures("M9", None) == {"no-simprocs", "simp-lean"}
+    lrn.observe(force(lrn, "low-heartbeats", "M8"), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
+    assert lrn.known_failures("M8", None) == {"low-heartbeats"}
 
 
 def test_first_build_learns_from_features():
@@ -353,8 +377,11 @@ def test_exploit_is_the_posterior_best_without_exploring():
     before = json_copy(lrn.stats)
     assert {lrn.exploit("simp_heavy", module=f"M{i}") for i in range(10)} == {"simp-lean"}
     assert lrn.stats == before                                   # nothing recorded
-    # a module simp-lean broke gets the next best, never the strategy that broke it
+    # a module simp-lean broke gets the next best, never a strategy that breaks the same proofs
     lrn.observe(force(lrn, "simp-lean", "M7"), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
-    assert lrn.exploit("simp_heavy", module="M7") == "no-simprocs"
+    best = lrn.exploit("simp_heavy", module="M7")
+    assert best not in ("simp-lean", "no-simprocs")
+    means = {a.strategy: a.mean for a in lrn.summary("simp_heavy")}
+    assert means[best] == min(m for s, m in means.items() if s not in ("simp-lean", "no-simprocs"))
     # nothing learned yet: the baseline
     assert Learner(None, seed=1).exploit("arith") == "baseline"

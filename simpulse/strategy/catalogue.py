@@ -148,6 +148,11 @@ def strategy_from_json(d: dict) -> Strategy:
     return strategy_from_config(d["name"], spec)
 
 
+def _parts(s: Strategy) -> frozenset:
+    """A strategy's changes to the invocation, one element per option and one for its arguments."""
+    return frozenset([("D", k, v) for k, v in s.options] + ([("A", " ".join(s.args))] if s.args else []))
+
+
 class Catalogue:
     """The strategies available in one workspace: the built-ins plus the user's."""
 
@@ -169,6 +174,9 @@ class Catalogue:
                 continue
             active.append(s)
         self.active: tuple[Strategy, ...] = tuple(active)
+        safe = frozenset().union(*(_parts(s) for s in by_name.values() if not s.may_break))
+        self._signatures = {s.name: (_parts(s) - safe) or _parts(s)
+                            for s in by_name.values() if s.may_break}
         if enabled is not None:
             for name in enabled:
                 if name not in by_name:
@@ -182,6 +190,15 @@ class Catalogue:
 
     def names(self) -> list[str]:
         return [s.name for s in self.active]
+
+    def breaking_signature(self, name: str) -> frozenset:
+        """What in a may-break strategy can break a proof: its options and arguments that no
+        strategy declared safe (``may_break`` false) also sets — for ``simp-lean``
+        (``linter.all=false``, ``simprocs=false``) that is ``simprocs=false``, the same as
+        ``no-simprocs``'s. Strategies with the same signature break the same proofs, so they
+        share breakage evidence; one whose signature contains another's breaks whatever that
+        one broke. Empty for a strategy declared safe."""
+        return self._signatures.get(name, frozenset())
 
     @classmethod
     def with_user(cls, user: dict | None, **kw) -> "Catalogue":
