@@ -216,3 +216,16 @@ def test_markers_replace_only_their_section(tmp_path):
     text = p.read_text()
     assert "second" in text and "first" not in text
     assert text.count("keep me") == 2 and text.count(bench.START) == 1
+
+
+def test_context_oracle_is_a_ceiling_between_learners_and_the_oracle():
+    """The context oracle knows each context's true effects but not each module's: it captures
+    less than the oracle, far more than always-baseline, and never repeats a failure."""
+    bench = _bench()
+    res = bench.run(3, [500], ["baseline", "ctx-oracle", "oracle"], n_modules=120, jobs=1)
+    c = res["aggregate"]["ctx-oracle"][500]
+    assert 0.85 < c["captured"]["mean"] < 1.0
+    assert c["regret"]["mean"] > 0
+    assert c["repeat_failures"]["mean"] == 0 and c["broken_builds"]["mean"] == 0
+    lines = bench.learned_lines(res["aggregate"], [500])
+    assert any(line.startswith("ceiling by 500") for line in lines)
