@@ -753,16 +753,15 @@ class Learner:
         out = {}
         fails = (block or {}).get("fail", {})
         arms = tc["arms"].get(ctx, {}) if tc else {}
-        sig = self.catalogue.breaking_signature
         for s in self.catalogue.active:
             if s.is_baseline:
                 continue
             f, r_sum = fails.get(s.name, (0, 0.0))
             if not (s.may_break or f):
                 continue
-            # the rate is pooled over the strategies that break the same proofs (same
-            # signature); the cost of a failure stays the strategy's own once it has one
-            group = [o.name for o in self.catalogue.active if sig(s.name) and sig(o.name) == sig(s.name)] or [s.name]
+            # the rate is pooled over the strategies that break the same proofs; the cost of a
+            # failure stays the strategy's own once it has one
+            group = self.breaking_group(s.name)
             gf = sum(fails.get(o, (0, 0.0))[0] for o in group)
             gn = sum(arms[o][3] for o in group if o in arms)
             c = math.exp(r_sum / f) if f else BREAK_COST
@@ -818,11 +817,15 @@ class Learner:
         tc, _ = self._tc_chain()
         if tc is None:
             return None
-        arm = tc["arms"].get(ctx, {}).get(strategy)
-        if arm is not None:
-            n, fails = arm[3], arm[4]
+        arms = tc["arms"].get(ctx, {})
+        if strategy in arms:
+            # counted over the strategies that break the same proofs (`breaking_group`)
+            group = self.breaking_group(strategy)
+            n = sum(arms[g][3] for g in group if g in arms)
+            fails = sum(arms[g][4] for g in group if g in arms)
             if fails >= 2 and fails >= 0.3 * n:
-                return f"failed {fails} of {n} compiles in this context"
+                also = "" if len(group) == 1 else f" (with {', '.join(g for g in group if g != strategy)}: the same breaking options)"
+                return f"failed {fails} of {n} compiles in this context{also}"
         recent = tc["recent"].get(ctx, {}).get(strategy) or []
         if len(recent) >= RECENT:
             rs = sorted(r for r, _ in recent)
@@ -834,6 +837,14 @@ class Learner:
                     return (f"last {len(recent)} compiles: median {math.exp(-median):.2f}× baseline speed "
                             f"(< 0.95); re-probed in {COOLDOWN - since} compiles")
         return None
+
+    def breaking_group(self, strategy: str) -> list[str]:
+        """The active strategies that break the same proofs as `strategy` (the same non-empty
+        `Catalogue.breaking_signature`; itself included), whose breakage evidence is pooled."""
+        sig = self.catalogue.breaking_signature(strategy)
+        if not sig:
+            return [strategy]
+        return [s.name for s in self.catalogue.active if self.catalogue.breaking_signature(s.name) == sig] or [strategy]
 
     def known_failures(self, module: str, source_hash: str | None) -> set[str]:
         """Strategies that already broke this module (this version of its source), and those

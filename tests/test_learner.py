@@ -385,3 +385,29 @@ def test_exploit_is_the_posterior_best_without_exploring():
     assert means[best] == min(m for s, m in means.items() if s not in ("simp-lean", "no-simprocs"))
     # nothing learned yet: the baseline
     assert Learner(None, seed=1).exploit("arith") == "baseline"
+
+
+def test_two_early_failures_do_not_suspend_a_strategy_whose_breaking_options_are_known_safe_enough():
+    """The failure suspension counts over the strategies that break the same proofs: two
+    failures in simp-lean's first four compiles are 2 of 44 once no-simprocs' 40 clean compiles
+    count too (a 5 % breaker is not 'keeps failing'); alone, the same record suspends it."""
+    def feed(lrn):
+        for i in range(40):
+            lrn.observe(force(lrn, "no-simprocs", f"N{i}"), seconds=0.8)
+        for i, ok in enumerate((True, False, True, False)):
+            d = force(lrn, "simp-lean", f"S{i}")
+            if ok:
+                lrn.observe(d, seconds=0.7)
+            else:
+                lrn.observe(d, seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
+        return lrn
+    lrn = feed(Learner(None, seed=6))
+    assert lrn.suspension("simp_heavy", "simp-lean") is None
+    assert lrn.breaking_group("simp-lean") == ["no-simprocs", "simp-lean"]
+    assert lrn.breaking_group("no-linters") == ["no-linters"]
+    alone = Learner(None, seed=6, catalogue=Catalogue(enabled=["simp-lean"]))
+    alone.observe(force(alone, "simp-lean", "S9"), seconds=0.7)
+    for i in range(2):
+        alone.observe(force(alone, "simp-lean", f"F{i}"), seconds=0.5, ok=False, fallback_seconds=1.0,
+                      fallback_ok=True, error="x")
+    assert "failed 2 of 3" in (alone.suspension("simp_heavy", "simp-lean") or "")
