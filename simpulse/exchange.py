@@ -26,7 +26,8 @@ import time
 from pathlib import Path
 
 from simpulse.errors import SimpulseError
-from simpulse.learner import module_record
+from simpulse.learner import beta_prior, module_record
+from simpulse.policy import joint as J
 
 FORMAT = "simpulse-export"
 VERSION = 1
@@ -71,9 +72,11 @@ def _num(x):
     return int(x) if x.is_integer() and abs(x) < 2 ** 53 else x
 
 
-def _joint_out(block: dict) -> dict:
+def _joint_out(tc: dict, ctx: str, block: dict) -> dict:
     """A context's joint block (`simpulse.policy.joint`): its normal equations are sufficient
-    statistics, so they add across state directories like the arms do."""
+    statistics, so they add across state directories like the arms do. The project's own
+    regression of level on features is integrated out (`J.without_features`)."""
+    block = J.without_features(block, beta_prior(tc, ctx, J.features_of(block)))
     return {"names": list(block["names"]), "M": [[_num(v) for v in row] for row in block["M"]],
             "b": [_num(v) for v in block["b"]], "q": _num(block["q"]), "d": _num(block["d"]),
             "fail": {k: [_num(v[0]), _num(v[1])] for k, v in sorted(block.get("fail", {}).items())}}
@@ -117,7 +120,7 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
         for by in arms.values():
             seen.update(by)
         seen.update(glob)
-        joint = {ctx: _joint_out(block) for ctx, block in sorted(tc.get("J", {}).items())
+        joint = {ctx: _joint_out(tc, ctx, block) for ctx, block in sorted(tc.get("J", {}).items())
                  if block["names"] or block.get("fail")}
         toolchains[githash] = {"arms": arms, "glob": glob, "joint": joint,
                                "noise": [_num(v) for v in tc.get("noise", [0.0, 0.0])],
@@ -569,7 +572,7 @@ def plan_import(doc: dict, catalogue, *, trust_strategies: bool = False) -> Impo
         joint = {}
         for ctx, block in tc.get("joint", {}).items():
             keep = [i for i, n in enumerate(block["names"]) if n in allowed or n == "baseline"]
-            if len(keep) > 1 or block.get("fail"):
+            if keep or block.get("fail"):
                 joint[ctx] = {"names": [block["names"][i] for i in keep],
                               "M": [[block["M"][i][j] for j in keep] for i in keep],
                               "b": [block["b"][i] for i in keep], "q": block["q"], "d": block["d"],

@@ -50,11 +50,22 @@ REFERENCE_SHARE = 0.25     # chance of a baseline reference for a typical module
 TEMPERATURE_RANGE = (0.25, 4.0)   # exploration scale ∝ 1 / (module's cost relative to its context), clipped
 OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time counts at most 2.5 σ
 BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
+BREAKING = (0.2, 0.95)     # suspended for failures: P(breaks > 20% of the context's modules) ≥ 0.95
 BREAK_COST = 1.65          # cost ratio of a failure (attempt + fallback over baseline) before one is seen
 DEBIAS_REFRESH = 4         # de-biasing uses δ̂ re-solved every 4 module updates of a context
 POOLED = "*"               # key of the regression over every context
 REG_MIN = 2                # a regression predicts once it has REG_MIN × (number of features) points
 REG_RIDGE = 0.1            # ridge on the slopes of the per-context level regression
+BETA_PRIOR = (0.05, 1.0)   # pseudo-observations behind the joint model's prior on β (intercept, slopes)
+
+
+def prob_rate_above(f: int, n: int, theta: float) -> float:
+    """P(p > θ) for a failure rate p after f failures in n trials, on a uniform prior:
+    Beta(f + 1, n − f + 1), whose tail is P(Binomial(n + 1, θ) ≤ f)."""
+    f, n = max(0, f), max(0, n)
+    if f >= n + 1:
+        return 1.0
+    return min(1.0, sum(math.comb(n + 1, j) * theta ** j * (1 - theta) ** (n + 1 - j) for j in range(f + 1)))
 
 
 def empty_stats() -> dict:
@@ -118,7 +129,8 @@ def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> f
             names = [k for k in block["names"] if k != BASELINE] if block else []
             means = {}
             if names:
-                jp = J.joint(block, names, {k: (0.0, 1.0) for k in names})
+                names = [k for k in names if not k.startswith(J.FEATURE)]
+                jp = joint_of(tc, ctx, block, names, {k: (0.0, 1.0) for k in names})
                 means = {k: round(m, 5) for k, m in zip(names, jp.mean)}
             if block is not None and block is tc.get("J", {}).get(ctx):
                 block["mu"], block["age"] = means, 0
@@ -340,16 +352,12 @@ def _reg_add(tc: dict, ctx: str, x: list[float], y: float, sign: float = 1.0) ->
     reg["age"] = reg.get("age", 0) + 1
 
 
-def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, float] | None:
-    """(predicted log-time under baseline, its effective number of observations) for a module
-    with features x, from the context's ridge regression of de-biased log-times on features —
-    or, while the context has fewer than REG_MIN × d compiles, the regression over every
-    context, so that a context's first compiles already learn."""
-    if x is None:
-        return None
+def regression_fit(tc: dict, ctx: str, d: int) -> tuple[list[float], float] | None:
+    """(β, residual variance) of the context's ridge regression of de-biased log-times on
+    features — or, while the context has fewer than REG_MIN × d compiles, of the regression over
+    every context, so that a context's first compiles already learn."""
     regs = tc.get("reg", {})
     reg = regs.get(ctx)
-    d = len(x)
     if reg is None or reg["n"] < REG_MIN * d:
         # too few compiles in the context yet: the regression over every context (its misfit
         # includes the contexts' differences, so its predictions weigh less)
@@ -366,12 +374,42 @@ def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, f
         rss = reg["yy"] - sum(bi * ci for bi, ci in zip(beta, reg["b"]))
         fit = reg["fit"] = [[round(b, 6) for b in beta], round(rss / max(1, reg["n"] - d), 6)]
         reg["age"] = 0
+    return fit[0], fit[1]
+
+
+def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, float] | None:
+    """(predicted log-time under baseline, its effective number of observations) for a module
+    with features x, from `regression_fit`."""
+    if x is None:
+        return None
+    fit = regression_fit(tc, ctx, len(x))
+    if fit is None:
+        return None
     beta, s2 = fit
     # The residual variance s2 is the level's misfit τ² plus one compile's timing noise σ²: a
     # prediction is worth σ² / τ² compiles of the module (at most one).
     noise = noise_var(tc)
     tau2 = max(s2 - noise, noise)
     return sum(bi * xi for bi, xi in zip(beta, x)), min(1.0, noise / tau2)
+
+
+def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[float, float]]:
+    """The prior (μ0, κ0) of the joint model's regression coefficients β (`feats`): centred on
+    `regression_fit` (the level regression de-biased as each compile arrived: cheap, stale,
+    but a fair guess — and the only source for a context's first compiles, where it is the
+    regression pooled over contexts), with BETA_PRIOR pseudo-observations (intercept, slopes)."""
+    fit = regression_fit(tc, ctx, len(feats)) if tc and feats else None
+    return {f: (fit[0][i] if fit else 0.0, BETA_PRIOR[0] if i == 0 else BETA_PRIOR[1])
+            for i, f in enumerate(feats)}
+
+
+def joint_of(tc: dict | None, ctx: str, block: dict | None, names: list[str], prior: dict, **kw) -> J.Joint:
+    """`J.joint` over `names`, the block's regression coefficients β integrated out on their
+    prior (`beta_prior`, `J.without_features`): exactly the strategies' marginal posterior."""
+    feats = J.features_of(block)
+    if feats:
+        block = J.without_features(block, beta_prior(tc, ctx, feats))
+    return J.joint(block, names, prior, **kw)
 
 
 def noise_var(tc: dict) -> float:
@@ -526,7 +564,8 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     sum_all = sum(v for _, v in debiased.values())
     old_x = mod.get("x")
     this_residual = None
-    _joint_add(tc, mod, ctx, predicted, importance_weight(tc, ctx, sum_all / n_all))
+    _joint_add(tc, mod, ctx, x, predicted[1] if predicted is not None else None,
+               importance_weight(tc, ctx, sum_all / n_all))
     for k, (n, sy, *_) in s.items():
         old = mod["c"].pop(k, None)
         if old is not None:
@@ -560,14 +599,15 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
 
 
 def _joint_cells(mod: dict, pseudo) -> tuple[dict, float, float, float]:
-    """The module's cells for its joint contribution: per strategy [n, Σy, Σy²] (the level's
-    pseudo-observation (value, weight) added to the baseline cell), the number of observations,
-    and the pure error (sum of squares, degrees of freedom) of its repeated compiles."""
+    """The module's cells for its joint contribution: per strategy [n, Σy, Σy²], the number of
+    observations (the level's pseudo-observation included), and the pure error (sum of squares,
+    degrees of freedom) of its repeated compiles. A legacy pseudo-observation (value, weight),
+    from a record written before β joined the joint model, is added to the baseline cell."""
     cells = {k: [e[0], e[1], e[2] if len(e) > 2 else e[1] * e[1] / e[0]] for k, e in mod["s"].items() if e[0]}
     real = float(sum(c[0] for c in cells.values())) + (pseudo is not None)
     pe = round(sum(max(0.0, c[2] - c[1] * c[1] / c[0]) for c in cells.values() if c[0] > 1), 5)
     pf = float(sum(c[0] - 1 for c in cells.values() if c[0] > 1))
-    if pseudo is not None:
+    if pseudo is not None and not isinstance(pseudo[0], list):
         pred, w = pseudo
         c = cells.get(BASELINE) or [0, 0.0, 0.0]
         cells[BASELINE] = [round(c[0] + w, 5), round(c[1] + w * pred, 5), round(c[2] + w * pred * pred, 5)]
@@ -576,7 +616,8 @@ def _joint_cells(mod: dict, pseudo) -> tuple[dict, float, float, float]:
 
 def _joint_apply(tc: dict, mod: dict, ctx: str, weight: float, pseudo, sign: float) -> None:
     cells, real, pe, pf = _joint_cells(mod, pseudo)
-    J.add_module(_block(tc, ctx), cells, weight, real, sign)
+    J.add_module(_block(tc, ctx), cells, weight, real, sign,
+                 pseudo=pseudo if pseudo is not None and isinstance(pseudo[0], list) else None)
     noise = tc.setdefault("noise", [0.0, 0.0])
     noise[0] = max(0.0, round(noise[0] + sign * pe, 5))
     noise[1] = max(0.0, noise[1] + sign * pf)
@@ -585,7 +626,7 @@ def _joint_apply(tc: dict, mod: dict, ctx: str, weight: float, pseudo, sign: flo
 def _joint_remove(tc: dict, mod: dict) -> None:
     """Subtract the module's contribution to its context's joint block (`simpulse.policy.joint`)
     — recomputed from its cells, which have not changed since it was added, and the record
-    ``j = [context, weight, pseudo value, pseudo weight]``. Call before changing the cells."""
+    ``j = [context, weight, features x, pseudo weight]``. Call before changing the cells."""
     old = mod.pop("j", None)
     if isinstance(old, list) and len(old) == 4 and isinstance(old[0], str):
         _joint_apply(tc, mod, old[0], old[1], None if old[3] is None else (old[2], old[3]), -1.0)
@@ -593,9 +634,11 @@ def _joint_remove(tc: dict, mod: dict) -> None:
     # module's new contribution added: one module counted twice, never a failed load)
 
 
-def _joint_add(tc: dict, mod: dict, ctx: str, predicted, weight: float) -> None:
+def _joint_add(tc: dict, mod: dict, ctx: str, x: list | None, w: float | None, weight: float) -> None:
+    """Add the module to its context's joint block; with features x, its level's prior
+    N(xᵀβ, σ²/w) joins as a pseudo-observation (`J.add_module`)."""
     weight = round(weight, 5)
-    pseudo = None if predicted is None else (round(predicted[0], 5), round(predicted[1], 5))
+    pseudo = None if x is None or not w else ([round(v, 5) for v in x], round(w, 5))
     _joint_apply(tc, mod, ctx, weight, pseudo, 1.0)
     block = tc["J"][ctx]
     block["age"] = block.get("age", 0) + 1
@@ -745,7 +788,7 @@ class Learner:
         names = [s.name for s in self.catalogue.active if not s.is_baseline]
         prior = {s.name: self.arm_prior(ctx, s) for s in self.catalogue.active if not s.is_baseline}
         block = _evidence_block(tc, ctx)
-        return J.joint(block, names, prior, breakage=self._breakage(ctx, tc, block))
+        return joint_of(tc, ctx, block, names, prior, breakage=self._breakage(ctx, tc, block))
 
     def _breakage(self, ctx: str, tc: dict | None, block: dict | None) -> dict:
         """Per strategy that may break a module (declared, or seen to): its Beta posterior on the
@@ -778,8 +821,8 @@ class Learner:
             return joint.marginal(strategy.name)
         # not in the active catalogue (e.g. disabled): alone on its prior and its block row
         tc, _ = self._tc_chain()
-        return J.joint(_evidence_block(tc, ctx), [strategy.name],
-                       {strategy.name: self.arm_prior(ctx, strategy)}).marginal(strategy.name)
+        return joint_of(tc, ctx, _evidence_block(tc, ctx), [strategy.name],
+                        {strategy.name: self.arm_prior(ctx, strategy)}).marginal(strategy.name)
 
     def arm_prior(self, ctx: str, strategy: Strategy) -> tuple[float, float]:
         """(mean, pseudo-observations) of a strategy's prior in `ctx`: its catalogue prior, then
@@ -823,9 +866,10 @@ class Learner:
             group = self.breaking_group(strategy)
             n = sum(arms[g][3] for g in group if g in arms)
             fails = sum(arms[g][4] for g in group if g in arms)
-            if fails >= 2 and fails >= 0.3 * n:
+            if fails >= 2 and prob_rate_above(int(round(fails)), int(round(n)), BREAKING[0]) >= BREAKING[1]:
                 also = "" if len(group) == 1 else f" (with {', '.join(g for g in group if g != strategy)}: the same breaking options)"
-                return f"failed {fails} of {n} compiles in this context{also}"
+                return (f"failed {fails:g} of {n:g} compiles in this context{also}: it breaks more than "
+                        f"{BREAKING[0]:.0%} of modules with probability ≥ {BREAKING[1]:.0%}")
         recent = tc["recent"].get(ctx, {}).get(strategy) or []
         if len(recent) >= RECENT:
             rs = sorted(r for r, _ in recent)

@@ -35,6 +35,17 @@ def exported(built, tmp_path_factory) -> dict:
     return json.loads(out.read_text())
 
 
+def close(a, b, rel=1e-9) -> bool:
+    """Equal structures, numbers equal to a relative `rel`."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(close(a[k], b[k], rel) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(close(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, (int, float)) and not isinstance(b, bool):
+        return a == pytest.approx(b, rel=rel, abs=1e-12)
+    return a == b
+
+
 def state_files(sdir):
     """Everything in a state directory, with contents (compared before/after a refused import)."""
     if not sdir.exists():
@@ -82,7 +93,9 @@ def test_round_trip_is_exact_at_weight_1(built, exported, tmp_path):
     assert b["toolchains"][githash]["glob"] == a["toolchains"][githash]["glob"]
     sa = json.loads(built.simpulse("stats", "--json", check=0).stdout)
     sb = json.loads(built.simpulse("stats", "--json", "--state-dir", str(empty), check=0).stdout)
-    assert sa["leaderboard"] and sb["leaderboard"] == sa["leaderboard"]
+    # the same posteriors, to rounding: an export integrates the project's own regression of
+    # level on features out of its joint blocks (exact in algebra, not in the last bits)
+    assert sa["leaderboard"] and close(sb["leaderboard"], sa["leaderboard"])
     # and exporting the imported state gives the same statistics back
     again = tmp_path / "again.json"
     built.simpulse("export", str(again), "--state-dir", str(empty), check=0)
@@ -231,7 +244,7 @@ def _mutations(doc: dict) -> dict:
     case("duplicate key", lambda d: None, raw=json.dumps(doc)[:-1] + ', "version": 1}')
     case("not an object", lambda d: None, raw="[1, 2, 3]")
     case("deeply nested", lambda d: d["priors"].update(model={"x": json.loads("[" * 50 + "]" * 50)}))
-    jctx = next(iter(doc["toolchains"][g]["joint"]))
+    jctx = next(c for c, b in doc["toolchains"][g]["joint"].items() if len(b["names"]) >= 2)
 
     def indefinite(d):
         block = d["toolchains"][g]["joint"][jctx]

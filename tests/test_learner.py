@@ -411,3 +411,66 @@ def test_two_early_failures_do_not_suspend_a_strategy_whose_breaking_options_are
         alone.observe(force(alone, "simp-lean", f"F{i}"), seconds=0.5, ok=False, fallback_seconds=1.0,
                       fallback_ok=True, error="x")
     assert "failed 2 of 3" in (alone.suspension("simp_heavy", "simp-lean") or "")
+
+
+def test_a_first_build_is_not_biased_by_the_strategies_it_runs():
+    """Every module compiled once, most under one strategy: the level regression is estimated
+    jointly with the effects (β in the joint block), so it is never de-biased with a stale
+    estimate of δ. A module seen once under simp-lean must not teach the regression that
+    simp_heavy modules are fast — which would make simp-lean look like no change at all."""
+    rng = random.Random(8)
+    lrn = Learner(None, seed=8)
+    true = -0.35
+    for i in range(300):
+        lines = rng.randint(20, 600)
+        feats = {"lines": lines, "declarations": lines // 12, "simp": lines // 20}
+        d = lrn.choose(module=f"B{i}", context="simp_heavy", features=feats)
+        d.strategy = lrn.catalogue.get("simp-lean" if rng.random() < 0.85 else "baseline")
+        mu = -3.0 + 0.9 * math.log1p(lines) + rng.gauss(0, 0.25)       # levels the features half explain
+        lrn.observe(d, seconds=math.exp(mu + (true if d.strategy.name == "simp-lean" else 0.0) + rng.gauss(0, 0.1)))
+    post = lrn.arm_posterior("simp_heavy", lrn.catalogue.get("simp-lean"))
+    assert abs(post.mu - true) < 0.08
+    lo, hi = post.interval()
+    assert lo <= true <= hi
+
+
+def test_the_regression_integrated_out_leaves_the_strategies_posterior_unchanged():
+    """`J.without_features` (what an export carries) gives exactly the strategies' marginal
+    posterior of the full block, β included."""
+    from simpulse import learner as L
+    from simpulse.policy import joint as J
+    rng = random.Random(9)
+    lrn = run(Learner(None, seed=9), 1)
+    for i in range(80):
+        lines = rng.randint(20, 600)
+        d = lrn.choose(module=f"F{i}", context="simp_heavy", features={"lines": lines, "simp": lines // 9})
+        lrn.observe(d, seconds=math.exp(-3 + 0.9 * math.log1p(lines) + TRUE[d.strategy.name] + rng.gauss(0, 0.1)))
+    tc = lrn.stats["toolchains"]["unknown"]
+    block = tc["J"]["simp_heavy"]
+    feats = J.features_of(block)
+    assert feats == ["#0", "#1", "#2", "#3", "#4"]
+    names = [s.name for s in lrn.catalogue.active if not s.is_baseline]
+    prior = {n: lrn.arm_prior("simp_heavy", lrn.catalogue.get(n)) for n in names}
+    full = J.joint(block, names + feats, {**prior, **L.beta_prior(tc, "simp_heavy", feats)})
+    reduced = J.joint(J.without_features(block, L.beta_prior(tc, "simp_heavy", feats)), names, prior)
+    for n in names:
+        a, b = full.marginal(n), reduced.marginal(n)
+        assert a.mu == pytest.approx(b.mu, abs=1e-9) and a.kappa == pytest.approx(b.kappa, rel=1e-9)
+        assert a.alpha == pytest.approx(b.alpha) and a.beta == pytest.approx(b.beta, rel=1e-9)
+
+
+def test_a_record_from_before_the_joint_regression_is_subtracted_exactly():
+    """A module record written before β joined the joint block keeps its pseudo-observation as
+    (value, weight) in the baseline cell: recompiling the module removes exactly that."""
+    from simpulse import learner as L
+    from simpulse.policy import joint as J
+    mod = {"s": {"simp-lean": [1, -0.2, 0.04]}, "c": {}, "k": "simp_heavy"}
+    tc = {"J": {}, "noise": [0.0, 0.0]}
+    L._joint_apply(tc, mod, "simp_heavy", 1.0, (0.1, 0.4), 1.0)       # as the old code added it
+    mod["j"] = ["simp_heavy", 1.0, 0.1, 0.4]
+    assert tc["J"]["simp_heavy"]["M"] != []
+    L._joint_remove(tc, mod)
+    blk = tc["J"]["simp_heavy"]
+    assert all(abs(v) < 1e-12 for row in blk["M"] for v in row) and all(abs(v) < 1e-12 for v in blk["b"])
+    assert abs(blk["q"]) < 1e-12 and "j" not in mod
+    assert J.features_of(blk) == []

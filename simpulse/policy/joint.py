@@ -26,6 +26,7 @@ stops exploring between them. Standard library only (hot path).
 from __future__ import annotations
 
 import math
+import operator
 
 from simpulse.policy import posterior as P
 
@@ -48,25 +49,52 @@ def _index(block: dict, name: str) -> int:
         return len(names) - 1
 
 
-def add_module(block: dict, cells: dict, weight: float, real: float, sign: float = 1.0) -> None:
+FEATURE = "#"          # names "#0", "#1", …: the coefficients β of the level's regression on features
+
+
+def feature_names(d: int) -> list[str]:
+    return [f"{FEATURE}{i}" for i in range(d)]
+
+
+def add_module(block: dict, cells: dict, weight: float, real: float, sign: float = 1.0,
+               pseudo: tuple[list[float], float] | None = None) -> None:
     """Add (sign +1) or remove (−1) one module: `cells` maps strategy → [n, S, Q] (weighted count,
     sum and sum of squares of its log-times), `real` the number of observations in it (each
-    counts one degree of freedom whatever its weight; the module's level takes one)."""
-    items = [(k, v) for k, v in cells.items() if v[0] > 0]
-    N = sum(v[0] for _, v in items)
-    if N <= 0 or len(items) < 2:
-        return          # one strategy only: no within-module contrast
-    T = sum(v[1] for _, v in items)
-    idx = [_index(block, k) for k, _ in items]
+    counts one degree of freedom whatever its weight; the module's level takes one).
+
+    `pseudo` = (x, w): the module's level has the prior N(xᵀβ, σ²/w), β the context's
+    regression of level on features, estimated jointly with δ (names `feature_names`). It
+    enters as one more observation of the level, 0 = μ − xᵀβ, of weight w: a module compiled
+    once then informs δ against its features, and the regression is always de-biased by the
+    current δ — not by the estimate of the day each module was seen."""
+    # each group: (weight n, design {name: coefficient}, Σ y, Σ y²); the baseline's design is empty
+    groups = [(v[0], {} if k == "baseline" else {k: 1.0}, v[1], v[2]) for k, v in cells.items() if v[0] > 0]
+    if pseudo is not None and pseudo[1] > 0:
+        x, wp = pseudo
+        groups.append((wp, {f: -xi for f, xi in zip(feature_names(len(x)), x)}, 0.0, 0.0))
+    N = sum(g[0] for g in groups)
+    if N <= 0 or len(groups) < 2:
+        return          # one group only: no contrast
+    T = sum(g[2] for g in groups)
+    avec: dict[str, float] = {}
+    for n, a, _, _ in groups:
+        for k, c in a.items():
+            avec[k] = avec.get(k, 0.0) + n * c
+    idx = {k: _index(block, k) for k in avec}
     w = sign * weight
     M, b = block["M"], block["b"]
-    for (k, (n, S, _)), i in zip(items, idx):
-        b[i] += w * (S - n * T / N)
-        Mi = M[i]
-        Mi[i] += w * n
-        for (_, (n2, _, _)), j in zip(items, idx):
-            Mi[j] -= w * n * n2 / N
-    block["q"] += w * (sum(v[2] for _, v in items) - T * T / N)
+    for n, a, S, _ in groups:
+        for k, c in a.items():
+            i = idx[k]
+            b[i] += w * c * S
+            for k2, c2 in a.items():
+                M[i][idx[k2]] += w * n * c * c2
+    for k, ak in avec.items():
+        i = idx[k]
+        b[i] -= w * ak * T / N
+        for k2, ak2 in avec.items():
+            M[i][idx[k2]] -= w * ak * ak2 / N
+    block["q"] += w * (sum(g[3] for g in groups) - T * T / N)
     block["d"] += sign * max(0.0, real - 1.0)
 
 
@@ -118,6 +146,55 @@ def merge(into: dict, other: dict, scale: float = 1.0) -> None:
         acc = into.setdefault("fail", {}).setdefault(str(name), [0, 0.0])
         acc[0] += scale * float(f)
         acc[1] += scale * float(r)
+
+
+def _dot(x, y) -> float:
+    return sum(map(operator.mul, x, y))
+
+
+def features_of(block: dict | None) -> list[str]:
+    """The block's regression coefficients, in order: "#0", "#1", …"""
+    if not block:
+        return []
+    return sorted((k for k in block["names"] if k.startswith(FEATURE)), key=lambda k: int(k[1:]))
+
+
+def without_features(block: dict, prior: dict[str, tuple[float, float]]) -> dict:
+    """The block's evidence on the strategies alone, β (the feature names) integrated out on its
+    prior N(μ0, σ²/κ0) (`prior`: name → (μ0, κ0)) by the Schur complement: the strategies'
+    joint posterior from the result (same priors on them) is exactly their marginal from the
+    whole block. What an export carries: a project's regression of level on features is its
+    own, its strategies' effects are what travel."""
+    names = block["names"]
+    fi = [names.index(k) for k in features_of(block)]
+    keep = [i for i, k in enumerate(names) if not k.startswith(FEATURE)]
+    out = {"names": [names[i] for i in keep], "M": [[block["M"][i][j] for j in keep] for i in keep],
+           "b": [block["b"][i] for i in keep], "q": block["q"], "d": block["d"]}
+    if "fail" in block:
+        out["fail"] = {k: list(v) for k, v in block["fail"].items()}
+    if not fi:
+        return out
+    M, b = block["M"], block["b"]
+    k0 = [prior[names[i]][1] for i in fi]
+    m0 = [prior[names[i]][0] for i in fi]
+    F = [[M[i][j] + (k0[a] if a == c else 0.0) for c, j in enumerate(fi)] for a, i in enumerate(fi)]
+    L = cholesky(F)
+    # with F = L Lᵀ, G = L⁻¹ M_βδ and g = L⁻¹ (b_β + K μ0):
+    # M' = M_δδ − GᵀG, b' = b_δ − Gᵀg, q' = q + μ0ᵀKμ0 − gᵀg
+    G = [forward(L, [M[i][j] for i in fi]) for j in keep]     # one column of G per kept name
+    g = forward(L, [b[i] + k0[a] * m0[a] for a, i in enumerate(fi)])
+    dot = _dot
+    for a in range(len(keep)):
+        Ga, row = G[a], out["M"][a]
+        out["b"][a] -= dot(Ga, g)
+        for c in range(a, len(keep)):
+            v = dot(Ga, G[c])
+            row[c] -= v
+            if c != a:
+                out["M"][c][a] -= v
+    out["q"] = max(0.0, block["q"] + sum(k * m * m for k, m in zip(k0, m0)) - dot(g, g))
+    out["d"] = max(0.0, block["d"] - len(fi))
+    return out
 
 
 def cholesky(A: list[list[float]]) -> list[list[float]]:
