@@ -26,7 +26,6 @@ stops exploring between them. Standard library only (hot path).
 from __future__ import annotations
 
 import math
-import operator
 
 from simpulse.policy import posterior as P
 
@@ -149,7 +148,10 @@ def merge(into: dict, other: dict, scale: float = 1.0) -> None:
 
 
 def _dot(x, y) -> float:
-    return sum(map(operator.mul, x, y))
+    acc = 0.0
+    for a, b in zip(x, y):
+        acc += a * b
+    return acc
 
 
 def features_of(block: dict | None) -> list[str]:
