@@ -50,6 +50,9 @@ REFERENCE_SHARE = 0.25     # chance of a baseline reference for a typical module
 TEMPERATURE_RANGE = (0.25, 4.0)   # exploration scale ∝ 1 / (module's cost relative to its context), clipped
 OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time counts at most 2.5 σ
 BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
+EVIDENCE_FLOOR = 2.0       # every strategy gets evidence worth 2 paired compiles in a context ...
+FLOOR_COST = 0.5           # ... from modules under half the context's typical cost ...
+FLOOR_AFTER = 30           # ... once the context has 30 compiles
 BREAKING = (0.2, 0.95)     # suspended for failures: P(breaks > 20% of the context's modules) ≥ 0.95
 BREAK_COST = 1.65          # cost ratio of a failure (attempt + fallback over baseline) before one is seen
 DEBIAS_REFRESH = 4         # de-biasing uses δ̂ re-solved every 4 module updates of a context
@@ -66,6 +69,19 @@ def prob_rate_above(f: int, n: int, theta: float) -> float:
     if f >= n + 1:
         return 1.0
     return min(1.0, sum(math.comb(n + 1, j) * theta ** j * (1 - theta) ** (n + 1 - j) for j in range(f + 1)))
+
+
+def _below_evidence_floor(block: dict | None, views: list[ArmView]) -> int | None:
+    """The candidate with the least evidence in the context's joint block (its diagonal: a
+    paired compile counts 1, a compile against a predicted level about w/(1+w)), if that is
+    under EVIDENCE_FLOOR."""
+    if not block:
+        return None
+    pos = {k: i for i, k in enumerate(block["names"])}
+    info = [(block["M"][pos[v.name]][pos[v.name]] if v.name in pos else 0.0, i)
+            for i, v in enumerate(views) if v.post is not None]
+    low = min(info, default=None)
+    return low[1] if low is not None and low[0] < EVIDENCE_FLOOR else None
 
 
 def empty_stats() -> dict:
@@ -958,9 +974,18 @@ class Learner:
         temperature = min(hi, max(lo, 1.0 / rel))
         picked = self.policy.select(views, self.rng, ctx_pulls, features=x, linear=linear,
                                     temperature=temperature, joint=joint)
+        floor = None
+        if (self.mode == "auto" and mod and mod.get("s") and rel < FLOOR_COST and ctx_pulls >= FLOOR_AFTER):
+            floor = _below_evidence_floor(_evidence_block(tc, context), views)
+            if floor is not None:
+                # the evidence floor: a strategy the context knows too little about is compiled
+                # on a cheap module with history (a paired comparison), so that a couple of
+                # unlucky first compiles cannot starve it for good
+                picked = floor
         # Exploring: picking an arm the posterior means say is worse than the best one.
         explore = views[picked].mean > views[best].mean + 1e-12
-        reason = ""
+        reason = (f"evidence floor: {views[floor].name} has less than {EVIDENCE_FLOOR:g} compiles' worth of "
+                  f"evidence here; tried on a module under {FLOOR_COST:.0%} of the typical cost") if floor is not None else ""
         lead_p = max((p.prob_below(0.0) for p in posts.values()), default=0.0)
         if (self.mode == "auto" and views[0].post is None and not (mod and BASELINE in mod["s"])
                 and lead_p < CONFIDENT and self.rng.random() < REFERENCE_SHARE * min(1.0, 1.0 / rel)):

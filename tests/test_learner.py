@@ -474,3 +474,25 @@ def test_a_record_from_before_the_joint_regression_is_subtracted_exactly():
     assert all(abs(v) < 1e-12 for row in blk["M"] for v in row) and all(abs(v) < 1e-12 for v in blk["b"])
     assert abs(blk["q"]) < 1e-12 and "j" not in mod
     assert J.features_of(blk) == []
+
+
+def test_evidence_floor_tries_a_starved_strategy_on_cheap_modules_only():
+    """A strategy with (almost) no evidence in a busy context is tried on a cheap module that
+    has history (a paired comparison), never on a costly one: two unlucky first compiles
+    must not write a strategy off for good, and the lesson must be cheap."""
+    rng = random.Random(10)
+    cat = Catalogue(enabled=["no-linters", "simp-lean", "single-thread"])
+    lrn = Learner(None, seed=10, catalogue=cat)
+    for i in range(40):                       # paired evidence for every strategy but single-thread
+        for name in ("baseline", "no-linters", "simp-lean"):
+            lrn.observe(force(lrn, name, f"M{i}"), seconds=math.exp(TRUE[name] + rng.gauss(0, 0.1)))
+    for name, level in (("Cheap", -2.0), ("Costly", 2.0)):
+        lrn.observe(force(lrn, "baseline", name), seconds=math.exp(level))
+    cheap = lrn.choose(module="Cheap", context="simp_heavy", features={})
+    assert cheap.strategy.name == "single-thread" and cheap.reason.startswith("evidence floor")
+    costly = [lrn.choose(module="Costly", context="simp_heavy", features={}) for _ in range(20)]
+    assert not any(d.reason.startswith("evidence floor") for d in costly)
+    # once it has its evidence, the floor lets go
+    for i in range(3):
+        lrn.observe(force(lrn, "single-thread", f"M{i}"), seconds=math.exp(TRUE["single-thread"]))
+    assert not lrn.choose(module="Cheap", context="simp_heavy", features={}).reason.startswith("evidence floor")
