@@ -39,7 +39,7 @@ SCHEMA = 1
 MODES = ("auto", "confident", "shadow")
 
 MODULE_MEMORY = 8          # a module's mean under a strategy covers its last ~8 compiles
-SHARE_KAPPA = 1.0          # a context borrows at most this many pseudo-observations from the other contexts
+SHARE_KAPPA = 0.15         # a context borrows at most this many pseudo-observations from the other contexts
 TOOLCHAIN_DISCOUNT = 0.25  # evidence from an earlier toolchain counts this much
 TOOLCHAIN_CAP = 6.0        # ... and at most this many pseudo-observations
 SLOWER = math.log(1 / 0.95)   # safety: recent results below 95% of baseline

@@ -163,10 +163,12 @@ def test_sharing_between_contexts():
     assert post.kappa < src.kappa and post.kappa <= 5
 
 
-def test_sharing_strength_follows_agreement_between_contexts():
+def test_sharing_strength_follows_agreement_between_contexts(monkeypatch):
     """Contexts whose effects agree share up to SHARE_KAPPA pseudo-observations; contexts whose
     effects differ by much more than their noise share far less (DerSimonian–Laird)."""
     from simpulse import learner as L
+    cap = L.SHARE_KAPPA
+    monkeypatch.setattr(L, "SHARE_KAPPA", 1.0)      # the estimate itself, under a loose cap
     agree = {"a": {"s": [50.0, 50 * -0.20, 50 * 0.05, 50, 0, 40]},
              "b": {"s": [50.0, 50 * -0.21, 50 * 0.05, 50, 0, 40]},
              "c": {"s": [50.0, 50 * -0.19, 50 * 0.05, 50, 0, 40]}}
@@ -181,6 +183,9 @@ def test_sharing_strength_follows_agreement_between_contexts():
     assert L.share_strength(tc_differ, "s") == pytest.approx(0.02 / 0.0654, rel=0.05)
     # one context alone: nothing to judge agreement on, the cap applies
     assert L.share_strength({"arms": {"a": agree["a"]}, "noise": [0.6, 30.0]}, "s") == L.SHARE_KAPPA
+    # under the default cap, both are capped: never more than SHARE_KAPPA
+    monkeypatch.setattr(L, "SHARE_KAPPA", cap)
+    assert L.share_strength(tc_agree, "s") == L.share_strength(tc_differ, "s") == cap
 
 
 def test_a_new_context_predicts_levels_from_the_other_contexts_regression():
