@@ -142,10 +142,9 @@ def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> f
         if block is not None and "mu" in block and block.get("age", 0) < DEBIAS_REFRESH:
             means = block["mu"]     # recent enough: δ̂ moves slowly, a solve per event is waste
         else:
-            names = [k for k in block["names"] if k != BASELINE] if block else []
+            names = [k for k in block["names"] if k != BASELINE and not k.startswith(J.FEATURE)] if block else []
             means = {}
             if names:
-                names = [k for k in names if not k.startswith(J.FEATURE)]
                 jp = joint_of(tc, ctx, block, names, {k: (0.0, 1.0) for k in names})
                 means = {k: round(m, 5) for k, m in zip(names, jp.mean)}
             if block is not None and block is tc.get("J", {}).get(ctx):
