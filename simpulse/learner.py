@@ -46,7 +46,6 @@ SLOWER = math.log(1 / 0.95)   # safety: recent results below 95% of baseline
 RECENT = 6                 # ... judged on the median of the last 6 results in the context
 COOLDOWN = 60              # a suspension for slowness is re-probed after 60 compiles in the context
 CONFIDENT = 0.8
-REFERENCE_SHARE = 0.25     # chance of a baseline reference for a typical module seen first while nothing is confident
 TEMPERATURE_RANGE = (0.25, 4.0)   # exploration scale ∝ 1 / (module's cost relative to its context), clipped
 OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time counts at most 2.5 σ
 BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
@@ -985,17 +984,7 @@ class Learner:
         explore = views[picked].mean > views[best].mean + 1e-12
         reason = (f"evidence floor: {views[floor].name} has less than {EVIDENCE_FLOOR:g} compiles' worth of "
                   f"evidence here; tried on a module under {FLOOR_COST:.0%} of the typical cost") if floor is not None else ""
-        lead_p = max((p.prob_below(0.0) for p in posts.values()), default=0.0)
-        if (self.mode == "auto" and views[0].post is None and not (mod and BASELINE in mod["s"])
-                and lead_p < CONFIDENT and self.rng.random() < REFERENCE_SHARE * min(1.0, 1.0 / rel)):
-            # A reference compile: the module's own baseline time is what makes every later
-            # compile of it an exact comparison. Free in expectation while nothing is known
-            # to beat the baseline in this context; cheaper on cheap modules, so rarer on
-            # costly ones.
-            picked, explore = 0, views[picked].post is not None
-            reason = (f"reference compile: no baseline time for this module yet, and no strategy "
-                      f"is known to beat baseline here (best P = {lead_p:.2f} < {CONFIDENT})")
-        elif explore and self.mode == "auto":
+        if explore and self.mode == "auto":
             done, total = (tc["explore"] if tc else (0, 0))
             under_explored = ctx_pulls < 3 * len(views)
             if total >= 20 and done / total > self.explore_budget and not under_explored:

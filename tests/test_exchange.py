@@ -65,7 +65,9 @@ def test_export_shape(built, exported):
     assert len(tc["modules"]) == 16
     assert all(len(k) == 16 and all(c in "0123456789abcdef" for c in k) for k in tc["modules"])
     assert "Fixtures" not in json.dumps(tc["modules"])
-    assert {d["name"] for d in doc["strategies"]} >= {"baseline", "no-linters"}
+    # the definitions of exactly the strategies its statistics mention
+    mentioned = {s for by in tc["arms"].values() for s in by} | set(tc["glob"])
+    assert {d["name"] for d in doc["strategies"]} == mentioned and len(mentioned) >= 2
     exchange.validate(doc)          # what export writes, import accepts
 
 
@@ -232,8 +234,14 @@ def _mutations(doc: dict) -> dict:
         {"../../x": {"context": ctx, "counts": {}}}))
     case("control character", lambda d: d["toolchains"][g]["arms"].update(
         {"ctx\n": {"baseline": [0, 0, 0, 1, 0, 0]}}))
-    case("NaN", lambda d: None, raw=json.dumps(doc).replace("[0.0, 0.0, 0.0,", "[NaN, 0.0, 0.0,", 1))
-    case("overflowing number", lambda d: None, raw=json.dumps(doc).replace("[0.0, 0.0, 0.0,", "[1e400, 0.0, 0.0,", 1))
+    def first_arm(d):
+        arms = d["toolchains"][g]["arms"][ctx]
+        return arms[next(iter(arms))]
+
+    case("NaN", lambda d: first_arm(d).__setitem__(0, float("nan")))        # json.dumps writes NaN
+    sentinel = copy.deepcopy(doc)
+    first_arm(sentinel)[0] = 123456.25
+    case("overflowing number", lambda d: None, raw=json.dumps(sentinel).replace("123456.25", "1e400", 1))
     case("negative count", lambda d: d["toolchains"][g]["arms"][ctx].update(baseline=[0, 0, 0, -5, 0, 0]))
     case("short arm", lambda d: d["toolchains"][g]["arms"][ctx].update(baseline=[0, 0, 0, 1, 0]))
     case("boolean as number", lambda d: d["toolchains"][g]["arms"][ctx].update(baseline=[True, 0, 0, 1, 0, 0]))
@@ -259,6 +267,8 @@ def _mutations(doc: dict) -> dict:
     case("asymmetric joint block", asymmetric)
     case("joint block of the wrong size", lambda d: d["toolchains"][g]["joint"][jctx]["b"].append(0.0))
     case("unknown joint field", lambda d: d["toolchains"][g]["joint"][jctx].update(code="x"))
+    valid = json.dumps(doc)
+    assert all(raw != valid for raw in cases.values())        # every mutation changed something
     return cases
 
 

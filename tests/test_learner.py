@@ -354,9 +354,14 @@ def test_breakage_is_a_rate_not_a_verdict():
     """One failure among many good compiles raises a strategy's expected cost a little; it does
     not make the fastest strategy look slower than baseline."""
     lrn = run(Learner(None, seed=12), 4)
+    before = by_name(lrn)["simp-lean"]
+    assert before.prob_better > 0.99 and before.fails == 0
     lrn.observe(force(lrn, "simp-lean", "M3"), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
     a = by_name(lrn)["simp-lean"]
-    assert a.mean < -0.2 and a.fails == 1
+    assert a.fails == 1 and a.prob_better > 0.99                  # still known to beat baseline
+    # δ barely moves (the fallback is a baseline compile of M3: one more reference)
+    assert abs(a.mean - before.mean) < 0.05
+    assert min(by_name(lrn).values(), key=lambda s: s.mean).strategy == "simp-lean"
     jp = lrn.joint_posterior("simp_heavy")
     assert jp.marginal("simp-lean").mu > jp.speed("simp-lean")      # the failure costs something
 
