@@ -21,6 +21,7 @@ cost (µs per choose + observe). Every number is from a simulated workload, not 
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import math
 import multiprocessing as mp
@@ -39,14 +40,15 @@ from simpulse.simulated import workload as W  # noqa: E402
 
 OURS = ("thompson", "beta", "ucb", "egreedy", "lints")
 MABS = ("mab-ts", "mab-ucb1", "mab-egreedy")
-ALL_POLICIES = ("baseline", "random", *OURS, *MABS, "ctx-oracle", "oracle")
+ALL_POLICIES = ("baseline", "random", *OURS, *MABS, "known-levels", "ctx-oracle", "oracle")
 DEFAULT_POLICY = "thompson"
 LABELS = {
     "baseline": "always baseline", "random": "uniform random",
     "thompson": "simpulse thompson (default)", "beta": "simpulse beta", "ucb": "simpulse ucb",
     "egreedy": "simpulse egreedy", "lints": "simpulse lints",
     "mab-ts": "MABWiser ThompsonSampling", "mab-ucb1": "MABWiser UCB1",
-    "mab-egreedy": "MABWiser EpsilonGreedy", "ctx-oracle": "context oracle (ceiling)", "oracle": "oracle",
+    "mab-egreedy": "MABWiser EpsilonGreedy", "known-levels": "TS told every module's level (reference)",
+    "ctx-oracle": "context oracle (ceiling)", "oracle": "oracle",
 }
 START, END = "<!-- bench_learning:start -->", "<!-- bench_learning:end -->"
 
@@ -118,6 +120,74 @@ class ContextOracleAgent:
     def observe(self, req, strategy, out):
         if not out.ok:
             self.failed.add((req.module, strategy))
+
+
+class KnownLevelsAgent:
+    """A reference, not a competitor: textbook Thompson sampling per context that is *told* each
+    module's exact baseline time, so that every compile measures its strategy's effect up to the
+    timing noise alone — what learning costs when a module's level is free, which simpulse must
+    estimate from features in a first build. Independent Normal posteriors on each strategy's
+    log-effect (prior N(0, 0.2²), noise σ = NOISE_SIGMA known, slowdowns clipped at +0.3), a
+    Beta(0.5, 10) breakage rate per breaking group (from the workload's own grouping), draws
+    widened on cheap modules and narrowed on costly ones (×1/relative cost, clipped to
+    [0.25, 4]), and a failed (module, group) never retried."""
+
+    PRIOR_VAR, CLIP, BREAK = 0.04, 0.3, (0.5, 10.0)
+
+    def __init__(self, wl: W.Workload, seed: int):
+        self.wl = wl
+        self.rng = random.Random(f"known-levels|{seed}")
+        self.post: dict[tuple[str, str], list[float]] = {}     # (context, strategy) -> [precision, precision × mean]
+        self.breaks: Counter = Counter()                        # (context, group) -> failures
+        self.tries: Counter = Counter()                         # (context, group) -> attempts
+        self.failed: set[tuple[int, str]] = set()               # (module, group)
+        self.seen: dict[str, list[float]] = defaultdict(list)   # context -> log base times compiled
+
+    @staticmethod
+    def _group(s):
+        return W._BREAK_GROUP.get(s, s)
+
+    def _cost(self, ctx, s, draw: bool, temperature: float) -> float:
+        if s == W.BASELINE:
+            return 1.0
+        prec, pm = self.post.get((ctx, s), (1.0 / self.PRIOR_VAR, 0.0))
+        d = self.rng.gauss(pm / prec, math.sqrt(temperature / prec)) if draw else pm / prec
+        f, n = self.breaks[ctx, self._group(s)], self.tries[ctx, self._group(s)]
+        a, b = self.BREAK
+        p = self.rng.betavariate(a + f, b + n - f) if draw else (a + f) / (a + b + n)
+        frac = sum(W.FAIL_FRACTION) / 2
+        return (1 - p) * math.exp(d) + p * (frac * math.exp(d) + 1.0)
+
+    def _pick(self, module, draw: bool):
+        ctx = module.context
+        logs = self.seen[ctx]
+        typical = sorted(logs)[len(logs) // 2] if logs else math.log(module.base_seconds)
+        temperature = min(4.0, max(0.25, math.exp(typical - math.log(module.base_seconds))))
+        options = [s for s in self.wl.strategies if (module.id, self._group(s)) not in self.failed]
+        return min(options, key=lambda s: self._cost(ctx, s, draw, temperature))
+
+    def choose(self, req):
+        return self._pick(self.wl.modules[req.module], True)
+
+    def exploit(self, module):
+        return self._pick(module, False)
+
+    def observe(self, req, strategy, out):
+        m = self.wl.modules[req.module]
+        ctx = m.context
+        bisect.insort(self.seen[ctx], math.log(m.base_seconds))
+        if strategy == W.BASELINE:
+            return
+        g = self._group(strategy)
+        self.tries[ctx, g] += 1
+        if not out.ok:
+            self.breaks[ctx, g] += 1
+            self.failed.add((m.id, g))
+            return
+        r = min(math.log(out.seconds / m.base_seconds), self.CLIP)
+        cell = self.post.setdefault((ctx, strategy), [1.0 / self.PRIOR_VAR, 0.0])
+        cell[0] += 1.0 / W.NOISE_SIGMA ** 2
+        cell[1] += r / W.NOISE_SIGMA ** 2
 
 
 class LearnerAgent:
@@ -245,6 +315,8 @@ def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = Fal
         return OracleAgent(wl, seed)
     if policy == "ctx-oracle":
         return ContextOracleAgent(wl, seed)
+    if policy == "known-levels":
+        return KnownLevelsAgent(wl, seed)
     if policy in OURS:
         return LearnerAgent(wl, seed, policy, reveal_levels)
     if policy in MABS:
@@ -449,6 +521,11 @@ def learned_lines(agg: dict, checkpoints: list[int]) -> list[str]:
         if q:
             out.append(f"what {DEFAULT_POLICY} has learned by {n}, on a rebuild of every module: "
                        f"{q['mean']:.1%} ± {q['ci95']:.1%} of the achievable savings")
+    k = agg.get("known-levels") or {}
+    if 500 in k and 2000 in k:
+        out.append(f"learning without the level problem: Thompson sampling told every module's exact baseline "
+                   f"time captures {k[500]['captured']['mean']:.1%} ± {k[500]['captured']['ci95']:.1%} by 500 "
+                   f"and {k[2000]['captured']['mean']:.1%} ± {k[2000]['captured']['ci95']:.1%} by 2000")
     c = agg.get("ctx-oracle") or {}
     for n, goal in ((500, 0.80), (2000, 0.95)):
         if n in c:

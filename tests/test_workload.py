@@ -229,3 +229,17 @@ def test_context_oracle_is_a_ceiling_between_learners_and_the_oracle():
     assert c["repeat_failures"]["mean"] == 0 and c["broken_builds"]["mean"] == 0
     lines = bench.learned_lines(res["aggregate"], [500])
     assert any(line.startswith("ceiling by 500") for line in lines)
+
+
+def test_known_levels_reference_learns_between_baseline_and_the_context_oracle():
+    """The known-levels reference (Thompson sampling told each module's baseline time) learns:
+    far above always-baseline, below the context oracle (it pays to learn), no broken build,
+    never a failure repeated on a module; and its line is printed beside the targets."""
+    bench = _bench()
+    res = bench.run(3, [500, 2000], ["known-levels", "ctx-oracle"], n_modules=120, jobs=1)
+    k, c = res["aggregate"]["known-levels"], res["aggregate"]["ctx-oracle"]
+    assert 0.5 < k[2000]["captured"]["mean"] < c[2000]["captured"]["mean"]
+    assert k[500]["captured"]["mean"] < k[2000]["captured"]["mean"]
+    assert k[2000]["repeat_failures"]["mean"] == 0 and k[2000]["broken_builds"]["mean"] == 0
+    lines = bench.learned_lines(res["aggregate"], [500, 2000])
+    assert any(line.startswith("learning without the level problem") for line in lines)
