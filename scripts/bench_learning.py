@@ -5,7 +5,8 @@ Compares, on identical compile streams and identical pre-drawn timing noise:
 always-baseline, uniform random, simpulse's policies (thompson = our default, beta, ucb,
 egreedy, lints) through `Learner(None, policy=..., seed=...)`, MABWiser's ThompsonSampling,
 UCB1 and EpsilonGreedy (one MAB per context, rewards against the module's last measured
-baseline — see docs/learning-benchmark.md), and the oracle.
+baseline — see docs/learning-benchmark.md), and three references: `known-levels` (Thompson
+sampling told every module's baseline time), the context oracle and the oracle.
 
     python scripts/bench_learning.py              # 20 seeds × 2000 compiles (≈ minutes)
     python scripts/bench_learning.py --quick      # 5 seeds × 500 compiles
@@ -161,7 +162,7 @@ class KnownLevelsAgent:
     def _pick(self, module, draw: bool):
         ctx = module.context
         logs = self.seen[ctx]
-        typical = sorted(logs)[len(logs) // 2] if logs else math.log(module.base_seconds)
+        typical = logs[len(logs) // 2] if logs else math.log(module.base_seconds)   # kept sorted
         temperature = min(4.0, max(0.25, math.exp(typical - math.log(module.base_seconds))))
         options = [s for s in self.wl.strategies if (module.id, self._group(s)) not in self.failed]
         return min(options, key=lambda s: self._cost(ctx, s, draw, temperature))
