@@ -713,3 +713,22 @@ def test_a_small_state_checkpoints_after_a_short_tail(tmp_path):
     assert Store(d).load(CountingFold(), initial())[1] == store_mod.AUTO_CHECKPOINT_MIN  # checkpoints
     f = CountingFold()
     assert Store(d).load(f, initial())[1] == 0 and f.calls == 0
+
+
+def test_archived_segments_in_order_filtered_and_newest_first(tmp_path):
+    """What compaction archived, read through the public `archived_segments`: each segment's
+    events in seq order; `after` skips segments with nothing newer; `newest_first` reverses the
+    segments (not the events within one)."""
+    d = tmp_path / "state"
+    s = Store(d, fsync=False)
+    s.append_many([ev(i) for i in range(4)])
+    s.compact(fold, initial())
+    s.append_many([ev(i) for i in range(4, 7)])
+    s.compact(fold, initial())
+    segs = [[e["seq"] for e in seg] for seg in s.archived_segments()]
+    assert len(segs) == 2 and segs[0] + segs[1] == sorted(segs[0] + segs[1])
+    assert [x for seg in segs for x in seg] == [e["seq"] for e in s.iter_events()][:7]
+    assert [[e["seq"] for e in seg] for seg in s.archived_segments(newest_first=True)] == segs[::-1]
+    last_of_first = segs[0][-1]
+    assert [[e["seq"] for e in seg] for seg in s.archived_segments(after=last_of_first)] == segs[1:]
+    assert list(s.archived_segments(after=segs[1][-1])) == []

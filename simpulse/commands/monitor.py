@@ -97,10 +97,8 @@ class EventTail:
         """Events with seq > self.seq archived in segments (after a rotation we had not read)."""
         store = self._store()
         out = []
-        for _first, last, name in store._segments():
-            if last <= self.seq:
-                continue
-            for ev in store._segment_events(name):
+        for segment in store.archived_segments(after=self.seq):
+            for ev in segment:
                 s = ev.get("seq")
                 if type(s) is int and s > self.seq:
                     out.append(ev)
@@ -174,8 +172,8 @@ class EventTail:
         if len(found) < n:
             try:
                 store = self._store()
-                for _first, _last, name in reversed(store._segments()):
-                    for ev in store._segment_events(name):
+                for segment in store.archived_segments(newest_first=True):
+                    for ev in segment:
                         s = ev.get("seq")
                         if type(s) is int and s <= self.seq:
                             found.setdefault(s, ev)

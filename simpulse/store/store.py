@@ -519,6 +519,15 @@ class Store:
                 f"{SEGMENTS_NAME}/{name}: unreadable after line {lineno} ({type(e).__name__}: {e})",
             )
 
+    def archived_segments(self, *, after: int | None = None, newest_first: bool = False):
+        """The segments compaction archived, each as an iterator of its valid events (in seq
+        order); only segments holding a seq above `after`; the newest first with
+        `newest_first`. Read-only: how `monitor` catches up on a rotation it had not seen."""
+        segs = self._segments()
+        for _first, last, name in (reversed(segs) if newest_first else segs):
+            if after is None or last > after:
+                yield self._segment_events(name)
+
     def _max_known_seq(self):
         """The highest seq recorded outside events.log (segments, snapshot): to seed a new log."""
         best = 0
