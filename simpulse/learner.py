@@ -57,8 +57,10 @@ BREAK_COST = 1.65          # cost ratio of a failure (attempt + fallback over ba
 DEBIAS_REFRESH = 4         # de-biasing uses δ̂ re-solved every 4 module updates of a context
 POOLED = "*"               # key of the regression over every context
 REG_MIN = 2                # a regression predicts once it has REG_MIN × (number of features) points
-REG_RIDGE = 0.1            # ridge on the slopes of the per-context level regression
+REG_RIDGE = 0.1            # ridge on the log(lines) slope of the per-context level regression
 BETA_PRIOR = (0.05, 1.0)   # pseudo-observations behind the joint model's prior on β (intercept, slopes)
+SECONDARY = (10.0, 10.0)   # ridge of the stale regression / β prior weight on the slopes after log(lines):
+                           # declarations and tactic counts must earn their place; size predicts first
 
 
 def prob_rate_above(f: int, n: int, theta: float) -> float:
@@ -381,7 +383,8 @@ def regression_fit(tc: dict, ctx: str, d: int) -> tuple[list[float], float] | No
     fit = reg.get("fit")
     if fit is None or reg.get("age", 0) >= DEBIAS_REFRESH or len(fit[0]) != d:
         # re-solved every few additions, like δ̂: the fit moves slowly
-        A = [[reg["A"][i][j] + (REG_RIDGE if i == j and i > 0 else 0.0) for j in range(d)] for i in range(d)]
+        A = [[reg["A"][i][j] + ((REG_RIDGE if i == 1 else SECONDARY[0]) if i == j and i > 0 else 0.0)
+              for j in range(d)] for i in range(d)]
         beta = _solve(A, reg["b"])
         if beta is None:
             return None
@@ -413,7 +416,7 @@ def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[f
     but a fair guess — and the only source for a context's first compiles, where it is the
     regression pooled over contexts), with BETA_PRIOR pseudo-observations (intercept, slopes)."""
     fit = regression_fit(tc, ctx, len(feats)) if tc and feats else None
-    return {f: (fit[0][i] if fit else 0.0, BETA_PRIOR[0] if i == 0 else BETA_PRIOR[1])
+    return {f: (fit[0][i] if fit else 0.0, BETA_PRIOR[0] if i == 0 else BETA_PRIOR[1] if i == 1 else SECONDARY[1])
             for i, f in enumerate(feats)}
 
 
