@@ -58,7 +58,7 @@ DEBIAS_REFRESH = 4         # de-biasing uses δ̂ re-solved every 4 module updat
 POOLED = "*"               # key of the regression over every context
 REG_MIN = 2                # a regression predicts once it has REG_MIN × (number of features) points
 REG_RIDGE = 0.1            # ridge on the log(lines) slope of the per-context level regression
-BETA_PRIOR = (0.05, 1.0)   # pseudo-observations behind the joint model's prior on β (intercept, slopes)
+BETA_PRIOR = (0.05, 1.0)   # pseudo-observations behind the joint model's prior on β (intercept, log(lines) slope)
 SECONDARY = (10.0, 10.0)   # ridge of the stale regression / β prior weight on the slopes after log(lines):
                            # declarations and tactic counts must earn their place; size predicts first
 
@@ -414,7 +414,8 @@ def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[f
     """The prior (μ0, κ0) of the joint model's regression coefficients β (`feats`): centred on
     `regression_fit` (the level regression de-biased as each compile arrived: cheap, stale,
     but a fair guess — and the only source for a context's first compiles, where it is the
-    regression pooled over contexts), with BETA_PRIOR pseudo-observations (intercept, slopes)."""
+    regression pooled over contexts), with BETA_PRIOR pseudo-observations (intercept, log(lines)
+    slope) and SECONDARY[1] on every other slope."""
     fit = regression_fit(tc, ctx, len(feats)) if tc and feats else None
     return {f: (fit[0][i] if fit else 0.0, BETA_PRIOR[0] if i == 0 else BETA_PRIOR[1] if i == 1 else SECONDARY[1])
             for i, f in enumerate(feats)}

@@ -506,3 +506,24 @@ def test_evidence_floor_tries_a_starved_strategy_on_cheap_modules_only():
     for i in range(3):
         lrn.observe(force(lrn, "single-thread", f"M{i}"), seconds=math.exp(TRUE["single-thread"]))
     assert not lrn.choose(module="Cheap", context="simp_heavy", features={}).reason.startswith("evidence floor")
+
+
+def test_level_regression_lets_size_lead_and_shrinks_uninformative_slopes():
+    """The level regression's `log lines` slope is nearly free; the other slopes carry a ridge
+    (`SECONDARY`): with 40 modules whose tactic counts are pure noise, those slopes stay near 0
+    while the size slope is found; a tactic count that does carry the level is still found
+    (shrunk, not erased)."""
+    from simpulse.learner import _reg_add, regression_fit
+    rng = random.Random(5)
+    for signal in (0.0, 0.5):
+        tc = {}
+        for _ in range(40):
+            x = [1.0, rng.uniform(3, 7), rng.uniform(1, 4), rng.uniform(0, 3), rng.uniform(0, 3)]
+            y = -4.0 + 0.9 * x[1] + signal * x[3] + rng.gauss(0, 0.1)
+            _reg_add(tc, "c", x, y)
+        beta, s2 = regression_fit(tc, "c", 5)
+        assert abs(beta[1] - 0.9) < 0.1
+        if signal == 0.0:
+            assert max(abs(b) for b in beta[2:]) < 0.05
+        else:
+            assert 0.25 < beta[3] < 0.45 and s2 < 0.1         # found, shrunk by the ridge (0.48 with none)
