@@ -42,9 +42,10 @@ SMALL_TRUE = {"baseline": 0.0, "no-linters": -0.10, "no-async": 0.05, "no-simpro
               "single-thread": 0.03, "lean-fast": -0.05, "simp-lean": -0.30}
 
 
-def _posterior_errors(learner: Learner, truth) -> tuple[list[float], int]:
-    """(posterior mean − truth for every context × strategy, how many 95 % intervals hold the truth)."""
-    errs, covered = [], 0
+def _posterior_errors(learner: Learner, truth) -> tuple[list[float], int, int]:
+    """(posterior mean − truth for every context × strategy, how many 95 % intervals hold the
+    truth, how many exclude "no effect": the claims)."""
+    errs, covered, claims = [], 0, 0
     for ctx, effects in truth.items():
         jp = learner.joint_posterior(ctx)
         for s, t in effects.items():
@@ -52,7 +53,8 @@ def _posterior_errors(learner: Learner, truth) -> tuple[list[float], int]:
             lo, hi = m.interval()
             errs.append(m.mu - t)
             covered += lo <= t <= hi
-    return errs, covered
+            claims += hi < 0 or lo > 0
+    return errs, covered, claims
 
 
 def workload_run(seed: int) -> dict:
@@ -66,7 +68,7 @@ def workload_run(seed: int) -> dict:
         o = wl.outcome(req.module, d.strategy.name, noise[req.index])
         learner.observe(d, seconds=o.seconds, ok=o.ok, fallback_seconds=o.fallback_seconds, fallback_ok=o.fallback_ok)
         if req.index + 1 in CHECKPOINTS:
-            errs, covered = _posterior_errors(learner, truth)
+            errs, covered, _ = _posterior_errors(learner, truth)
             out[req.index + 1] = (st.mean(errs), math.sqrt(st.mean(e * e for e in errs)), covered / len(errs))
     return out
 
@@ -87,11 +89,7 @@ def small_run(args: tuple[int, int, int]) -> tuple[float, ...]:
             regret += math.exp(mu) * (math.exp(e) - math.exp(best))
             learner.observe(d, seconds=math.exp(mu + e + rng.gauss(0.0, 0.1)))
     truth = {"simp_heavy": {s: t for s, t in SMALL_TRUE.items() if s != "baseline"}}
-    errs, covered = _posterior_errors(learner, truth)
-    claims = 0
-    for s in truth["simp_heavy"]:
-        lo, hi = learner.joint_posterior("simp_heavy").marginal(s).interval()
-        claims += hi < 0 or lo > 0
+    errs, covered, claims = _posterior_errors(learner, truth)
     return regret, baseline, claims, len(errs) - covered, st.mean(errs)
 
 

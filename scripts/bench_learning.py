@@ -134,6 +134,7 @@ class KnownLevelsAgent:
     [0.25, 4]), and a failed (module, group) never retried."""
 
     PRIOR_VAR, CLIP, BREAK = 0.04, 0.3, (0.5, 10.0)
+    FRAC = sum(W.FAIL_FRACTION) / 2        # mean share of its time a failed compile costs
 
     def __init__(self, wl: W.Workload, seed: int):
         self.wl = wl
@@ -153,11 +154,11 @@ class KnownLevelsAgent:
             return 1.0
         prec, pm = self.post.get((ctx, s), (1.0 / self.PRIOR_VAR, 0.0))
         d = self.rng.gauss(pm / prec, math.sqrt(temperature / prec)) if draw else pm / prec
-        f, n = self.breaks[ctx, self._group(s)], self.tries[ctx, self._group(s)]
+        g = self._group(s)
+        f, n = self.breaks[ctx, g], self.tries[ctx, g]
         a, b = self.BREAK
         p = self.rng.betavariate(a + f, b + n - f) if draw else (a + f) / (a + b + n)
-        frac = sum(W.FAIL_FRACTION) / 2
-        return (1 - p) * math.exp(d) + p * (frac * math.exp(d) + 1.0)
+        return (1 - p) * math.exp(d) + p * (self.FRAC * math.exp(d) + 1.0)
 
     def _pick(self, module, draw: bool):
         ctx = module.context

@@ -185,16 +185,15 @@ def without_features(block: dict, prior: dict[str, tuple[float, float]]) -> dict
     # M' = M_δδ − GᵀG, b' = b_δ − Gᵀg, q' = q + μ0ᵀKμ0 − gᵀg
     G = [forward(L, [M[i][j] for i in fi]) for j in keep]     # one column of G per kept name
     g = forward(L, [b[i] + k0[a] * m0[a] for a, i in enumerate(fi)])
-    dot = _dot
     for a in range(len(keep)):
         Ga, row = G[a], out["M"][a]
-        out["b"][a] -= dot(Ga, g)
+        out["b"][a] -= _dot(Ga, g)
         for c in range(a, len(keep)):
-            v = dot(Ga, G[c])
+            v = _dot(Ga, G[c])
             row[c] -= v
             if c != a:
                 out["M"][c][a] -= v
-    out["q"] = max(0.0, block["q"] + sum(k * m * m for k, m in zip(k0, m0)) - dot(g, g))
+    out["q"] = max(0.0, block["q"] + sum(k * m * m for k, m in zip(k0, m0)) - _dot(g, g))
     out["d"] = max(0.0, block["d"] - len(fi))
     return out
 
