@@ -5,8 +5,10 @@ Compares, on identical compile streams and identical pre-drawn timing noise:
 always-baseline, uniform random, simpulse's policies (thompson = our default, beta, ucb,
 egreedy, lints) through `Learner(None, policy=..., seed=...)`, MABWiser's ThompsonSampling,
 UCB1 and EpsilonGreedy (one MAB per context, rewards against the module's last measured
-baseline — see docs/learning-benchmark.md), and three references: `known-levels` (Thompson
-sampling told every module's baseline time), the context oracle and the oracle.
+baseline — see docs/learning-benchmark.md), and four references: `true-model` (Thompson
+sampling on the workload's own model of levels, told how they follow `lines` but not the levels
+themselves), `known-levels` (told every module's baseline time), the context oracle and the
+oracle.
 
     python scripts/bench_learning.py              # 20 seeds × 2000 compiles (≈ minutes)
     python scripts/bench_learning.py --quick      # 5 seeds × 500 compiles
@@ -41,7 +43,7 @@ from simpulse.simulated import workload as W  # noqa: E402
 
 OURS = ("thompson", "beta", "ucb", "egreedy", "lints")
 MABS = ("mab-ts", "mab-ucb1", "mab-egreedy")
-ALL_POLICIES = ("baseline", "random", *OURS, *MABS, "known-levels", "ctx-oracle", "oracle")
+ALL_POLICIES = ("baseline", "random", *OURS, *MABS, "true-model", "known-levels", "ctx-oracle", "oracle")
 DEFAULT_POLICY = "thompson"
 LABELS = {
     "baseline": "always baseline", "random": "uniform random",
@@ -49,6 +51,7 @@ LABELS = {
     "egreedy": "simpulse egreedy", "lints": "simpulse lints",
     "mab-ts": "MABWiser ThompsonSampling", "mab-ucb1": "MABWiser UCB1",
     "mab-egreedy": "MABWiser EpsilonGreedy", "known-levels": "TS told every module's level (reference)",
+    "true-model": "TS on the workload's own model (reference)",
     "ctx-oracle": "context oracle (ceiling)", "oracle": "oracle",
 }
 START, END = "<!-- bench_learning:start -->", "<!-- bench_learning:end -->"
@@ -192,6 +195,125 @@ class KnownLevelsAgent:
         cell[1] += r / W.NOISE_SIGMA ** 2
 
 
+class TrueModelAgent(KnownLevelsAgent):
+    """A reference, not a competitor: Thompson sampling on the workload's own generative model,
+    with the information a real learner has. It is not told a module's level; it is told how
+    `lines` follows the level (`W.LINES_*`: log lines = log 90 + 0.8·level + N(0, 0.25²)), so
+    its prediction of a module's level from its features is exact up to τ = 0.25 / 0.8 and a
+    context's unknown intercept θ (prior N(0, 1): a project's speed is its own), and it knows the
+    timing noise σ. Effects are then the exact Gaussian posterior of the two-way model with the
+    levels integrated out: per context, over (δ, θ), precision Λ0 + Σ_m Xᵀ(σ²I + τ²·11ᵀ)⁻¹X, a
+    module's contribution replaced whenever it is compiled again. What simpulse estimates (the
+    level regression's slopes, τ, σ) is here known: it shows what learning costs when a first
+    build's modules can only be predicted from their features. Breakage, temperature and never
+    retrying a failure are `KnownLevelsAgent`'s; a slowdown counts at most 2.5 σ of its
+    prediction error. `theta_var` near 0 tells it the intercept as well (an experiment)."""
+
+    OUTLIER = 2.5
+    SCALE = 1.0          # variance scale of the draws (textbook: 1)
+
+    def __init__(self, wl: W.Workload, seed: int, theta_var: float = 1.0):
+        super().__init__(wl, seed)
+        import numpy as np
+        self.np = np
+        self.rng = random.Random(f"true-model|{seed}")
+        self.names = [s for s in wl.strategies if s != W.BASELINE]
+        k = len(self.names)
+        prior = np.diag([1.0 / self.PRIOR_VAR] * k + [1.0 / theta_var])
+        self.prec = {c: prior.copy() for c in W.CONTEXTS}
+        self.rhs = {c: np.zeros(k + 1) for c in W.CONTEXTS}
+        self.mods: dict[int, dict] = {}      # module -> counts, sums of y − lines' prediction, contribution
+        self.sigma2 = W.NOISE_SIGMA ** 2
+        self.tau2 = (W.LINES_SIGMA / W.LINES_EXPONENT) ** 2
+
+    def _from_lines(self, module) -> float:
+        return (math.log(module.features["lines"]) - math.log(W.LINES_SCALE)) / W.LINES_EXPONENT
+
+    def _posterior(self, ctx):
+        cov = self.np.linalg.inv(self.prec[ctx])
+        return cov @ self.rhs[ctx], cov
+
+    def _level_mean(self, module, mean) -> float:
+        """Posterior mean of the module's log level, given its compiles and the effects `mean`."""
+        base = self._from_lines(module) + float(mean[-1])
+        rec = self.mods.get(module.id)
+        if not rec:
+            return base
+        resid = float(rec["s"][-1]) - float(rec["n"] @ mean)      # Σ (y − lines' prediction − θ − δ)
+        return base + resid / (self.sigma2 / self.tau2 + float(rec["n"][-1]))
+
+    def _pick(self, module, draw: bool):
+        ctx = module.context
+        mean, cov = self._posterior(ctx)
+        level = self._level_mean(module, mean)
+        logs = self.seen[ctx]
+        typical = logs[len(logs) // 2] if logs else level
+        temperature = min(4.0, max(0.25, math.exp(typical - level)))
+        if draw:
+            z = self.np.array([self.rng.gauss(0.0, 1.0) for _ in range(len(mean))])
+            delta = mean + math.sqrt(self.SCALE * temperature) * self.np.linalg.cholesky(cov) @ z
+        else:
+            delta = mean
+        options = [s for s in self.wl.strategies if (module.id, self._group(s)) not in self.failed]
+        return min(options, key=lambda s: self._cost_of(ctx, s, delta, draw))
+
+    def _cost_of(self, ctx, s, delta, draw: bool) -> float:
+        if s == W.BASELINE:
+            return 1.0
+        d = float(delta[self.names.index(s)])
+        g = self._group(s)
+        f, n = self.breaks[ctx, g], self.tries[ctx, g]
+        a, b = self.BREAK
+        p = self.rng.betavariate(a + f, b + n - f) if draw else (a + f) / (a + b + n)
+        return (1 - p) * math.exp(d) + p * (self.FRAC * math.exp(d) + 1.0)
+
+    def observe(self, req, strategy, out):
+        np = self.np
+        m = self.wl.modules[req.module]
+        ctx = m.context
+        mean, _ = self._posterior(ctx)
+        bisect.insort(self.seen[ctx], self._level_mean(m, mean))
+        if strategy != W.BASELINE:
+            g = self._group(strategy)
+            self.tries[ctx, g] += 1
+            if not out.ok:
+                self.breaks[ctx, g] += 1
+                self.failed.add((m.id, g))
+        seconds = out.seconds if out.ok else out.fallback_seconds
+        if seconds is None:
+            return
+        used = strategy if out.ok else W.BASELINE
+        rec = self.mods.get(m.id)
+        k = len(self.names)
+        if rec is None:
+            # n, s: per parameter (δ's, then θ: every compile) count and sum of y − lines' prediction
+            rec = self.mods[m.id] = {"n": np.zeros(k + 1), "s": np.zeros(k + 1),
+                                     "A": np.zeros((k + 1, k + 1)), "b": np.zeros(k + 1)}
+        n_tot = float(rec["n"][-1])
+        var_level = 1.0 / (1.0 / self.tau2 + n_tot / self.sigma2) + float(self._posterior(ctx)[1][-1, -1])
+        d = 0.0 if used == W.BASELINE else float(mean[self.names.index(used)])
+        cap = self._level_mean(m, mean) + d + self.OUTLIER * math.sqrt(self.sigma2 + var_level)
+        y = min(math.log(seconds), cap) - self._from_lines(m)
+        x = np.zeros(k + 1)
+        x[-1] = 1.0
+        if used != W.BASELINE:
+            x[self.names.index(used)] = 1.0
+        rec["n"] += x
+        rec["s"] += x * y
+        # the module's contribution Xᵀ Σ⁻¹ X and Xᵀ Σ⁻¹ y, Σ = σ²I + τ²·11ᵀ: with per-parameter
+        # counts nv = Xᵀ1 and sums sv = Xᵀy (XᵀX = diag(nv) but for the θ row and column, = nv)
+        nv, sv = rec["n"], rec["s"]
+        N, T = float(nv[-1]), float(sv[-1])
+        XtX = np.diag(nv)
+        XtX[-1, :k] = XtX[:k, -1] = nv[:k]
+        c = self.tau2 / (self.sigma2 + N * self.tau2)
+        A = (XtX - c * np.outer(nv, nv)) / self.sigma2
+        b = (sv - c * nv * T) / self.sigma2
+        self.prec[ctx] += A - rec["A"]
+        self.rhs[ctx] += b - rec["b"]
+        rec["A"], rec["b"] = A, b
+
+
 class LearnerAgent:
     """simpulse's Learner, in memory, exactly as the shim drives it."""
 
@@ -319,6 +441,8 @@ def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = Fal
         return ContextOracleAgent(wl, seed)
     if policy == "known-levels":
         return KnownLevelsAgent(wl, seed)
+    if policy == "true-model":
+        return TrueModelAgent(wl, seed)
     if policy in OURS:
         return LearnerAgent(wl, seed, policy, reveal_levels)
     if policy in MABS:
@@ -523,6 +647,12 @@ def learned_lines(agg: dict, checkpoints: list[int]) -> list[str]:
         if q:
             out.append(f"what {DEFAULT_POLICY} has learned by {n}, on a rebuild of every module: "
                        f"{q['mean']:.1%} ± {q['ci95']:.1%} of the achievable savings")
+    t = agg.get("true-model") or {}
+    if 500 in t and 2000 in t:
+        out.append(f"learning with simpulse's information on the workload's exact model: Thompson sampling "
+                   f"told how levels follow `lines` (not the levels) captures {t[500]['captured']['mean']:.1%} "
+                   f"± {t[500]['captured']['ci95']:.1%} by 500 and {t[2000]['captured']['mean']:.1%} "
+                   f"± {t[2000]['captured']['ci95']:.1%} by 2000")
     k = agg.get("known-levels") or {}
     if 500 in k and 2000 in k:
         out.append(f"learning without the level problem: Thompson sampling told every module's exact baseline "

@@ -246,6 +246,49 @@ def test_known_levels_reference_learns_between_baseline_and_the_context_oracle()
     assert any(line.startswith("learning without the level problem") for line in lines)
 
 
+def test_true_model_reference_measures_a_paired_effect_through_unknown_levels():
+    """The true-model reference integrates each module's level out: a module compiled ten times
+    under baseline and ten under a strategy 18 % faster teaches the strategy's effect (up to the
+    prior's small shrinkage) and the module's level, whatever `lines` predicted; a module
+    compiled only under baseline teaches no effect at all."""
+    bench = _bench()
+    W = bench.W
+    wl = W.Workload(0, 60)
+    agent = bench.TrueModelAgent(wl, 0)
+    m, other = wl.modules[5], next(x for x in wl.modules if x.context == wl.modules[5].context and x.id != 5)
+    ctx, s = m.context, "lean-fast"
+
+    def compile_(mod, strategy, seconds, i):
+        req = W.CompileRequest(i, 2, mod.id, mod.name, ctx, dict(mod.features))
+        agent.observe(req, strategy, W.Outcome(seconds, True, None, None))
+
+    for i in range(10):
+        compile_(other, "baseline", 9.0, i)
+    mean, _ = agent._posterior(ctx)
+    assert all(abs(v) < 1e-9 for v in mean[:-1])               # no effect learned from baseline alone
+    for i in range(10):
+        compile_(m, "baseline", 2.0, i)
+        compile_(m, s, 2.0 * math.exp(-0.2), i)
+    mean, _ = agent._posterior(ctx)
+    assert -0.2 < mean[agent.names.index(s)] < -0.18
+    assert abs(agent._level_mean(m, mean) - math.log(2.0)) < 0.02
+    assert agent.exploit(m) == s
+
+
+def test_true_model_reference_learns_and_is_reported():
+    """With simpulse's information (features, not levels) the true-model reference learns: far
+    above always-baseline, below the context oracle, no broken build, never a failure repeated;
+    its line is printed beside the targets."""
+    bench = _bench()
+    res = bench.run(3, [500, 2000], ["true-model", "ctx-oracle"], n_modules=120, jobs=1)
+    t, c = res["aggregate"]["true-model"], res["aggregate"]["ctx-oracle"]
+    assert 0.4 < t[2000]["captured"]["mean"] < c[2000]["captured"]["mean"]
+    assert t[500]["captured"]["mean"] < t[2000]["captured"]["mean"]
+    assert t[2000]["repeat_failures"]["mean"] == 0 and t[2000]["broken_builds"]["mean"] == 0
+    lines = bench.learned_lines(res["aggregate"], [500, 2000])
+    assert any(line.startswith("learning with simpulse's information") for line in lines)
+
+
 def test_calibration_script_measures_the_learner_against_the_truth(capsys, monkeypatch):
     """scripts/bench_calibration.py: on a small project rebuilt whole, the learner's regret is
     positive and bounded by always-baseline's, it claims the strong effect (simp-lean, −0.30) in

@@ -88,6 +88,9 @@ NOISE_SIGMA = 0.1               # log-normal timing noise
 OUTLIER_P = 0.03                # share of outlier timings ...
 OUTLIER_RANGE = (1.5, 3.0)      # ... multiplied by a factor uniform in this range
 NOISE_MEAN = math.exp(NOISE_SIGMA ** 2 / 2) * (1 - OUTLIER_P + OUTLIER_P * sum(OUTLIER_RANGE) / 2)
+# A module's lines follow its base time: log lines = log LINES_SCALE + LINES_EXPONENT · log base
+# + N(0, LINES_SIGMA²), so lines predict a level up to LINES_SIGMA / LINES_EXPONENT ≈ 0.31.
+LINES_SCALE, LINES_EXPONENT, LINES_SIGMA = 90.0, 0.8, 0.25
 EDITS_PER_BUILD = (1, 4)
 ZIPF_S = 1.1
 
@@ -394,7 +397,7 @@ def _poisson(rng: random.Random, lam: float) -> int:
 
 def _features(rng: random.Random, ctx: str, base: float, n_imports: int) -> dict:
     lines_per_decl, simp_rate, arith_rate, ind_rate = _FEATURES[ctx]
-    lines = max(5, int(round(90.0 * base ** 0.8 * math.exp(rng.gauss(0.0, 0.25)))))
+    lines = max(5, int(round(LINES_SCALE * base ** LINES_EXPONENT * math.exp(rng.gauss(0.0, LINES_SIGMA)))))
     decls = max(1, int(round(lines / lines_per_decl * math.exp(rng.gauss(0.0, 0.15)))))
     return {
         "lines": lines,
