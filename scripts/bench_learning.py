@@ -157,6 +157,11 @@ class KnownLevelsAgent:
             return 1.0
         prec, pm = self.post.get((ctx, s), (1.0 / self.PRIOR_VAR, 0.0))
         d = self.rng.gauss(pm / prec, math.sqrt(temperature / prec)) if draw else pm / prec
+        return self._with_breakage(ctx, s, d, draw)
+
+    def _with_breakage(self, ctx, s, d: float, draw: bool) -> float:
+        """Expected cost ratio of strategy s of log-effect d, with its group's breakage rate
+        (drawn from its Beta posterior, or its mean)."""
         g = self._group(s)
         f, n = self.breaks[ctx, g], self.tries[ctx, g]
         a, b = self.BREAK
@@ -255,24 +260,16 @@ class TrueModelAgent(KnownLevelsAgent):
         else:
             delta = mean
         options = [s for s in self.wl.strategies if (module.id, self._group(s)) not in self.failed]
-        return min(options, key=lambda s: self._cost_of(ctx, s, delta, draw))
-
-    def _cost_of(self, ctx, s, delta, draw: bool) -> float:
-        if s == W.BASELINE:
-            return 1.0
-        d = float(delta[self.names.index(s)])
-        g = self._group(s)
-        f, n = self.breaks[ctx, g], self.tries[ctx, g]
-        a, b = self.BREAK
-        p = self.rng.betavariate(a + f, b + n - f) if draw else (a + f) / (a + b + n)
-        return (1 - p) * math.exp(d) + p * (self.FRAC * math.exp(d) + 1.0)
+        return min(options, key=lambda s: 1.0 if s == W.BASELINE else
+                   self._with_breakage(ctx, s, float(delta[self.names.index(s)]), draw))
 
     def observe(self, req, strategy, out):
         np = self.np
         m = self.wl.modules[req.module]
         ctx = m.context
-        mean, _ = self._posterior(ctx)
-        bisect.insort(self.seen[ctx], self._level_mean(m, mean))
+        mean, cov = self._posterior(ctx)
+        level = self._level_mean(m, mean)
+        bisect.insort(self.seen[ctx], level)
         if strategy != W.BASELINE:
             g = self._group(strategy)
             self.tries[ctx, g] += 1
@@ -290,9 +287,9 @@ class TrueModelAgent(KnownLevelsAgent):
             rec = self.mods[m.id] = {"n": np.zeros(k + 1), "s": np.zeros(k + 1),
                                      "A": np.zeros((k + 1, k + 1)), "b": np.zeros(k + 1)}
         n_tot = float(rec["n"][-1])
-        var_level = 1.0 / (1.0 / self.tau2 + n_tot / self.sigma2) + float(self._posterior(ctx)[1][-1, -1])
+        var_level = 1.0 / (1.0 / self.tau2 + n_tot / self.sigma2) + float(cov[-1, -1])
         d = 0.0 if used == W.BASELINE else float(mean[self.names.index(used)])
-        cap = self._level_mean(m, mean) + d + self.OUTLIER * math.sqrt(self.sigma2 + var_level)
+        cap = level + d + self.OUTLIER * math.sqrt(self.sigma2 + var_level)
         y = min(math.log(seconds), cap) - self._from_lines(m)
         x = np.zeros(k + 1)
         x[-1] = 1.0

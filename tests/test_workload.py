@@ -232,18 +232,23 @@ def test_context_oracle_is_a_ceiling_between_learners_and_the_oracle():
     assert any(line.startswith("ceiling by 500") for line in lines)
 
 
-def test_known_levels_reference_learns_between_baseline_and_the_context_oracle():
-    """The known-levels reference (Thompson sampling told each module's baseline time) learns:
-    far above always-baseline, below the context oracle (it pays to learn), no broken build,
-    never a failure repeated on a module; and its line is printed beside the targets."""
+def test_reference_learners_learn_between_baseline_and_the_context_oracle():
+    """The two learning references — known-levels (Thompson sampling told each module's baseline
+    time) and true-model (told how levels follow `lines`, not the levels) — learn: far above
+    always-baseline, below the context oracle (it pays to learn), better by 2000 than by 500, no
+    broken build, never a failure repeated on a module; each line is printed beside the targets."""
     bench = _bench()
-    res = bench.run(3, [500, 2000], ["known-levels", "ctx-oracle"], n_modules=120, jobs=1)
-    k, c = res["aggregate"]["known-levels"], res["aggregate"]["ctx-oracle"]
-    assert 0.5 < k[2000]["captured"]["mean"] < c[2000]["captured"]["mean"]
-    assert k[500]["captured"]["mean"] < k[2000]["captured"]["mean"]
-    assert k[2000]["repeat_failures"]["mean"] == 0 and k[2000]["broken_builds"]["mean"] == 0
+    refs = {"known-levels": (0.5, "learning without the level problem"),
+            "true-model": (0.4, "learning with simpulse's information")}
+    res = bench.run(3, [500, 2000], [*refs, "ctx-oracle"], n_modules=120, jobs=1)
+    c = res["aggregate"]["ctx-oracle"]
     lines = bench.learned_lines(res["aggregate"], [500, 2000])
-    assert any(line.startswith("learning without the level problem") for line in lines)
+    for policy, (floor, line) in refs.items():
+        k = res["aggregate"][policy]
+        assert floor < k[2000]["captured"]["mean"] < c[2000]["captured"]["mean"], policy
+        assert k[500]["captured"]["mean"] < k[2000]["captured"]["mean"], policy
+        assert k[2000]["repeat_failures"]["mean"] == 0 and k[2000]["broken_builds"]["mean"] == 0, policy
+        assert any(x.startswith(line) for x in lines), policy
 
 
 def test_true_model_reference_measures_a_paired_effect_through_unknown_levels():
@@ -273,20 +278,6 @@ def test_true_model_reference_measures_a_paired_effect_through_unknown_levels():
     assert -0.2 < mean[agent.names.index(s)] < -0.18
     assert abs(agent._level_mean(m, mean) - math.log(2.0)) < 0.02
     assert agent.exploit(m) == s
-
-
-def test_true_model_reference_learns_and_is_reported():
-    """With simpulse's information (features, not levels) the true-model reference learns: far
-    above always-baseline, below the context oracle, no broken build, never a failure repeated;
-    its line is printed beside the targets."""
-    bench = _bench()
-    res = bench.run(3, [500, 2000], ["true-model", "ctx-oracle"], n_modules=120, jobs=1)
-    t, c = res["aggregate"]["true-model"], res["aggregate"]["ctx-oracle"]
-    assert 0.4 < t[2000]["captured"]["mean"] < c[2000]["captured"]["mean"]
-    assert t[500]["captured"]["mean"] < t[2000]["captured"]["mean"]
-    assert t[2000]["repeat_failures"]["mean"] == 0 and t[2000]["broken_builds"]["mean"] == 0
-    lines = bench.learned_lines(res["aggregate"], [500, 2000])
-    assert any(line.startswith("learning with simpulse's information") for line in lines)
 
 
 def test_calibration_script_measures_the_learner_against_the_truth(capsys, monkeypatch):
