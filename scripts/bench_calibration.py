@@ -78,7 +78,8 @@ def small_run(args: tuple[int, int, int]) -> tuple[float, ...]:
     learner = Learner(None, policy="thompson", seed=seed)
     rng = random.Random(f"calibration-small|{seed}")
     levels = {f"M{i}": rng.gauss(0.5, 1.0) for i in range(n_modules)}
-    feats = {m: {"lines": int(90 * math.exp(0.8 * mu + rng.gauss(0.0, 0.25)))} for m, mu in levels.items()}
+    feats = {m: {"lines": int(W.LINES_SCALE * math.exp(W.LINES_EXPONENT * mu + rng.gauss(0.0, W.LINES_SIGMA)))}
+             for m, mu in levels.items()}
     best = min(SMALL_TRUE.values())
     regret, baseline = 0.0, 0
     for _ in range(rounds):

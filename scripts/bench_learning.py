@@ -182,17 +182,23 @@ class KnownLevelsAgent:
     def exploit(self, module):
         return self._pick(module, False)
 
-    def observe(self, req, strategy, out):
-        m = self.wl.modules[req.module]
-        ctx = m.context
-        bisect.insort(self.seen[ctx], math.log(m.base_seconds))
+    def _count_attempt(self, ctx, module_id: int, strategy: str, ok: bool) -> None:
+        """Breakage bookkeeping of one compile: its group's attempts and failures, and a failed
+        (module, group) never given again."""
         if strategy == W.BASELINE:
             return
         g = self._group(strategy)
         self.tries[ctx, g] += 1
-        if not out.ok:
+        if not ok:
             self.breaks[ctx, g] += 1
-            self.failed.add((m.id, g))
+            self.failed.add((module_id, g))
+
+    def observe(self, req, strategy, out):
+        m = self.wl.modules[req.module]
+        ctx = m.context
+        bisect.insort(self.seen[ctx], math.log(m.base_seconds))
+        self._count_attempt(ctx, m.id, strategy, out.ok)
+        if strategy == W.BASELINE or not out.ok:
             return
         r = min(math.log(out.seconds / m.base_seconds), self.CLIP)
         cell = self.post.setdefault((ctx, strategy), [1.0 / self.PRIOR_VAR, 0.0])
@@ -212,19 +218,18 @@ class TrueModelAgent(KnownLevelsAgent):
     level regression's slopes, τ, σ) is here known: it shows what learning costs when a first
     build's modules can only be predicted from their features. Breakage, temperature and never
     retrying a failure are `KnownLevelsAgent`'s; a slowdown counts at most 2.5 σ of its
-    prediction error. `theta_var` near 0 tells it the intercept as well (an experiment)."""
+    prediction error."""
 
-    OUTLIER = 2.5
-    SCALE = 1.0          # variance scale of the draws (textbook: 1)
+    OUTLIER, THETA_VAR = 2.5, 1.0
 
-    def __init__(self, wl: W.Workload, seed: int, theta_var: float = 1.0):
+    def __init__(self, wl: W.Workload, seed: int):
         super().__init__(wl, seed)
         import numpy as np
         self.np = np
         self.rng = random.Random(f"true-model|{seed}")
         self.names = [s for s in wl.strategies if s != W.BASELINE]
         k = len(self.names)
-        prior = np.diag([1.0 / self.PRIOR_VAR] * k + [1.0 / theta_var])
+        prior = np.diag([1.0 / self.PRIOR_VAR] * k + [1.0 / self.THETA_VAR])
         self.prec = {c: prior.copy() for c in W.CONTEXTS}
         self.rhs = {c: np.zeros(k + 1) for c in W.CONTEXTS}
         self.mods: dict[int, dict] = {}      # module -> counts, sums of y − lines' prediction, contribution
@@ -256,7 +261,7 @@ class TrueModelAgent(KnownLevelsAgent):
         temperature = min(4.0, max(0.25, math.exp(typical - level)))
         if draw:
             z = self.np.array([self.rng.gauss(0.0, 1.0) for _ in range(len(mean))])
-            delta = mean + math.sqrt(self.SCALE * temperature) * self.np.linalg.cholesky(cov) @ z
+            delta = mean + math.sqrt(temperature) * self.np.linalg.cholesky(cov) @ z
         else:
             delta = mean
         options = [s for s in self.wl.strategies if (module.id, self._group(s)) not in self.failed]
@@ -270,12 +275,7 @@ class TrueModelAgent(KnownLevelsAgent):
         mean, cov = self._posterior(ctx)
         level = self._level_mean(m, mean)
         bisect.insort(self.seen[ctx], level)
-        if strategy != W.BASELINE:
-            g = self._group(strategy)
-            self.tries[ctx, g] += 1
-            if not out.ok:
-                self.breaks[ctx, g] += 1
-                self.failed.add((m.id, g))
+        self._count_attempt(ctx, m.id, strategy, out.ok)
         seconds = out.seconds if out.ok else out.fallback_seconds
         if seconds is None:
             return
