@@ -13,6 +13,7 @@ oracle.
     python scripts/bench_learning.py              # 20 seeds × 2000 compiles (≈ minutes)
     python scripts/bench_learning.py --quick      # 5 seeds × 500 compiles
     python scripts/bench_learning.py --seeds 30 --compiles 200,500,2000 --json OUT
+    python scripts/bench_learning.py --reference-sweep   # true-model under 12 decision rules
 
 Metrics (means ± 95 % t-intervals over seeds) at each checkpoint N of compiles: cumulative regret
 in seconds of *expected* (noise-free) cost against the oracle, the share of the oracle's
@@ -132,14 +133,21 @@ class KnownLevelsAgent:
     timing noise alone — what learning costs when a module's level is free, which simpulse must
     estimate from features in a first build. Independent Normal posteriors on each strategy's
     log-effect (prior N(0, 0.2²), noise σ = NOISE_SIGMA known, slowdowns clipped at +0.3), a
-    Beta(0.5, 10) breakage rate per breaking group (from the workload's own grouping), draws
-    widened on cheap modules and narrowed on costly ones (×1/relative cost, clipped to
-    [0.25, 4]), and a failed (module, group) never retried."""
+    Beta(0.5, 10) breakage rate per breaking group (from the workload's own grouping), and a
+    failed (module, group) never retried. Its decision rule is simpulse's: posterior draws on a
+    variance scaled by `scale` (simpulse's Thompson draw scale, 0.5) times a temperature of
+    1/relative cost clipped to `temperature` (simpulse's TEMPERATURE_RANGE, [0.25, 4]), so
+    that the references differ from simpulse in what they know, not in how they decide."""
 
     PRIOR_VAR, CLIP, BREAK = 0.04, 0.3, (0.5, 10.0)
     FRAC = sum(W.FAIL_FRACTION) / 2        # mean share of its time a failed compile costs
 
-    def __init__(self, wl: W.Workload, seed: int):
+    def __init__(self, wl: W.Workload, seed: int, scale: float | None = None,
+                 temperature: tuple[float, float] | None = None):
+        from simpulse.learner import TEMPERATURE_RANGE
+        from simpulse.policy.policies import Thompson
+        self.scale = Thompson().scale if scale is None else scale
+        self.temperature = TEMPERATURE_RANGE if temperature is None else temperature
         self.wl = wl
         self.rng = random.Random(f"known-levels|{seed}")
         self.post: dict[tuple[str, str], list[float]] = {}     # (context, strategy) -> [precision, precision × mean]
@@ -156,7 +164,7 @@ class KnownLevelsAgent:
         if s == W.BASELINE:
             return 1.0
         prec, pm = self.post.get((ctx, s), (1.0 / self.PRIOR_VAR, 0.0))
-        d = self.rng.gauss(pm / prec, math.sqrt(temperature / prec)) if draw else pm / prec
+        d = self.rng.gauss(pm / prec, math.sqrt(self.scale * temperature / prec)) if draw else pm / prec
         return self._with_breakage(ctx, s, d, draw)
 
     def _with_breakage(self, ctx, s, d: float, draw: bool) -> float:
@@ -168,11 +176,16 @@ class KnownLevelsAgent:
         p = self.rng.betavariate(a + f, b + n - f) if draw else (a + f) / (a + b + n)
         return (1 - p) * math.exp(d) + p * (self.FRAC * math.exp(d) + 1.0)
 
+    def _temperature(self, ctx, level: float) -> float:
+        """1 / the module's cost relative to the median level compiled in its context, clipped."""
+        logs = self.seen[ctx]                  # kept sorted
+        typical = logs[len(logs) // 2] if logs else level
+        lo, hi = self.temperature
+        return min(hi, max(lo, math.exp(typical - level)))
+
     def _pick(self, module, draw: bool):
         ctx = module.context
-        logs = self.seen[ctx]
-        typical = logs[len(logs) // 2] if logs else math.log(module.base_seconds)   # kept sorted
-        temperature = min(4.0, max(0.25, math.exp(typical - math.log(module.base_seconds))))
+        temperature = self._temperature(ctx, math.log(module.base_seconds))
         options = [s for s in self.wl.strategies if (module.id, self._group(s)) not in self.failed]
         return min(options, key=lambda s: self._cost(ctx, s, draw, temperature))
 
@@ -222,8 +235,9 @@ class TrueModelAgent(KnownLevelsAgent):
 
     OUTLIER, THETA_VAR = 2.5, 1.0
 
-    def __init__(self, wl: W.Workload, seed: int):
-        super().__init__(wl, seed)
+    def __init__(self, wl: W.Workload, seed: int, scale: float | None = None,
+                 temperature: tuple[float, float] | None = None):
+        super().__init__(wl, seed, scale, temperature)
         import numpy as np
         self.np = np
         self.rng = random.Random(f"true-model|{seed}")
@@ -256,12 +270,10 @@ class TrueModelAgent(KnownLevelsAgent):
         ctx = module.context
         mean, cov = self._posterior(ctx)
         level = self._level_mean(module, mean)
-        logs = self.seen[ctx]
-        typical = logs[len(logs) // 2] if logs else level
-        temperature = min(4.0, max(0.25, math.exp(typical - level)))
+        temperature = self._temperature(ctx, level)
         if draw:
             z = self.np.array([self.rng.gauss(0.0, 1.0) for _ in range(len(mean))])
-            delta = mean + math.sqrt(temperature) * self.np.linalg.cholesky(cov) @ z
+            delta = mean + math.sqrt(self.scale * temperature) * self.np.linalg.cholesky(cov) @ z
         else:
             delta = mean
         options = [s for s in self.wl.strategies if (module.id, self._group(s)) not in self.failed]
@@ -427,7 +439,9 @@ class MabAgent:
         self.rewarded[ctx].add(strategy)
 
 
-def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = False):
+def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = False, options: dict | None = None):
+    """The agent of `policy`; `options` (the references only: `scale`, `temperature`) change
+    a reference's decision rule (`--reference-sweep`)."""
     if policy == "baseline":
         return BaselineAgent(wl, seed)
     if policy == "random":
@@ -437,9 +451,11 @@ def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = Fal
     if policy == "ctx-oracle":
         return ContextOracleAgent(wl, seed)
     if policy == "known-levels":
-        return KnownLevelsAgent(wl, seed)
+        return KnownLevelsAgent(wl, seed, **(options or {}))
     if policy == "true-model":
-        return TrueModelAgent(wl, seed)
+        return TrueModelAgent(wl, seed, **(options or {}))
+    if options:
+        raise SystemExit(f"{policy!r} takes no options")
     if policy in OURS:
         return LearnerAgent(wl, seed, policy, reveal_levels)
     if policy in MABS:
@@ -452,11 +468,11 @@ def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = Fal
 # ---------------------------------------------------------------------------------------------
 
 def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300,
-            reveal_levels: bool = False) -> dict:
+            reveal_levels: bool = False, options: dict | None = None) -> dict:
     n = max(checkpoints)
     wl = W.Workload(seed, n_modules)
     noise = wl.noise(n)
-    agent = make_agent(policy, wl, seed, reveal_levels)
+    agent = make_agent(policy, wl, seed, reveal_levels, options)
     marks = set(checkpoints)
     regret = saved = achievable = 0.0
     slower = failures = repeat_failures = 0
@@ -769,12 +785,7 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
     tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels)
              for p in sorted(policies, key=lambda p: cost_rank[p]) for s in range(seeds)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)
-    if jobs <= 1:
-        runs = [run_one(*t) for t in tasks]
-    else:
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-        with ctx.Pool(jobs) as pool:
-            runs = list(pool.imap_unordered(_run_job, tasks, chunksize=1))
+    runs = _pool_map(tasks, jobs)
     agg = aggregate(runs, checkpoints, policies)
     savings = []
     ceiling: dict[int, list[float]] = {n: [] for n in checkpoints}
@@ -809,6 +820,57 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
     result["targets"] = check_targets(agg, checkpoints, policies)
     result["learned"] = learned_lines(agg, checkpoints)
     return result
+
+
+SWEEP_SCALES = (0.25, 0.5, 1.0, 2.0)
+SWEEP_TEMPERATURES = ((0.25, 4.0), (1.0, 1.0), (0.01, 100.0))
+
+
+def _pool_map(tasks: list, jobs: int | None) -> list:
+    jobs = jobs or min(len(tasks), os.cpu_count() or 1)
+    if jobs <= 1:
+        return [run_one(*t) for t in tasks]
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(jobs) as pool:
+        return list(pool.map(_run_job, tasks, chunksize=1))
+
+
+def reference_sweep(seeds: int, checkpoints: list[int], n_modules: int = 300, jobs: int | None = None,
+                    seed0: int = 0, scales=SWEEP_SCALES, temperatures=SWEEP_TEMPERATURES) -> list[dict]:
+    """The `true-model` reference under every decision rule of the grid (draw scale × clip of
+    the temperature): is a capture target out of reach for this model's information because of
+    the decision rule simpulse shares with it, or whatever the rule? One row per rule: the
+    share captured (mean, 95 % CI) and the regret at each checkpoint, on the same seeds."""
+    grid = [(sc, t) for sc in scales for t in temperatures]
+    tasks = [(seed0 + k, "true-model", checkpoints, n_modules, False, {"scale": sc, "temperature": t})
+             for sc, t in grid for k in range(seeds)]
+    runs = _pool_map(tasks, jobs)
+    rows = []
+    for i, (sc, t) in enumerate(grid):
+        mine = runs[i * seeds:(i + 1) * seeds]
+        rows.append({"scale": sc, "temperature": t,
+                     "captured": {n: mean_ci([r["checkpoints"][n]["captured"] for r in mine]) for n in checkpoints},
+                     "regret": {n: mean_ci([r["checkpoints"][n]["regret"] for r in mine]) for n in checkpoints}})
+    return rows
+
+
+def sweep_markdown(rows: list[dict], checkpoints: list[int], seeds: int, seed0: int) -> str:
+    head = ["draw scale", "temperature clip"] + [f"captured by {n}" for n in checkpoints] + [f"regret at {max(checkpoints)}"]
+    out = [f"`true-model` under each decision rule (SIMULATED workload, {seeds} seeds from {seed0}; "
+           "simpulse's rule: scale 0.5, clip [0.25, 4]):", "",
+           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lo, hi = r["temperature"]
+        cells = [f"{r['scale']:g}", f"[{lo:g}, {hi:g}]"]
+        cells += [f"{r['captured'][n][0]:.1%} ± {r['captured'][n][1]:.1%}" for n in checkpoints]
+        g = r["regret"][max(checkpoints)]
+        cells.append(f"{g[0]:.1f} ± {g[1]:.1f} s")
+        out.append("| " + " | ".join(cells) + " |")
+    best = {n: max(rows, key=lambda r: r["captured"][n][0]) for n in checkpoints}
+    out.append("")
+    out += [f"best by {n}: {b['captured'][n][0]:.1%} (scale {b['scale']:g}, clip [{b['temperature'][0]:g}, "
+            f"{b['temperature'][1]:g}])" for n, b in best.items()]
+    return "\n".join(out)
 
 
 def _clean(x):
@@ -851,6 +913,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reveal-levels", action="store_true",
                     help="experiment: give simpulse's learners a feature that reveals each module's exact "
                          "baseline time (what perfect level prediction would give); implies --no-write")
+    ap.add_argument("--reference-sweep", action="store_true",
+                    help="run only the true-model reference under a grid of decision rules (draw scale × "
+                         "temperature clip) and print its table; writes nothing")
     args = ap.parse_args(argv)
     if args.reveal_levels:
         args.no_write = True
@@ -868,6 +933,15 @@ def main(argv=None) -> int:
         except ImportError:
             ap.error("the MABWiser policies need `pip install mabwiser` (extra: simpulse[bench])")
 
+    if args.reference_sweep:
+        t0 = time.time()
+        print(f"SIMULATED workload: reference sweep, {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles",
+              flush=True)
+        rows = reference_sweep(seeds, checkpoints, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0)
+        print()
+        print(sweep_markdown(rows, checkpoints, seeds, args.seed0))
+        print(f"run time {time.time() - t0:.0f} s")
+        return 0
     print(f"SIMULATED workload: {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles, {len(policies)} policies, "
           f"{args.modules} modules", flush=True)
     result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,

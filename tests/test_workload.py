@@ -280,6 +280,26 @@ def test_true_model_reference_measures_a_paired_effect_through_unknown_levels():
     assert agent.exploit(m) == s
 
 
+def test_reference_sweep_runs_the_true_model_under_each_decision_rule():
+    """--reference-sweep: one row per (draw scale, temperature clip); the row of simpulse's own
+    rule (scale 0.5, clip [0.25, 4]) is exactly the `true-model` reference of a normal run on
+    the same seeds, and another rule gives other figures (the options reach the agent); options
+    are refused for a policy that is not a reference; the table names the best rule."""
+    bench = _bench()
+    rows = bench.reference_sweep(2, [200], n_modules=80, jobs=1, scales=(0.5, 4.0),
+                                 temperatures=((0.25, 4.0), (1.0, 1.0)))
+    assert [(r["scale"], r["temperature"]) for r in rows] == [(0.5, (0.25, 4.0)), (0.5, (1.0, 1.0)),
+                                                             (4.0, (0.25, 4.0)), (4.0, (1.0, 1.0))]
+    ref = bench.run(2, [200], ["true-model"], n_modules=80, jobs=1)["aggregate"]["true-model"][200]
+    assert rows[0]["captured"][200][0] == pytest.approx(ref["captured"]["mean"])
+    assert rows[0]["regret"][200][0] == pytest.approx(ref["regret"]["mean"])
+    assert len({round(r["regret"][200][0], 6) for r in rows}) == 4
+    md = bench.sweep_markdown(rows, [200], 2, 0)
+    assert md.count("\n| ") == 5 and "best by 200:" in md
+    with pytest.raises(SystemExit, match="takes no options"):
+        bench.make_agent("thompson", bench.W.Workload(0, 20), 0, options={"scale": 1.0})
+
+
 def test_calibration_script_measures_the_learner_against_the_truth(capsys, monkeypatch):
     """scripts/bench_calibration.py: on a small project rebuilt whole, the learner's regret is
     positive and bounded by always-baseline's, it claims the strong effect (simp-lean, −0.30) in
