@@ -52,7 +52,8 @@ BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a ma
 EVIDENCE_FLOOR = 2.0       # every strategy gets evidence worth 2 paired compiles in a context ...
 FLOOR_COST = 0.5           # ... from modules under half the context's typical cost ...
 FLOOR_AFTER = 30           # ... once the context has 30 compiles
-BREAKING = (0.2, 0.95)     # suspended for failures: P(breaks > 20% of the context's modules) ≥ 0.95
+BREAKING = (0.2, 0.95)     # suspended for failures: P(breaks > 20% of the context's modules) ≥ 0.95 ...
+BREAKING_LAPSE = 8         # ... until COOLDOWN × 2^min(failures, 8) compiles in the context since it last ran
 BREAK_COST = 1.65          # cost ratio of a failure (attempt + fallback over baseline) before one is seen
 DEBIAS_REFRESH = 4         # de-biasing uses δ̂ re-solved every 4 module updates of a context
 POOLED = "*"               # key of the regression over every context
@@ -868,7 +869,12 @@ class Learner:
     def suspension(self, ctx: str, strategy: str, joint: J.Joint | None = None) -> str | None:
         """Why `strategy` is suspended in `ctx`, or None.
 
-        - It keeps breaking modules: ≥ 2 failures and ≥ 30% of its compiles in the context.
+        - It keeps breaking modules: ≥ 2 failures and P(it breaks more than 20% of the
+          context's modules) ≥ 0.95, counted over the strategies that break the same proofs.
+          The suspension lapses COOLDOWN × 2^f compiles in the context after the group last
+          ran (f its failures, the exponent at most BREAKING_LAPSE): the policy, whose
+          posterior prices the breakage, decides again, and a new failure suspends it for
+          twice as long. A project's proofs change; a verdict is not forever.
         - It is slower: the median of its last 6 results in the context is below 95% of
           baseline speed *and* its posterior says it is more likely slower than baseline
           (P(beats baseline) < 0.2). Re-probed after 60 further compiles in the context.
@@ -879,20 +885,26 @@ class Learner:
         if tc is None:
             return None
         arms = tc["arms"].get(ctx, {})
-        if strategy in arms:
-            # counted over the strategies that break the same proofs (`breaking_group`)
-            group = self.breaking_group(strategy)
+        ctx_n = tc.get("ctxn", {}).get(ctx, 0)
+        # counted over the strategies that break the same proofs (`breaking_group`): one that
+        # never ran here is suspended by the others' failures
+        group = self.breaking_group(strategy)
+        if any(g in arms for g in group):
             n = sum(arms[g][3] for g in group if g in arms)
             fails = sum(arms[g][4] for g in group if g in arms)
             if fails >= 2 and prob_rate_above(int(round(fails)), int(round(n)), BREAKING[0]) >= BREAKING[1]:
-                also = "" if len(group) == 1 else f" (with {', '.join(g for g in group if g != strategy)}: the same breaking options)"
-                return (f"failed {fails:g} of {n:g} compiles in this context{also}: it breaks more than "
-                        f"{BREAKING[0]:.0%} of modules with probability ≥ {BREAKING[1]:.0%}")
+                ran = max((r[-1][1] for g in group if (r := tc["recent"].get(ctx, {}).get(g))), default=0)
+                left = COOLDOWN * 2 ** min(int(round(fails)), BREAKING_LAPSE) - (ctx_n - ran)
+                if left > 0:
+                    also = "" if len(group) == 1 else f" (with {', '.join(g for g in group if g != strategy)}: the same breaking options)"
+                    return (f"failed {fails:g} of {n:g} compiles in this context{also}: it breaks more than "
+                            f"{BREAKING[0]:.0%} of modules with probability ≥ {BREAKING[1]:.0%}; "
+                            f"re-probed in {left} compiles")
         recent = tc["recent"].get(ctx, {}).get(strategy) or []
         if len(recent) >= RECENT:
             rs = sorted(r for r, _ in recent)
             median = 0.5 * (rs[(len(rs) - 1) // 2] + rs[len(rs) // 2])
-            since = tc.get("ctxn", {}).get(ctx, 0) - recent[-1][1]
+            since = ctx_n - recent[-1][1]
             if median > SLOWER and since < COOLDOWN:
                 post = self.arm_posterior(ctx, self.catalogue.all.get(strategy) or self.catalogue.get(BASELINE), joint)
                 if post.prob_below(0.0) < 0.2:

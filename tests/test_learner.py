@@ -80,6 +80,68 @@ def test_catastrophic_strategy_is_suspended():
     assert lrn.suspension("arith", "simp-lean") is None
 
 
+def test_a_suspension_for_failures_lapses_and_doubles_with_each_new_failure():
+    """A strategy suspended for breaking modules is not written off for good: once the context
+    has compiled COOLDOWN × 2^failures modules without its group, the policy may pick it
+    again; a new failure suspends it for twice as long."""
+    import simpulse.learner as L
+    lrn = Learner(None, seed=4)
+
+    def fail(i):
+        lrn.observe(force(lrn, "simp-lean", f"F{i}"), seconds=0.5, ok=False, fallback_seconds=1.0,
+                    fallback_ok=True, error="x")
+
+    def baseline(n):
+        for i in range(n):
+            lrn.observe(force(lrn, "baseline", f"B{i % 40}"), seconds=1.0)
+
+    for i in range(3):
+        fail(i)
+    why = lrn.suspension("simp_heavy", "simp-lean")
+    wait = L.COOLDOWN * 2 ** 3
+    assert why and f"re-probed in {wait} compiles" in why
+    assert lrn.suspension("simp_heavy", "no-simprocs")          # the same breaking options
+    baseline(wait - 1)
+    assert lrn.suspension("simp_heavy", "simp-lean")
+    baseline(1)
+    assert lrn.suspension("simp_heavy", "simp-lean") is None
+    assert "simp-lean" not in lrn.choose(module="B1", context="simp_heavy", features={}).suspended
+    fail(3)
+    why = lrn.suspension("simp_heavy", "simp-lean")
+    assert why and f"re-probed in {2 * wait} compiles" in why
+    # never forever, never more than COOLDOWN × 2^BREAKING_LAPSE compiles
+    for i in range(4, 14):
+        fail(i)
+    assert f"re-probed in {L.COOLDOWN * 2 ** L.BREAKING_LAPSE} compiles" in lrn.suspension("simp_heavy", "simp-lean")
+
+
+def test_a_strategy_suspended_for_failures_comes_back_when_the_project_stops_breaking():
+    """The first 80 compiles of a context (modules A*) break under simprocs=false, which gets
+    simp-lean, the best strategy, suspended after two failures; then the project changes
+    (modules B*, which compile under it). The suspension lapses and simp-lean wins the context
+    back: it runs in most of the last 400 compiles. (Without the lapse it would run in none.)"""
+    lrn, rng = Learner(None, seed=0), random.Random(0)
+    levels = {f"{p}{i}": rng.gauss(0.5, 1.0) for p in "AB" for i in range(40)}
+    late = []
+    for r in range(40):
+        for i in range(40):
+            m = f"A{i}" if r < 2 else f"B{i}"
+            d = lrn.choose(module=m, context="simp_heavy", features={})
+            s = d.strategy.name
+            t = math.exp(levels[m] + TRUE[s] + rng.gauss(0, 0.1))
+            if r < 2 and s in ("simp-lean", "no-simprocs"):
+                lrn.observe(d, seconds=t * 0.5, ok=False, fallback_seconds=math.exp(levels[m]),
+                            fallback_ok=True, error="x")
+            else:
+                lrn.observe(d, seconds=t)
+            if r == 1 and i == 39:
+                assert lrn.suspension("simp_heavy", "simp-lean")
+            if r >= 30:
+                late.append(s)
+    assert late.count("simp-lean") > 0.8 * len(late)
+    assert lrn.suspension("simp_heavy", "simp-lean") is None
+
+
 def test_slower_strategy_is_suspended_after_recent_losses_then_reprobed():
     lrn = run(Learner(None, seed=5), 2, effects=dict(TRUE, **{"no-async": 0.0}))
     assert lrn.suspension("simp_heavy", "no-async") is None
