@@ -105,59 +105,15 @@ def check_imports_built(mf, dirs: list[str]) -> list[str]:
     return imports
 
 
-def _is_prefix(prefix: str, mod: str) -> bool:
-    return mod == prefix or mod.startswith(prefix + ".")
-
-
-def _owns(lib: dict, mod: str) -> bool:
-    roots = lib.get("roots") or [lib.get("name")]
-    if any(isinstance(r, str) and _is_prefix(r, mod) for r in roots):
-        return True
-    for g in lib.get("globs") or []:
-        if isinstance(g, str):
-            base = g[:-2] if g.endswith((".*", ".+")) else g
-            if _is_prefix(base, mod):
-                return True
-    return False
-
-
-def _options(tbl, prefix: str = "") -> dict:
-    out = {}
-    for k, v in (tbl or {}).items() if isinstance(tbl, dict) else []:
-        name = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, dict):
-            out.update(_options(v, name))
-        elif isinstance(v, (bool, int, str)):
-            out[name] = v
-    return out
-
-
-def _strs(v) -> list[str]:
-    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
-
-
 def lakefile_args(ws: Path, module: str) -> tuple[list[str], str | None]:
     """(weakLeanArgs + leanArgs) of `module` as Lake passes them, and a note when they could not
     be read (lakefile.lean, unreadable lakefile.toml)."""
-    import tomllib
-    toml = ws / "lakefile.toml"
-    if not toml.is_file():
-        return [], "lakefile.lean is not read: the package's leanOptions are not applied"
-    try:
-        data = tomllib.loads(toml.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        return [], f"lakefile.toml unreadable ({e}): the package's leanOptions are not applied"
-    libs = data.get("lean_lib", [])
-    libs = [libs] if isinstance(libs, dict) else (libs if isinstance(libs, list) else [])
-    lib = next((x for x in libs if isinstance(x, dict) and _owns(x, module)), {})
-    opts = {**_options(data.get("leanOptions")), **_options(lib.get("leanOptions"))}
-    d_args = []
-    for k, v in opts.items():
-        v = ("true" if v else "false") if isinstance(v, bool) else (str(v) if isinstance(v, int) else f'"{v}"')
-        d_args.append(f"-D{k}={v}")
-    weak = _strs(data.get("weakLeanArgs")) + _strs(lib.get("weakLeanArgs"))
-    more = _strs(data.get("moreLeanArgs")) + _strs(lib.get("moreLeanArgs"))
-    return weak + d_args + more, None
+    from simpulse.lake.lakefile import module_lean_args, read_lakefile
+
+    data, note = read_lakefile(ws)
+    if data is None:
+        return [], f"{note}: the package's leanOptions are not applied"
+    return module_lean_args(data, module), None
 
 
 def module_argv(mf, ws: Path, out_dir: Path) -> tuple[list[str], str | None]:

@@ -45,20 +45,10 @@ class ModuleFile:
 def source_root(workspace: Path, file: Path) -> Path:
     """The directory module names are relative to: the deepest `srcDir` of lakefile.toml (package
     and `[[lean_lib]]`) that holds `file`, else the workspace root (lakefile.lean is not read)."""
-    import tomllib
-    roots = [workspace]
-    toml = workspace / "lakefile.toml"
-    if toml.is_file():
-        try:
-            data = tomllib.loads(toml.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {}
-        pkg_src = data.get("srcDir", ".") if isinstance(data.get("srcDir", "."), str) else "."
-        roots.append(workspace / pkg_src)
-        libs = data.get("lean_lib", [])
-        for lib in libs if isinstance(libs, list) else []:
-            if isinstance(lib, dict) and isinstance(lib.get("srcDir"), str):
-                roots.append(workspace / pkg_src / lib["srcDir"])
+    from simpulse.lake.lakefile import read_lakefile, source_roots
+
+    data, _ = read_lakefile(workspace)
+    roots = [workspace, *source_roots(workspace, data)]
     best = workspace
     for r in roots:
         r = r.resolve()
