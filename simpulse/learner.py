@@ -60,6 +60,8 @@ POOLED = "*"               # key of the regression over every context
 REG_MIN = 2                # a regression predicts once it has REG_MIN × (number of features) points
 REG_RIDGE = 0.1            # ridge on the log(lines) slope of the per-context level regression
 BETA_PRIOR = (0.05, 1.0)   # pseudo-observations behind the joint model's prior on β (intercept, log(lines) slope)
+PREDICTION_REFRESH = (0.25, 0.02)  # a context's modules are re-added when its level prediction's weight
+                                   # moves by > 25% and > 0.02 compiles' worth
 SECONDARY = (10.0, 10.0)   # ridge of the stale regression / β prior weight on the slopes after log(lines):
                            # declarations and tactic counts must earn their place; size predicts first
 
@@ -248,6 +250,8 @@ def fold(stats: dict, ev: dict) -> dict:
                 counters["baseline_est_seconds"] += fb
                 _observe_module(tc, mod, ctx, BASELINE, math.log(fb), features)
         _put_module(tc, module, mod)
+        if isinstance(mod.get("x"), list):
+            _refresh_predictions(tc, ctx, len(mod["x"]))
         return stats
 
     y = math.log(wall)
@@ -273,6 +277,9 @@ def fold(stats: dict, ev: dict) -> dict:
     r = _observe_module(tc, mod, ctx, strategy, y, features, memo)
     _remember_source(mod, ev, ctx, features)
     _put_module(tc, module, mod)
+    if isinstance(mod.get("x"), list):
+        _refresh_predictions(tc, ctx, len(mod["x"]))
+        memo.clear()               # δ̂ may have moved with the block
     arm[3] += 1
     glob[3] += 1
     if r is not None:
@@ -404,11 +411,53 @@ def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, f
     if fit is None:
         return None
     beta, s2 = fit
-    # The residual variance s2 is the level's misfit τ² plus one compile's timing noise σ²: a
-    # prediction is worth σ² / τ² compiles of the module (at most one).
+    return sum(bi * xi for bi, xi in zip(beta, x)), _prediction_weight(tc, s2)
+
+
+def _prediction_weight(tc: dict, s2: float) -> float:
+    """What a level predicted with residual variance s2 is worth, in compiles of the module. s2
+    is the level's misfit τ² plus one compile's timing noise σ²: a prediction is worth σ² / τ²
+    compiles (at most one). The same for every module of a context."""
     noise = noise_var(tc)
     tau2 = max(s2 - noise, noise)
-    return sum(bi * xi for bi, xi in zip(beta, x)), min(1.0, noise / tau2)
+    return min(1.0, noise / tau2)
+
+
+def _refresh_predictions(tc: dict, ctx: str, d: int) -> None:
+    """Keep the weight of every module's level prediction in the context's joint block current.
+
+    A module joins the block with its prediction weighted by what the regression was worth when
+    it was compiled (`_joint_add`): nothing before the context had a regression, little while
+    only the regression pooled over contexts (whose misfit includes their differences) could
+    predict it. Once the weight has moved by more than PREDICTION_REFRESH (a share of the one
+    the block was last brought to, and an absolute floor) every module of the context is
+    re-added at the current weight — so a first build's early modules count as much as its
+    later ones. Rare (the weight settles after a few dozen compiles of the context); a pass
+    decodes only the context's module records."""
+    fit = regression_fit(tc, ctx, d)
+    if fit is None:
+        return
+    f = round(_prediction_weight(tc, fit[1]), 5)
+    done = tc.setdefault("pw", {})
+    rel, least = PREDICTION_REFRESH
+    if ctx in done and abs(f - done[ctx]) <= max(rel * done[ctx], least):
+        return
+    done[ctx] = f
+    # records are compact JSON (`_put_module`): those of other contexts are skipped undecoded
+    tag = '"j":[' + json.dumps(ctx) + ","
+    for name, raw in list(tc["modules"].items()):
+        if isinstance(raw, str) and tag not in raw:
+            continue
+        mod = module_record(tc, name)
+        j = mod.get("j") if mod else None
+        x = mod.get("x") if mod else None
+        if not (isinstance(j, list) and len(j) == 4 and j[0] == ctx) or not isinstance(x, list) or len(x) != d:
+            continue
+        if j[3] == f:
+            continue
+        _joint_remove(tc, mod)
+        _joint_add(tc, mod, ctx, x, f, j[1])
+        _put_module(tc, name, mod)
 
 
 def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[float, float]]:
