@@ -250,8 +250,7 @@ def fold(stats: dict, ev: dict) -> dict:
                 counters["baseline_est_seconds"] += fb
                 _observe_module(tc, mod, ctx, BASELINE, math.log(fb), features)
         _put_module(tc, module, mod)
-        if isinstance(mod.get("x"), list):
-            _refresh_predictions(tc, ctx, len(mod["x"]))
+        _refresh_predictions(tc, ctx, mod.get("x"))
         return stats
 
     y = math.log(wall)
@@ -277,8 +276,7 @@ def fold(stats: dict, ev: dict) -> dict:
     r = _observe_module(tc, mod, ctx, strategy, y, features, memo)
     _remember_source(mod, ev, ctx, features)
     _put_module(tc, module, mod)
-    if isinstance(mod.get("x"), list):
-        _refresh_predictions(tc, ctx, len(mod["x"]))
+    if _refresh_predictions(tc, ctx, mod.get("x")):
         memo.clear()               # δ̂ may have moved with the block
     arm[3] += 1
     glob[3] += 1
@@ -423,7 +421,7 @@ def _prediction_weight(tc: dict, s2: float) -> float:
     return min(1.0, noise / tau2)
 
 
-def _refresh_predictions(tc: dict, ctx: str, d: int) -> None:
+def _refresh_predictions(tc: dict, ctx: str, x: list | None) -> bool:
     """Keep the weight of every module's level prediction in the context's joint block current.
 
     A module joins the block with its prediction weighted by what the regression was worth when
@@ -433,15 +431,19 @@ def _refresh_predictions(tc: dict, ctx: str, d: int) -> None:
     the block was last brought to, and an absolute floor) every module of the context is
     re-added at the current weight — so a first build's early modules count as much as its
     later ones. Rare (the weight settles after a few dozen compiles of the context); a pass
-    decodes only the context's module records."""
+    decodes only the context's module records. `x`: the features of the module just compiled
+    (their length is the regression's). True when a pass ran."""
+    if not isinstance(x, list):
+        return False
+    d = len(x)
     fit = regression_fit(tc, ctx, d)
     if fit is None:
-        return
+        return False
     f = round(_prediction_weight(tc, fit[1]), 5)
     done = tc.setdefault("pw", {})
     rel, least = PREDICTION_REFRESH
     if ctx in done and abs(f - done[ctx]) <= max(rel * done[ctx], least):
-        return
+        return False
     done[ctx] = f
     # records are compact JSON (`_put_module`): those of other contexts are skipped undecoded
     tag = '"j":[' + json.dumps(ctx) + ","
@@ -450,14 +452,15 @@ def _refresh_predictions(tc: dict, ctx: str, d: int) -> None:
             continue
         mod = module_record(tc, name)
         j = mod.get("j") if mod else None
-        x = mod.get("x") if mod else None
-        if not (isinstance(j, list) and len(j) == 4 and j[0] == ctx) or not isinstance(x, list) or len(x) != d:
+        mx = mod.get("x") if mod else None
+        if not (isinstance(j, list) and len(j) == 4 and j[0] == ctx) or not isinstance(mx, list) or len(mx) != d:
             continue
         if j[3] == f:
             continue
         _joint_remove(tc, mod)
-        _joint_add(tc, mod, ctx, x, f, j[1])
+        _joint_add(tc, mod, ctx, mx, f, j[1])
         _put_module(tc, name, mod)
+    return True
 
 
 def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[float, float]]:
