@@ -213,6 +213,9 @@ def _pairs(pairs):
     return out
 
 
+_PARTIAL_TOKEN = re.compile(r"[-+0-9.eE]*|[a-z]*")
+
+
 def parse(data: bytes, *, what: str = "import file") -> dict:
     if len(data) > MAX_BYTES:
         raise SimpulseError(f"{what}: larger than {MAX_BYTES // (1024 * 1024)} MB; refused")
@@ -225,7 +228,10 @@ def parse(data: bytes, *, what: str = "import file") -> dict:
     except SimpulseError as e:
         raise SimpulseError(f"{what}: {e}") from None
     except json.JSONDecodeError as e:
-        truncated = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated")
+        # cut short: the parser stopped at the end, in an unterminated string, or in a last,
+        # partial number or literal (`-`, `1.`, `2e-`, `tru`)
+        truncated = e.msg.startswith("Unterminated") or (
+            not e.msg.startswith("Extra data") and _PARTIAL_TOKEN.fullmatch(text[e.pos:].rstrip()) is not None)
         hint = " (truncated?)" if truncated else ""
         raise SimpulseError(f"{what}: not valid JSON{hint}: {e.msg} (line {e.lineno}, column {e.colno})") from None
     except RecursionError:

@@ -272,6 +272,21 @@ def _mutations(doc: dict) -> dict:
     return cases
 
 
+def test_every_cut_of_a_file_is_reported_as_truncated():
+    """A file cut anywhere — inside a string, a negative number, an exponent, a literal, between
+    tokens — is "not valid JSON (truncated?)"; a file with garbage in the middle or after its end
+    is not called truncated."""
+    text = json.dumps({"format": "simpulse-export", "x": [-0.25, 1.5e-07, 3, True, False, None],
+                       "name": "no-linters", "nested": {"a": [[1, -2.0], {"b": "c d"}]}})
+    for n in range(len(text)):
+        with pytest.raises(SimpulseError, match=r"not valid JSON \(truncated\?\)"):
+            exchange.parse(text[:n].encode())
+    for bad in (text[:40] + "@" + text[41:], text + "xyz", text.replace("[-0.25", "[- 0.25")):
+        with pytest.raises(SimpulseError) as e:
+            exchange.parse(bad.encode())
+        assert "not valid JSON:" in str(e.value) and "truncated" not in str(e.value)
+
+
 def test_hostile_imports_are_refused_and_merge_nothing(built, exported, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(built.root)
     sdir = tmp_path / "state"
