@@ -310,14 +310,9 @@ def test_calibration_script_measures_the_learner_against_the_truth(capsys, monke
     monkeypatch.setitem(sys.modules, "bench_calibration", mod)      # its pool's workers find it by name
     spec.loader.exec_module(mod)
     runs = [mod.small_run((seed, 16, 12)) for seed in range(6)]
-    always_baseline = []
-    for seed in range(6):
-        rng = __import__("random").Random(f"calibration-small|{seed}")
-        levels = [rng.gauss(0.5, 1.0) for _ in range(16)]
-        always_baseline.append(12 * sum(math.exp(mu) * (1 - math.exp(-0.30)) for mu in levels))
-    assert all(0 < r[0] < b for r, b in zip(runs, always_baseline))
-    assert sum(r[2] >= 1 for r in runs) >= 4                      # at least one claim in most seeds
-    assert sum(r[3] for r in runs) / len(runs) <= 1.5             # of 6 intervals, few miss
+    assert all(0 < r[0] < r[1] for r in runs)                     # below always-baseline's regret
+    assert sum(r[3] >= 1 for r in runs) >= 4                      # at least one claim in most seeds
+    assert sum(r[4] for r in runs) / len(runs) <= 1.5             # of 6 intervals, few miss
     doc = ROOT / "docs" / "benchmarks.md"
     before = doc.read_text() if doc.exists() else None
     assert mod.main(["--seeds", "2", "--no-write"]) == 0
