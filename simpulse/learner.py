@@ -394,7 +394,7 @@ def regression_fit(tc: dict, ctx: str, d: int) -> tuple[list[float], float] | No
         beta = _solve(A, reg["b"])
         if beta is None:
             return None
-        rss = reg["yy"] - sum(bi * ci for bi, ci in zip(beta, reg["b"]))
+        rss = reg["yy"] - J.dot(beta, reg["b"])
         fit = reg["fit"] = [[round(b, 6) for b in beta], round(rss / max(1, reg["n"] - d), 6)]
         reg["age"] = 0
     return fit[0], fit[1]
@@ -409,7 +409,7 @@ def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, f
     if fit is None:
         return None
     beta, s2 = fit
-    return sum(bi * xi for bi, xi in zip(beta, x)), _prediction_weight(tc, s2)
+    return J.dot(beta, x), _prediction_weight(tc, s2)
 
 
 def _prediction_weight(tc: dict, s2: float) -> float:

@@ -147,7 +147,8 @@ def merge(into: dict, other: dict, scale: float = 1.0) -> None:
         acc[1] += scale * float(r)
 
 
-def _dot(x, y) -> float:
+def dot(x, y) -> float:
+    """Σ xᵢ·yᵢ (standard library, hot path)."""
     acc = 0.0
     for a, b in zip(x, y):
         acc += a * b
@@ -187,13 +188,13 @@ def without_features(block: dict, prior: dict[str, tuple[float, float]]) -> dict
     g = forward(L, [b[i] + k0[a] * m0[a] for a, i in enumerate(fi)])
     for a in range(len(keep)):
         Ga, row = G[a], out["M"][a]
-        out["b"][a] -= _dot(Ga, g)
+        out["b"][a] -= dot(Ga, g)
         for c in range(a, len(keep)):
-            v = _dot(Ga, G[c])
+            v = dot(Ga, G[c])
             row[c] -= v
             if c != a:
                 out["M"][c][a] -= v
-    out["q"] = max(0.0, block["q"] + sum(k * m * m for k, m in zip(k0, m0)) - _dot(g, g))
+    out["q"] = max(0.0, block["q"] + sum(k * m * m for k, m in zip(k0, m0)) - dot(g, g))
     out["d"] = max(0.0, block["d"] - len(fi))
     return out
 
