@@ -137,15 +137,21 @@ class KnownLevelsAgent:
     failed (module, group) never retried. Its decision rule is simpulse's: posterior draws on a
     variance scaled by `scale` (simpulse's Thompson draw scale, 0.5) times a temperature of
     1/relative cost clipped to `temperature` (simpulse's TEMPERATURE_RANGE, [0.25, 4]), so
-    that the references differ from simpulse in what they know, not in how they decide."""
+    that the references differ from simpulse in what they know, not in how they decide.
+    `rule="ucb"` (`--reference-sweep` only) decides instead on the lower confidence bound of
+    each effect, mean − c·√(temperature·variance)·√(2 ln(n + 2)) (n: the context's compiles),
+    breakage at its posterior mean: is Thompson sampling the rule that holds a learner back?"""
 
     PRIOR_VAR, CLIP, BREAK = 0.04, 0.3, (0.5, 10.0)
     FRAC = sum(W.FAIL_FRACTION) / 2        # mean share of its time a failed compile costs
 
     def __init__(self, wl: W.Workload, seed: int, scale: float | None = None,
-                 temperature: tuple[float, float] | None = None):
+                 temperature: tuple[float, float] | None = None, rule: str = "thompson", c: float = 1.0):
         from simpulse.learner import TEMPERATURE_RANGE
         from simpulse.policy.policies import Thompson
+        if rule not in ("thompson", "ucb"):
+            raise SystemExit(f"unknown decision rule {rule!r} (thompson, ucb)")
+        self.rule, self.c = rule, c
         self.scale = Thompson().scale if scale is None else scale
         self.temperature = TEMPERATURE_RANGE if temperature is None else temperature
         self.wl = wl
@@ -164,8 +170,14 @@ class KnownLevelsAgent:
         if s == W.BASELINE:
             return 1.0
         prec, pm = self.post.get((ctx, s), (1.0 / self.PRIOR_VAR, 0.0))
+        if draw and self.rule == "ucb":
+            return self._with_breakage(ctx, s, pm / prec - self._bonus(ctx, temperature / prec), False)
         d = self.rng.gauss(pm / prec, math.sqrt(self.scale * temperature / prec)) if draw else pm / prec
         return self._with_breakage(ctx, s, d, draw)
+
+    def _bonus(self, ctx, var: float) -> float:
+        """The ucb rule's optimism on an effect of (temperature-scaled) posterior variance `var`."""
+        return self.c * math.sqrt(var * 2.0 * math.log(len(self.seen[ctx]) + 2.0))
 
     def _with_breakage(self, ctx, s, d: float, draw: bool) -> float:
         """Expected cost ratio of strategy s of log-effect d, with its group's breakage rate
@@ -236,8 +248,8 @@ class TrueModelAgent(KnownLevelsAgent):
     OUTLIER, THETA_VAR = 2.5, 1.0
 
     def __init__(self, wl: W.Workload, seed: int, scale: float | None = None,
-                 temperature: tuple[float, float] | None = None):
-        super().__init__(wl, seed, scale, temperature)
+                 temperature: tuple[float, float] | None = None, rule: str = "thompson", c: float = 1.0):
+        super().__init__(wl, seed, scale, temperature, rule, c)
         import numpy as np
         self.np = np
         self.rng = random.Random(f"true-model|{seed}")
@@ -271,14 +283,17 @@ class TrueModelAgent(KnownLevelsAgent):
         mean, cov = self._posterior(ctx)
         level = self._level_mean(module, mean)
         temperature = self._temperature(ctx, level)
-        if draw:
+        ucb = draw and self.rule == "ucb"
+        if ucb:
+            delta = [float(m) - self._bonus(ctx, temperature * float(v)) for m, v in zip(mean, self.np.diag(cov))]
+        elif draw:
             z = self.np.array([self.rng.gauss(0.0, 1.0) for _ in range(len(mean))])
             delta = mean + math.sqrt(self.scale * temperature) * self.np.linalg.cholesky(cov) @ z
         else:
             delta = mean
         options = [s for s in self.wl.strategies if (module.id, self._group(s)) not in self.failed]
         return min(options, key=lambda s: 1.0 if s == W.BASELINE else
-                   self._with_breakage(ctx, s, float(delta[self.names.index(s)]), draw))
+                   self._with_breakage(ctx, s, float(delta[self.names.index(s)]), draw and not ucb))
 
     def observe(self, req, strategy, out):
         np = self.np
@@ -823,7 +838,10 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
 
 
 SWEEP_SCALES = (0.25, 0.5, 1.0, 2.0)
+SWEEP_C = (0.5, 1.0, 2.0)
+SWEEP_RULES = tuple(("thompson", sc) for sc in SWEEP_SCALES) + tuple(("ucb", c) for c in SWEEP_C)
 SWEEP_TEMPERATURES = ((0.25, 4.0), (1.0, 1.0), (0.01, 100.0))
+REFERENCES = ("true-model", "known-levels")
 
 
 def _pool_map(tasks: list, jobs: int | None) -> list:
@@ -836,40 +854,51 @@ def _pool_map(tasks: list, jobs: int | None) -> list:
 
 
 def reference_sweep(seeds: int, checkpoints: list[int], n_modules: int = 300, jobs: int | None = None,
-                    seed0: int = 0, scales=SWEEP_SCALES, temperatures=SWEEP_TEMPERATURES) -> list[dict]:
-    """The `true-model` reference under every decision rule of the grid (draw scale × clip of
-    the temperature): is a capture target out of reach for this model's information because of
-    the decision rule simpulse shares with it, or whatever the rule? One row per rule: the
-    share captured (mean, 95 % CI) and the regret at each checkpoint, on the same seeds."""
-    grid = [(sc, t) for sc in scales for t in temperatures]
-    tasks = [(seed0 + k, "true-model", checkpoints, n_modules, False, {"scale": sc, "temperature": t})
-             for sc, t in grid for k in range(seeds)]
+                    seed0: int = 0, reference: str = "true-model", rules=SWEEP_RULES,
+                    temperatures=SWEEP_TEMPERATURES) -> list[dict]:
+    """A reference (`true-model` or `known-levels`) under every decision rule of the grid:
+    Thompson sampling at each draw scale and the lower confidence bound at each c, times each
+    clip of the temperature. Is a capture target out of reach for this information because of
+    the decision rule simpulse shares with the reference, or whatever the rule? One row per
+    rule: the share captured (mean, 95 % CI) and the regret at each checkpoint, same seeds."""
+    if reference not in REFERENCES:
+        raise SystemExit(f"--reference-sweep takes {' or '.join(REFERENCES)}, not {reference!r}")
+    grid = [(rule, v, t) for rule, v in rules for t in temperatures]
+
+    def options(rule, v, t):
+        return {"rule": rule, "scale": v, "temperature": t} if rule == "thompson" else \
+               {"rule": rule, "c": v, "temperature": t}
+    tasks = [(seed0 + k, reference, checkpoints, n_modules, False, options(*g)) for g in grid for k in range(seeds)]
     runs = _pool_map(tasks, jobs)
     rows = []
-    for i, (sc, t) in enumerate(grid):
+    for i, (rule, v, t) in enumerate(grid):
         mine = runs[i * seeds:(i + 1) * seeds]
-        rows.append({"scale": sc, "temperature": t,
+        rows.append({"reference": reference, "rule": rule, "param": v, "temperature": t,
                      "captured": {n: mean_ci([r["checkpoints"][n]["captured"] for r in mine]) for n in checkpoints},
                      "regret": {n: mean_ci([r["checkpoints"][n]["regret"] for r in mine]) for n in checkpoints}})
     return rows
 
 
 def sweep_markdown(rows: list[dict], checkpoints: list[int], seeds: int, seed0: int) -> str:
-    head = ["draw scale", "temperature clip"] + [f"captured by {n}" for n in checkpoints] + [f"regret at {max(checkpoints)}"]
-    out = [f"`true-model` under each decision rule (SIMULATED workload, {seeds} seeds from {seed0}; "
-           "simpulse's rule: scale 0.5, clip [0.25, 4]):", "",
+    head = ["rule", "draw scale / c", "temperature clip"] + [f"captured by {n}" for n in checkpoints] + \
+        [f"regret at {max(checkpoints)}"]
+    out = [f"`{rows[0]['reference']}` under each decision rule (SIMULATED workload, {seeds} seeds from {seed0}; "
+           "simpulse's rule: thompson, scale 0.5, clip [0.25, 4]):", "",
            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+
+    def name(r):
+        lo, hi = r["temperature"]
+        return f"{r['rule']} {r['param']:g}, clip [{lo:g}, {hi:g}]"
     for r in rows:
         lo, hi = r["temperature"]
-        cells = [f"{r['scale']:g}", f"[{lo:g}, {hi:g}]"]
+        cells = [r["rule"], f"{r['param']:g}", f"[{lo:g}, {hi:g}]"]
         cells += [f"{r['captured'][n][0]:.1%} ± {r['captured'][n][1]:.1%}" for n in checkpoints]
         g = r["regret"][max(checkpoints)]
         cells.append(f"{g[0]:.1f} ± {g[1]:.1f} s")
         out.append("| " + " | ".join(cells) + " |")
     best = {n: max(rows, key=lambda r: r["captured"][n][0]) for n in checkpoints}
     out.append("")
-    out += [f"best by {n}: {b['captured'][n][0]:.1%} (scale {b['scale']:g}, clip [{b['temperature'][0]:g}, "
-            f"{b['temperature'][1]:g}])" for n, b in best.items()]
+    out += [f"best by {n}: {b['captured'][n][0]:.1%} ({name(b)})" for n, b in best.items()]
     return "\n".join(out)
 
 
@@ -913,9 +942,9 @@ def main(argv=None) -> int:
     ap.add_argument("--reveal-levels", action="store_true",
                     help="experiment: give simpulse's learners a feature that reveals each module's exact "
                          "baseline time (what perfect level prediction would give); implies --no-write")
-    ap.add_argument("--reference-sweep", action="store_true",
-                    help="run only the true-model reference under a grid of decision rules (draw scale × "
-                         "temperature clip) and print its table; writes nothing")
+    ap.add_argument("--reference-sweep", nargs="?", const="true-model", default=None, choices=REFERENCES,
+                    help="run only a reference (default true-model; or known-levels) under a grid of decision "
+                         "rules (Thompson draw scale or UCB c × temperature clip) and print its table; writes nothing")
     args = ap.parse_args(argv)
     if args.reveal_levels:
         args.no_write = True
@@ -935,9 +964,10 @@ def main(argv=None) -> int:
 
     if args.reference_sweep:
         t0 = time.time()
-        print(f"SIMULATED workload: reference sweep, {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles",
-              flush=True)
-        rows = reference_sweep(seeds, checkpoints, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0)
+        print(f"SIMULATED workload: {args.reference_sweep} reference sweep, {seeds} seeds from {args.seed0} × "
+              f"{max(checkpoints)} compiles", flush=True)
+        rows = reference_sweep(seeds, checkpoints, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,
+                               reference=args.reference_sweep)
         print()
         print(sweep_markdown(rows, checkpoints, seeds, args.seed0))
         print(f"run time {time.time() - t0:.0f} s")

@@ -280,24 +280,32 @@ def test_true_model_reference_measures_a_paired_effect_through_unknown_levels():
     assert agent.exploit(m) == s
 
 
-def test_reference_sweep_runs_the_true_model_under_each_decision_rule():
-    """--reference-sweep: one row per (draw scale, temperature clip); the row of simpulse's own
-    rule (scale 0.5, clip [0.25, 4]) is exactly the `true-model` reference of a normal run on
-    the same seeds, and another rule gives other figures (the options reach the agent); options
-    are refused for a policy that is not a reference; the table names the best rule."""
+def test_reference_sweep_runs_a_reference_under_each_decision_rule():
+    """--reference-sweep: one row per (rule, draw scale or c, temperature clip); the row of
+    simpulse's own rule (thompson, scale 0.5, clip [0.25, 4]) is exactly the reference of a
+    normal run on the same seeds, and every other rule gives other figures (the options reach
+    the agent); it sweeps known-levels too; options are refused for a policy that is not a
+    reference, and an unknown rule or reference is refused; the table names the best rule."""
     bench = _bench()
-    rows = bench.reference_sweep(2, [200], n_modules=80, jobs=1, scales=(0.5, 4.0),
-                                 temperatures=((0.25, 4.0), (1.0, 1.0)))
-    assert [(r["scale"], r["temperature"]) for r in rows] == [(0.5, (0.25, 4.0)), (0.5, (1.0, 1.0)),
-                                                             (4.0, (0.25, 4.0)), (4.0, (1.0, 1.0))]
-    ref = bench.run(2, [200], ["true-model"], n_modules=80, jobs=1)["aggregate"]["true-model"][200]
-    assert rows[0]["captured"][200][0] == pytest.approx(ref["captured"]["mean"])
-    assert rows[0]["regret"][200][0] == pytest.approx(ref["regret"]["mean"])
-    assert len({round(r["regret"][200][0], 6) for r in rows}) == 4
-    md = bench.sweep_markdown(rows, [200], 2, 0)
-    assert md.count("\n| ") == 5 and "best by 200:" in md
+    rules = (("thompson", 0.5), ("thompson", 4.0), ("ucb", 1.0))
+    temps = ((0.25, 4.0), (1.0, 1.0))
+    for reference in ("true-model", "known-levels"):
+        rows = bench.reference_sweep(2, [200], n_modules=80, jobs=1, reference=reference, rules=rules,
+                                     temperatures=temps)
+        assert [(r["rule"], r["param"], r["temperature"]) for r in rows] == [
+            (rule, v, t) for rule, v in rules for t in temps]
+        ref = bench.run(2, [200], [reference], n_modules=80, jobs=1)["aggregate"][reference][200]
+        assert rows[0]["captured"][200][0] == pytest.approx(ref["captured"]["mean"])
+        assert rows[0]["regret"][200][0] == pytest.approx(ref["regret"]["mean"])
+        assert len({round(r["regret"][200][0], 6) for r in rows}) == 6
+        md = bench.sweep_markdown(rows, [200], 2, 0)
+        assert md.count("\n| ") == 7 and "best by 200:" in md and f"`{reference}`" in md
     with pytest.raises(SystemExit, match="takes no options"):
         bench.make_agent("thompson", bench.W.Workload(0, 20), 0, options={"scale": 1.0})
+    with pytest.raises(SystemExit, match="unknown decision rule"):
+        bench.make_agent("true-model", bench.W.Workload(0, 20), 0, options={"rule": "greedy"})
+    with pytest.raises(SystemExit, match="known-levels"):
+        bench.reference_sweep(1, [50], n_modules=20, jobs=1, reference="oracle")
 
 
 def test_calibration_script_measures_the_learner_against_the_truth(capsys, monkeypatch):
