@@ -1017,13 +1017,14 @@ class Learner:
         views = []
         posts: dict[str, P.Posterior] = {}
         for s in candidates:
+            arm = tc["arms"].get(context, {}).get(s.name) if tc else None
+            pulls = (int(arm[5]) if arm else 0, int(arm[3]) if arm else 0)
             if s.is_baseline:
-                views.append(ArmView(s.name, None))
+                views.append(ArmView(s.name, None, *pulls))
                 continue
             post = joint.marginal(s.name)
             posts[s.name] = post
-            arm = tc["arms"].get(context, {}).get(s.name) if tc else None
-            views.append(ArmView(s.name, post, int(arm[5]) if arm else 0, int(arm[3]) if arm else 0))
+            views.append(ArmView(s.name, post, *pulls))
         best = greedy(views)
         linear = None
         mod = module_record(tc, module) if tc else None

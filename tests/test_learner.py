@@ -338,10 +338,15 @@ def test_bad_inputs():
 
 @pytest.mark.parametrize("policy", ["thompson", "beta", "ucb", "egreedy", "lints"])
 def test_every_policy_learns(policy):
+    """Without features (no level prediction: an effect is learned only from a module compiled
+    under two strategies, or under one and the baseline), every policy ends up playing the
+    best strategy and measures it. (A confidence bound on information alone tied on every
+    strategy here and played `no-linters` on all 400 compiles, learning nothing.)"""
     lrn = run(Learner(None, seed=4, policy=policy), 10)
     arms = by_name(lrn)
     top = max(arms.values(), key=lambda a: a.pulls)
-    assert TRUE[top.strategy] <= -0.1, (policy, top.strategy)
+    assert top.strategy == "simp-lean", (policy, {k: a.pulls for k, a in arms.items()})
+    assert abs(top.mean - TRUE["simp-lean"]) < 0.1, (policy, top.mean)
 
 
 def test_fold_is_deterministic_and_state_round_trips_through_json():

@@ -14,7 +14,8 @@ log-time does not depend on the module's size). ``joint`` is the context's joint
 - ``beta``: Beta–Bernoulli Thompson sampling on "this compile beat the module's level" (no
   temperature: its draws have no scale to shrink).
 - ``ucb``: lower confidence bound on the log-time effect, scaled by the posterior noise
-  (log-speedups are ~0.1, so UCB1's [0, 1] reward scale would explore forever).
+  (log-speedups are ~0.1, so UCB1's [0, 1] reward scale would explore forever), its width
+  shrinking with information or pulls, whichever is faster (see the class).
 - ``egreedy``: ε-greedy with ε decaying per context with its pulls, halved once the leader is
   confident.
 - ``lints``: linear Thompson sampling on the module's feature vector (contextual).
@@ -78,6 +79,17 @@ class BetaBernoulli:
 
 
 class LowerConfidenceBound:
+    """The lower confidence bound of each effect on log-time, mean − c·width, width =
+    √(temperature·σ²·v)·√(2 ln(n + 2)) (n: the context's compiles).
+
+    v is the smaller of the posterior's variance factor 1/κ and 1/(pulls + 1): a strategy's
+    width also shrinks as it is compiled, whether or not those compiles taught anything. A
+    compile teaches an effect only against the module's level, and until two strategies meet
+    on one module (or the level regression is worth something) no compile does: every width
+    stays at its prior, the bounds tie, and a bound on information alone plays one strategy on
+    every module for good (a project without features: 400 compiles of one strategy, nothing
+    learned). The baseline, whose effect is 0 by definition but against which every effect is
+    measured, gets the same optimism by its own pulls, so that it is compiled now and then."""
     name = "ucb"
 
     def __init__(self, c: float = 1.0):
@@ -85,14 +97,15 @@ class LowerConfidenceBound:
 
     def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
                joint=None) -> int:
-        logn = math.log(ctx_pulls + 2)
+        bonus = self.c * math.sqrt(2 * math.log(ctx_pulls + 2) * temperature)
+        sigma2 = max((a.post.sigma2 for a in arms if a.post is not None), default=0.0)
         scores = []
         for a in arms:
             if a.post is None:
-                scores.append(0.0)
+                scores.append(-bonus * math.sqrt(sigma2 / (a.pulls + 1)))
                 continue
-            width = math.sqrt(temperature * a.post.sigma2 / a.post.kappa) * math.sqrt(2 * logn)
-            scores.append(a.post.mu - self.c * width)
+            v = min(1.0 / a.post.kappa, 1.0 / (a.pulls + 1))
+            scores.append(a.post.mu - bonus * math.sqrt(a.post.sigma2 * v))
         return min(range(len(arms)), key=lambda i: (scores[i], i))
 
 
