@@ -13,7 +13,8 @@ oracle.
     python scripts/bench_learning.py              # 20 seeds × 2000 compiles (≈ minutes)
     python scripts/bench_learning.py --quick      # 5 seeds × 500 compiles
     python scripts/bench_learning.py --seeds 30 --compiles 200,500,2000 --json OUT
-    python scripts/bench_learning.py --reference-sweep   # true-model under 12 decision rules
+    python scripts/bench_learning.py --reference-sweep   # true-model under 21 decision rules
+    python scripts/bench_learning.py --lag 8 --no-write  # results 8 decisions late (9 parallel jobs)
 
 Metrics (means ± 95 % t-intervals over seeds) at each checkpoint N of compiles: cumulative regret
 in seconds of *expected* (noise-free) cost against the oracle, the share of the oracle's
@@ -33,7 +34,7 @@ import os
 import random
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -344,7 +345,7 @@ class LearnerAgent:
     def __init__(self, wl: W.Workload, seed: int, policy: str, reveal_levels: bool = False):
         from simpulse.learner import Learner
         self.learner = Learner(None, policy=policy, seed=seed)
-        self.decision = None
+        self.decisions: dict[int, object] = {}     # compile index -> its decision, until observed
         self.explored = 0
         self.wl = wl
         self.reveal_levels = reveal_levels
@@ -355,7 +356,7 @@ class LearnerAgent:
             # experiment (--reveal-levels): log(1 + lines) is then the module's exact log level
             features = {"lines": int(round(10000 * self.wl.modules[req.module].base_seconds))}
         d = self.learner.choose(module=req.name, context=req.context, features=features)
-        self.decision = d
+        self.decisions[req.index] = d
         self.explored += bool(d.explore)
         return d.strategy.name
 
@@ -363,7 +364,7 @@ class LearnerAgent:
         return self.learner.exploit(module.context, module=module.name)
 
     def observe(self, req, strategy, out):
-        self.learner.observe(self.decision, seconds=out.seconds, ok=out.ok,
+        self.learner.observe(self.decisions.pop(req.index), seconds=out.seconds, ok=out.ok,
                              fallback_seconds=out.fallback_seconds, fallback_ok=out.fallback_ok)
 
 
@@ -483,7 +484,10 @@ def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = Fal
 # ---------------------------------------------------------------------------------------------
 
 def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300,
-            reveal_levels: bool = False, options: dict | None = None) -> dict:
+            reveal_levels: bool = False, options: dict | None = None, lag: int = 0) -> dict:
+    """One policy on one seed's stream. `lag`: each compile's result reaches the policy only
+    after `lag` further decisions (as in a build of lag + 1 parallel jobs, where a decision is
+    taken while the compiles started before it still run); 0 = sequential."""
     n = max(checkpoints)
     wl = W.Workload(seed, n_modules)
     noise = wl.noise(n)
@@ -501,13 +505,16 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
     rb_saved = rb_achievable = 0.0     # builds ≥ 2 only (the edit/rebuild phase)
     chosen_hist: list[tuple[str, str, bool]] = []   # (context, strategy, == oracle) per compile
     out_cp: dict[int, dict] = {}
+    in_flight: deque = deque()
     for req in wl.stream(n):
         t0 = time.perf_counter()
         s = agent.choose(req)
         t1 = time.perf_counter()
         out = wl.outcome(req.module, s, noise[req.index])
+        in_flight.append((req, s, out))
         t2 = time.perf_counter()
-        agent.observe(req, s, out)
+        while len(in_flight) > lag:
+            agent.observe(*in_flight.popleft())
         t3 = time.perf_counter()
         decision_s += (t1 - t0) + (t3 - t2)
         costs = wl.expected_costs(req.module)
@@ -716,7 +723,8 @@ def markdown(result: dict) -> str:
     meta = result["meta"]
     lines = [
         f"**Learning benchmark — SIMULATED workload** (`scripts/bench_learning.py`; "
-        f"{meta['seeds']} seeds, {meta['modules']} modules, {max(cps)} compiles; mean ± 95 % "
+        f"{meta['seeds']} seeds, {meta['modules']} modules, {max(cps)} compiles"
+        + (f", each result {meta['lag']} decisions late" if meta.get("lag") else "") + "; mean ± 95 % "
         f"t-interval over seeds; run {meta['date']}, {meta['seconds']:.0f} s). Regret and savings "
         "use expected (noise-free) costs; the oracle knows every effect and failure; the *context "
         "oracle* knows, from the first compile, each context's true effects and break rates (not "
@@ -794,10 +802,10 @@ def print_diagnostics(result: dict) -> None:
 
 
 def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int = 300, reveal_levels: bool = False,
-        jobs: int | None = None, seed0: int = 0) -> dict:
+        jobs: int | None = None, seed0: int = 0, lag: int = 0) -> dict:
     t0 = time.time()
     cost_rank = {p: (0 if p in MABS else 1 if p in OURS else 2) for p in policies}
-    tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels)
+    tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels, None, lag)
              for p in sorted(policies, key=lambda p: cost_rank[p]) for s in range(seeds)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)
     runs = _pool_map(tasks, jobs)
@@ -822,7 +830,7 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
         "checkpoints": checkpoints,
         "policies": policies,
         "aggregate": agg,
-        "meta": {"seeds": seeds, "seed0": seed0, "modules": n_modules, "jobs": jobs,
+        "meta": {"seeds": seeds, "seed0": seed0, "modules": n_modules, "jobs": jobs, "lag": lag,
                  "seconds": time.time() - t0, "date": time.strftime("%Y-%m-%d"),
                  "oracle_savings": sum(savings) / len(savings),
                  # the best share a learner can capture if it learns nothing during build 1
@@ -945,8 +953,13 @@ def main(argv=None) -> int:
     ap.add_argument("--reference-sweep", nargs="?", const="true-model", default=None, choices=REFERENCES,
                     help="run only a reference (default true-model; or known-levels) under a grid of decision "
                          "rules (Thompson draw scale or UCB c × temperature clip) and print its table; writes nothing")
+    ap.add_argument("--lag", type=int, default=0,
+                    help="experiment: each compile's result reaches the policy only after N further decisions, "
+                         "as in a build of N + 1 parallel jobs (default 0: sequential); implies --no-write")
     args = ap.parse_args(argv)
-    if args.reveal_levels:
+    if args.lag < 0:
+        ap.error("--lag must be ≥ 0")
+    if args.reveal_levels or args.lag:
         args.no_write = True
 
     seeds = args.seeds or (5 if args.quick else 20)
@@ -973,9 +986,9 @@ def main(argv=None) -> int:
         print(f"run time {time.time() - t0:.0f} s")
         return 0
     print(f"SIMULATED workload: {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles, {len(policies)} policies, "
-          f"{args.modules} modules", flush=True)
+          f"{args.modules} modules" + (f", results {args.lag} decisions late" if args.lag else ""), flush=True)
     result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,
-                 reveal_levels=args.reveal_levels)
+                 reveal_levels=args.reveal_levels, lag=args.lag)
     md = markdown(result)
     print()
     print(md)

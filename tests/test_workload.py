@@ -308,6 +308,38 @@ def test_reference_sweep_runs_a_reference_under_each_decision_rule():
         bench.reference_sweep(1, [50], n_modules=20, jobs=1, reference="oracle")
 
 
+def test_lag_delivers_each_result_that_many_decisions_late():
+    """--lag N (a build of N + 1 parallel jobs): a policy decides while the last N compiles'
+    results are still out. Lag 0 is the sequential run; a lag changes what a learner does but
+    not what the context oracle (which learns nothing) does; the learner has then recorded
+    every compile but the last N; the CLI refuses a negative lag."""
+    bench = _bench()
+    def run(policy, **kw):
+        cp = bench.run_one(3, policy, [150], n_modules=40, **kw)["checkpoints"][150]
+        cp.pop("decision_us")                 # wall time
+        return cp
+    seq = run("thompson")
+    assert run("thompson", lag=0) == seq
+    assert run("thompson", lag=6)["regret"] != seq["regret"]
+    assert run("ctx-oracle", lag=0) == run("ctx-oracle", lag=6)
+    seen = []
+    real = bench.make_agent
+
+    def spy(*a, **k):
+        agent = real(*a, **k)
+        seen.append(agent)
+        return agent
+    bench.make_agent = spy
+    try:
+        bench.run_one(3, "thompson", [150], n_modules=40, lag=6)
+    finally:
+        bench.make_agent = real
+    counters = seen[0].learner.stats["counters"]
+    assert counters["compiles"] == 150 - 6 and len(seen[0].decisions) == 6
+    with pytest.raises(SystemExit):
+        bench.main(["--lag", "-1", "--quick"])
+
+
 def test_calibration_script_measures_the_learner_against_the_truth(capsys, monkeypatch):
     """scripts/bench_calibration.py: on a small project rebuilt whole, the learner's regret is
     positive and bounded by always-baseline's, it claims the strong effect (simp-lean, −0.30) in
