@@ -863,7 +863,7 @@ def _pool_map(tasks: list, jobs: int | None) -> list:
 
 def reference_sweep(seeds: int, checkpoints: list[int], n_modules: int = 300, jobs: int | None = None,
                     seed0: int = 0, reference: str = "true-model", rules=SWEEP_RULES,
-                    temperatures=SWEEP_TEMPERATURES) -> list[dict]:
+                    temperatures=SWEEP_TEMPERATURES, lag: int = 0) -> list[dict]:
     """A reference (`true-model` or `known-levels`) under every decision rule of the grid:
     Thompson sampling at each draw scale and the lower confidence bound at each c, times each
     clip of the temperature. Is a capture target out of reach for this information because of
@@ -876,7 +876,8 @@ def reference_sweep(seeds: int, checkpoints: list[int], n_modules: int = 300, jo
     def options(rule, v, t):
         return {"rule": rule, "scale": v, "temperature": t} if rule == "thompson" else \
                {"rule": rule, "c": v, "temperature": t}
-    tasks = [(seed0 + k, reference, checkpoints, n_modules, False, options(*g)) for g in grid for k in range(seeds)]
+    tasks = [(seed0 + k, reference, checkpoints, n_modules, False, options(*g), lag)
+             for g in grid for k in range(seeds)]
     runs = _pool_map(tasks, jobs)
     rows = []
     for i, (rule, v, t) in enumerate(grid):
@@ -894,19 +895,19 @@ def sweep_markdown(rows: list[dict], checkpoints: list[int], seeds: int, seed0: 
            "simpulse's rule: thompson, scale 0.5, clip [0.25, 4]):", "",
            "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
 
-    def name(r):
+    def clip(r):
         lo, hi = r["temperature"]
-        return f"{r['rule']} {r['param']:g}, clip [{lo:g}, {hi:g}]"
+        return f"[{lo:g}, {hi:g}]"
     for r in rows:
-        lo, hi = r["temperature"]
-        cells = [r["rule"], f"{r['param']:g}", f"[{lo:g}, {hi:g}]"]
+        cells = [r["rule"], f"{r['param']:g}", clip(r)]
         cells += [f"{r['captured'][n][0]:.1%} ± {r['captured'][n][1]:.1%}" for n in checkpoints]
         g = r["regret"][max(checkpoints)]
         cells.append(f"{g[0]:.1f} ± {g[1]:.1f} s")
         out.append("| " + " | ".join(cells) + " |")
     best = {n: max(rows, key=lambda r: r["captured"][n][0]) for n in checkpoints}
     out.append("")
-    out += [f"best by {n}: {b['captured'][n][0]:.1%} ({name(b)})" for n, b in best.items()]
+    out += [f"best by {n}: {b['captured'][n][0]:.1%} ({b['rule']} {b['param']:g}, clip {clip(b)})"
+            for n, b in best.items()]
     return "\n".join(out)
 
 
@@ -978,9 +979,9 @@ def main(argv=None) -> int:
     if args.reference_sweep:
         t0 = time.time()
         print(f"SIMULATED workload: {args.reference_sweep} reference sweep, {seeds} seeds from {args.seed0} × "
-              f"{max(checkpoints)} compiles", flush=True)
+              f"{max(checkpoints)} compiles" + (f", results {args.lag} decisions late" if args.lag else ""), flush=True)
         rows = reference_sweep(seeds, checkpoints, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,
-                               reference=args.reference_sweep)
+                               reference=args.reference_sweep, lag=args.lag)
         print()
         print(sweep_markdown(rows, checkpoints, seeds, args.seed0))
         print(f"run time {time.time() - t0:.0f} s")
