@@ -15,6 +15,7 @@ oracle.
     python scripts/bench_learning.py --seeds 30 --compiles 200,500,2000 --json OUT
     python scripts/bench_learning.py --reference-sweep   # true-model under 21 decision rules
     python scripts/bench_learning.py --lag 8 --no-write  # results 8 decisions late (9 parallel jobs)
+    python scripts/bench_learning.py --toolchain-change same   # after 2000 compiles on an earlier toolchain
 
 Metrics (means ± 95 % t-intervals over seeds) at each checkpoint N of compiles: cumulative regret
 in seconds of *expected* (noise-free) cost against the oracle, the share of the oracle's
@@ -483,15 +484,61 @@ def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = Fal
 # One (seed, policy) run
 # ---------------------------------------------------------------------------------------------
 
+TOOLCHAIN_CHANGES = ("same", "shifted")
+EARLIER_STREAM = 100_000      # the earlier toolchain's history: edits and noise of seed + this
+
+
+def shifted_speed() -> dict[str, dict[str, float]]:
+    """The workload's true effects moved one context along (simp_heavy gets arith's, …, general
+    gets simp_heavy's): a toolchain under which every context's best strategy has changed.
+    Break rates stay: they belong to what a strategy turns off."""
+    cs = list(W.CONTEXTS)
+    return {c: dict(W.TRUE_SPEED[cs[(i + 1) % len(cs)]]) for i, c in enumerate(cs)}
+
+
+def earlier_history(agent, seed: int, n_modules: int, change: str, compiles: int, lag: int = 0) -> None:
+    """`--toolchain-change`: the learner first builds the same project `compiles` times' worth
+    under an earlier toolchain (its own edits and noise; effects the workload's own, or
+    `shifted_speed` for `shifted`), then the measured stream runs under the current one. Module
+    records are per toolchain, so what carries over is what simpulse carries over: each
+    context's effects and break rates, discounted (docs/learning.md, "Toolchains")."""
+    if not isinstance(agent, LearnerAgent):
+        raise SystemExit("--toolchain-change applies to simpulse's policies only")
+    if change not in TOOLCHAIN_CHANGES:
+        raise SystemExit(f"--toolchain-change takes {' or '.join(TOOLCHAIN_CHANGES)}, not {change!r}")
+    old = W.Workload(seed, n_modules, speed=shifted_speed() if change == "shifted" else None,
+                     stream_seed=seed + EARLIER_STREAM)
+    current = agent.learner.toolchain
+    agent.learner.toolchain = "earlier-toolchain"
+    agent.wl = old
+    noise = old.noise(compiles)
+    in_flight: deque = deque()
+    for req in old.stream(compiles):
+        s = agent.choose(req)
+        in_flight.append((req, s, old.outcome(req.module, s, noise[req.index])))
+        while len(in_flight) > lag:
+            agent.observe(*in_flight.popleft())
+    while in_flight:
+        agent.observe(*in_flight.popleft())
+    agent.learner.toolchain = current
+    agent.explored = 0
+
+
 def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300,
-            reveal_levels: bool = False, options: dict | None = None, lag: int = 0) -> dict:
+            reveal_levels: bool = False, options: dict | None = None, lag: int = 0,
+            toolchain_change: str | None = None, earlier_compiles: int = 2000) -> dict:
     """One policy on one seed's stream. `lag`: each compile's result reaches the policy only
     after `lag` further decisions (as in a build of lag + 1 parallel jobs, where a decision is
-    taken while the compiles started before it still run); 0 = sequential."""
+    taken while the compiles started before it still run); 0 = sequential. `toolchain_change`:
+    the learner has first run `earlier_compiles` compiles under an earlier toolchain
+    (`earlier_history`)."""
     n = max(checkpoints)
     wl = W.Workload(seed, n_modules)
     noise = wl.noise(n)
     agent = make_agent(policy, wl, seed, reveal_levels, options)
+    if toolchain_change:
+        earlier_history(agent, seed, n_modules, toolchain_change, earlier_compiles, lag)
+        agent.wl = wl
     marks = set(checkpoints)
     regret = saved = achievable = 0.0
     slower = failures = repeat_failures = 0
@@ -724,7 +771,10 @@ def markdown(result: dict) -> str:
     lines = [
         f"**Learning benchmark — SIMULATED workload** (`scripts/bench_learning.py`; "
         f"{meta['seeds']} seeds, {meta['modules']} modules, {max(cps)} compiles"
-        + (f", each result {meta['lag']} decisions late" if meta.get("lag") else "") + "; mean ± 95 % "
+        + (f", each result {meta['lag']} decisions late" if meta.get("lag") else "")
+        + (f", after {meta['earlier_compiles']} compiles under an earlier toolchain whose effects are "
+           + ("the same" if meta["toolchain_change"] == "same" else "shifted between contexts")
+           if meta.get("toolchain_change") else "") + "; mean ± 95 % "
         f"t-interval over seeds; run {meta['date']}, {meta['seconds']:.0f} s). Regret and savings "
         "use expected (noise-free) costs; the oracle knows every effect and failure; the *context "
         "oracle* knows, from the first compile, each context's true effects and break rates (not "
@@ -802,10 +852,11 @@ def print_diagnostics(result: dict) -> None:
 
 
 def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int = 300, reveal_levels: bool = False,
-        jobs: int | None = None, seed0: int = 0, lag: int = 0) -> dict:
+        jobs: int | None = None, seed0: int = 0, lag: int = 0, toolchain_change: str | None = None,
+        earlier_compiles: int = 2000) -> dict:
     t0 = time.time()
     cost_rank = {p: (0 if p in MABS else 1 if p in OURS else 2) for p in policies}
-    tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels, None, lag)
+    tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels, None, lag, toolchain_change, earlier_compiles)
              for p in sorted(policies, key=lambda p: cost_rank[p]) for s in range(seeds)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)
     runs = _pool_map(tasks, jobs)
@@ -831,6 +882,8 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
         "policies": policies,
         "aggregate": agg,
         "meta": {"seeds": seeds, "seed0": seed0, "modules": n_modules, "jobs": jobs, "lag": lag,
+                 "toolchain_change": toolchain_change,
+                 "earlier_compiles": earlier_compiles if toolchain_change else None,
                  "seconds": time.time() - t0, "date": time.strftime("%Y-%m-%d"),
                  "oracle_savings": sum(savings) / len(savings),
                  # the best share a learner can capture if it learns nothing during build 1
@@ -939,7 +992,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, default=None, help="number of seeds (default 20; 5 with --quick)")
     ap.add_argument("--compiles", default=None,
                     help="comma-separated checkpoints (default 200,500,2000; 200,500 with --quick)")
-    ap.add_argument("--policies", default=",".join(ALL_POLICIES), help="comma-separated subset")
+    ap.add_argument("--policies", default=None,
+                    help="comma-separated subset (default: all; thompson with --toolchain-change)")
     ap.add_argument("--modules", type=int, default=300, help="modules in the simulated project")
     ap.add_argument("--seed0", type=int, default=0,
                     help="first seed (default 0): e.g. --seed0 100 checks tuning on seeds it never saw")
@@ -957,11 +1011,20 @@ def main(argv=None) -> int:
     ap.add_argument("--lag", type=int, default=0,
                     help="experiment: each compile's result reaches the policy only after N further decisions, "
                          "as in a build of N + 1 parallel jobs (default 0: sequential); implies --no-write")
+    ap.add_argument("--toolchain-change", choices=TOOLCHAIN_CHANGES, default=None,
+                    help="experiment: simpulse's learner first runs --earlier-compiles compiles of the project under an "
+                         "earlier toolchain whose effects are the same, or shifted between contexts; implies --no-write")
+    ap.add_argument("--earlier-compiles", type=int, default=2000,
+                    help="compiles under the earlier toolchain (default 2000; with --toolchain-change)")
     args = ap.parse_args(argv)
     if args.lag < 0:
         ap.error("--lag must be ≥ 0")
-    if args.reveal_levels or args.lag:
+    if args.earlier_compiles < 1:
+        ap.error("--earlier-compiles must be ≥ 1")
+    if args.reveal_levels or args.lag or args.toolchain_change:
         args.no_write = True
+    if args.policies is None:
+        args.policies = DEFAULT_POLICY if args.toolchain_change else ",".join(ALL_POLICIES)
 
     seeds = args.seeds or (5 if args.quick else 20)
     cps = args.compiles or ("200,500" if args.quick else "200,500,2000")
@@ -970,6 +1033,8 @@ def main(argv=None) -> int:
     for p in policies:
         if p not in ALL_POLICIES:
             ap.error(f"unknown policy {p!r} (known: {', '.join(ALL_POLICIES)})")
+        if args.toolchain_change and p not in OURS:
+            ap.error(f"--toolchain-change applies to simpulse's policies ({', '.join(OURS)}), not {p!r}")
     if any(p in MABS for p in policies):
         try:
             import mabwiser  # noqa: F401
@@ -987,9 +1052,12 @@ def main(argv=None) -> int:
         print(f"run time {time.time() - t0:.0f} s")
         return 0
     print(f"SIMULATED workload: {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles, {len(policies)} policies, "
-          f"{args.modules} modules" + (f", results {args.lag} decisions late" if args.lag else ""), flush=True)
+          f"{args.modules} modules" + (f", results {args.lag} decisions late" if args.lag else "")
+          + (f", after {args.earlier_compiles} compiles under an earlier toolchain ({args.toolchain_change} effects)"
+             if args.toolchain_change else ""), flush=True)
     result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,
-                 reveal_levels=args.reveal_levels, lag=args.lag)
+                 reveal_levels=args.reveal_levels, lag=args.lag, toolchain_change=args.toolchain_change,
+                 earlier_compiles=args.earlier_compiles)
     md = markdown(result)
     print()
     print(md)
@@ -999,8 +1067,12 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(_jsonable(result), indent=1, allow_nan=False) + "\n")
         write_between_markers(Path(args.markdown), md)
         print(f"\nwrote {args.json} and the bench_learning section of {args.markdown}")
-    print("\ntargets: " + "; ".join(f"{n}: {'n/a' if ok is None else 'met' if ok else 'NOT MET'}"
-                                   for n, ok, _ in result["targets"]))
+    if args.toolchain_change:
+        print("\ntargets: not judged (they are set for a first build with nothing learned; this run started "
+              "from an earlier toolchain's knowledge)")
+    else:
+        print("\ntargets: " + "; ".join(f"{n}: {'n/a' if ok is None else 'met' if ok else 'NOT MET'}"
+                                       for n, ok, _ in result["targets"]))
     print(f"run time {result['meta']['seconds']:.0f} s")
     return 0
 

@@ -863,23 +863,34 @@ class Learner:
 
     def _breakage(self, ctx: str, tc: dict | None, block: dict | None) -> dict:
         """Per strategy that may break a module (declared, or seen to): its Beta posterior on the
-        share of the context's modules it breaks, and its mean cost ratio when it does."""
+        share of the context's modules it breaks, and its mean cost ratio when it does. The
+        newest earlier toolchain's failures and attempts in the context join the prior,
+        discounted like its effects (TOOLCHAIN_DISCOUNT, at most TOOLCHAIN_CAP attempts)."""
         out = {}
         fails = (block or {}).get("fail", {})
         arms = tc["arms"].get(ctx, {}) if tc else {}
+        _, prev = self._tc_chain()
+        prev_fails = prev.get("J", {}).get(ctx, {}).get("fail", {}) if prev else {}
+        prev_arms = prev["arms"].get(ctx, {}) if prev else {}
         for s in self.catalogue.active:
             if s.is_baseline:
                 continue
             f, r_sum = fails.get(s.name, (0, 0.0))
-            if not (s.may_break or f):
+            group = self.breaking_group(s.name)
+            old_f = sum(prev_fails.get(o, (0, 0.0))[0] for o in group)
+            if not (s.may_break or f or old_f):
                 continue
             # the rate is pooled over the strategies that break the same proofs; the cost of a
             # failure stays the strategy's own once it has one
-            group = self.breaking_group(s.name)
             gf = sum(fails.get(o, (0, 0.0))[0] for o in group)
             gn = sum(arms[o][3] for o in group if o in arms)
+            a, b = BREAK_PRIOR[0] + gf, BREAK_PRIOR[1] + max(0, gn - gf)
+            old_n = max(old_f, sum(prev_arms[o][3] for o in group if o in prev_arms))
+            if old_n > 0:
+                w = min(TOOLCHAIN_DISCOUNT, TOOLCHAIN_CAP / old_n)
+                a, b = a + w * old_f, b + w * (old_n - old_f)
             c = math.exp(r_sum / f) if f else BREAK_COST
-            out[s.name] = (BREAK_PRIOR[0] + gf, BREAK_PRIOR[1] + max(0, gn - gf), c)
+            out[s.name] = (a, b, c)
         return out
 
     def arm_posterior(self, ctx: str, strategy: Strategy, joint: J.Joint | None = None) -> P.Posterior:
@@ -897,19 +908,19 @@ class Learner:
 
     def arm_prior(self, ctx: str, strategy: Strategy) -> tuple[float, float]:
         """(mean, pseudo-observations) of a strategy's prior in `ctx`: its catalogue prior, then
-        the previous toolchain's evidence (discounted), then the other contexts' evidence
-        (leave-one-out, capped): never this context's own evidence."""
+        the previous toolchain's evidence (discounted, `earlier_evidence`), then the other
+        contexts' evidence (leave-one-out, capped): never this context's own evidence."""
         tc, prev = self._tc_chain()
         prior_mu = -strategy.prior_mean
         prior_k = strategy.prior_strength
         glob = tc["glob"].get(strategy.name) if tc else None
         arm = tc["arms"].get(ctx, {}).get(strategy.name) if tc else None
-        if prev is not None:
-            old = prev["arms"].get(ctx, {}).get(strategy.name) or prev["glob"].get(strategy.name)
-            if old is not None and old[0] > 0:
-                scale = min(TOOLCHAIN_DISCOUNT, TOOLCHAIN_CAP / old[0])
-                op = P.posterior(P.merged(P.new_arm(), old, scale), prior_mu, prior_k)
-                prior_mu, prior_k = op.mu, op.kappa
+        earlier = self.earlier_evidence(ctx, strategy, prev)
+        if earlier is not None:
+            mu_e, k_e = earlier
+            k = min(TOOLCHAIN_DISCOUNT * k_e, TOOLCHAIN_CAP)
+            prior_mu = (prior_k * prior_mu + k * mu_e) / (prior_k + k)
+            prior_k += k
         if glob is not None:
             # Leave-one-out: the other contexts' evidence, never this context's own twice.
             others = P.merged(glob, arm, -1.0) if arm is not None else glob
@@ -917,6 +928,50 @@ class Learner:
                 g = P.posterior(others, prior_mu, prior_k)
                 prior_mu, prior_k = g.mu, min(g.kappa, share_strength(tc, strategy.name) + prior_k)
         return prior_mu, prior_k
+
+    def earlier_evidence(self, ctx: str, strategy: Strategy, prev: dict | None = None) -> tuple[float, float] | None:
+        """What the newest earlier toolchain (`_tc_chain`) measured of `strategy` in `ctx`, before
+        any discount: (mean effect on log-time, pseudo-observations), or None.
+
+        It is read from that toolchain's joint posterior of the context — the effects identified
+        against module levels, β integrated out, on the catalogue priors only — as the evidence
+        beyond the catalogue prior: κ − κ0 pseudo-observations of mean (κ·μ − κ0·μ0)/(κ − κ0).
+        (A context's contrast sums alone are confounded with the levels of modules compiled
+        once, and hold a fraction of what was learned.) Without a joint block (a context the
+        earlier toolchain never saw, or state from before the joint model): the context's
+        contrast sums, else the strategy's over every context, as direct observations. The
+        earlier toolchain's statistics do not move while another is current, so the result is
+        kept in them ("carry"), keyed by the block's sums and the catalogue prior."""
+        if prev is None:
+            prev = self._tc_chain()[1]
+        if prev is None or strategy.is_baseline:
+            return None
+        block = prev.get("J", {}).get(ctx)
+        if block is None:
+            old = prev["arms"].get(ctx, {}).get(strategy.name) or prev["glob"].get(strategy.name)
+            if old is None or old[0] <= 1e-9:
+                return None
+            return old[1] / old[0], old[0]
+        key = [round(block.get("d", 0.0), 6), round(block.get("q", 0.0), 9), round(sum(block.get("b", ())), 9)]
+        carry = prev.setdefault("carry", {})
+        got = carry.get(ctx)
+        mine = [-strategy.prior_mean, strategy.prior_strength]
+        if not (isinstance(got, list) and len(got) == 2 and got[0] == key and strategy.name in got[1]
+                and got[1][strategy.name][2:] == mine):
+            strategies = [s for s in self.catalogue.active if not s.is_baseline]
+            if strategy not in strategies:
+                strategies.append(strategy)
+            prior = {s.name: (-s.prior_mean, s.prior_strength) for s in strategies}
+            joint = joint_of(prev, ctx, block, list(prior), prior)
+            out = {}
+            for name, (mu0, k0) in prior.items():
+                post = joint.marginal(name)
+                k_e = post.kappa - k0
+                e = [round((post.kappa * post.mu - k0 * mu0) / k_e, 6), round(k_e, 6)] if k_e > 1e-6 else [None, None]
+                out[name] = e + [mu0, k0]
+            got = carry[ctx] = [key, out]
+        e = got[1][strategy.name]
+        return (e[0], e[1]) if e[0] is not None else None
 
     def suspension(self, ctx: str, strategy: str, joint: J.Joint | None = None) -> str | None:
         """Why `strategy` is suspended in `ctx`, or None.

@@ -291,6 +291,43 @@ def test_toolchain_change_discounts_knowledge():
     assert new.summary("simp_heavy")[0].pulls == 0
 
 
+def test_toolchain_change_carries_identified_effects_and_breakage():
+    """The earlier toolchain's knowledge enters the new one's priors as its joint posterior's
+    evidence (identified against module levels), discounted to a quarter and capped; its
+    failures raise the breakage prior, capped too; and evidence under the new toolchain that
+    contradicts it wins within a few rebuilds."""
+    from simpulse import learner as L
+    old = run(Learner(None, seed=2, toolchain="aaaa"), 8, breaks=("single-thread",))
+    new = Learner(None, seed=3, toolchain="bbbb")
+    new._stats = old.stats
+    s = new.catalogue.get("simp-lean")
+    joint = old.joint_posterior("simp_heavy")
+    mu_e, k_e = new.earlier_evidence("simp_heavy", s)
+    assert mu_e == pytest.approx(TRUE["simp-lean"], abs=0.05)
+    assert mu_e == pytest.approx(joint.speed("simp-lean"), abs=0.03)
+    assert k_e > 5
+    mu, k = new.arm_prior("simp_heavy", s)
+    k_add = min(L.TOOLCHAIN_DISCOUNT * k_e, L.TOOLCHAIN_CAP)
+    assert k == pytest.approx(s.prior_strength + k_add)
+    assert mu == pytest.approx((s.prior_strength * -s.prior_mean + k_add * mu_e) / k, abs=1e-6)
+    # cached in the earlier toolchain's statistics, and the same on a second look
+    assert "carry" in old.stats["toolchains"]["aaaa"]
+    assert new.earlier_evidence("simp_heavy", s) == (mu_e, k_e)
+    # a context the earlier toolchain never saw: nothing from the joint, the strategy's arms elsewhere
+    assert new.earlier_evidence("arith", new.catalogue.get("baseline")) is None
+    # breakage: the earlier failures raise the prior rate, by at most TOOLCHAIN_CAP attempts
+    a, b, _ = new._breakage("simp_heavy", None, None)["single-thread"]
+    a0, b0 = L.BREAK_PRIOR
+    assert a / (a + b) > 2 * a0 / (a0 + b0)
+    assert (a - a0) + (b - b0) <= L.TOOLCHAIN_CAP + 1e-9
+    # the new toolchain's own evidence overrides a prior it contradicts
+    flipped = dict(TRUE, **{"simp-lean": 0.25})
+    run(new, 4, effects=flipped, seed=5)
+    post = new.arm_posterior("simp_heavy", s)
+    assert post.mu > 0.1
+    assert new.exploit("simp_heavy") != "simp-lean"
+
+
 def test_recompiling_under_one_strategy_does_not_manufacture_confidence():
     cat = Catalogue([s for s in BUILTIN if s.name in ("baseline", "no-linters")])
     lrn = Learner(None, catalogue=cat)

@@ -359,3 +359,40 @@ def test_calibration_script_measures_the_learner_against_the_truth(capsys, monke
     out = capsys.readouterr().out
     assert "SIMULATED" in out and "| 2000 |" in out and "strategies claimed" in out
     assert (doc.read_text() if doc.exists() else None) == before
+
+
+def test_toolchain_change_runs_the_learner_under_an_earlier_toolchain_first():
+    """--toolchain-change: the learner first builds the project under an earlier toolchain (its
+    own edit history; effects the workload's own or shifted between contexts), then the measured
+    stream runs under the current toolchain, on which the earlier one's knowledge is a prior
+    only: module records and pulls start from nothing there."""
+    bench = _bench()
+    shifted = bench.shifted_speed()
+    assert sorted(shifted) == sorted(W.TRUE_SPEED) and shifted != W.TRUE_SPEED
+    assert sorted(map(sorted, (v.items() for v in shifted.values()))) == \
+        sorted(map(sorted, (v.items() for v in W.TRUE_SPEED.values())))
+    a, b = W.Workload(3, 40), W.Workload(3, 40, stream_seed=99)
+    assert [m.base_seconds for m in a.modules] == [m.base_seconds for m in b.modules]
+    assert [r.module for r in a.stream(120)] != [r.module for r in b.stream(120)]
+    assert a.noise(5) != b.noise(5)
+    seen = []
+    real = bench.make_agent
+
+    def spy(*a, **k):
+        agent = real(*a, **k)
+        seen.append(agent)
+        return agent
+    bench.make_agent = spy
+    try:
+        bench.run_one(3, "thompson", [100], n_modules=40, toolchain_change="same", earlier_compiles=300)
+    finally:
+        bench.make_agent = real
+    lrn = seen[0].learner
+    assert lrn.toolchain == "unknown" and lrn.stats["order"] == ["earlier-toolchain", "unknown"]
+    tcs = lrn.stats["toolchains"]
+    assert sum(int(a[3]) for by in tcs["earlier-toolchain"]["arms"].values() for a in by.values()) > 0
+    assert lrn.stats["counters"]["compiles"] == 400
+    with pytest.raises(SystemExit):
+        bench.run_one(3, "known-levels", [50], n_modules=20, toolchain_change="same")
+    with pytest.raises(SystemExit):
+        bench.main(["--toolchain-change", "same", "--policies", "mab-ts", "--quick"])

@@ -24,10 +24,10 @@ def prior_sources(lrn, ctx: str, strategy) -> dict:
     own_weight = float(arm[0]) if arm else 0.0
     others = max(0.0, float(glob[0]) - own_weight) if glob else 0.0
     prev_name, prev_weight = None, 0.0
-    if prev is not None:
-        old = prev["arms"].get(ctx, {}).get(strategy.name) or prev["glob"].get(strategy.name)
-        if old is not None and old[0] > 0:
-            prev_weight = min(old[0] * L.TOOLCHAIN_DISCOUNT, L.TOOLCHAIN_CAP)
+    earlier = lrn.earlier_evidence(ctx, strategy, prev)
+    if earlier is not None:
+        prev_weight = min(earlier[1] * L.TOOLCHAIN_DISCOUNT, L.TOOLCHAIN_CAP)
+        if prev_weight > 0:
             for name in reversed(lrn.stats["order"]):
                 if name != lrn.toolchain:
                     prev_name = name

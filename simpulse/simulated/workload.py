@@ -145,10 +145,16 @@ def _sub(seed: int, *tags) -> random.Random:
 class Workload:
     """One simulated project (modules, import DAG, true effects) for a seed."""
 
-    def __init__(self, seed: int = 0, n_modules: int = 300, strategies: tuple[str, ...] = STRATEGIES):
+    def __init__(self, seed: int = 0, n_modules: int = 300, strategies: tuple[str, ...] = STRATEGIES,
+                 speed: dict[str, dict[str, float]] | None = None, stream_seed: int | None = None):
+        """`speed`: the true effects per context (default `TRUE_SPEED`); `stream_seed`: the seed of
+        the edits and the timing noise (default `seed`), so that one project can be built along
+        several independent histories."""
         if n_modules < 1:
             raise ValueError("n_modules must be ≥ 1")
         self.seed = seed
+        self.stream_seed = seed if stream_seed is None else stream_seed
+        speed = TRUE_SPEED if speed is None else speed
         self.strategies = tuple(strategies)
         if self.strategies[0] != BASELINE:
             raise ValueError("the first strategy must be the baseline")
@@ -193,7 +199,7 @@ class Workload:
                     brk.append(False)
                     frac.append(0.0)
                     continue
-                mult = TRUE_SPEED.get(m.context, {}).get(s, 1.0)
+                mult = speed.get(m.context, {}).get(s, 1.0)
                 eff.append(math.log(mult) + erng.gauss(0.0, EFFECT_JITTER))
                 g = _BREAK_GROUP.get(s, s)
                 if g not in group_draw:
@@ -283,7 +289,7 @@ class Workload:
     def builds(self) -> Iterator[tuple[int, list[int], list[int]]]:
         """Endless (build number, edited modules, modules compiled) — build 1 compiles everything."""
         yield 1, [], list(range(self.n_modules))
-        rng = _sub(self.seed, "edits")
+        rng = _sub(self.stream_seed, "edits")
         b = 1
         while True:
             b += 1
@@ -306,7 +312,7 @@ class Workload:
     # -- timings -----------------------------------------------------------------------------
     def noise(self, n_compiles: int) -> list[list[float]]:
         """Pre-drawn noise factors, one per (compile index, strategy)."""
-        rng = _sub(self.seed, "noise")
+        rng = _sub(self.stream_seed, "noise")
         out = []
         for _ in range(n_compiles):
             row = []
