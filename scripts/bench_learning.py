@@ -486,6 +486,10 @@ def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = Fal
 
 TOOLCHAIN_CHANGES = ("same", "shifted")
 EARLIER_STREAM = 100_000      # the earlier toolchain's history: edits and noise of seed + this
+# Under the earlier toolchain, each module's base time was its current one × exp(N(μ, σ²)): the
+# toolchain was 10% faster on the whole, and each module moved by ~20% its own way (an
+# assumption: Lean releases change compile times, rarely which modules are slow).
+LEVEL_CHANGE = (-0.1, 0.2)
 
 
 def shifted_speed() -> dict[str, dict[str, float]]:
@@ -496,18 +500,20 @@ def shifted_speed() -> dict[str, dict[str, float]]:
     return {c: dict(W.TRUE_SPEED[cs[(i + 1) % len(cs)]]) for i, c in enumerate(cs)}
 
 
-def earlier_history(agent, seed: int, n_modules: int, change: str, compiles: int, lag: int = 0) -> None:
+def earlier_history(agent, seed: int, n_modules: int, change: str, compiles: int, lag: int = 0,
+                    level_change: tuple[float, float] = LEVEL_CHANGE) -> None:
     """`--toolchain-change`: the learner first builds the same project `compiles` times' worth
     under an earlier toolchain (its own edits and noise; effects the workload's own, or
-    `shifted_speed` for `shifted`), then the measured stream runs under the current one. Module
-    records are per toolchain, so what carries over is what simpulse carries over: each
-    context's effects and break rates, discounted (docs/learning.md, "Toolchains")."""
+    `shifted_speed` for `shifted`; each module's base time its current one × exp(N(μ, σ²)),
+    `level_change`), then the measured stream runs under the current one. What carries over is
+    what simpulse carries over: each context's effects and break rates, discounted, and each
+    module's level (docs/learning.md, "Toolchains")."""
     if not isinstance(agent, LearnerAgent):
         raise SystemExit("--toolchain-change applies to simpulse's policies only")
     if change not in TOOLCHAIN_CHANGES:
         raise SystemExit(f"--toolchain-change takes {' or '.join(TOOLCHAIN_CHANGES)}, not {change!r}")
     old = W.Workload(seed, n_modules, speed=shifted_speed() if change == "shifted" else None,
-                     stream_seed=seed + EARLIER_STREAM)
+                     stream_seed=seed + EARLIER_STREAM, level_change=tuple(level_change))
     current = agent.learner.toolchain
     agent.learner.toolchain = "earlier-toolchain"
     agent.wl = old
@@ -526,7 +532,8 @@ def earlier_history(agent, seed: int, n_modules: int, change: str, compiles: int
 
 def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300,
             reveal_levels: bool = False, options: dict | None = None, lag: int = 0,
-            toolchain_change: str | None = None, earlier_compiles: int = 2000) -> dict:
+            toolchain_change: str | None = None, earlier_compiles: int = 2000,
+            level_change: tuple[float, float] = LEVEL_CHANGE) -> dict:
     """One policy on one seed's stream. `lag`: each compile's result reaches the policy only
     after `lag` further decisions (as in a build of lag + 1 parallel jobs, where a decision is
     taken while the compiles started before it still run); 0 = sequential. `toolchain_change`:
@@ -537,7 +544,7 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
     noise = wl.noise(n)
     agent = make_agent(policy, wl, seed, reveal_levels, options)
     if toolchain_change:
-        earlier_history(agent, seed, n_modules, toolchain_change, earlier_compiles, lag)
+        earlier_history(agent, seed, n_modules, toolchain_change, earlier_compiles, lag, level_change)
         agent.wl = wl
     marks = set(checkpoints)
     regret = saved = achievable = 0.0
@@ -774,6 +781,7 @@ def markdown(result: dict) -> str:
         + (f", each result {meta['lag']} decisions late" if meta.get("lag") else "")
         + (f", after {meta['earlier_compiles']} compiles under an earlier toolchain whose effects are "
            + ("the same" if meta["toolchain_change"] == "same" else "shifted between contexts")
+           + " and under which each module took its time now × exp(N({:g}, {:g}²))".format(*meta["level_change"])
            if meta.get("toolchain_change") else "") + "; mean ± 95 % "
         f"t-interval over seeds; run {meta['date']}, {meta['seconds']:.0f} s). Regret and savings "
         "use expected (noise-free) costs; the oracle knows every effect and failure; the *context "
@@ -853,10 +861,11 @@ def print_diagnostics(result: dict) -> None:
 
 def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int = 300, reveal_levels: bool = False,
         jobs: int | None = None, seed0: int = 0, lag: int = 0, toolchain_change: str | None = None,
-        earlier_compiles: int = 2000) -> dict:
+        earlier_compiles: int = 2000, level_change: tuple[float, float] = LEVEL_CHANGE) -> dict:
     t0 = time.time()
     cost_rank = {p: (0 if p in MABS else 1 if p in OURS else 2) for p in policies}
-    tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels, None, lag, toolchain_change, earlier_compiles)
+    tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels, None, lag, toolchain_change, earlier_compiles,
+              tuple(level_change))
              for p in sorted(policies, key=lambda p: cost_rank[p]) for s in range(seeds)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)
     runs = _pool_map(tasks, jobs)
@@ -884,6 +893,7 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
         "meta": {"seeds": seeds, "seed0": seed0, "modules": n_modules, "jobs": jobs, "lag": lag,
                  "toolchain_change": toolchain_change,
                  "earlier_compiles": earlier_compiles if toolchain_change else None,
+                 "level_change": list(level_change) if toolchain_change else None,
                  "seconds": time.time() - t0, "date": time.strftime("%Y-%m-%d"),
                  "oracle_savings": sum(savings) / len(savings),
                  # the best share a learner can capture if it learns nothing during build 1
@@ -1016,11 +1026,20 @@ def main(argv=None) -> int:
                          "earlier toolchain whose effects are the same, or shifted between contexts; implies --no-write")
     ap.add_argument("--earlier-compiles", type=int, default=2000,
                     help="compiles under the earlier toolchain (default 2000; with --toolchain-change)")
+    ap.add_argument("--level-change", default=",".join(f"{v:g}" for v in LEVEL_CHANGE), metavar="MU,SIGMA",
+                    help="under the earlier toolchain each module took its time now × exp(N(MU, SIGMA²)) "
+                         "(default %(default)s; 0,0: the same levels; with --toolchain-change)")
     args = ap.parse_args(argv)
     if args.lag < 0:
         ap.error("--lag must be ≥ 0")
     if args.earlier_compiles < 1:
         ap.error("--earlier-compiles must be ≥ 1")
+    try:
+        level_change = tuple(float(v) for v in args.level_change.split(","))
+        if len(level_change) != 2 or not all(map(math.isfinite, level_change)) or level_change[1] < 0:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--level-change takes MU,SIGMA (two finite numbers, SIGMA ≥ 0), not {args.level_change!r}")
     if args.reveal_levels or args.lag or args.toolchain_change:
         args.no_write = True
     if args.policies is None:
@@ -1053,11 +1072,11 @@ def main(argv=None) -> int:
         return 0
     print(f"SIMULATED workload: {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles, {len(policies)} policies, "
           f"{args.modules} modules" + (f", results {args.lag} decisions late" if args.lag else "")
-          + (f", after {args.earlier_compiles} compiles under an earlier toolchain ({args.toolchain_change} effects)"
-             if args.toolchain_change else ""), flush=True)
+          + (f", after {args.earlier_compiles} compiles under an earlier toolchain ({args.toolchain_change} effects, "
+             f"levels × exp(N({level_change[0]:g}, {level_change[1]:g}²)))" if args.toolchain_change else ""), flush=True)
     result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,
                  reveal_levels=args.reveal_levels, lag=args.lag, toolchain_change=args.toolchain_change,
-                 earlier_compiles=args.earlier_compiles)
+                 earlier_compiles=args.earlier_compiles, level_change=level_change)
     md = markdown(result)
     print()
     print(md)

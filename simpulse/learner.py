@@ -62,6 +62,7 @@ REG_RIDGE = 0.1            # ridge on the log(lines) slope of the per-context le
 BETA_PRIOR = (0.05, 1.0)   # pseudo-observations behind the joint model's prior on β (intercept, log(lines) slope)
 PREDICTION_REFRESH = (0.25, 0.02)  # a context's modules are re-added when its level prediction's weight
                                    # moves by > 25% and > 0.02 compiles' worth
+CARRY_MIN = 3              # carried levels predict once a context has 3 compiles of carried modules
 SECONDARY = (10.0, 10.0)   # ridge of the stale regression / β prior weight on the slopes after log(lines):
                            # declarations and tactic counts must earn their place; size predicts first
 
@@ -106,6 +107,28 @@ def _tc(stats: dict, toolchain: str) -> dict:
         tc = tcs[toolchain] = {"arms": {}, "glob": {}, "recent": {}, "modules": {}, "ctx": {},
                                "secs": {}, "explore": [0, 0], "first": None, "last": None}
     return tc
+
+
+def earlier_toolchain(stats: dict, toolchain: str) -> dict | None:
+    """The statistics of the newest toolchain other than `toolchain` (what a toolchain change
+    carries over, discounted: `Learner.arm_prior`, `carry_level`), or None."""
+    for name in reversed(stats["order"]):
+        if name != toolchain:
+            return stats["toolchains"].get(name)
+    return None
+
+
+def carry_level(stats: dict, toolchain: str, module: str, mod: dict) -> None:
+    """Give the module record `mod` (under `toolchain`) the level the newest earlier toolchain
+    measured for the module, as "o", once: a Lean upgrade changes compile times, but rarely
+    which modules are slow — what a first build without levels lacks most."""
+    if "o" in mod:
+        return
+    prev = earlier_toolchain(stats, toolchain)
+    rec = module_record(prev, module) if prev else None
+    level = _level(prev, rec) if rec else None
+    if level is not None and math.isfinite(level):
+        mod["o"] = round(level, 5)
 
 
 def _arm(table: dict, ctx: str, strategy: str) -> list:
@@ -238,6 +261,7 @@ def fold(stats: dict, ev: dict) -> dict:
         arm[4] += 1
         glob[4] += 1
         mod = module_record(tc, module) or {"s": {}, "c": {}}
+        carry_level(stats, toolchain, module, mod)
         mod.setdefault("f", {})[strategy] = ev.get("source_hash") or "*"
         _remember_source(mod, ev, ctx, features)
         if fb > 0:
@@ -273,6 +297,7 @@ def fold(stats: dict, ev: dict) -> dict:
     level = _level(tc, mod, memo)
     if mod is None:
         mod = {"s": {}, "c": {}}
+    carry_level(stats, toolchain, module, mod)
     r = _observe_module(tc, mod, ctx, strategy, y, features, memo)
     _remember_source(mod, ev, ctx, features)
     _put_module(tc, module, mod)
@@ -412,6 +437,43 @@ def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, f
     return J.dot(beta, x), _prediction_weight(tc, s2)
 
 
+def carry_fit(tc: dict, ctx: str) -> tuple[float, float, float] | None:
+    """Levels carried from an earlier toolchain, in the context: (their mean shift — a de-biased
+    log-time now minus the module's level then —, the residual variance around it, and what a
+    carried level is worth in compiles of the module, like `_prediction_weight`), once the
+    context has CARRY_MIN compiles of modules with a carried level; else None. The variance is
+    taken around the mean shift, so a toolchain that changes every module's time alike costs
+    nothing, one that reorders them gets carried levels that weigh little."""
+    c = tc.get("creg", {}).get(ctx)
+    if not c or c[0] < CARRY_MIN:
+        return None
+    n, s1, s2 = c
+    mean = s1 / n
+    var = max(0.0, (s2 - n * mean * mean) / (n - 1))
+    return round(mean, 5), round(var, 6), round(_prediction_weight(tc, var), 5)
+
+
+def carried_level(tc: dict, ctx: str, mod: dict | None) -> tuple[float, float] | None:
+    """(predicted log-time under baseline, weight) of a module from the level an earlier
+    toolchain measured (record "o") and the context's shift (`carry_fit`), or None."""
+    o = mod.get("o") if mod else None
+    if not isinstance(o, (int, float)):
+        return None
+    cf = carry_fit(tc, ctx)
+    return None if cf is None else (o + cf[0], cf[2])
+
+
+def level_prior(tc: dict, ctx: str, mod: dict | None, x: list[float] | None) -> tuple[float, float] | None:
+    """(predicted level, weight) of a module not yet compiled: its carried level
+    (`carried_level`) or its features' prediction (`predicted_level`), whichever weighs more —
+    the same choice `_joint_add` makes for its pseudo-observation."""
+    c = carried_level(tc, ctx, mod)
+    p = predicted_level(tc, ctx, x)
+    if c is None or c[1] <= 0:
+        return p
+    return c if p is None or c[1] >= p[1] else p
+
+
 def _prediction_weight(tc: dict, s2: float) -> float:
     """What a level predicted with residual variance s2 is worth, in compiles of the module. s2
     is the level's misfit τ² plus one compile's timing noise σ²: a prediction is worth σ² / τ²
@@ -432,19 +494,26 @@ def _refresh_predictions(tc: dict, ctx: str, x: list | None) -> bool:
     re-added at the current weight — so a first build's early modules count as much as its
     later ones. Rare (the weight settles after a few dozen compiles of the context); a pass
     decodes only the context's module records. `x`: the features of the module just compiled
-    (their length is the regression's). True when a pass ran."""
-    if not isinstance(x, list):
-        return False
-    d = len(x)
-    fit = regression_fit(tc, ctx, d)
-    if fit is None:
-        return False
-    f = round(_prediction_weight(tc, fit[1]), 5)
-    done = tc.setdefault("pw", {})
+    (their length is the regression's). The same for the weight of levels carried from an
+    earlier toolchain (`carry_fit`): once it moves, the context's carried modules are re-added
+    at it (the first ones, added before carried levels predicted, then take them). True when a
+    pass ran."""
+    fit = regression_fit(tc, ctx, len(x)) if isinstance(x, list) else None
+    f = round(_prediction_weight(tc, fit[1]), 5) if fit is not None else None
+    cf = carry_fit(tc, ctx)
+    cw = cf[2] if cf is not None else None
     rel, least = PREDICTION_REFRESH
-    if ctx in done and abs(f - done[ctx]) <= max(rel * done[ctx], least):
+    moved = False
+    for key, value in (("pw", f), ("cw", cw)):
+        done = tc.setdefault(key, {})
+        if value is None or (ctx in done and abs(value - done[ctx]) <= max(rel * done[ctx], least)):
+            continue
+        done[ctx] = value
+        moved = True
+    if not moved:
         return False
-    done[ctx] = f
+    d = len(x) if isinstance(x, list) else None
+    f = tc["pw"].get(ctx)
     # records are compact JSON (`_put_module`): those of other contexts are skipped undecoded
     tag = '"j":[' + json.dumps(ctx) + ","
     for name, raw in list(tc["modules"].items()):
@@ -453,12 +522,16 @@ def _refresh_predictions(tc: dict, ctx: str, x: list | None) -> bool:
         mod = module_record(tc, name)
         j = mod.get("j") if mod else None
         mx = mod.get("x") if mod else None
-        if not (isinstance(j, list) and len(j) == 4 and j[0] == ctx) or not isinstance(mx, list) or len(mx) != d:
+        if not (isinstance(j, list) and len(j) == 4 and j[0] == ctx):
             continue
-        if j[3] == f:
-            continue
+        feat = f if isinstance(mx, list) and len(mx) == d else None
+        if cw and isinstance(mod.get("o"), (int, float)) and (feat is None or cw >= feat):
+            if isinstance(j[2], dict) and j[3] == cw:
+                continue                      # carried, at the current weight
+        elif feat is None or (isinstance(j[2], list) and j[3] == feat):
+            continue                          # no prediction to bring up to date, or up to date
         _joint_remove(tc, mod)
-        _joint_add(tc, mod, ctx, mx, f, j[1])
+        _joint_add(tc, mod, ctx, mx if isinstance(mx, list) else None, f, j[1])
         _put_module(tc, name, mod)
     return True
 
@@ -469,9 +542,15 @@ def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[f
     but a fair guess — and the only source for a context's first compiles, where it is the
     regression pooled over contexts), with BETA_PRIOR pseudo-observations (intercept, log(lines)
     slope) and SECONDARY[1] on every other slope."""
-    fit = regression_fit(tc, ctx, len(feats)) if tc and feats else None
-    return {f: (fit[0][i] if fit else 0.0, BETA_PRIOR[0] if i == 0 else BETA_PRIOR[1] if i == 1 else SECONDARY[1])
-            for i, f in enumerate(feats)}
+    numeric = [f for f in feats if f != J.SHIFT]
+    fit = regression_fit(tc, ctx, len(numeric)) if tc and numeric else None
+    out = {f: (fit[0][i] if fit else 0.0, BETA_PRIOR[0] if i == 0 else BETA_PRIOR[1] if i == 1 else SECONDARY[1])
+           for i, f in enumerate(numeric)}
+    if J.SHIFT in feats:
+        # the shift of carried levels: centred on their mean residual, as weak as the intercept
+        c = carry_fit(tc, ctx) if tc else None
+        out[J.SHIFT] = (c[0] if c else 0.0, BETA_PRIOR[0])
+    return out
 
 
 def joint_of(tc: dict | None, ctx: str, block: dict | None, names: list[str], prior: dict, **kw) -> J.Joint:
@@ -597,13 +676,18 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     # OUTLIER_CLIP noise standard deviations, so one outlier cannot flip a ranking. (A compile
     # faster than expected is not clipped: machines do not make compiles fast by accident,
     # and a strategy's first good results must count in full.)
+    # A level only predicted (carried from an earlier toolchain, or from features) is worth w
+    # compiles: the bound widens by its uncertainty, σ²/w.
     expected = _level(tc, mod, memo) if s else None
+    spread = 1.0
     if expected is None:
-        p = predicted_level(tc, ctx, x)
+        p = level_prior(tc, ctx, mod, x)
         expected = p[0] if p is not None else None
+        if p is not None:
+            spread += 1.0 / max(p[1], 1e-3)
     if expected is not None:
         expected += _delta_hat(tc, ctx, strategy, memo)
-        h = OUTLIER_CLIP * math.sqrt(noise_var(tc))
+        h = OUTLIER_CLIP * math.sqrt(noise_var(tc) * spread)
         y = min(y, expected + h)
     _joint_remove(tc, mod)
     entry = s.get(strategy)
@@ -628,14 +712,21 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     if x is not None:
         _reg_add(tc, ctx, x, deb)
         _reg_add(tc, POOLED, x, deb)
-    predicted = predicted_level(tc, ctx, x)
+    if isinstance(mod.get("o"), (int, float)):
+        cr = tc.setdefault("creg", {}).setdefault(ctx, [0, 0.0, 0.0])
+        r = deb - mod["o"]
+        cr[0] += 1
+        cr[1] = round(cr[1] + r, 6)
+        cr[2] = round(cr[2] + r * r, 6)
+    from_features = predicted_level(tc, ctx, x)
+    predicted = level_prior(tc, ctx, mod, x)
     base = s.get(BASELINE)
     debiased = {k: (e[0], e[1] - e[0] * _delta_hat(tc, ctx, k, memo)) for k, e in s.items()}
     n_all = sum(n for n, _ in debiased.values())
     sum_all = sum(v for _, v in debiased.values())
     old_x = mod.get("x")
     this_residual = None
-    _joint_add(tc, mod, ctx, x, predicted[1] if predicted is not None else None,
+    _joint_add(tc, mod, ctx, x, from_features[1] if from_features is not None else None,
                importance_weight(tc, ctx, sum_all / n_all))
     for k, (n, sy, *_) in s.items():
         old = mod["c"].pop(k, None)
@@ -678,8 +769,8 @@ def _joint_cells(mod: dict, pseudo) -> tuple[dict, float, float, float]:
     real = float(sum(c[0] for c in cells.values())) + (pseudo is not None)
     pe = round(sum(max(0.0, c[2] - c[1] * c[1] / c[0]) for c in cells.values() if c[0] > 1), 5)
     pf = float(sum(c[0] - 1 for c in cells.values() if c[0] > 1))
-    if pseudo is not None and not isinstance(pseudo[0], list):
-        pred, w = pseudo
+    if pseudo is not None and isinstance(pseudo[0], (int, float)):
+        pred, w = pseudo[0], pseudo[1]
         c = cells.get(BASELINE) or [0, 0.0, 0.0]
         cells[BASELINE] = [round(c[0] + w, 5), round(c[1] + w * pred, 5), round(c[2] + w * pred * pred, 5)]
     return cells, real, pe, pf
@@ -688,7 +779,7 @@ def _joint_cells(mod: dict, pseudo) -> tuple[dict, float, float, float]:
 def _joint_apply(tc: dict, mod: dict, ctx: str, weight: float, pseudo, sign: float) -> None:
     cells, real, pe, pf = _joint_cells(mod, pseudo)
     J.add_module(_block(tc, ctx), cells, weight, real, sign,
-                 pseudo=pseudo if pseudo is not None and isinstance(pseudo[0], list) else None)
+                 pseudo=pseudo if pseudo is not None and isinstance(pseudo[0], (list, dict)) else None)
     noise = tc.setdefault("noise", [0.0, 0.0])
     noise[0] = max(0.0, round(noise[0] + sign * pe, 5))
     noise[1] = max(0.0, noise[1] + sign * pf)
@@ -697,20 +788,37 @@ def _joint_apply(tc: dict, mod: dict, ctx: str, weight: float, pseudo, sign: flo
 def _joint_remove(tc: dict, mod: dict) -> None:
     """Subtract the module's contribution to its context's joint block (`simpulse.policy.joint`)
     — recomputed from its cells, which have not changed since it was added, and the record
-    ``j = [context, weight, features x, pseudo weight]``. Call before changing the cells."""
+    ``j = [context, weight, features x, pseudo weight]`` (x = {"o": level} for a level carried
+    from an earlier toolchain). Call before changing the cells."""
     old = mod.pop("j", None)
     if isinstance(old, list) and len(old) == 4 and isinstance(old[0], str):
-        _joint_apply(tc, mod, old[0], old[1], None if old[3] is None else (old[2], old[3]), -1.0)
+        _joint_apply(tc, mod, old[0], old[1], _pseudo(old[2], old[3]), -1.0)
     # (any other shape — a damaged record — cannot be subtracted exactly; it is dropped and the
     # module's new contribution added: one module counted twice, never a failed load)
 
 
+def _pseudo(x, w):
+    """The pseudo-observation of a module's level as `J.add_module` takes it, from the record's
+    (x, w): features x → N(xᵀβ, σ²/w); {"o": level} → N(level + shift, σ²/w); a number (legacy)
+    → (value, weight)."""
+    if w is None:
+        return None
+    if isinstance(x, dict):
+        return ({J.SHIFT: 1.0}, w, float(x.get("o", 0.0)))
+    return (x, w)
+
+
 def _joint_add(tc: dict, mod: dict, ctx: str, x: list | None, w: float | None, weight: float) -> None:
     """Add the module to its context's joint block; with features x, its level's prior
-    N(xᵀβ, σ²/w) joins as a pseudo-observation (`J.add_module`)."""
+    N(xᵀβ, σ²/w) joins as a pseudo-observation (`J.add_module`). A module with a level carried
+    from an earlier toolchain (record "o"), once the context's carried levels predict
+    (`carry_fit`), has instead the prior N(that level + the context's shift, σ²/w_carry)."""
     weight = round(weight, 5)
     pseudo = None if x is None or not w else ([round(v, 5) for v in x], round(w, 5))
-    _joint_apply(tc, mod, ctx, weight, pseudo, 1.0)
+    cf = carry_fit(tc, ctx) if isinstance(mod.get("o"), (int, float)) else None
+    if cf is not None and cf[2] > 0 and (pseudo is None or cf[2] >= pseudo[1]):
+        pseudo = ({"o": mod["o"]}, cf[2])
+    _joint_apply(tc, mod, ctx, weight, None if pseudo is None else _pseudo(*pseudo), 1.0)
     block = tc["J"][ctx]
     block["age"] = block.get("age", 0) + 1
     mod["j"] = [ctx, weight, None, None] if pseudo is None else [ctx, weight, pseudo[0], pseudo[1]]
@@ -740,13 +848,14 @@ def share_strength(tc: dict, strategy: str) -> float:
 def relative_cost(tc: dict | None, ctx: str, mod: dict | None, x: list[float] | None,
                   memo: dict | None = None) -> float:
     """The module's expected baseline time relative to its context's typical (geometric mean)
-    one: from its own compiles, else predicted from its features, else 1."""
+    one: from its own compiles, else from its level under an earlier toolchain, else predicted
+    from its features, else 1."""
     c = tc["ctx"].get(ctx) if tc else None
     if not c or c[0] < 3:
         return 1.0
     level = _level(tc, mod, memo) if mod else None
     if level is None:
-        p = predicted_level(tc, ctx, x)
+        p = level_prior(tc, ctx, mod, x)
         if p is None:
             return 1.0
         level = p[0]
@@ -844,13 +953,7 @@ class Learner:
     def _tc_chain(self) -> tuple[dict | None, dict | None]:
         """This toolchain's statistics and, as a discounted prior, the newest earlier one's."""
         stats = self.stats
-        tc = stats["toolchains"].get(self.toolchain)
-        prev = None
-        for name in reversed(stats["order"]):
-            if name != self.toolchain:
-                prev = stats["toolchains"].get(name)
-                break
-        return tc, prev
+        return stats["toolchains"].get(self.toolchain), earlier_toolchain(stats, self.toolchain)
 
     def joint_posterior(self, ctx: str) -> J.Joint:
         """The joint posterior of every active strategy's effect in `ctx`: the context's joint
@@ -1083,6 +1186,11 @@ class Learner:
         best = greedy(views)
         linear = None
         mod = module_record(tc, module) if tc else None
+        if tc is not None and not (mod and "o" in mod):
+            # a module this toolchain has not compiled yet: its level under the earlier one
+            probe = dict(mod) if mod else {"s": {}, "c": {}}
+            carry_level(self.stats, self.toolchain, module, probe)
+            mod = probe if "o" in probe else mod
         x = feature_vector(features)
         if x is None:
             x = mod.get("x") if mod else None

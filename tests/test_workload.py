@@ -375,6 +375,10 @@ def test_toolchain_change_runs_the_learner_under_an_earlier_toolchain_first():
     assert [m.base_seconds for m in a.modules] == [m.base_seconds for m in b.modules]
     assert [r.module for r in a.stream(120)] != [r.module for r in b.stream(120)]
     assert a.noise(5) != b.noise(5)
+    c = W.Workload(3, 40, level_change=(-0.1, 0.2))      # the same sources under another toolchain
+    assert [m.features for m in a.modules] == [m.features for m in c.modules]
+    ratios = [math.log(y.base_seconds / x.base_seconds) for x, y in zip(a.modules, c.modules)]
+    assert len(set(round(r, 6) for r in ratios)) == 40 and -0.2 < sum(ratios) / 40 < 0.0
     seen = []
     real = bench.make_agent
 
@@ -392,7 +396,14 @@ def test_toolchain_change_runs_the_learner_under_an_earlier_toolchain_first():
     tcs = lrn.stats["toolchains"]
     assert sum(int(a[3]) for by in tcs["earlier-toolchain"]["arms"].values() for a in by.values()) > 0
     assert lrn.stats["counters"]["compiles"] == 400
+    # modules compiled under both toolchains carry their earlier level
+    from simpulse.learner import module_record
+    names = list(tcs["unknown"]["modules"])
+    assert names and all(module_record(tcs["earlier-toolchain"], n) is not None for n in names)
+    assert all("o" in module_record(tcs["unknown"], n) for n in names)
     with pytest.raises(SystemExit):
         bench.run_one(3, "known-levels", [50], n_modules=20, toolchain_change="same")
     with pytest.raises(SystemExit):
         bench.main(["--toolchain-change", "same", "--policies", "mab-ts", "--quick"])
+    with pytest.raises(SystemExit):
+        bench.main(["--toolchain-change", "same", "--level-change", "0,-1", "--quick"])

@@ -49,6 +49,7 @@ def _index(block: dict, name: str) -> int:
 
 
 FEATURE = "#"          # names "#0", "#1", …: the coefficients β of the level's regression on features
+SHIFT = "#s"           # the context's shift from module levels carried over from an earlier toolchain
 
 
 def feature_names(d: int) -> list[str]:
@@ -56,7 +57,7 @@ def feature_names(d: int) -> list[str]:
 
 
 def add_module(block: dict, cells: dict, weight: float, real: float, sign: float = 1.0,
-               pseudo: tuple[list[float], float] | None = None) -> None:
+               pseudo: tuple | None = None) -> None:
     """Add (sign +1) or remove (−1) one module: `cells` maps strategy → [n, S, Q] (weighted count,
     sum and sum of squares of its log-times), `real` the number of observations in it (each
     counts one degree of freedom whatever its weight; the module's level takes one).
@@ -65,12 +66,19 @@ def add_module(block: dict, cells: dict, weight: float, real: float, sign: float
     regression of level on features, estimated jointly with δ (names `feature_names`). It
     enters as one more observation of the level, 0 = μ − xᵀβ, of weight w: a module compiled
     once then informs δ against its features, and the regression is always de-biased by the
-    current δ — not by the estimate of the day each module was seen."""
+    current δ — not by the estimate of the day each module was seen.
+
+    `pseudo` = (design, w, offset), design a dict name → coefficient: the level's prior is
+    N(offset + Σ coefficient·parameter, σ²/w). A module whose level an earlier toolchain
+    measured has ({SHIFT: 1}, w, its earlier level): its level now is that one plus the
+    context's shift, estimated jointly with δ like β."""
     # each group: (weight n, design {name: coefficient}, Σ y, Σ y²); the baseline's design is empty
     groups = [(v[0], {} if k == "baseline" else {k: 1.0}, v[1], v[2]) for k, v in cells.items() if v[0] > 0]
     if pseudo is not None and pseudo[1] > 0:
-        x, wp = pseudo
-        groups.append((wp, {f: -xi for f, xi in zip(feature_names(len(x)), x)}, 0.0, 0.0))
+        x, wp = pseudo[0], pseudo[1]
+        off = pseudo[2] if len(pseudo) > 2 else 0.0
+        design = x.items() if isinstance(x, dict) else zip(feature_names(len(x)), x)
+        groups.append((wp, {f: -xi for f, xi in design}, wp * off, wp * off * off))
     N = sum(g[0] for g in groups)
     if N <= 0 or len(groups) < 2:
         return          # one group only: no contrast
@@ -156,10 +164,11 @@ def dot(x, y) -> float:
 
 
 def features_of(block: dict | None) -> list[str]:
-    """The block's regression coefficients, in order: "#0", "#1", …"""
+    """The block's regression coefficients, in order: "#0", "#1", …, then SHIFT if present."""
     if not block:
         return []
-    return sorted((k for k in block["names"] if k.startswith(FEATURE)), key=lambda k: int(k[1:]))
+    return sorted((k for k in block["names"] if k.startswith(FEATURE)),
+                  key=lambda k: (0, int(k[1:])) if k[1:].isdigit() else (1, 0))
 
 
 def without_features(block: dict, prior: dict[str, tuple[float, float]]) -> dict:

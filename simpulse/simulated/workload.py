@@ -146,10 +146,13 @@ class Workload:
     """One simulated project (modules, import DAG, true effects) for a seed."""
 
     def __init__(self, seed: int = 0, n_modules: int = 300, strategies: tuple[str, ...] = STRATEGIES,
-                 speed: dict[str, dict[str, float]] | None = None, stream_seed: int | None = None):
+                 speed: dict[str, dict[str, float]] | None = None, stream_seed: int | None = None,
+                 level_change: tuple[float, float] | None = None):
         """`speed`: the true effects per context (default `TRUE_SPEED`); `stream_seed`: the seed of
         the edits and the timing noise (default `seed`), so that one project can be built along
-        several independent histories."""
+        several independent histories; `level_change` = (μ, σ): every module's base time is
+        multiplied by exp(N(μ, σ²)), its features unchanged — the same project under another
+        toolchain, which changes compile times, each module's its own way."""
         if n_modules < 1:
             raise ValueError("n_modules must be ≥ 1")
         self.seed = seed
@@ -163,6 +166,7 @@ class Workload:
         ctx_weights = [CONTEXT_SHARES[c] for c in ctx_names]
         modules: list[Module] = []
         counters = {c: 0 for c in CONTEXTS}
+        lrng = _sub(seed, "level-change")
         for i in range(n_modules):
             ctx = rng.choices(ctx_names, ctx_weights)[0]
             counters[ctx] += 1
@@ -175,8 +179,10 @@ class Workload:
                 else:
                     imports.add(rng.randrange(0, i))
             name = f"Sim.{_camel(ctx)}.M{i:03d}"
-            modules.append(Module(i, name, ctx, base, tuple(sorted(imports)),
-                                  _features(rng, ctx, base, len(imports))))
+            features = _features(rng, ctx, base, len(imports))
+            if level_change is not None:
+                base *= math.exp(lrng.gauss(*level_change))
+            modules.append(Module(i, name, ctx, base, tuple(sorted(imports)), features))
         self.modules: tuple[Module, ...] = tuple(modules)
         self.n_modules = n_modules
         # dependents (reverse edges)
