@@ -1167,7 +1167,7 @@ class Learner:
     def choose(self, *, module: str, source: bytes | str | None = None, path: str | None = None,
                context: str | None = None, features: dict | None = None) -> Decision:
         source_hash = None
-        tc, _ = self._tc_chain()
+        tc, prev = self._tc_chain()
         if context is None:
             context, features, source_hash = self._classify(tc, module, source, path)
         features = features or {}
@@ -1188,7 +1188,7 @@ class Learner:
         best = greedy(views)
         linear = None
         mod = module_record(tc, module) if tc else None
-        if tc is not None and not (mod and "o" in mod):
+        if tc is not None and prev is not None and not (mod and "o" in mod):
             # a module this toolchain has not compiled yet: its level under the earlier one
             probe = dict(mod) if mod else {"s": {}, "c": {}}
             carry_level(self.stats, self.toolchain, module, probe)

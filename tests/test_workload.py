@@ -308,6 +308,23 @@ def test_reference_sweep_runs_a_reference_under_each_decision_rule():
         bench.reference_sweep(1, [50], n_modules=20, jobs=1, reference="oracle")
 
 
+def _agent_of_run(bench, *args, **kw):
+    """The agent `bench.run_one(*args, **kw)` ran, as it was at the end of the run."""
+    seen = []
+    real = bench.make_agent
+
+    def spy(*a, **k):
+        agent = real(*a, **k)
+        seen.append(agent)
+        return agent
+    bench.make_agent = spy
+    try:
+        bench.run_one(*args, **kw)
+    finally:
+        bench.make_agent = real
+    return seen[0]
+
+
 def test_lag_delivers_each_result_that_many_decisions_late():
     """--lag N (a build of N + 1 parallel jobs): a policy decides while the last N compiles'
     results are still out. Lag 0 is the sequential run; a lag changes what a learner does but
@@ -322,20 +339,9 @@ def test_lag_delivers_each_result_that_many_decisions_late():
     assert run("thompson", lag=0) == seq
     assert run("thompson", lag=6)["regret"] != seq["regret"]
     assert run("ctx-oracle", lag=0) == run("ctx-oracle", lag=6)
-    seen = []
-    real = bench.make_agent
-
-    def spy(*a, **k):
-        agent = real(*a, **k)
-        seen.append(agent)
-        return agent
-    bench.make_agent = spy
-    try:
-        bench.run_one(3, "thompson", [150], n_modules=40, lag=6)
-    finally:
-        bench.make_agent = real
-    counters = seen[0].learner.stats["counters"]
-    assert counters["compiles"] == 150 - 6 and len(seen[0].decisions) == 6
+    agent = _agent_of_run(bench, 3, "thompson", [150], n_modules=40, lag=6)
+    counters = agent.learner.stats["counters"]
+    assert counters["compiles"] == 150 - 6 and len(agent.decisions) == 6
     with pytest.raises(SystemExit):
         bench.main(["--lag", "-1", "--quick"])
 
@@ -379,19 +385,8 @@ def test_toolchain_change_runs_the_learner_under_an_earlier_toolchain_first():
     assert [m.features for m in a.modules] == [m.features for m in c.modules]
     ratios = [math.log(y.base_seconds / x.base_seconds) for x, y in zip(a.modules, c.modules)]
     assert len(set(round(r, 6) for r in ratios)) == 40 and -0.2 < sum(ratios) / 40 < 0.0
-    seen = []
-    real = bench.make_agent
-
-    def spy(*a, **k):
-        agent = real(*a, **k)
-        seen.append(agent)
-        return agent
-    bench.make_agent = spy
-    try:
-        bench.run_one(3, "thompson", [100], n_modules=40, toolchain_change="same", earlier_compiles=300)
-    finally:
-        bench.make_agent = real
-    lrn = seen[0].learner
+    lrn = _agent_of_run(bench, 3, "thompson", [100], n_modules=40, toolchain_change="same",
+                        earlier_compiles=300).learner
     assert lrn.toolchain == "unknown" and lrn.stats["order"] == ["earlier-toolchain", "unknown"]
     tcs = lrn.stats["toolchains"]
     assert sum(int(a[3]) for by in tcs["earlier-toolchain"]["arms"].values() for a in by.values()) > 0
