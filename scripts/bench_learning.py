@@ -16,6 +16,7 @@ oracle.
     python scripts/bench_learning.py --reference-sweep   # true-model under 21 decision rules
     python scripts/bench_learning.py --lag 8 --no-write  # results 8 decisions late (9 parallel jobs)
     python scripts/bench_learning.py --toolchain-change same   # after 2000 compiles on an earlier toolchain
+    python scripts/bench_learning.py --import-from shifted     # starting from another project's export
 
 Metrics (means ± 95 % t-intervals over seeds) at each checkpoint N of compiles: cumulative regret
 in seconds of *expected* (noise-free) cost against the oracle, the share of the oracle's
@@ -490,6 +491,7 @@ EARLIER_STREAM = 100_000      # the earlier toolchain's history: edits and noise
 # toolchain was 10% faster on the whole, and each module moved by ~20% its own way (an
 # assumption: Lean releases change compile times, rarely which modules are slow).
 LEVEL_CHANGE = (-0.1, 0.2)
+DONOR = 200_000               # `--import-from`: the exporting project is the workload of seed + this
 
 
 def shifted_speed() -> dict[str, dict[str, float]]:
@@ -516,29 +518,57 @@ def earlier_history(agent, seed: int, n_modules: int, change: str, compiles: int
                      stream_seed=seed + EARLIER_STREAM, level_change=tuple(level_change))
     current = agent.learner.toolchain
     agent.learner.toolchain = "earlier-toolchain"
-    agent.wl = old
-    noise = old.noise(compiles)
+    _play(agent, old, compiles, lag)
+    agent.learner.toolchain = current
+    agent.explored = 0
+
+
+def imported_history(agent, seed: int, n_modules: int, effects: str, weight: float, compiles: int,
+                     lag: int = 0) -> None:
+    """`--import-from`: before the measured stream, the learner imports — through the export
+    file format, `simpulse import`'s validation and plan, at `weight` — what simpulse learned
+    in `compiles` compiles of *another* project (the workload of seed + DONOR: other modules,
+    on the same toolchain) whose effects are the workload's own (`same`) or `shifted_speed`
+    (`shifted`: a project or machine where other strategies win)."""
+    from simpulse import exchange
+    if not isinstance(agent, LearnerAgent):
+        raise SystemExit("--import-from applies to simpulse's policies only")
+    if effects not in TOOLCHAIN_CHANGES:
+        raise SystemExit(f"--import-from takes {' or '.join(TOOLCHAIN_CHANGES)}, not {effects!r}")
+    dwl = W.Workload(seed + DONOR, n_modules, speed=shifted_speed() if effects == "shifted" else None)
+    donor = LearnerAgent(dwl, seed + DONOR, agent.learner.policy_name)
+    _play(donor, dwl, compiles, lag)
+    doc = exchange.parse(exchange.dumps(exchange.build_export(donor.learner.stats, donor.learner.catalogue)).encode())
+    exchange.validate(doc)
+    plan = exchange.plan_import(doc, agent.learner.catalogue)
+    agent.learner.record_event(exchange.import_event(plan.payload, weight=weight, source="donor.json"))
+
+
+def _play(agent, wl: W.Workload, compiles: int, lag: int) -> None:
+    """The agent through the first `compiles` compiles of `wl`'s stream, every result observed."""
+    agent.wl = wl
+    noise = wl.noise(compiles)
     in_flight: deque = deque()
-    for req in old.stream(compiles):
+    for req in wl.stream(compiles):
         s = agent.choose(req)
-        in_flight.append((req, s, old.outcome(req.module, s, noise[req.index])))
+        in_flight.append((req, s, wl.outcome(req.module, s, noise[req.index])))
         while len(in_flight) > lag:
             agent.observe(*in_flight.popleft())
     while in_flight:
         agent.observe(*in_flight.popleft())
-    agent.learner.toolchain = current
-    agent.explored = 0
 
 
 def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300,
             reveal_levels: bool = False, options: dict | None = None, lag: int = 0,
             toolchain_change: str | None = None, earlier_compiles: int = 2000,
-            level_change: tuple[float, float] = LEVEL_CHANGE) -> dict:
+            level_change: tuple[float, float] = LEVEL_CHANGE,
+            imported: tuple[str, float] | None = None) -> dict:
     """One policy on one seed's stream. `lag`: each compile's result reaches the policy only
     after `lag` further decisions (as in a build of lag + 1 parallel jobs, where a decision is
     taken while the compiles started before it still run); 0 = sequential. `toolchain_change`:
     the learner has first run `earlier_compiles` compiles under an earlier toolchain
-    (`earlier_history`)."""
+    (`earlier_history`); `imported` = (effects, weight): it has first imported another project's
+    export (`imported_history`)."""
     n = max(checkpoints)
     wl = W.Workload(seed, n_modules)
     noise = wl.noise(n)
@@ -546,6 +576,8 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
     if toolchain_change:
         earlier_history(agent, seed, n_modules, toolchain_change, earlier_compiles, lag, level_change)
         agent.wl = wl
+    if imported:
+        imported_history(agent, seed, n_modules, imported[0], imported[1], earlier_compiles, lag)
     marks = set(checkpoints)
     regret = saved = achievable = 0.0
     slower = failures = repeat_failures = 0
@@ -782,7 +814,11 @@ def markdown(result: dict) -> str:
         + (f", after {meta['earlier_compiles']} compiles under an earlier toolchain whose effects are "
            + ("the same" if meta["toolchain_change"] == "same" else "shifted between contexts")
            + " and under which each module took its time now × exp(N({:g}, {:g}²))".format(*meta["level_change"])
-           if meta.get("toolchain_change") else "") + "; mean ± 95 % "
+           if meta.get("toolchain_change") else "")
+        + (f", starting from an import at weight {meta['imported'][1]:g} of what simpulse learned in "
+           f"{meta['earlier_compiles']} compiles of another project whose effects are "
+           + ("the same" if meta["imported"][0] == "same" else "shifted between contexts")
+           if meta.get("imported") else "") + "; mean ± 95 % "
         f"t-interval over seeds; run {meta['date']}, {meta['seconds']:.0f} s). Regret and savings "
         "use expected (noise-free) costs; the oracle knows every effect and failure; the *context "
         "oracle* knows, from the first compile, each context's true effects and break rates (not "
@@ -861,11 +897,12 @@ def print_diagnostics(result: dict) -> None:
 
 def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int = 300, reveal_levels: bool = False,
         jobs: int | None = None, seed0: int = 0, lag: int = 0, toolchain_change: str | None = None,
-        earlier_compiles: int = 2000, level_change: tuple[float, float] = LEVEL_CHANGE) -> dict:
+        earlier_compiles: int = 2000, level_change: tuple[float, float] = LEVEL_CHANGE,
+        imported: tuple[str, float] | None = None) -> dict:
     t0 = time.time()
     cost_rank = {p: (0 if p in MABS else 1 if p in OURS else 2) for p in policies}
     tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels, None, lag, toolchain_change, earlier_compiles,
-              tuple(level_change))
+              tuple(level_change), imported)
              for p in sorted(policies, key=lambda p: cost_rank[p]) for s in range(seeds)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)
     runs = _pool_map(tasks, jobs)
@@ -892,7 +929,8 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
         "aggregate": agg,
         "meta": {"seeds": seeds, "seed0": seed0, "modules": n_modules, "jobs": jobs, "lag": lag,
                  "toolchain_change": toolchain_change,
-                 "earlier_compiles": earlier_compiles if toolchain_change else None,
+                 "imported": list(imported) if imported else None,
+                 "earlier_compiles": earlier_compiles if toolchain_change or imported else None,
                  "level_change": list(level_change) if toolchain_change else None,
                  "seconds": time.time() - t0, "date": time.strftime("%Y-%m-%d"),
                  "oracle_savings": sum(savings) / len(savings),
@@ -1025,7 +1063,14 @@ def main(argv=None) -> int:
                     help="experiment: simpulse's learner first runs --earlier-compiles compiles of the project under an "
                          "earlier toolchain whose effects are the same, or shifted between contexts; implies --no-write")
     ap.add_argument("--earlier-compiles", type=int, default=2000,
-                    help="compiles under the earlier toolchain (default 2000; with --toolchain-change)")
+                    help="compiles under the earlier toolchain, or of the exporting project (default 2000; with "
+                         "--toolchain-change or --import-from)")
+    ap.add_argument("--import-from", choices=TOOLCHAIN_CHANGES, default=None,
+                    help="experiment: simpulse's learner starts from an import (at --import-weight) of what it learned in "
+                         "--earlier-compiles compiles of another project whose effects are the same, or shifted between "
+                         "contexts; implies --no-write")
+    ap.add_argument("--import-weight", type=float, default=0.5,
+                    help="the import's weight, as `simpulse import --weight` (default 0.5, its default)")
     ap.add_argument("--level-change", default=",".join(f"{v:g}" for v in LEVEL_CHANGE), metavar="MU,SIGMA",
                     help="under the earlier toolchain each module took its time now × exp(N(MU, SIGMA²)) "
                          "(default %(default)s; 0,0: the same levels; with --toolchain-change)")
@@ -1040,10 +1085,15 @@ def main(argv=None) -> int:
             raise ValueError
     except ValueError:
         ap.error(f"--level-change takes MU,SIGMA (two finite numbers, SIGMA ≥ 0), not {args.level_change!r}")
-    if args.reveal_levels or args.lag or args.toolchain_change:
+    if args.toolchain_change and args.import_from:
+        ap.error("--toolchain-change and --import-from are separate experiments")
+    if not 0.0 < args.import_weight <= 1.0:
+        ap.error(f"--import-weight must be in (0, 1], got {args.import_weight!r}")
+    history = args.toolchain_change or args.import_from
+    if args.reveal_levels or args.lag or history:
         args.no_write = True
     if args.policies is None:
-        args.policies = DEFAULT_POLICY if args.toolchain_change else ",".join(ALL_POLICIES)
+        args.policies = DEFAULT_POLICY if history else ",".join(ALL_POLICIES)
 
     seeds = args.seeds or (5 if args.quick else 20)
     cps = args.compiles or ("200,500" if args.quick else "200,500,2000")
@@ -1052,8 +1102,8 @@ def main(argv=None) -> int:
     for p in policies:
         if p not in ALL_POLICIES:
             ap.error(f"unknown policy {p!r} (known: {', '.join(ALL_POLICIES)})")
-        if args.toolchain_change and p not in OURS:
-            ap.error(f"--toolchain-change applies to simpulse's policies ({', '.join(OURS)}), not {p!r}")
+        if history and p not in OURS:
+            ap.error(f"--toolchain-change and --import-from apply to simpulse's policies ({', '.join(OURS)}), not {p!r}")
     if any(p in MABS for p in policies):
         try:
             import mabwiser  # noqa: F401
@@ -1073,10 +1123,13 @@ def main(argv=None) -> int:
     print(f"SIMULATED workload: {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles, {len(policies)} policies, "
           f"{args.modules} modules" + (f", results {args.lag} decisions late" if args.lag else "")
           + (f", after {args.earlier_compiles} compiles under an earlier toolchain ({args.toolchain_change} effects, "
-             f"levels × exp(N({level_change[0]:g}, {level_change[1]:g}²)))" if args.toolchain_change else ""), flush=True)
+             f"levels × exp(N({level_change[0]:g}, {level_change[1]:g}²)))" if args.toolchain_change else "")
+          + (f", starting from an import (weight {args.import_weight:g}) of another project's {args.earlier_compiles} "
+             f"compiles ({args.import_from} effects)" if args.import_from else ""), flush=True)
     result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,
                  reveal_levels=args.reveal_levels, lag=args.lag, toolchain_change=args.toolchain_change,
-                 earlier_compiles=args.earlier_compiles, level_change=level_change)
+                 earlier_compiles=args.earlier_compiles, level_change=level_change,
+                 imported=(args.import_from, args.import_weight) if args.import_from else None)
     md = markdown(result)
     print()
     print(md)
@@ -1086,9 +1139,9 @@ def main(argv=None) -> int:
         Path(args.json).write_text(json.dumps(_jsonable(result), indent=1, allow_nan=False) + "\n")
         write_between_markers(Path(args.markdown), md)
         print(f"\nwrote {args.json} and the bench_learning section of {args.markdown}")
-    if args.toolchain_change:
+    if history:
         print("\ntargets: not judged (they are set for a first build with nothing learned; this run started "
-              "from an earlier toolchain's knowledge)")
+              "from knowledge learned elsewhere)")
     else:
         print("\ntargets: " + "; ".join(f"{n}: {'n/a' if ok is None else 'met' if ok else 'NOT MET'}"
                                        for n, ok, _ in result["targets"]))

@@ -402,3 +402,18 @@ def test_toolchain_change_runs_the_learner_under_an_earlier_toolchain_first():
         bench.main(["--toolchain-change", "same", "--policies", "mab-ts", "--quick"])
     with pytest.raises(SystemExit):
         bench.main(["--toolchain-change", "same", "--level-change", "0,-1", "--quick"])
+
+
+def test_import_from_starts_the_learner_from_another_projects_export():
+    """--import-from: the learner starts from an import, through the export format and
+    `simpulse import`'s plan, of what it learned on another project (same toolchain)."""
+    bench = _bench()
+    lrn = _agent_of_run(bench, 3, "thompson", [60], n_modules=40, imported=("same", 0.5),
+                        earlier_compiles=200).learner
+    assert lrn.stats["counters"]["imports"] == 1 and lrn.stats["counters"]["compiles"] == 60
+    tc = lrn.stats["toolchains"][lrn.toolchain]
+    assert tc["J"] and sum(a[0] for by in tc["arms"].values() for a in by.values()) > 0
+    with pytest.raises(SystemExit):
+        bench.main(["--import-from", "same", "--import-weight", "0", "--quick"])
+    with pytest.raises(SystemExit):
+        bench.main(["--import-from", "same", "--toolchain-change", "same", "--quick"])
