@@ -502,6 +502,13 @@ def shifted_speed() -> dict[str, dict[str, float]]:
     return {c: dict(W.TRUE_SPEED[cs[(i + 1) % len(cs)]]) for i, c in enumerate(cs)}
 
 
+def _speed(effects: str, flag: str) -> dict[str, dict[str, float]] | None:
+    """The true effects of a `same` or `shifted` history (None: the workload's own)."""
+    if effects not in TOOLCHAIN_CHANGES:
+        raise SystemExit(f"{flag} takes {' or '.join(TOOLCHAIN_CHANGES)}, not {effects!r}")
+    return shifted_speed() if effects == "shifted" else None
+
+
 def earlier_history(agent, seed: int, n_modules: int, change: str, compiles: int, lag: int = 0,
                     level_change: tuple[float, float] = LEVEL_CHANGE) -> None:
     """`--toolchain-change`: the learner first builds the same project `compiles` times' worth
@@ -512,9 +519,7 @@ def earlier_history(agent, seed: int, n_modules: int, change: str, compiles: int
     module's level (docs/learning.md, "Toolchains")."""
     if not isinstance(agent, LearnerAgent):
         raise SystemExit("--toolchain-change applies to simpulse's policies only")
-    if change not in TOOLCHAIN_CHANGES:
-        raise SystemExit(f"--toolchain-change takes {' or '.join(TOOLCHAIN_CHANGES)}, not {change!r}")
-    old = W.Workload(seed, n_modules, speed=shifted_speed() if change == "shifted" else None,
+    old = W.Workload(seed, n_modules, speed=_speed(change, "--toolchain-change"),
                      stream_seed=seed + EARLIER_STREAM, level_change=tuple(level_change))
     current = agent.learner.toolchain
     agent.learner.toolchain = "earlier-toolchain"
@@ -533,9 +538,7 @@ def imported_history(agent, seed: int, n_modules: int, effects: str, weight: flo
     from simpulse import exchange
     if not isinstance(agent, LearnerAgent):
         raise SystemExit("--import-from applies to simpulse's policies only")
-    if effects not in TOOLCHAIN_CHANGES:
-        raise SystemExit(f"--import-from takes {' or '.join(TOOLCHAIN_CHANGES)}, not {effects!r}")
-    dwl = W.Workload(seed + DONOR, n_modules, speed=shifted_speed() if effects == "shifted" else None)
+    dwl = W.Workload(seed + DONOR, n_modules, speed=_speed(effects, "--import-from"))
     donor = LearnerAgent(dwl, seed + DONOR, agent.learner.policy_name)
     _play(donor, dwl, compiles, lag)
     doc = exchange.parse(exchange.dumps(exchange.build_export(donor.learner.stats, donor.learner.catalogue)).encode())
@@ -1041,7 +1044,7 @@ def main(argv=None) -> int:
     ap.add_argument("--compiles", default=None,
                     help="comma-separated checkpoints (default 200,500,2000; 200,500 with --quick)")
     ap.add_argument("--policies", default=None,
-                    help="comma-separated subset (default: all; thompson with --toolchain-change)")
+                    help="comma-separated subset (default: all; thompson with --toolchain-change or --import-from)")
     ap.add_argument("--modules", type=int, default=300, help="modules in the simulated project")
     ap.add_argument("--seed0", type=int, default=0,
                     help="first seed (default 0): e.g. --seed0 100 checks tuning on seeds it never saw")

@@ -467,11 +467,15 @@ def level_prior(tc: dict, ctx: str, mod: dict | None, x: list[float] | None) -> 
     """(predicted level, weight) of a module not yet compiled: its carried level
     (`carried_level`) or its features' prediction (`predicted_level`), whichever weighs more —
     the same choice `_joint_add` makes for its pseudo-observation."""
-    c = carried_level(tc, ctx, mod)
-    p = predicted_level(tc, ctx, x)
-    if c is None or c[1] <= 0:
-        return p
-    return c if p is None or c[1] >= p[1] else p
+    return _weightier(carried_level(tc, ctx, mod), predicted_level(tc, ctx, x))
+
+
+def _weightier(carried, predicted):
+    """Of a carried level and a features' prediction ((level, weight) or None), the one that
+    weighs more — the carried one on a tie; itself, not a copy."""
+    if carried is None or carried[1] <= 0:
+        return predicted
+    return carried if predicted is None or carried[1] >= predicted[1] else predicted
 
 
 def _prediction_weight(tc: dict, s2: float) -> float:
@@ -683,9 +687,10 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     expected = _level(tc, mod, memo) if s else None
     spread = 1.0
     if expected is None:
-        p = level_prior(tc, ctx, mod, x)
+        carried = carried_level(tc, ctx, mod)
+        p = _weightier(carried, predicted_level(tc, ctx, x))
         expected = p[0] if p is not None else None
-        if p is not None and p == carried_level(tc, ctx, mod):
+        if p is not None and p is carried:
             spread += 1.0 / max(p[1], 1e-3)
     if expected is not None:
         expected += _delta_hat(tc, ctx, strategy, memo)
@@ -721,7 +726,7 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
         cr[1] = round(cr[1] + r, 6)
         cr[2] = round(cr[2] + r * r, 6)
     from_features = predicted_level(tc, ctx, x)
-    predicted = level_prior(tc, ctx, mod, x)
+    predicted = _weightier(carried_level(tc, ctx, mod), from_features)
     base = s.get(BASELINE)
     debiased = {k: (e[0], e[1] - e[0] * _delta_hat(tc, ctx, k, memo)) for k, e in s.items()}
     n_all = sum(n for n, _ in debiased.values())
