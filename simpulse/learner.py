@@ -46,6 +46,9 @@ SLOWER = math.log(1 / 0.95)   # safety: recent results below 95% of baseline
 RECENT = 6                 # ... judged on the median of the last 6 results in the context
 COOLDOWN = 60              # a suspension for slowness is re-probed after 60 compiles in the context
 CONFIDENT = 0.8
+IMPORT_TRUST = 0.5         # prior probability that an import's evidence on a context describes this project ...
+IMPORT_POOL = 0.5          # ... the other contexts' evidence on it counting half
+IMPORT_EVEN = 0.5 - 1e-9   # below this, the model without the import is the likelier (even odds: with it)
 TEMPERATURE_RANGE = (0.25, 4.0)   # exploration scale ∝ 1 / (module's cost relative to its context), clipped
 OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time counts at most 2.5 σ
 BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
@@ -231,6 +234,10 @@ def fold(stats: dict, ev: dict) -> dict:
         counters["benches"] += 1
     else:
         counters["compiles"] += 1
+        bf = ev.get("import_bf")
+        if isinstance(bf, (int, float)) and math.isfinite(bf) and "imp" in tc:
+            # what this decision's context's own evidence said of the import (`Learner.models`)
+            tc["imp"].setdefault("bf", {})[ctx] = round(float(bf), 4)
         if ev.get("explore"):
             counters["explore"] += 1
             tc["explore"][0] += 1
@@ -573,6 +580,43 @@ def noise_var(tc: dict) -> float:
     return (P.BETA0 + e / 2.0) / (P.ALPHA0 + f / 2.0 - 1.0)
 
 
+def without_import(block: dict, tc: dict, ctx: str) -> tuple[dict, dict]:
+    """The context's evidence without what imports brought into it (their share is kept apart
+    in ``tc["imp"]``, `_fold_import`): (`block` − the imported block, the context's arms − the
+    imported arms). `block` is the context's block with β already integrated out
+    (`J.without_features`): imports carry strategies only, so subtracting them commutes with
+    integrating β out."""
+    imp = tc.get("imp") or {}
+    arms = dict(tc["arms"].get(ctx, {}))
+    for name, arm in (imp.get("arms", {}).get(ctx) or {}).items():
+        if name in arms:
+            arms[name] = [x - y for x, y in zip(arms[name], arm)]
+    own = {"names": list(block["names"]), "M": [list(r) for r in block["M"]], "b": list(block["b"]),
+           "q": block["q"], "d": block["d"], "fail": {n: list(v) for n, v in (block.get("fail") or {}).items()}}
+    J.merge(own, imp["J"][ctx], -1.0)
+    # an imported failure, subtracted again, can leave a rounding residue
+    own["fail"] = {n: [round(f, 6), r] for n, (f, r) in own["fail"].items() if f > 1e-6}
+    return own, arms
+
+
+def import_odds(with_import: J.Joint, own: J.Joint, imported: J.Joint, prior: dict) -> float:
+    """log Bayes factor of "the import describes this context" (H1: the strategies' prior is
+    the catalogue's plus the imported evidence) against "it does not" (H0: the catalogue's
+    prior alone), on the project's own evidence, levels' regression integrated out.
+
+    For a Gaussian likelihood exp((bᵀδ − ½ δᵀAδ)/σ²) and a prior of precision P and mean P⁻¹h
+    (in σ² units), the evidence is |P|^½ |P + A|^-½ exp((‖b + h‖²_(P+A)⁻¹ − ‖h‖²_P⁻¹) / 2σ²),
+    the rest being the same under both. `with_import`, `own`: the posteriors under H1 and H0;
+    `imported`: H1's prior alone (the import on the catalogue prior); σ² the own posterior's."""
+    ld1, f1 = with_import.evidence_terms()
+    ld0, f0 = own.evidence_terms()
+    ldp, fp = imported.evidence_terms()
+    ld_cat = sum(math.log(k0) for _, k0 in (prior[n] for n in own.names))
+    f_cat = sum(k0 * mu0 * mu0 for mu0, k0 in (prior[n] for n in own.names))
+    sigma2 = own.beta / max(own.alpha - 1.0, 1e-3)
+    return 0.5 * ((ldp - ld1) - (ld_cat - ld0)) + ((f1 - fp) - (f0 - f_cat)) / (2.0 * sigma2)
+
+
 def _fold_import(stats: dict, ev: dict) -> None:
     """Merge exported sufficient statistics as evidence scaled by the import's weight.
 
@@ -595,11 +639,13 @@ def _fold_import(stats: dict, ev: dict) -> None:
             tc["simulated"] = True
         if str(githash) not in stats["order"]:
             stats["order"].insert(0, str(githash))    # imported knowledge never becomes "current"
+        imp = tc.setdefault("imp", {"arms": {}, "J": {}})
         for ctx, by_strategy in (data.get("arms") or {}).items():
             for name, arm in by_strategy.items():
-                target = _arm(tc["arms"], str(ctx), str(name))
-                for i in range(6):
-                    target[i] += w * float(arm[i])
+                for table in (tc["arms"], imp["arms"]):
+                    target = _arm(table, str(ctx), str(name))
+                    for i in range(6):
+                        target[i] += w * float(arm[i])
         for name, arm in (data.get("glob") or {}).items():
             target = tc["glob"].setdefault(str(name), P.new_arm())
             for i in range(6):
@@ -612,6 +658,8 @@ def _fold_import(stats: dict, ev: dict) -> None:
             into = _block(tc, str(ctx))
             J.merge(into, block, w)
             into.pop("mu", None)          # re-solved at the next use
+            # the imported share, kept apart: `import_odds` weighs it against the own evidence
+            J.merge(imp["J"].setdefault(str(ctx), J.new_block()), block, w)
         nz = data.get("noise")
         if isinstance(nz, list) and len(nz) == 2:
             mine = tc.setdefault("noise", [0.0, 0.0])
@@ -894,8 +942,10 @@ class Decision(Record):
     # recommended: in shadow mode, what auto would have run
     __slots__ = ("id", "module", "context", "strategy", "policy", "mode", "explore", "expected_speedup",
                  "ci", "confidence", "reason", "toolchain", "path", "source_hash", "features",
-                 "recommended", "suspended")
-    _defaults = {"path": None, "source_hash": None, "features": dict, "recommended": None, "suspended": ()}
+                 "recommended", "suspended", "import_bf")
+    # import_bf: log Bayes factor of "the import describes this context" on its own evidence
+    _defaults = {"path": None, "source_hash": None, "features": dict, "recommended": None, "suspended": (),
+                 "import_bf": None}
 
     def to_json(self) -> dict:
         return {
@@ -905,6 +955,7 @@ class Decision(Record):
             "ci": list(self.ci), "confidence": self.confidence, "reason": self.reason,
             "toolchain": self.toolchain, "recommended": self.recommended,
             "suspended": list(self.suspended), "source_hash": self.source_hash,
+            "import_bf": self.import_bf,
         }
 
 
@@ -964,21 +1015,57 @@ class Learner:
 
     def joint_posterior(self, ctx: str) -> J.Joint:
         """The joint posterior of every active strategy's effect in `ctx`: the context's joint
-        block (`simpulse.policy.joint`) on top of each strategy's prior (`arm_prior`)."""
+        block (`simpulse.policy.joint`) on top of each strategy's prior (`arm_prior`). Where
+        an import brought evidence on the context, that of the likelier model (`models`)."""
+        joint, own, p, _ = self.models(ctx)
+        return own if own is not None and p < IMPORT_EVEN else joint
+
+    def models(self, ctx: str) -> tuple[J.Joint, J.Joint | None, float, float | None]:
+        """(posterior with every piece of evidence, posterior without the imported share, the
+        probability that the import describes this context).
+
+        An import is another project's evidence (docs/export-format.md): if its strategies'
+        effects are not this project's, merged as fact it would mislead the learner for
+        thousands of compiles. So both models are kept: H1, the import's evidence holds here
+        (prior probability IMPORT_TRUST), and H0, it does not; their probability follows the
+        project's own evidence (`import_odds`), and a decision draws the model to play from it
+        (Thompson sampling on the model too). Without an import on the context: (posterior,
+        None, 1)."""
         tc, _ = self._tc_chain()
         names = [s.name for s in self.catalogue.active if not s.is_baseline]
         prior = {s.name: self.arm_prior(ctx, s) for s in self.catalogue.active if not s.is_baseline}
         block = _evidence_block(tc, ctx)
-        return joint_of(tc, ctx, block, names, prior, breakage=self._breakage(ctx, tc, block))
+        feats = J.features_of(block)
+        if feats:
+            block = J.without_features(block, beta_prior(tc, ctx, feats))
+        joint = J.joint(block, names, prior, breakage=self._breakage(ctx, tc, block))
+        imported = (tc or {}).get("imp", {}).get("J", {}).get(ctx)
+        if imported is None or block is None:
+            return joint, None, 1.0, None
+        own_block, own_arms = without_import(block, tc, ctx)
+        own = J.joint(own_block, names, prior, breakage=lambda: self._breakage(ctx, tc, own_block, own_arms))
+        log_bf = import_odds(joint, own, J.joint(imported, names, prior), prior)
+        odds = math.log(IMPORT_TRUST / (1.0 - IMPORT_TRUST)) + log_bf
+        # the other contexts' latest verdicts (recorded with their compiles), at IMPORT_POOL
+        odds += IMPORT_POOL * sum(v for k, v in tc["imp"].get("bf", {}).items() if k != ctx)
+        p = 1.0 / (1.0 + math.exp(-odds)) if odds > -700 else 0.0
+        return joint, own, p, log_bf
 
-    def _breakage(self, ctx: str, tc: dict | None, block: dict | None) -> dict:
+    def import_fit(self, ctx: str) -> float | None:
+        """The probability that what imports brought on `ctx` describes this project
+        (`models`), or None where no import spoke of it."""
+        _, own, p, _ = self.models(ctx)
+        return None if own is None else p
+
+    def _breakage(self, ctx: str, tc: dict | None, block: dict | None, arms: dict | None = None) -> dict:
         """Per strategy that may break a module (declared, or seen to): its Beta posterior on the
         share of the context's modules it breaks, and its mean cost ratio when it does. The
         newest earlier toolchain's failures and attempts in the context join the prior,
         discounted like its effects (TOOLCHAIN_DISCOUNT, at most TOOLCHAIN_CAP attempts)."""
         out = {}
         fails = (block or {}).get("fail", {})
-        arms = tc["arms"].get(ctx, {}) if tc else {}
+        if arms is None:
+            arms = tc["arms"].get(ctx, {}) if tc else {}
         _, prev = self._tc_chain()
         prev_fails = prev.get("J", {}).get(ctx, {}).get("fail", {}) if prev else {}
         prev_arms = prev["arms"].get(ctx, {}) if prev else {}
@@ -1132,10 +1219,15 @@ class Learner:
     def breaking_group(self, strategy: str) -> list[str]:
         """The active strategies that break the same proofs as `strategy` (the same non-empty
         `Catalogue.breaking_signature`; itself included), whose breakage evidence is pooled."""
-        sig = self.catalogue.breaking_signature(strategy)
-        if not sig:
-            return [strategy]
-        return [s.name for s in self.catalogue.active if self.catalogue.breaking_signature(s.name) == sig] or [strategy]
+        groups = self.__dict__.get("_groups")
+        if groups is None or groups[0] is not self.catalogue:
+            groups = self._groups = (self.catalogue, {})
+        got = groups[1].get(strategy)
+        if got is None:
+            sig = self.catalogue.breaking_signature(strategy)
+            got = groups[1][strategy] = ([s.name for s in self.catalogue.active
+                                          if self.catalogue.breaking_signature(s.name) == sig] or [strategy]) if sig else [strategy]
+        return got
 
     def known_failures(self, module: str, source_hash: str | None) -> set[str]:
         """Strategies that already broke this module (this version of its source), and those
@@ -1177,7 +1269,29 @@ class Learner:
             context, features, source_hash = self._classify(tc, module, source, path)
         features = features or {}
         ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
-        joint = self.joint_posterior(context)
+        joint, own, p_import, import_bf = self.models(context)
+        with_import = joint
+        if own is not None and p_import < IMPORT_EVEN:
+            joint = own
+        mod = module_record(tc, module) if tc else None
+        if tc is not None and prev is not None and not (mod and "o" in mod):
+            # a module this toolchain has not compiled yet: its level under the earlier one
+            probe = dict(mod) if mod else {"s": {}, "c": {}}
+            carry_level(self.stats, self.toolchain, module, probe)
+            mod = probe if "o" in probe else mod
+        x = feature_vector(features)
+        if x is None:
+            x = mod.get("x") if mod else None
+        # the module's level, de-biased by this decision's posterior means (no second solve)
+        rel = relative_cost(tc, context, mod, x, {context: {n: joint.speed(n) for n in joint.names}})
+        lo, hi = TEMPERATURE_RANGE
+        temperature = min(hi, max(lo, 1.0 / rel))
+        if own is not None:
+            # the model played is drawn from its posterior, tempered like the effects' draws
+            # (wider on cheap modules, sharper on costly ones)
+            a, b = p_import ** (1.0 / temperature), (1.0 - p_import) ** (1.0 / temperature)
+            joint = with_import if self.rng.random() * (a + b) < a else own
+        drawn = joint
         candidates, suspended = self._candidates(context, module, source_hash, joint)
         views = []
         posts: dict[str, P.Posterior] = {}
@@ -1192,23 +1306,10 @@ class Learner:
             views.append(ArmView(s.name, post, *pulls))
         best = greedy(views)
         linear = None
-        mod = module_record(tc, module) if tc else None
-        if tc is not None and prev is not None and not (mod and "o" in mod):
-            # a module this toolchain has not compiled yet: its level under the earlier one
-            probe = dict(mod) if mod else {"s": {}, "c": {}}
-            carry_level(self.stats, self.toolchain, module, probe)
-            mod = probe if "o" in probe else mod
-        x = feature_vector(features)
-        if x is None:
-            x = mod.get("x") if mod else None
         if self.policy_name == "lints" and tc is not None and x is not None:
             # `lints` prior: intercept at the arm's posterior mean, ridge on the slopes
             linear = {name: (posts[name].mu, st)
                       for name, st in tc.get("lin", {}).get(context, {}).items() if name in posts}
-        # the module's level, de-biased by this decision's posterior means (no second solve)
-        rel = relative_cost(tc, context, mod, x, {context: {n: joint.speed(n) for n in joint.names}})
-        lo, hi = TEMPERATURE_RANGE
-        temperature = min(hi, max(lo, 1.0 / rel))
         picked = self.policy.select(views, self.rng, ctx_pulls, features=x, linear=linear,
                                     temperature=temperature, joint=joint)
         floor = None
@@ -1257,12 +1358,15 @@ class Learner:
             n = int(tc["arms"].get(context, {}).get(chosen.name, [0, 0, 0, 0])[3]) if tc else 0
             prior = "shared prior from other contexts" if n < 3 else f"{n} compiles in this context"
             reason = (f"{'exploring' if explore else 'exploiting'} ({self.policy_name}); {prior}")
+            if own is not None:
+                reason += (f"; imported evidence describes this context with P = {p_import:.2f}, "
+                           f"this decision {'used' if drawn is with_import else 'set it aside'}")
         return Decision(
             id=os.urandom(8).hex(), module=module, context=context, strategy=chosen,
             policy=self.policy_name, mode=self.mode, explore=explore, expected_speedup=speed,
             ci=ci, confidence=confidence, reason=reason, toolchain=self.toolchain, path=path,
             source_hash=source_hash, features=dict(features), recommended=recommended,
-            suspended=tuple(suspended))
+            suspended=tuple(suspended), import_bf=import_bf)
 
     def _candidates(self, context: str, module: str | None, source_hash: str | None, joint: J.Joint):
         """(strategies the policy may pick for the module, strategies suspended in the context):
@@ -1331,6 +1435,8 @@ class Learner:
             "cpu": None if cpu is None else round(float(cpu), 6), "outcome": outcome,
             "error": error, "fallback_wall": None if fallback_seconds is None else round(float(fallback_seconds), 6),
         }
+        if decision.import_bf is not None:
+            event["import_bf"] = round(decision.import_bf, 4)
         if extra:
             event.update(extra)
         self.record_event(event)

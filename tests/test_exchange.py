@@ -97,7 +97,12 @@ def test_round_trip_is_exact_at_weight_1(built, exported, tmp_path):
     sb = json.loads(built.simpulse("stats", "--json", "--state-dir", str(empty), check=0).stdout)
     # the same posteriors, to rounding: an export integrates the project's own regression of
     # level on features out of its joint blocks (exact in algebra, not in the last bits)
+    # an import with no evidence of the project's own to weigh it against: even odds, and used
+    assert all(r.pop("import_fit") is None for r in sa["leaderboard"])
+    assert all(r.pop("import_fit") == pytest.approx(0.5) for r in sb["leaderboard"])
     assert sa["leaderboard"] and close(sb["leaderboard"], sa["leaderboard"])
+    shown = built.simpulse("stats", "--state-dir", str(empty), check=0).stdout
+    assert "imported evidence in" in shown and "P = 0.50 (used)" in shown
     # and exporting the imported state gives the same statistics back
     again = tmp_path / "again.json"
     built.simpulse("export", str(again), "--state-dir", str(empty), check=0)

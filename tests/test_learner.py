@@ -703,3 +703,73 @@ def test_level_regression_lets_size_lead_and_shrinks_uninformative_slopes():
             assert max(abs(b) for b in beta[2:]) < 0.05
         else:
             assert 0.25 < beta[3] < 0.45 and s2 < 0.1         # found, shrunk by the ridge (0.48 with none)
+
+
+def _imported(donor_effects, *, weight=0.5, seed=11, rounds=6, events=None):
+    """A learner (toolchain "cccc") whose only knowledge is an import, through the export
+    format and `simpulse import`'s plan, of another project's `rounds` builds (same toolchain).
+    `events`: a list that receives every event the learner records, from the import on."""
+    import json
+    from simpulse import exchange
+    donor = run(Learner(None, seed=seed, toolchain="cccc"), rounds, effects=donor_effects, seed=seed)
+    doc = exchange.parse(exchange.dumps(exchange.build_export(donor.stats, donor.catalogue)).encode())
+    exchange.validate(doc)
+    lrn = Learner(None, seed=seed + 1, toolchain="cccc")
+    if events is not None:
+        record = lrn.record_event
+        lrn.record_event = lambda e: (events.append(json.loads(json.dumps(e))), record(e))
+    lrn.record_event(exchange.import_event(exchange.plan_import(doc, lrn.catalogue).payload,
+                                           weight=weight, source="team.json"))
+    return lrn
+
+
+def test_an_import_is_weighed_against_the_projects_own_evidence():
+    """An import is another project's evidence: it is kept apart (subtracting it leaves
+    nothing), and the probability that it describes the project follows the project's own
+    compiles — up where they agree with it, towards 0 where they contradict it, and then the
+    posterior the learner reports and exploits is the one without the import."""
+    from simpulse import learner as L
+    fits = _imported(TRUE)
+    tc = fits.stats["toolchains"]["cccc"]
+    joint, own, p, bf = fits.models("simp_heavy")
+    assert own is not None and bf == pytest.approx(0.0, abs=1e-6) and p == pytest.approx(L.IMPORT_TRUST)
+    block = L.J.without_features(L._evidence_block(tc, "simp_heavy"), {})
+    left, _ = L.without_import(block, tc, "simp_heavy")
+    assert max(abs(v) for row in left["M"] for v in row) < 1e-6 and left["fail"] == {}
+    assert fits.models("arith")[1] is None          # a context the import says nothing of
+    run(fits, 3, seed=5)
+    joint, own, p, bf = fits.models("simp_heavy")
+    assert bf > 1 and p > 0.8
+    assert fits.joint_posterior("simp_heavy").speed("simp-lean") == joint.speed("simp-lean")
+
+    # the donor's simp_heavy had other winners: simp-lean slowed it, no-async helped
+    other = dict(TRUE, **{"simp-lean": 0.25, "no-async": -0.30})
+    events = []
+    misfit = _imported(other, events=events)
+    assert misfit.exploit("simp_heavy") == "no-async"
+    run(misfit, 3, seed=5)
+    joint, own, p, bf = misfit.models("simp_heavy")
+    assert bf < -5 and p < 0.01
+    # the posterior with the import is still pulled its way; the one without it is the project's
+    assert joint.speed("no-async") < own.speed("no-async") - 0.1 and own.speed("no-async") > 0
+    assert misfit.joint_posterior("simp_heavy").speed("no-async") == own.speed("no-async")
+    assert misfit.exploit("simp_heavy") == "simp-lean"
+    # each compile records what its context's evidence said of the import
+    assert events[0]["kind"] == "import" and all(isinstance(e["import_bf"], float) for e in events[1:])
+    assert misfit.stats["toolchains"]["cccc"]["imp"]["bf"]["simp_heavy"] == pytest.approx(events[-1]["import_bf"])
+    # and the state, imported share and verdicts included, is the fold of its events
+    replay = empty_stats()
+    for e in events:
+        fold(replay, e)
+    assert replay == json_copy(misfit.stats)
+
+
+def test_the_other_contexts_verdicts_on_an_import_count_half(monkeypatch):
+    from simpulse import learner as L
+    lrn = _imported(TRUE)
+    tc = lrn.stats["toolchains"]["cccc"]
+    _, _, p0, bf = lrn.models("simp_heavy")
+    tc["imp"]["bf"] = {"arith": -4.0, "simp_heavy": 50.0}     # its own entry is not counted twice
+    _, _, p, _ = lrn.models("simp_heavy")
+    odds = math.log(L.IMPORT_TRUST / (1 - L.IMPORT_TRUST)) + bf + L.IMPORT_POOL * -4.0
+    assert p == pytest.approx(1 / (1 + math.exp(-odds))) and p < p0

@@ -48,6 +48,11 @@ def render(data: dict, console=None, *, simulated: bool = False) -> None:
     for row in data["leaderboard"]:
         for name, why in row["suspended"].items():
             console.print(f"  suspended in {row['context']}: {name} — {why}")
+    for row in data["leaderboard"]:
+        p = row.get("import_fit")
+        if p is not None:
+            verdict = ("used" if p >= 0.5 else "set aside: this context's own compiles contradict it")
+            console.print(f"  imported evidence in {row['context']}: describes it with P = {p:.2f} ({verdict})")
     saved = data["time_saved"]
     console.print(f"  time saved against baseline: [bold]{fmt_seconds(saved['seconds'])}[/bold] "
                   f"(95% CI {fmt_seconds(saved['ci'][0])} … {fmt_seconds(saved['ci'][1])})")

@@ -277,13 +277,21 @@ class Joint:
     the two in one normal model would let one precisely measured failure outweigh many
     successes measured against a predicted level."""
 
-    __slots__ = ("names", "mean", "L", "alpha", "beta", "_diag", "breakage")
+    __slots__ = ("names", "mean", "L", "alpha", "beta", "_diag", "_breakage", "rhs")
 
-    def __init__(self, names, mean, L, alpha, beta, breakage=None):
+    def __init__(self, names, mean, L, alpha, beta, breakage=None, rhs=None):
         self.names, self.mean, self.L, self.alpha, self.beta = names, mean, L, alpha, beta
+        self.rhs = rhs          # P·mean: the prior's κ0·μ0 plus the block's b
         self._diag = None
-        # name → (a, b, c): Beta(a, b) on the breakage rate, c the cost ratio of a failure
-        self.breakage = breakage or {}
+        # name → (a, b, c): Beta(a, b) on the breakage rate, c the cost ratio of a failure; or a
+        # function returning it, called at the first use (a model that may not be played)
+        self._breakage = breakage or {}
+
+    @property
+    def breakage(self) -> dict:
+        if callable(self._breakage):
+            self._breakage = self._breakage() or {}
+        return self._breakage
 
     def _with_breakage(self, name: str, delta: float, p: float | None = None) -> float:
         entry = self.breakage.get(name)
@@ -301,6 +309,11 @@ class Joint:
             self._diag = _inverse_diagonal(self.L)
         mu = self._with_breakage(name, self.mean[i])
         return P.Posterior(mu, 1.0 / max(self._diag[i], 1e-12), self.alpha, self.beta, 0)
+
+    def evidence_terms(self) -> tuple[float, float]:
+        """(log det P, rhsᵀ P⁻¹ rhs): the two data-dependent terms of the Gaussian model's
+        evidence (`simpulse.learner.import_odds`)."""
+        return 2.0 * sum(math.log(self.L[i][i]) for i in range(len(self.mean))), dot(self.mean, self.rhs)
 
     def speed(self, name: str) -> float:
         """The posterior mean of δ on the compiles that succeed (breakage left out)."""
@@ -363,4 +376,4 @@ def joint(block: dict | None, names: list[str], prior: dict[str, tuple[float, fl
     rss += sum(prior[k][1] * (mean[a] - prior[k][0]) ** 2 for a, k in enumerate(names))
     alpha = alpha0 + max(0.0, d - n) / 2.0
     beta = beta0 + 0.5 * max(0.0, rss)
-    return Joint(list(names), mean, L, alpha, beta, breakage)
+    return Joint(list(names), mean, L, alpha, beta, breakage, rhs)

@@ -38,6 +38,8 @@ def leaderboard(learner: Learner) -> list[dict]:
             "own_pulls": best.pulls if best else 0,
             "evidence": ("own" if best and best.pulls >= MIN_OWN_PULLS else "prior"),
             "suspended": {a.strategy: a.suspended for a in arms if a.suspended},
+            # P(an import's evidence on the context describes this project); None: no import spoke of it
+            "import_fit": learner.import_fit(ctx),
             "arms": [{"strategy": a.strategy, "pulls": a.pulls, "fails": a.fails,
                       "speedup": a.speedup, "ci": list(a.speedup_ci),
                       "prob_better": a.prob_better, "suspended": a.suspended} for a in arms],
