@@ -622,7 +622,9 @@ def _fold_import(stats: dict, ev: dict) -> None:
 
     ``ev["toolchains"]``: {githash: {"arms": {ctx: {strategy: arm}}, "glob": {strategy: arm}}}
     with arms of six numbers (see `simpulse.policy.posterior`). At weight 1 the statistics add
-    exactly; below 1 every sum and count is scaled (discounted evidence). The import command
+    exactly; below 1 every sum and count is scaled (discounted evidence). The imported share
+    of each context's block and arms is also kept apart, in ``tc["imp"]``, so that the learner
+    can weigh it against the project's own evidence (`Learner.models`). The import command
     validates the payload before writing the event.
     """
     try:
@@ -1022,7 +1024,8 @@ class Learner:
 
     def models(self, ctx: str) -> tuple[J.Joint, J.Joint | None, float, float | None]:
         """(posterior with every piece of evidence, posterior without the imported share, the
-        probability that the import describes this context).
+        probability that the import describes this context, the log Bayes factor of the
+        context's own evidence for it).
 
         An import is another project's evidence (docs/export-format.md): if its strategies'
         effects are not this project's, merged as fact it would mislead the learner for
@@ -1030,7 +1033,7 @@ class Learner:
         (prior probability IMPORT_TRUST), and H0, it does not; their probability follows the
         project's own evidence (`import_odds`), and a decision draws the model to play from it
         (Thompson sampling on the model too). Without an import on the context: (posterior,
-        None, 1)."""
+        None, 1, None)."""
         tc, _ = self._tc_chain()
         names = [s.name for s in self.catalogue.active if not s.is_baseline]
         prior = {s.name: self.arm_prior(ctx, s) for s in self.catalogue.active if not s.is_baseline}

@@ -413,6 +413,9 @@ def test_import_from_starts_the_learner_from_another_projects_export():
     assert lrn.stats["counters"]["imports"] == 1 and lrn.stats["counters"]["compiles"] == 60
     tc = lrn.stats["toolchains"][lrn.toolchain]
     assert tc["J"] and sum(a[0] for by in tc["arms"].values() for a in by.values()) > 0
+    # the imported share is kept apart, and every compile in a context it speaks of weighed it
+    assert tc["imp"]["J"] and set(tc["imp"]["J"]) <= set(tc["J"])
+    assert set(tc["imp"]["bf"]) <= set(tc["imp"]["J"]) and tc["imp"]["bf"]
     with pytest.raises(SystemExit):
         bench.main(["--import-from", "same", "--import-weight", "0", "--quick"])
     with pytest.raises(SystemExit):
