@@ -580,17 +580,27 @@ def noise_var(tc: dict) -> float:
     return (P.BETA0 + e / 2.0) / (P.ALPHA0 + f / 2.0 - 1.0)
 
 
-def without_import(block: dict, tc: dict, ctx: str) -> tuple[dict, dict]:
-    """The context's evidence without what imports brought into it (their share is kept apart
-    in ``tc["imp"]``, `_fold_import`): (`block` − the imported block, the context's arms − the
-    imported arms). `block` is the context's block with β already integrated out
-    (`J.without_features`): imports carry strategies only, so subtracting them commutes with
-    integrating β out."""
-    imp = tc.get("imp") or {}
-    arms = dict(tc["arms"].get(ctx, {}))
-    for name, arm in (imp.get("arms", {}).get(ctx) or {}).items():
+def own_arms(tc: dict, ctx: str) -> dict:
+    """The context's per-strategy arms without what imports brought into them (kept apart in
+    ``tc["imp"]``, `_fold_import`): the project's own compiles."""
+    arms = tc["arms"].get(ctx, {})
+    imported = (tc.get("imp") or {}).get("arms", {}).get(ctx)
+    if not imported:
+        return arms
+    arms = dict(arms)
+    for name, arm in imported.items():
         if name in arms:
             arms[name] = [x - y for x, y in zip(arms[name], arm)]
+    return arms
+
+
+def without_import(block: dict, tc: dict, ctx: str) -> tuple[dict, dict]:
+    """The context's evidence without what imports brought into it: (`block` − the imported
+    block, `own_arms`). `block` is the context's block with β already integrated out
+    (`J.without_features`): imports carry strategies only, so subtracting them commutes with
+    integrating β out."""
+    imp = tc["imp"]
+    arms = own_arms(tc, ctx)
     own = {"names": list(block["names"]), "M": [list(r) for r in block["M"]], "b": list(block["b"]),
            "q": block["q"], "d": block["d"], "fail": {n: list(v) for n, v in (block.get("fail") or {}).items()}}
     J.merge(own, imp["J"][ctx], -1.0)
@@ -1177,7 +1187,8 @@ class Learner:
         """Why `strategy` is suspended in `ctx`, or None.
 
         - It keeps breaking modules: ≥ 2 failures and P(it breaks more than 20% of the
-          context's modules) ≥ 0.95, counted over the strategies that break the same proofs.
+          context's modules) ≥ 0.95, counted over the strategies that break the same proofs,
+          on this project's own compiles (an import's are not counted).
           The suspension lapses COOLDOWN × 2^f compiles in the context after the group last
           ran (f its failures, the exponent at most BREAKING_LAPSE): the policy, whose
           posterior prices the breakage, decides again, and a new failure suspends it for
@@ -1191,7 +1202,9 @@ class Learner:
         tc, _ = self._tc_chain()
         if tc is None:
             return None
-        arms = tc["arms"].get(ctx, {})
+        # the project's own compiles: an import's failures price the breakage (`_breakage`), but
+        # a suspension is a local safety decision, on what broke here
+        arms = own_arms(tc, ctx)
         ctx_n = tc.get("ctxn", {}).get(ctx, 0)
         # counted over the strategies that break the same proofs (`breaking_group`): one that
         # never ran here is suspended by the others' failures

@@ -705,13 +705,13 @@ def test_level_regression_lets_size_lead_and_shrinks_uninformative_slopes():
             assert 0.25 < beta[3] < 0.45 and s2 < 0.1         # found, shrunk by the ridge (0.48 with none)
 
 
-def _imported(donor_effects, *, weight=0.5, seed=11, rounds=6, events=None):
+def _imported(donor_effects, *, weight=0.5, seed=11, rounds=6, events=None, breaks=()):
     """A learner (toolchain "cccc") whose only knowledge is an import, through the export
     format and `simpulse import`'s plan, of another project's `rounds` builds (same toolchain).
     `events`: a list that receives every event the learner records, from the import on."""
     import json
     from simpulse import exchange
-    donor = run(Learner(None, seed=seed, toolchain="cccc"), rounds, effects=donor_effects, seed=seed)
+    donor = run(Learner(None, seed=seed, toolchain="cccc"), rounds, effects=donor_effects, seed=seed, breaks=breaks)
     doc = exchange.parse(exchange.dumps(exchange.build_export(donor.stats, donor.catalogue)).encode())
     exchange.validate(doc)
     lrn = Learner(None, seed=seed + 1, toolchain="cccc")
@@ -773,3 +773,20 @@ def test_the_other_contexts_verdicts_on_an_import_count_half(monkeypatch):
     _, _, p, _ = lrn.models("simp_heavy")
     odds = math.log(L.IMPORT_TRUST / (1 - L.IMPORT_TRUST)) + bf + L.IMPORT_POOL * -4.0
     assert p == pytest.approx(1 / (1 + math.exp(-odds))) and p < p0
+
+
+def test_an_imports_failures_price_the_breakage_but_suspend_nothing_here():
+    """Failures in an import raise the breakage prior; a suspension rests on what broke in
+    this project (a donor's unlucky failures once suspended a strategy for hundreds of
+    compiles on a project where it broke 5% of modules)."""
+    from simpulse import learner as L
+    lrn = _imported(TRUE, weight=1.0, breaks=("single-thread",))
+    tc = lrn.stats["toolchains"]["cccc"]
+    assert tc["arms"]["simp_heavy"]["single-thread"][4] >= 2            # the donor's failures, merged
+    assert lrn.suspension("simp_heavy", "single-thread") is None
+    a, b, _ = lrn.joint_posterior("simp_heavy").breakage["single-thread"]
+    a0, b0 = L.BREAK_PRIOR
+    assert a / (a + b) > 3 * a0 / (a0 + b0)
+    for m in ("M1", "M2", "M3"):
+        lrn.observe(force(lrn, "single-thread", m), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True)
+    assert lrn.suspension("simp_heavy", "single-thread") is not None     # its own failures do
