@@ -564,13 +564,16 @@ def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[f
     return out
 
 
-def joint_of(tc: dict | None, ctx: str, block: dict | None, names: list[str], prior: dict, **kw) -> J.Joint:
-    """`J.joint` over `names`, the block's regression coefficients β integrated out on their
-    prior (`beta_prior`, `J.without_features`): exactly the strategies' marginal posterior."""
+def on_strategies(tc: dict | None, ctx: str, block: dict | None) -> dict | None:
+    """The block's evidence on the strategies alone: its regression coefficients β integrated
+    out on their prior (`beta_prior`, `J.without_features`)."""
     feats = J.features_of(block)
-    if feats:
-        block = J.without_features(block, beta_prior(tc, ctx, feats))
-    return J.joint(block, names, prior, **kw)
+    return J.without_features(block, beta_prior(tc, ctx, feats)) if feats else block
+
+
+def joint_of(tc: dict | None, ctx: str, block: dict | None, names: list[str], prior: dict, **kw) -> J.Joint:
+    """`J.joint` over `names` on `on_strategies(block)`: exactly the strategies' marginal posterior."""
+    return J.joint(on_strategies(tc, ctx, block), names, prior, **kw)
 
 
 def noise_var(tc: dict) -> float:
@@ -599,14 +602,12 @@ def without_import(block: dict, tc: dict, ctx: str) -> tuple[dict, dict]:
     block, `own_arms`). `block` is the context's block with β already integrated out
     (`J.without_features`): imports carry strategies only, so subtracting them commutes with
     integrating β out."""
-    imp = tc["imp"]
-    arms = own_arms(tc, ctx)
-    own = {"names": list(block["names"]), "M": [list(r) for r in block["M"]], "b": list(block["b"]),
-           "q": block["q"], "d": block["d"], "fail": {n: list(v) for n, v in (block.get("fail") or {}).items()}}
-    J.merge(own, imp["J"][ctx], -1.0)
+    own = J.new_block()
+    J.merge(own, block)
+    J.merge(own, tc["imp"]["J"][ctx], -1.0)
     # an imported failure, subtracted again, can leave a rounding residue
-    own["fail"] = {n: [round(f, 6), r] for n, (f, r) in own["fail"].items() if f > 1e-6}
-    return own, arms
+    own["fail"] = {n: [round(f, 6), r] for n, (f, r) in own.get("fail", {}).items() if f > 1e-6}
+    return own, own_arms(tc, ctx)
 
 
 def import_odds(with_import: J.Joint, own: J.Joint, imported: J.Joint, prior: dict) -> float:
@@ -1047,10 +1048,7 @@ class Learner:
         tc, _ = self._tc_chain()
         names = [s.name for s in self.catalogue.active if not s.is_baseline]
         prior = {s.name: self.arm_prior(ctx, s) for s in self.catalogue.active if not s.is_baseline}
-        block = _evidence_block(tc, ctx)
-        feats = J.features_of(block)
-        if feats:
-            block = J.without_features(block, beta_prior(tc, ctx, feats))
+        block = on_strategies(tc, ctx, _evidence_block(tc, ctx))
         joint = J.joint(block, names, prior, breakage=self._breakage(ctx, tc, block))
         imported = (tc or {}).get("imp", {}).get("J", {}).get(ctx)
         if imported is None or block is None:
