@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from simpulse.errors import SimpulseError
-from simpulse.learner import beta_prior, module_record
+from simpulse.learner import beta_prior, module_record, without_import
 from simpulse.policy import joint as J
 
 FORMAT = "simpulse-export"
@@ -72,14 +72,76 @@ def _num(x):
     return int(x) if x.is_integer() and abs(x) < 2 ** 53 else x
 
 
-def _joint_out(tc: dict, ctx: str, block: dict) -> dict:
+# What is left of a sum after the imported share is subtracted again is the project's own
+# evidence up to rounding: below this, a count or a diagonal is nothing.
+_RESIDUE = 1e-9
+
+
+def _joint_out(tc: dict, ctx: str, block: dict, own_only: bool) -> dict | None:
     """A context's joint block (`simpulse.policy.joint`): its normal equations are sufficient
     statistics, so they add across state directories like the arms do. The project's own
-    regression of level on features is integrated out (`J.without_features`)."""
+    regression of level on features is integrated out (`J.without_features`); with `own_only`,
+    what imports brought is subtracted (`learner.without_import`) and the strategies that only
+    they spoke of are left out. None if nothing is left."""
     block = J.without_features(block, beta_prior(tc, ctx, J.features_of(block)))
+    if own_only and ctx in _imported(tc).get("J", {}):
+        block, _ = without_import(block, tc, ctx)
+        block["d"] = round(block["d"], 6)
+    # A strategy whose evidence cancelled out (a module's contribution replaced when it is
+    # compiled again, the β integrated out, an import subtracted) is left with a rounding
+    # residue, possibly below 0 on its diagonal: it has no evidence, so it is left out.
+    M = block["M"]
+    scale = 1.0 + max((abs(M[i][i]) for i in range(len(M))), default=0.0)
+    keep = {n for i, n in enumerate(block["names"]) if M[i][i] > _RESIDUE * scale}
+    keep |= set(block.get("fail", {}))
+    if len(keep) < len(block["names"]):
+        block = J.restrict(block, keep)
+    for i in range(len(block["M"])):
+        block["M"][i][i] = max(block["M"][i][i], 0.0)
+    block["q"], block["d"] = max(block["q"], 0.0), max(block["d"], 0.0)
+    if not block["names"] and not block.get("fail"):
+        return None
     return {"names": list(block["names"]), "M": [[_num(v) for v in row] for row in block["M"]],
             "b": [_num(v) for v in block["b"]], "q": _num(block["q"]), "d": _num(block["d"]),
             "fail": {k: [_num(v[0]), _num(v[1])] for k, v in sorted(block.get("fail", {}).items())}}
+
+
+def _imported(tc: dict) -> dict:
+    return tc.get("imp") or {}
+
+
+def _minus(arm, imported) -> list | None:
+    """An arm without its imported share; None if nothing of the project's own is left."""
+    if imported is None:
+        return list(arm)
+    own = [x - y for x, y in zip(arm, imported)]
+    if own[0] <= _RESIDUE and own[3] <= _RESIDUE:
+        return None
+    for i in (0, 3, 4, 5):                    # weights and counts: whole again if they were
+        own[i] = max(round(own[i], 6), 0.0)
+    return own
+
+
+def _own_glob(tc: dict) -> dict:
+    """The global arms without the imported share (kept apart since the imports' global arms
+    were; before that, the imported context arms stand in for it: an export's `glob` is the
+    sum of its arms)."""
+    imp = _imported(tc)
+    if "glob" in imp:
+        imported = imp["glob"]
+    else:
+        imported = {}
+        for by in imp.get("arms", {}).values():
+            for name, arm in by.items():
+                acc = imported.setdefault(name, [0.0] * 6)
+                for i in range(6):
+                    acc[i] += arm[i]
+    out = {}
+    for name, arm in tc.get("glob", {}).items():
+        own = _minus(arm, imported.get(name))
+        if own is not None:
+            out[name] = own
+    return out
 
 
 def _arm_out(arm) -> list:
@@ -87,11 +149,15 @@ def _arm_out(arm) -> list:
 
 
 def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
+                 include_imported: bool = False,
                  simpulse_version: str | None = None, created: float | None = None) -> dict:
     """The export document of the learner's statistics `stats` (see docs/export-format.md).
 
     Toolchains are listed oldest first (the learner's order). `catalogue` supplies the
     definitions of the strategies that appear in the statistics (when it knows them).
+    The document holds what this project measured: what imports brought is left out (a file
+    that passed it on would count it twice wherever it came from, its author included),
+    unless `include_imported`. A toolchain known only from imports is then left out whole.
     """
     if simpulse_version is None:
         from simpulse import __version__ as simpulse_version
@@ -101,9 +167,15 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
     order += [g for g in stats.get("toolchains", {}) if g not in order]
     for githash in order:
         tc = stats["toolchains"][githash]
-        arms = {ctx: {name: _arm_out(a) for name, a in sorted(by.items())}
-                for ctx, by in sorted(tc.get("arms", {}).items()) if by}
-        glob = {name: _arm_out(a) for name, a in sorted(tc.get("glob", {}).items())}
+        own_only = not include_imported and bool(_imported(tc))
+        arms = {}
+        for ctx, by in sorted(tc.get("arms", {}).items()):
+            imported = _imported(tc).get("arms", {}).get(ctx, {}) if own_only else {}
+            out = {name: _arm_out(own) for name, a in sorted(by.items())
+                   if (own := _minus(a, imported.get(name))) is not None}
+            if out:
+                arms[ctx] = out
+        glob = {name: _arm_out(a) for name, a in sorted((_own_glob(tc) if own_only else tc.get("glob", {})).items())}
         contexts: dict[str, dict] = {}
         for ctx, by in arms.items():
             contexts[ctx] = {"pulls": _num(sum(a[3] for a in by.values())),
@@ -120,10 +192,20 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
         for by in arms.values():
             seen.update(by)
         seen.update(glob)
-        joint = {ctx: _joint_out(tc, ctx, block) for ctx, block in sorted(tc.get("J", {}).items())
-                 if block["names"] or block.get("fail")}
+        joint = {}
+        for ctx, block in sorted(tc.get("J", {}).items()):
+            if block["names"] or block.get("fail"):
+                out = _joint_out(tc, ctx, block, own_only)
+                if out is not None:
+                    joint[ctx] = out
+        noise = list(tc.get("noise", [0.0, 0.0]))
+        if own_only and "noise" in _imported(tc):
+            noise = [max(x - y, 0.0) for x, y in zip(noise, _imported(tc)["noise"])]
+            noise[1] = round(noise[1], 6)
+        if own_only and not (arms or modules or joint):
+            continue                      # known here only from imports
         toolchains[githash] = {"arms": arms, "glob": glob, "joint": joint,
-                               "noise": [_num(v) for v in tc.get("noise", [0.0, 0.0])],
+                               "noise": [_num(v) for v in noise],
                                "contexts": contexts, "modules": modules,
                                "simulated": bool(tc.get("simulated"))}
     strategies = []
@@ -335,8 +417,13 @@ def _joint_block(x, where: str) -> None:
         raise SimpulseError(f"{where}.M: expected a {n}×{n} array of numbers")
     if not isinstance(b, list) or len(b) != n:
         raise SimpulseError(f"{where}.b: expected an array of {n} numbers")
+    # a diagonal is a sum of squares: below 0 only by rounding (files written before exports
+    # dropped strategies whose evidence cancelled out carry −1e-15s; `_positive_semidefinite`'s
+    # tolerance)
+    scale = 1.0 + max((abs(r[i]) for i, r in enumerate(M) if isinstance(r[i], (int, float))), default=0.0)
     for i, row in enumerate(M):
-        _finite(row[i], f"{where}.M[{i}][{i}]", nonneg=True)
+        if _finite(row[i], f"{where}.M[{i}][{i}]") < -1e-7 * scale:
+            raise SimpulseError(f"{where}.M[{i}][{i}]: {row[i]!r} is negative")
         for j, v in enumerate(row):
             _finite(v, f"{where}.M[{i}][{j}]")
             if abs(v - M[j][i]) > 1e-6 * (1 + abs(v)):
@@ -576,13 +663,10 @@ def plan_import(doc: dict, catalogue, *, trust_strategies: bool = False) -> Impo
                 arms[ctx] = keep
         glob = {n: list(a) for n, a in tc.get("glob", {}).items() if n in allowed}
         joint = {}
+        keep = allowed | {"baseline"}
         for ctx, block in tc.get("joint", {}).items():
-            keep = [i for i, n in enumerate(block["names"]) if n in allowed or n == "baseline"]
-            if keep or block.get("fail"):
-                joint[ctx] = {"names": [block["names"][i] for i in keep],
-                              "M": [[block["M"][i][j] for j in keep] for i in keep],
-                              "b": [block["b"][i] for i in keep], "q": block["q"], "d": block["d"],
-                              "fail": {n: list(v) for n, v in block.get("fail", {}).items() if n in allowed}}
+            if any(n in keep for n in block["names"]) or block.get("fail"):
+                joint[ctx] = J.restrict(block, keep)
         if arms or glob or joint:
             plan.payload[githash] = {"arms": arms, "glob": glob, "joint": joint,
                                      "noise": list(tc.get("noise", [0.0, 0.0])),

@@ -634,8 +634,9 @@ def _fold_import(stats: dict, ev: dict) -> None:
     ``ev["toolchains"]``: {githash: {"arms": {ctx: {strategy: arm}}, "glob": {strategy: arm}}}
     with arms of six numbers (see `simpulse.policy.posterior`). At weight 1 the statistics add
     exactly; below 1 every sum and count is scaled (discounted evidence). The imported share
-    of each context's block and arms is also kept apart, in ``tc["imp"]``, so that the learner
-    can weigh it against the project's own evidence (`Learner.models`). The import command
+    of each context's block and arms (and of the global arms and the noise) is also kept
+    apart, in ``tc["imp"]``, so that the learner can weigh it against the project's own
+    evidence (`Learner.models`) and an export can leave it out. The import command
     validates the payload before writing the event.
     """
     try:
@@ -660,9 +661,10 @@ def _fold_import(stats: dict, ev: dict) -> None:
                     for i in range(6):
                         target[i] += w * float(arm[i])
         for name, arm in (data.get("glob") or {}).items():
-            target = tc["glob"].setdefault(str(name), P.new_arm())
-            for i in range(6):
-                target[i] += w * float(arm[i])
+            for table in (tc["glob"], imp.setdefault("glob", {})):
+                target = table.setdefault(str(name), P.new_arm())
+                for i in range(6):
+                    target[i] += w * float(arm[i])
         joint = data.get("joint")
         if joint is None:
             # a file written before the joint model: its contrasts, as direct evidence
@@ -675,9 +677,9 @@ def _fold_import(stats: dict, ev: dict) -> None:
             J.merge(imp["J"].setdefault(str(ctx), J.new_block()), block, w)
         nz = data.get("noise")
         if isinstance(nz, list) and len(nz) == 2:
-            mine = tc.setdefault("noise", [0.0, 0.0])
-            mine[0] += w * float(nz[0])
-            mine[1] += w * float(nz[1])
+            for mine in (tc.setdefault("noise", [0.0, 0.0]), imp.setdefault("noise", [0.0, 0.0])):
+                mine[0] += w * float(nz[0])
+                mine[1] += w * float(nz[1])
 
 
 def module_record(tc: dict, module: str) -> dict | None:

@@ -103,9 +103,13 @@ def test_round_trip_is_exact_at_weight_1(built, exported, tmp_path):
     assert sa["leaderboard"] and close(sb["leaderboard"], sa["leaderboard"])
     shown = built.simpulse("stats", "--state-dir", str(empty), check=0).stdout
     assert "imported evidence in" in shown and "P = 0.50 (used)" in shown
-    # and exporting the imported state gives the same statistics back
+    # an export holds what the project measured: here nothing, the import is not passed on ...
     again = tmp_path / "again.json"
-    built.simpulse("export", str(again), "--state-dir", str(empty), check=0)
+    p = built.simpulse("export", str(again), "--state-dir", str(empty), check=0)
+    assert "imported evidence left out (pass --include-imported" in p.stdout
+    assert json.loads(again.read_text())["toolchains"] == {}
+    # ... unless asked to: then it gives the same statistics back
+    built.simpulse("export", str(again), "--state-dir", str(empty), "--include-imported", check=0)
     tc2 = json.loads(again.read_text())["toolchains"][githash]
     assert tc2["arms"] == exported["toolchains"][githash]["arms"]
     assert tc2["glob"] == exported["toolchains"][githash]["glob"]

@@ -723,6 +723,78 @@ def _imported(donor_effects, *, weight=0.5, seed=11, rounds=6, events=None, brea
     return lrn
 
 
+def _export(lrn, **kw):
+    """`lrn`'s export, through the file format and validated as an import would be."""
+    from simpulse import exchange
+    doc = exchange.parse(exchange.dumps(exchange.build_export(lrn.stats, lrn.catalogue, created=0, **kw)).encode())
+    exchange.validate(doc)
+    return doc
+
+
+def _numbers(x, path=""):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _numbers(v, f"{path}/{k}")
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            yield from _numbers(v, f"{path}[{i}]")
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        yield path, x
+
+
+def test_an_export_holds_what_the_project_measured():
+    """What an import brought is not passed on by an export (whoever already has it, its
+    author first, would count it twice): after an import, the export is the one before it, to
+    rounding; with include_imported it is the sum; a state that knows only an import exports
+    nothing of it."""
+    from simpulse import exchange
+    donor = run(Learner(None, seed=3, toolchain="cccc"), 3, seed=3, effects={**TRUE, "no-async": -0.25})
+    from_donor = _export(donor)
+    lrn = run(Learner(None, seed=5, toolchain="cccc"), 2, seed=5)
+    before = _export(lrn)
+    lrn.record_event(exchange.import_event(exchange.plan_import(from_donor, lrn.catalogue).payload,
+                                           weight=0.5, source="donor.json"))
+    after = _export(lrn)
+    got, want = dict(_numbers(after)), dict(_numbers(before))
+    assert set(got) == set(want) and len(want) > 100
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, rel=1e-9, abs=1e-9), k
+        assert type(got[k]) is type(v), k            # counts stay whole
+    both = _export(lrn, include_imported=True)["toolchains"]["cccc"]
+    mine, theirs = before["toolchains"]["cccc"], from_donor["toolchains"]["cccc"]
+    for name, arm in both["glob"].items():
+        for i in range(6):
+            assert arm[i] == pytest.approx(mine["glob"].get(name, [0] * 6)[i] + 0.5 * theirs["glob"].get(name, [0] * 6)[i])
+    assert both["noise"] == pytest.approx([m + 0.5 * t for m, t in zip(mine["noise"], theirs["noise"])])
+    # a state whose only knowledge is an import
+    other = Learner(None, seed=9, toolchain="cccc")
+    other.record_event(exchange.import_event(exchange.plan_import(from_donor, other.catalogue).payload,
+                                             weight=1.0, source="donor.json"))
+    assert _export(other)["toolchains"] == {}
+    assert _export(other, include_imported=True)["toolchains"]["cccc"]["arms"] == theirs["arms"]
+
+
+def test_an_export_leaves_out_evidence_that_cancelled_out():
+    """A module that moves to another context takes its contributions with it: the first
+    context's block is left with rounding residues (−1e-15 on a diagonal), which an export used
+    to carry and `simpulse import` to refuse. The export leaves them out and validates; the
+    validator tolerates such residues in files written before."""
+    from simpulse import exchange
+    lrn = run(Learner(None, seed=5, toolchain="cccc"), 2, seed=5, ctx="arith")
+    lrn = run(lrn, 1, seed=6, ctx="simp_heavy")        # the same modules, now simp_heavy
+    M = lrn.stats["toolchains"]["cccc"]["J"]["arith"]["M"]
+    assert max(abs(M[i][i]) for i in range(len(M))) < 1e-9     # nothing left but residues
+    doc = _export(lrn)
+    assert "arith" not in doc["toolchains"]["cccc"]["joint"] and "simp_heavy" in doc["toolchains"]["cccc"]["joint"]
+    doc["toolchains"]["cccc"]["joint"]["arith"] = block = {
+        "names": ["no-linters", "no-async"], "M": [[2.0, 0.0], [0.0, -1e-15]], "b": [-0.2, 0.0],
+        "q": 0.5, "d": 1.0, "fail": {}}
+    exchange.validate(doc)
+    block["M"][1][1] = -1e-3
+    with pytest.raises(exchange.SimpulseError, match=r"arith\.M\[1\]\[1\]: .* is negative"):
+        exchange.validate(doc)
+
+
 def test_an_import_is_weighed_against_the_projects_own_evidence():
     """An import is another project's evidence: it is kept apart (subtracting it leaves
     nothing), and the probability that it describes the project follows the project's own

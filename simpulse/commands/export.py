@@ -13,6 +13,10 @@ def export(
     out: Path = typer.Argument(..., help="The file to write (JSON; replaced atomically)."),
     include_paths: bool = typer.Option(False, "--include-paths",
                                        help="Name modules in the file (default: a 16-hex SHA-256 prefix of each name)."),
+    include_imported: bool = typer.Option(
+        False, "--include-imported",
+        help="Also pass on what imports brought (default: only what this project measured; "
+             "passed on, imported evidence counts twice for whoever already has it)."),
     state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
 ):
@@ -25,7 +29,9 @@ def export(
     out = Path(out).expanduser()
     if out.is_dir():
         raise SimpulseError(f"{out} is a directory; give a file name such as simpulse-export.json")
-    doc = exchange.build_export(lrn.stats, lrn.catalogue, include_paths=include_paths)
+    doc = exchange.build_export(lrn.stats, lrn.catalogue, include_paths=include_paths,
+                                include_imported=include_imported)
+    imports = any(tc.get("imp") for tc in lrn.stats.get("toolchains", {}).values())
     size = exchange.write_export(doc, out)
     tcs = doc["toolchains"]
     info = {
@@ -38,14 +44,20 @@ def export(
                         "simulated": tc["simulated"]} for g, tc in tcs.items()],
         "strategies": [d["name"] for d in doc["strategies"]],
         "module_names": "included" if include_paths else "hashed",
+        "imported_evidence": ("none" if not imports else "included" if include_imported else "left out"),
     }
     if as_json:
         print_json(info)
         return
     from rich.console import Console
     console = Console()
+    left_out = ("imported evidence left out (pass --include-imported to pass it on)"
+                if info["imported_evidence"] == "left out" else None)
     if not tcs:
-        console.print(f"simpulse: nothing learned yet; wrote an empty export to {out}")
+        what = "nothing measured here yet" if imports else "nothing learned yet"
+        console.print(f"simpulse: {what}; wrote an empty export to {out}")
+        if left_out:
+            console.print(f"  {left_out}")
         return
     console.print(f"simpulse: wrote {out} ({size} bytes, format {doc['format']} v{doc['version']})")
     for t in info["toolchains"]:
@@ -55,6 +67,10 @@ def export(
     console.print(f"  strategies defined: {', '.join(info['strategies']) or '—'}")
     console.print("  module names: " + ("included (--include-paths)" if include_paths
                                         else "hashed (pass --include-paths to include them)"))
+    if left_out:
+        console.print(f"  {left_out}")
+    elif info["imported_evidence"] == "included":
+        console.print("  imported evidence included (--include-imported)")
 
 
 def register(app) -> None:

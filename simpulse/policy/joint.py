@@ -155,6 +155,16 @@ def merge(into: dict, other: dict, scale: float = 1.0) -> None:
         acc[1] += scale * float(r)
 
 
+def restrict(block: dict, keep) -> dict:
+    """A copy of `block` with only the rows and columns of the names in `keep` (and their
+    failures)."""
+    idx = [i for i, n in enumerate(block["names"]) if n in keep]
+    return {"names": [block["names"][i] for i in idx],
+            "M": [[block["M"][i][j] for j in idx] for i in idx],
+            "b": [block["b"][i] for i in idx], "q": block["q"], "d": block["d"],
+            "fail": {n: list(v) for n, v in (block.get("fail") or {}).items() if n in keep}}
+
+
 def dot(x, y) -> float:
     """Σ xᵢ·yᵢ (standard library, hot path)."""
     acc = 0.0
