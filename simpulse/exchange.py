@@ -30,7 +30,8 @@ from simpulse.learner import beta_prior, module_record, without_import
 from simpulse.policy import joint as J
 
 FORMAT = "simpulse-export"
-VERSION = 1
+VERSION = 2              # 2: `origin` (1: without it; still read)
+ORIGIN_FILE = "origin"   # in a state directory: the id its exports carry
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_TOOLCHAINS = 64
@@ -40,7 +41,7 @@ MAX_MODULES = 100_000     # per toolchain
 MAX_NUMBER = 1e12         # |any statistic| (a count of a trillion compiles is not plausible)
 MAX_DEPTH = 12
 
-TOP_KEYS = {"format", "version", "created", "simpulse_version", "toolchains", "strategies", "priors"}
+TOP_KEYS = {"format", "version", "created", "simpulse_version", "origin", "toolchains", "strategies", "priors"}
 TOP_REQUIRED = ("format", "version", "toolchains")
 TC_KEYS = {"arms", "glob", "contexts", "modules", "simulated", "joint", "noise"}
 JOINT_KEYS = {"names", "M", "b", "q", "d", "fail"}
@@ -55,6 +56,7 @@ _CONTEXT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
 _STRATEGY = re.compile(r"^[a-z][a-z0-9_.-]{0,47}$")
 _MODULE_MAX = 512
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_ORIGIN = re.compile(r"^[0-9a-f]{16,64}$")
 
 
 # --------------------------------------------------------------------------- export
@@ -148,8 +150,44 @@ def _arm_out(arm) -> list:
     return [float(arm[0]), float(arm[1]), float(arm[2]), _num(arm[3]), _num(arm[4]), _num(arm[5])]
 
 
+def state_origin(sdir: Path, *, create: bool = True) -> str | None:
+    """The id of the state directory `sdir` that its exports carry (`origin`): created at its
+    first export (`create`), random, kept in `<sdir>/origin`. An importer replaces what an
+    earlier export of the same origin brought instead of adding to it, and refuses a state's
+    own export. None if there is none and `create` is false."""
+    path = Path(sdir) / ORIGIN_FILE
+    try:
+        text = path.read_text(encoding="ascii").strip()
+        if _ORIGIN.match(text):
+            return text
+    except (OSError, UnicodeDecodeError):
+        pass
+    if not create:
+        return None
+    origin = os.urandom(8).hex()
+    tmp = path.with_name(f"{path.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(origin + "\n")
+        try:
+            os.link(tmp, path)           # only if there is none: two first exports agree on one
+        except FileExistsError:
+            text = path.read_text(encoding="ascii", errors="replace").strip()
+            if not _ORIGIN.match(text):  # unreadable: replaced
+                os.replace(tmp, path)
+                return origin
+            return text
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as e:
+        raise SimpulseError(f"cannot write {path}: {e.strerror or e}") from None
+    return origin
+
+
 def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
-                 include_imported: bool = False,
+                 include_imported: bool = False, origin: str | None = None,
                  simpulse_version: str | None = None, created: float | None = None) -> dict:
     """The export document of the learner's statistics `stats` (see docs/export-format.md).
 
@@ -158,6 +196,7 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
     The document holds what this project measured: what imports brought is left out (a file
     that passed it on would count it twice wherever it came from, its author included),
     unless `include_imported`. A toolchain known only from imports is then left out whole.
+    `origin`: the exporting state's id (`state_origin`), None for a state without a directory.
     """
     if simpulse_version is None:
         from simpulse import __version__ as simpulse_version
@@ -224,7 +263,7 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
                        for d in strategies},
     }
     created = time.time() if created is None else created
-    return {
+    doc = {
         "format": FORMAT,
         "version": VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
@@ -233,6 +272,9 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
         "strategies": strategies,
         "priors": priors,
     }
+    if origin is not None:
+        doc["origin"] = origin
+    return doc
 
 
 def dumps(doc: dict) -> str:
@@ -503,6 +545,11 @@ def validate(doc: dict) -> None:
     for k in ("created", "simpulse_version"):
         if k in doc and (not isinstance(doc[k], str) or len(doc[k]) > 64 or _CONTROL.search(doc[k])):
             raise SimpulseError(f"{k}: expected a short string")
+    if "origin" in doc:
+        if doc["version"] < 2:
+            raise SimpulseError("top level: unknown field 'origin' (in format version 1)")
+        if not isinstance(doc["origin"], str) or not _ORIGIN.match(doc["origin"]):
+            raise SimpulseError("origin: expected 16 to 64 lowercase hex digits")
     tcs = _obj(doc["toolchains"], "toolchains", max_items=MAX_TOOLCHAINS)
     for githash, tc in tcs.items():
         _name(githash, _GITHASH, "toolchains", "toolchain")
@@ -674,11 +721,16 @@ def plan_import(doc: dict, catalogue, *, trust_strategies: bool = False) -> Impo
     return plan
 
 
-def import_event(payload: dict, *, weight: float, source: str) -> dict:
+def import_event(payload: dict, *, weight: float, source: str, origin: str | None = None) -> dict:
+    """The `import` event that merges `payload` (`plan_import`). With the file's `origin`, it
+    replaces what an earlier import of the same origin brought (`learner._fold_import`)."""
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not (0 < weight <= 1):
         raise SimpulseError(f"--weight must be in (0, 1], got {weight!r}")
-    return {"v": 1, "kind": "import", "id": os.urandom(8).hex(), "ts": time.time(),
-            "weight": float(weight), "source": source, "toolchains": payload}
+    ev = {"v": 1, "kind": "import", "id": os.urandom(8).hex(), "ts": time.time(),
+          "weight": float(weight), "source": source, "toolchains": payload}
+    if origin is not None:
+        ev["origin"] = origin
+    return ev
 
 
 def merge_strategy_list(existing: list, new: list[dict]) -> list:

@@ -636,7 +636,10 @@ def _fold_import(stats: dict, ev: dict) -> None:
     exactly; below 1 every sum and count is scaled (discounted evidence). The imported share
     of each context's block and arms (and of the global arms and the noise) is also kept
     apart, in ``tc["imp"]``, so that the learner can weigh it against the project's own
-    evidence (`Learner.models`) and an export can leave it out. The import command
+    evidence (`Learner.models`) and an export can leave it out. With ``ev["origin"]`` (the
+    exporting state's id) the share is also kept per origin, in ``tc["imp"]["by"]``, and an
+    import of an origin seen before first takes out what the earlier one brought: a newer
+    export of the same state holds the earlier one's evidence already. The import command
     validates the payload before writing the event.
     """
     try:
@@ -646,7 +649,14 @@ def _fold_import(stats: dict, ev: dict) -> None:
         return
     if not (0 < w <= 1) or not isinstance(payload, dict):
         return
+    origin = ev.get("origin") if isinstance(ev.get("origin"), str) else None
     stats["counters"]["imports"] = stats["counters"].get("imports", 0) + 1
+    if origin is not None:
+        for tc in stats["toolchains"].values():
+            earlier = (tc.get("imp") or {}).get("by", {}).pop(origin, None)
+            if earlier is not None:
+                _merge_share(tc, [tc["imp"]], {"arms": earlier["arms"], "glob": earlier["glob"],
+                                               "joint": earlier["J"], "noise": earlier["noise"]}, -1.0)
     for githash, data in payload.items():
         tc = _tc(stats, str(githash))
         if data.get("simulated"):
@@ -654,32 +664,43 @@ def _fold_import(stats: dict, ev: dict) -> None:
         if str(githash) not in stats["order"]:
             stats["order"].insert(0, str(githash))    # imported knowledge never becomes "current"
         imp = tc.setdefault("imp", {"arms": {}, "J": {}})
-        for ctx, by_strategy in (data.get("arms") or {}).items():
-            for name, arm in by_strategy.items():
-                for table in (tc["arms"], imp["arms"]):
-                    target = _arm(table, str(ctx), str(name))
-                    for i in range(6):
-                        target[i] += w * float(arm[i])
-        for name, arm in (data.get("glob") or {}).items():
-            for table in (tc["glob"], imp.setdefault("glob", {})):
-                target = table.setdefault(str(name), P.new_arm())
-                for i in range(6):
-                    target[i] += w * float(arm[i])
-        joint = data.get("joint")
-        if joint is None:
-            # a file written before the joint model: its contrasts, as direct evidence
-            joint = {ctx: J.from_arms(by) for ctx, by in (data.get("arms") or {}).items()}
-        for ctx, block in joint.items():
-            into = _block(tc, str(ctx))
-            J.merge(into, block, w)
-            into.pop("mu", None)          # re-solved at the next use
-            # the imported share, kept apart: `import_odds` weighs it against the own evidence
-            J.merge(imp["J"].setdefault(str(ctx), J.new_block()), block, w)
-        nz = data.get("noise")
-        if isinstance(nz, list) and len(nz) == 2:
-            for mine in (tc.setdefault("noise", [0.0, 0.0]), imp.setdefault("noise", [0.0, 0.0])):
-                mine[0] += w * float(nz[0])
-                mine[1] += w * float(nz[1])
+        shares = [imp]
+        if origin is not None:
+            shares.append(imp.setdefault("by", {}).setdefault(
+                origin, {"arms": {}, "glob": {}, "J": {}, "noise": [0.0, 0.0]}))
+        _merge_share(tc, shares, data, w)
+
+
+def _merge_share(tc: dict, shares: list[dict], data: dict, scale: float) -> None:
+    """Add `scale` × one toolchain's exported statistics (`data`: arms, glob, joint, noise) to
+    the toolchain's statistics `tc` and to each imported share in `shares`. With a negative
+    `scale` (an earlier import taken out), what is left at rounding level is set to 0."""
+    def add(target: list, values) -> None:
+        for i in range(len(target)):
+            v = target[i] + scale * float(values[i])
+            target[i] = 0.0 if scale < 0 and abs(v) < 1e-9 else v
+
+    for ctx, by_strategy in (data.get("arms") or {}).items():
+        for name, arm in by_strategy.items():
+            for table in [tc["arms"]] + [sh["arms"] for sh in shares]:
+                add(_arm(table, str(ctx), str(name)), arm)
+    for name, arm in (data.get("glob") or {}).items():
+        for table in [tc["glob"]] + [sh.setdefault("glob", {}) for sh in shares]:
+            add(table.setdefault(str(name), P.new_arm()), arm)
+    joint = data.get("joint")
+    if joint is None:
+        # a file written before the joint model: its contrasts, as direct evidence
+        joint = {ctx: J.from_arms(by) for ctx, by in (data.get("arms") or {}).items()}
+    for ctx, block in joint.items():
+        into = _block(tc, str(ctx))
+        J.merge(into, block, scale)
+        into.pop("mu", None)          # re-solved at the next use
+        for sh in shares:             # the imported share, kept apart (`import_odds`, exports)
+            J.merge(sh["J"].setdefault(str(ctx), J.new_block()), block, scale)
+    nz = data.get("noise")
+    if isinstance(nz, list) and len(nz) == 2:
+        for table in [tc.setdefault("noise", [0.0, 0.0])] + [sh.setdefault("noise", [0.0, 0.0]) for sh in shares]:
+            add(table, nz)
 
 
 def module_record(tc: dict, module: str) -> dict | None:

@@ -55,8 +55,11 @@ def state_files(sdir):
 
 def test_export_shape(built, exported):
     doc = exported
-    assert doc["format"] == "simpulse-export" and doc["version"] == 1
-    assert set(doc) == {"format", "version", "created", "simpulse_version", "toolchains", "strategies", "priors"}
+    assert doc["format"] == "simpulse-export" and doc["version"] == 2
+    assert set(doc) == {"format", "version", "created", "simpulse_version", "origin", "toolchains", "strategies",
+                        "priors"}
+    # the exporting state's id, kept in its directory and the same at every export
+    assert doc["origin"] == (built.state / "origin").read_text().strip() and len(doc["origin"]) == 16
     (githash, tc), = doc["toolchains"].items()
     assert set(tc) == {"arms", "glob", "joint", "noise", "contexts", "modules", "simulated"}
     assert tc["simulated"] is True
@@ -146,6 +149,7 @@ def test_import_then_stats_labels_and_prior(built, exported, tmp_path, capsys, m
     doc = copy.deepcopy(exported)
     (githash,) = doc["toolchains"]
     doc["toolchains"] = {"0ld" + githash[3:]: doc["toolchains"][githash]}
+    doc["origin"] = "0123456789abcdef"         # another state's (this one's own would be refused)
     src = tmp_path / "old.json"
     src.write_text(exchange.dumps(doc))
     sdir = tmp_path / "state"
@@ -256,7 +260,9 @@ def _mutations(doc: dict) -> dict:
     case("boolean as number", lambda d: d["toolchains"][g]["arms"][ctx].update(baseline=[True, 0, 0, 1, 0, 0]))
     case("string as number", lambda d: d["toolchains"][g]["glob"].update(baseline=["1", 0, 0, 1, 0, 0]))
     case("truncated file", lambda d: None, raw=json.dumps(doc)[: len(json.dumps(doc)) // 2])
-    case("newer version", lambda d: d.update(version=2, newfield={}))
+    case("newer version", lambda d: d.update(version=3, newfield={}))
+    case("origin in a version 1 file", lambda d: d.update(version=1))
+    case("origin not hex", lambda d: d.update(origin="../etc"))
     case("other format", lambda d: d.update(format="something-else"))
     case("duplicate key", lambda d: None, raw=json.dumps(doc)[:-1] + ', "version": 1}')
     case("not an object", lambda d: None, raw="[1, 2, 3]")
@@ -360,3 +366,61 @@ def test_validate_unit():
     assert plan.payload == {} and plan.dropped == {}
     with pytest.raises(SimpulseError):
         exchange.import_event({}, weight=0.0, source="x")
+
+
+def test_a_newer_export_of_the_same_state_replaces_the_earlier(built, exported, tmp_path):
+    """(Last in this file: it builds `built` on.) A team's CI exports its growing state every
+    night: each file holds the one before it.
+    An import of a newer export of the same state (`origin`) replaces what the earlier import
+    brought instead of counting it again; the state's own export is refused; the exact bytes
+    again are refused as before."""
+    (githash,) = exported["toolchains"]
+    older = tmp_path / "monday.json"
+    older.write_text(exchange.dumps(exported))
+    # the state compiles on, and exports again
+    with open(built.root / "Fixtures" / "Basic.lean", "a") as f:
+        f.write("\n-- another edit\n")
+    built.simpulse("build", "--seed", "3", check=0)
+    newer = tmp_path / "tuesday.json"
+    built.simpulse("export", str(newer), check=0)
+    tuesday = json.loads(newer.read_text())
+    assert tuesday["origin"] == exported["origin"]
+    n_old = sum(a[3] for by in exported["toolchains"][githash]["arms"].values() for a in by.values())
+    n_new = sum(a[3] for by in tuesday["toolchains"][githash]["arms"].values() for a in by.values())
+    assert n_new > n_old
+    # its own exports are refused by the state itself, and nothing is written
+    before = state_files(built.state)
+    p = built.simpulse("import", str(newer), check=2)
+    assert "is an export of this state" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert state_files(built.state) == before
+    # elsewhere: Monday's, then Tuesday's ...
+    sdir = tmp_path / "dev"
+    built.simpulse("import", str(older), "--weight", "0.5", "--state-dir", str(sdir), check=0)
+    p = built.simpulse("import", str(newer), "--weight", "0.5", "--state-dir", str(sdir), check=0)
+    assert "it replaces what that one brought" in p.stdout and "monday.json" in p.stdout
+    # ... leave what Tuesday's alone would have
+    only = tmp_path / "only-tuesday"
+    built.simpulse("import", str(newer), "--weight", "0.5", "--state-dir", str(only), check=0)
+    a, b = Learner(sdir).stats["toolchains"][githash], Learner(only).stats["toolchains"][githash]
+    assert close(a["arms"], b["arms"]) and close(a["glob"], b["glob"]) and close(a["noise"], b["noise"])
+    for ctx, block in b["J"].items():
+        other = a["J"][ctx]
+        order = [other["names"].index(n) for n in block["names"]]
+        assert close([[other["M"][i][j] for j in order] for i in order], block["M"])
+        assert close([other["b"][i] for i in order], block["b"])
+    assert close(a["imp"]["arms"], b["imp"]["arms"])
+    # the same bytes again: refused, with the reason that holds for a file with an origin
+    p = built.simpulse("import", str(newer), "--state-dir", str(sdir), check=2)
+    assert "would change nothing" in p.stderr
+
+
+def test_state_origin(tmp_path):
+    """Made once, kept, private; an unreadable one is replaced; none is made when not asked."""
+    assert exchange.state_origin(tmp_path, create=False) is None and not (tmp_path / "origin").exists()
+    a = exchange.state_origin(tmp_path)
+    assert exchange.state_origin(tmp_path) == a == exchange.state_origin(tmp_path, create=False)
+    assert len(a) == 16 and (tmp_path / "origin").stat().st_mode & 0o777 == 0o600
+    (tmp_path / "origin").write_text("not an id\n")
+    b = exchange.state_origin(tmp_path)
+    assert b != a and exchange.state_origin(tmp_path) == b
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["origin"]      # no temporary left behind

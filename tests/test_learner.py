@@ -774,6 +774,45 @@ def test_an_export_holds_what_the_project_measured():
     assert _export(other, include_imported=True)["toolchains"]["cccc"]["arms"] == theirs["arms"]
 
 
+def test_an_import_of_an_origin_seen_before_replaces_what_it_brought():
+    """Imports carrying the same `origin` (the exporting state's id): the later one takes out
+    what the earlier brought, in every toolchain (here one the later export no longer holds),
+    so that importing a growing state's exports one after the other leaves what the last alone
+    would have; imports without an origin, or of another, add up."""
+    from simpulse import exchange
+    donor = run(Learner(None, seed=3, toolchain="cccc"), 1, seed=3)
+    monday = _export(donor, origin="aa" * 8)
+    monday["toolchains"]["0ld"] = monday["toolchains"]["cccc"]        # and an earlier toolchain
+    tuesday = _export(run(donor, 2, seed=4), origin="aa" * 8)
+
+    def imported(*docs, weight=0.5):
+        lrn = run(Learner(None, seed=5, toolchain="cccc"), 1, seed=5)
+        for doc in docs:
+            lrn.record_event(exchange.import_event(exchange.plan_import(doc, lrn.catalogue).payload, weight=weight,
+                                                   source="x.json", origin=doc.get("origin")))
+        return lrn.stats["toolchains"]
+
+    both, last = imported(monday, tuesday), imported(tuesday)
+    for key in ("arms", "glob", "noise"):
+        assert _flat_close(both["cccc"][key], last["cccc"][key]), key
+    assert _flat_close(both["cccc"]["imp"]["arms"], last["cccc"]["imp"]["arms"])
+    assert all(v == 0 for by in both["0ld"]["arms"].values() for a in by.values() for v in a)
+    assert "aa" * 8 not in both["0ld"]["imp"]["by"]
+    # without an origin, or from another state, they add up
+    monday.pop("origin")
+    twice = imported(monday, monday, weight=0.5)
+    once = imported(monday, weight=1.0)
+    assert _flat_close(twice["cccc"]["arms"], once["cccc"]["arms"])
+    tuesday["origin"] = "bb" * 8
+    assert not _flat_close(imported(monday, tuesday)["cccc"]["arms"], last["cccc"]["arms"])
+
+
+def _flat_close(a, b) -> bool:
+    x, y = dict(_numbers(a)), dict(_numbers(b))
+    keys = set(x) | set(y)
+    return all(x.get(k, 0.0) == pytest.approx(y.get(k, 0.0), rel=1e-9, abs=1e-9) for k in keys)
+
+
 def test_an_export_leaves_out_evidence_that_cancelled_out():
     """A module that moves to another context takes its contributions with it: the first
     context's block is left with rounding residues (−1e-15 on a diagonal), which an export used

@@ -29,8 +29,9 @@ def export(
     out = Path(out).expanduser()
     if out.is_dir():
         raise SimpulseError(f"{out} is a directory; give a file name such as simpulse-export.json")
+    origin = exchange.state_origin(sdir) if sdir.is_dir() else None
     doc = exchange.build_export(lrn.stats, lrn.catalogue, include_paths=include_paths,
-                                include_imported=include_imported)
+                                include_imported=include_imported, origin=origin)
     imports = any(tc.get("imp") for tc in lrn.stats.get("toolchains", {}).values())
     size = exchange.write_export(doc, out)
     tcs = doc["toolchains"]
@@ -39,6 +40,7 @@ def export(
         "bytes": size,
         "format": doc["format"],
         "version": doc["version"],
+        "origin": origin,
         "toolchains": [{"githash": g, "contexts": len(tc["arms"]), "modules": len(tc["modules"]),
                         "pulls": sum(c["pulls"] for c in tc["contexts"].values()),
                         "simulated": tc["simulated"]} for g, tc in tcs.items()],

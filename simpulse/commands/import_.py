@@ -12,13 +12,19 @@ import typer
 from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, config, learner, print_json, state_dir
 
 
-def _previous_import(lrn, digest: str) -> dict | None:
+def _previous_imports(lrn, digest: str, origin: str | None) -> tuple[dict | None, dict | None]:
+    """(the import event of these exact bytes, the latest import event of this origin)."""
+    same = of_origin = None
     if lrn.store is None:
-        return None
+        return None, None
     for ev in lrn.store.iter_events():
-        if ev.get("kind") == "import" and ev.get("sha256") == digest:
-            return ev
-    return None
+        if ev.get("kind") != "import":
+            continue
+        if ev.get("sha256") == digest:
+            same = ev
+        if origin is not None and ev.get("origin") == origin:
+            of_origin = ev
+    return same, of_origin
 
 
 def _write_strategies(sdir: Path, new: list[dict]) -> Path:
@@ -61,14 +67,22 @@ def import_(
     cfg = config()
     catalogue = catalogue_for(cfg, sdir if sdir.is_dir() else None)
     plan = exchange.plan_import(doc, catalogue, trust_strategies=trust_strategies)
-    lrn = None
+    origin = doc.get("origin")
+    lrn = replaces = None
     if sdir.is_dir():
+        if origin is not None and origin == exchange.state_origin(sdir, create=False):
+            raise SimpulseError(f"{file.name} is an export of this state ({sdir}); importing it would "
+                                "count its evidence twice")
         lrn = learner(sdir, catalogue=catalogue)
-        prev = _previous_import(lrn, digest)
+        prev, replaces = _previous_imports(lrn, digest, origin)
         if prev is not None and not again:
+            twice = ("would change nothing: it replaces what it brought" if origin is not None
+                     else "would count its evidence twice")
             raise SimpulseError(f"{file.name} was already imported (event {prev.get('id')}); importing it again "
-                                "would count its evidence twice (pass --again if you mean it)")
-    result = {"file": str(file), "weight": weight, "merged": False, "event": None,
+                                f"{twice} (pass --again if you mean it)")
+    result = {"file": str(file), "weight": weight, "merged": False, "event": None, "origin": origin,
+              "replaces": None if replaces is None else {"event": replaces.get("id"), "source": replaces.get("source"),
+                                                         "weight": replaces.get("weight")},
               "kept_strategies": plan.kept, "dropped_strategies": plan.dropped,
               "added_strategies": [d["name"] for d in plan.new_strategies], **plan.counts(),
               "simulated": any(tc["simulated"] for tc in plan.payload.values())}
@@ -77,7 +91,7 @@ def import_(
             lrn = learner(sdir, catalogue=catalogue, create=True)
         if plan.new_strategies:
             _write_strategies(sdir, plan.new_strategies)
-        event = exchange.import_event(plan.payload, weight=weight, source=file.name)
+        event = exchange.import_event(plan.payload, weight=weight, source=file.name, origin=origin)
         event["sha256"] = digest
         lrn.record_event(event)
         result.update(merged=True, event=event["id"], state_dir=str(sdir))
@@ -96,6 +110,9 @@ def import_(
     sim = " (statistics from a SIMULATED toolchain)" if result["simulated"] else ""
     console.print(f"simpulse: merged {file.name} at weight {weight:g}: {result['toolchains']} toolchain(s), "
                   f"{result['contexts']} contexts, {result['arms']} context×strategy statistics{sim}")
+    if replaces is not None:
+        console.print(f"  an export of the same state as {replaces.get('source')} (imported before, at weight "
+                      f"{replaces.get('weight'):g}): it replaces what that one brought")
 
 
 def register(app) -> None:
