@@ -485,7 +485,7 @@ def make_agent(policy: str, wl: W.Workload, seed: int, reveal_levels: bool = Fal
 # One (seed, policy) run
 # ---------------------------------------------------------------------------------------------
 
-TOOLCHAIN_CHANGES = ("same", "shifted")
+TOOLCHAIN_CHANGES = ("same", "shifted", "machine")
 EARLIER_STREAM = 100_000      # the earlier toolchain's history: edits and noise of seed + this
 # Under the earlier toolchain, each module's base time was its current one × exp(N(μ, σ²)): the
 # toolchain was 10% faster on the whole, and each module moved by ~20% its own way (an
@@ -502,11 +502,30 @@ def shifted_speed() -> dict[str, dict[str, float]]:
     return {c: dict(W.TRUE_SPEED[cs[(i + 1) % len(cs)]]) for i, c in enumerate(cs)}
 
 
+# `machine`: the history ran on a machine with many cores, where elaborating on one thread costs
+# 10-12% in every context (`no-async`, `single-thread`, and `lean-fast`, which includes
+# `no-async`); the strategies that change options only behave as here.
+SERIAL_ON_MANY_CORES = {"no-async": 1.10, "single-thread": 1.12}
+
+
+def machine_speed() -> dict[str, dict[str, float]]:
+    """The workload's true effects on a machine where serial elaboration costs
+    (`SERIAL_ON_MANY_CORES`): half the strategies' effects change, and with them the best
+    strategy of `arith`, `structural` and `general`; those of `simp_heavy` and `definitions`
+    stay. An import from a teammate's workstation onto a laptop, say."""
+    out = {}
+    for c, by in W.TRUE_SPEED.items():
+        by = dict(by, **SERIAL_ON_MANY_CORES)
+        by["lean-fast"] = by["no-linters"] * SERIAL_ON_MANY_CORES["no-async"]
+        out[c] = by
+    return out
+
+
 def _speed(effects: str, flag: str) -> dict[str, dict[str, float]] | None:
-    """The true effects of a `same` or `shifted` history (None: the workload's own)."""
+    """The true effects of a `same`, `shifted` or `machine` history (None: the workload's own)."""
     if effects not in TOOLCHAIN_CHANGES:
-        raise SystemExit(f"{flag} takes {' or '.join(TOOLCHAIN_CHANGES)}, not {effects!r}")
-    return shifted_speed() if effects == "shifted" else None
+        raise SystemExit(f"{flag} takes {', '.join(TOOLCHAIN_CHANGES)}, not {effects!r}")
+    return {"shifted": shifted_speed, "machine": machine_speed}.get(effects, lambda: None)()
 
 
 def earlier_history(agent, seed: int, n_modules: int, change: str, compiles: int, lag: int = 0,
@@ -807,6 +826,10 @@ def _fmt(cell: dict, key: str, kind: str) -> str:
     return f"{m:.1f}" + ("" if math.isnan(h) else f" ± {h:.1f}")
 
 
+_HISTORY = {"same": "the same", "shifted": "shifted between contexts",
+            "machine": "those of a machine where serial elaboration costs (`machine_speed`)"}
+
+
 def markdown(result: dict) -> str:
     agg, cps, policies = result["aggregate"], result["checkpoints"], result["policies"]
     meta = result["meta"]
@@ -815,12 +838,12 @@ def markdown(result: dict) -> str:
         f"{meta['seeds']} seeds, {meta['modules']} modules, {max(cps)} compiles"
         + (f", each result {meta['lag']} decisions late" if meta.get("lag") else "")
         + (f", after {meta['earlier_compiles']} compiles under an earlier toolchain whose effects are "
-           + ("the same" if meta["toolchain_change"] == "same" else "shifted between contexts")
+           + _HISTORY[meta["toolchain_change"]]
            + " and under which each module took its time now × exp(N({:g}, {:g}²))".format(*meta["level_change"])
            if meta.get("toolchain_change") else "")
         + (f", starting from an import at weight {meta['imported'][1]:g} of what simpulse learned in "
            f"{meta['earlier_compiles']} compiles of another project whose effects are "
-           + ("the same" if meta["imported"][0] == "same" else "shifted between contexts")
+           + _HISTORY[meta["imported"][0]]
            if meta.get("imported") else "") + "; mean ± 95 % "
         f"t-interval over seeds; run {meta['date']}, {meta['seconds']:.0f} s). Regret and savings "
         "use expected (noise-free) costs; the oracle knows every effect and failure; the *context "
@@ -1064,14 +1087,15 @@ def main(argv=None) -> int:
                          "as in a build of N + 1 parallel jobs (default 0: sequential); implies --no-write")
     ap.add_argument("--toolchain-change", choices=TOOLCHAIN_CHANGES, default=None,
                     help="experiment: simpulse's learner first runs --earlier-compiles compiles of the project under an "
-                         "earlier toolchain whose effects are the same, or shifted between contexts; implies --no-write")
+                         "earlier toolchain whose effects are the same, shifted between contexts, or those of a machine where "
+                         "serial elaboration costs; implies --no-write")
     ap.add_argument("--earlier-compiles", type=int, default=2000,
                     help="compiles under the earlier toolchain, or of the exporting project (default 2000; with "
                          "--toolchain-change or --import-from)")
     ap.add_argument("--import-from", choices=TOOLCHAIN_CHANGES, default=None,
                     help="experiment: simpulse's learner starts from an import (at --import-weight) of what it learned in "
-                         "--earlier-compiles compiles of another project whose effects are the same, or shifted between "
-                         "contexts; implies --no-write")
+                         "--earlier-compiles compiles of another project whose effects are the same, shifted between "
+                         "contexts, or those of a machine where serial elaboration costs; implies --no-write")
     ap.add_argument("--import-weight", type=float, default=0.5,
                     help="the import's weight, as `simpulse import --weight` (default 0.5, its default)")
     ap.add_argument("--level-change", default=",".join(f"{v:g}" for v in LEVEL_CHANGE), metavar="MU,SIGMA",

@@ -416,6 +416,16 @@ def test_import_from_starts_the_learner_from_another_projects_export():
     # the imported share is kept apart, and every compile in a context it speaks of weighed it
     assert tc["imp"]["J"] and set(tc["imp"]["J"]) <= set(tc["J"])
     assert set(tc["imp"]["bf"]) <= set(tc["imp"]["J"]) and tc["imp"]["bf"]
+    # `machine`: the threading strategies' effects change, the others stay, and with them
+    # the best strategy of three contexts of five
+    machine = bench.machine_speed()
+    for ctx, by in machine.items():
+        assert by["no-async"] == 1.10 and by["single-thread"] == 1.12
+        assert by["lean-fast"] == pytest.approx(W.TRUE_SPEED[ctx]["no-linters"] * 1.10)
+        assert all(by[s] == W.TRUE_SPEED[ctx][s] for s in ("no-linters", "no-simprocs", "simp-lean"))
+    changed = {c for c in W.CONTEXTS
+               if min(machine[c], key=machine[c].get) != min(W.TRUE_SPEED[c], key=W.TRUE_SPEED[c].get)}
+    assert changed == {"arith", "structural", "general"}
     with pytest.raises(SystemExit):
         bench.main(["--import-from", "same", "--import-weight", "0", "--quick"])
     with pytest.raises(SystemExit):
