@@ -651,6 +651,10 @@ def _fold_import(stats: dict, ev: dict) -> None:
         return
     origin = ev.get("origin") if isinstance(ev.get("origin"), str) else None
     stats["counters"]["imports"] = stats["counters"].get("imports", 0) + 1
+    for tc in stats["toolchains"].values():
+        # the contexts' verdicts were on the imports before this one: each is taken again at
+        # its next compile, and until then none is pooled (`Learner.models`)
+        (tc.get("imp") or {}).pop("bf", None)
     if origin is not None:
         for tc in stats["toolchains"].values():
             earlier = (tc.get("imp") or {}).get("by", {}).pop(origin, None)

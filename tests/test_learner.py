@@ -884,6 +884,15 @@ def test_the_other_contexts_verdicts_on_an_import_count_half(monkeypatch):
     _, _, p, _ = lrn.models("simp_heavy")
     odds = math.log(L.IMPORT_TRUST / (1 - L.IMPORT_TRUST)) + bf + L.IMPORT_POOL * -4.0
     assert p == pytest.approx(1 / (1 + math.exp(-odds))) and p < p0
+    # another import: the verdicts were on the imports before it, none is pooled until the
+    # contexts' next compiles take them again
+    from simpulse import exchange
+    doc = _export(run(Learner(None, seed=8, toolchain="cccc"), 1, seed=8))
+    lrn.record_event(exchange.import_event(exchange.plan_import(doc, lrn.catalogue).payload, weight=0.5,
+                                           source="another.json"))
+    assert "bf" not in tc["imp"]
+    lrn.observe(lrn.choose(module="M0", context="simp_heavy", features={}), seconds=1.0)
+    assert set(tc["imp"]["bf"]) == {"simp_heavy"}
 
 
 def test_an_imports_failures_price_the_breakage_but_suspend_nothing_here():
