@@ -651,6 +651,13 @@ def _fold_import(stats: dict, ev: dict) -> None:
         return
     origin = ev.get("origin") if isinstance(ev.get("origin"), str) else None
     stats["counters"]["imports"] = stats["counters"].get("imports", 0) + 1
+    # the imports whose evidence the statistics hold (`simpulse stats`): one replaced by a
+    # newer export of its origin leaves the list
+    held = stats.setdefault("imports", [])
+    replaced = [e for e in held if origin is not None and e.get("origin") == origin]
+    held[:] = [e for e in held if e not in replaced]
+    held.append({"id": ev.get("id"), "source": ev.get("source"), "weight": w, "ts": ev.get("ts"),
+                 "origin": origin, "replaces": replaced[-1].get("source") if replaced else None})
     for tc in stats["toolchains"].values():
         # the contexts' verdicts were on the imports before this one: each is taken again at
         # its next compile, and until then none is pooled (`Learner.models`)

@@ -409,6 +409,12 @@ def test_a_newer_export_of_the_same_state_replaces_the_earlier(built, exported, 
         assert close([[other["M"][i][j] for j in order] for i in order], block["M"])
         assert close([other["b"][i] for i in order], block["b"])
     assert close(a["imp"]["arms"], b["imp"]["arms"])
+    # `simpulse stats` lists the imports the statistics hold: Tuesday's, which replaced Monday's
+    held = json.loads(built.simpulse("stats", "--json", "--state-dir", str(sdir), check=0).stdout)["imports"]
+    assert [(e["source"], e["weight"], e["origin"], e["replaces"]) for e in held] == \
+        [("tuesday.json", 0.5, exported["origin"], "monday.json")]
+    shown = " ".join(built.simpulse("stats", "--state-dir", str(sdir), check=0).stdout.split())   # unwrapped
+    assert "imported: tuesday.json at weight 0.5" in shown and "replaced monday.json" in shown
     # the same bytes again: refused, with the reason that holds for a file with an origin
     p = built.simpulse("import", str(newer), "--state-dir", str(sdir), check=2)
     assert "would change nothing" in p.stderr

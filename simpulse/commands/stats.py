@@ -48,6 +48,10 @@ def render(data: dict, console=None, *, simulated: bool = False) -> None:
     for row in data["leaderboard"]:
         for name, why in row["suspended"].items():
             console.print(f"  suspended in {row['context']}: {name} — {why}")
+    for e in data.get("imports", []):
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["ts"])) if e.get("ts") else "?"
+        again = f"; replaced {e['replaces']}, an earlier export of the same state" if e.get("replaces") else ""
+        console.print(f"  imported: {e.get('source')} at weight {e.get('weight', 1.0):g}, {when}{again}")
     for row in data["leaderboard"]:
         p = row.get("import_fit")
         if p is not None:

@@ -99,4 +99,6 @@ def summary(learner: Learner) -> dict:
             "modules_failed": c["module_failed"],
         },
         "toolchains": toolchains,
+        # what imports the statistics hold: source file, weight, time, origin, the file it replaced
+        "imports": [dict(e) for e in stats.get("imports", [])],
     }
