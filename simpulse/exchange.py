@@ -125,19 +125,8 @@ def _minus(arm, imported) -> list | None:
 
 
 def _own_glob(tc: dict) -> dict:
-    """The global arms without the imported share (kept apart since the imports' global arms
-    were; before that, the imported context arms stand in for it: an export's `glob` is the
-    sum of its arms)."""
-    imp = _imported(tc)
-    if "glob" in imp:
-        imported = imp["glob"]
-    else:
-        imported = {}
-        for by in imp.get("arms", {}).values():
-            for name, arm in by.items():
-                acc = imported.setdefault(name, [0.0] * 6)
-                for i in range(6):
-                    acc[i] += arm[i]
+    """The global arms without the imported share."""
+    imported = _imported(tc).get("glob", {})
     out = {}
     for name, arm in tc.get("glob", {}).items():
         own = _minus(arm, imported.get(name))

@@ -659,15 +659,14 @@ def _fold_import(stats: dict, ev: dict) -> None:
     held.append({"id": ev.get("id"), "source": ev.get("source"), "weight": w, "ts": ev.get("ts"),
                  "origin": origin, "replaces": replaced[-1].get("source") if replaced else None})
     for tc in stats["toolchains"].values():
+        imp = tc.get("imp") or {}
         # the contexts' verdicts were on the imports before this one: each is taken again at
         # its next compile, and until then none is pooled (`Learner.models`)
-        (tc.get("imp") or {}).pop("bf", None)
-    if origin is not None:
-        for tc in stats["toolchains"].values():
-            earlier = (tc.get("imp") or {}).get("by", {}).pop(origin, None)
-            if earlier is not None:
-                _merge_share(tc, [tc["imp"]], {"arms": earlier["arms"], "glob": earlier["glob"],
-                                               "joint": earlier["J"], "noise": earlier["noise"]}, -1.0)
+        imp.pop("bf", None)
+        earlier = imp.get("by", {}).pop(origin, None) if origin is not None else None
+        if earlier is not None:
+            _merge_share(tc, [imp], {"arms": earlier["arms"], "glob": earlier["glob"],
+                                     "joint": earlier["J"], "noise": earlier["noise"]}, -1.0)
     for githash, data in payload.items():
         tc = _tc(stats, str(githash))
         if data.get("simulated"):
