@@ -828,6 +828,7 @@ def _fmt(cell: dict, key: str, kind: str) -> str:
 
 _HISTORY = {"same": "the same", "shifted": "shifted between contexts",
             "machine": "those of a machine where serial elaboration costs (`machine_speed`)"}
+HISTORIES = "the same, shifted between contexts, or those of a machine where serial elaboration costs"
 
 
 def markdown(result: dict) -> str:
@@ -1087,15 +1088,13 @@ def main(argv=None) -> int:
                          "as in a build of N + 1 parallel jobs (default 0: sequential); implies --no-write")
     ap.add_argument("--toolchain-change", choices=TOOLCHAIN_CHANGES, default=None,
                     help="experiment: simpulse's learner first runs --earlier-compiles compiles of the project under an "
-                         "earlier toolchain whose effects are the same, shifted between contexts, or those of a machine where "
-                         "serial elaboration costs; implies --no-write")
+                         f"earlier toolchain whose effects are {HISTORIES}; implies --no-write")
     ap.add_argument("--earlier-compiles", type=int, default=2000,
                     help="compiles under the earlier toolchain, or of the exporting project (default 2000; with "
                          "--toolchain-change or --import-from)")
     ap.add_argument("--import-from", choices=TOOLCHAIN_CHANGES, default=None,
                     help="experiment: simpulse's learner starts from an import (at --import-weight) of what it learned in "
-                         "--earlier-compiles compiles of another project whose effects are the same, shifted between "
-                         "contexts, or those of a machine where serial elaboration costs; implies --no-write")
+                         f"--earlier-compiles compiles of another project whose effects are {HISTORIES}; implies --no-write")
     ap.add_argument("--import-weight", type=float, default=0.5,
                     help="the import's weight, as `simpulse import --weight` (default 0.5, its default)")
     ap.add_argument("--level-change", default=",".join(f"{v:g}" for v in LEVEL_CHANGE), metavar="MU,SIGMA",
