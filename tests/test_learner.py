@@ -786,10 +786,18 @@ def test_an_import_of_an_origin_seen_before_replaces_what_it_brought():
     tuesday = _export(run(donor, 2, seed=4), origin="aa" * 8)
 
     def imported(*docs, weight=0.5):
-        lrn = run(Learner(None, seed=5, toolchain="cccc"), 1, seed=5)
+        lrn = Learner(None, seed=5, toolchain="cccc")
+        events = []
+        record = lrn.record_event
+        lrn.record_event = lambda e: (events.append(json_copy(e)), record(e))
+        run(lrn, 1, seed=5)
         for doc in docs:
             lrn.record_event(exchange.import_event(exchange.plan_import(doc, lrn.catalogue).payload, weight=weight,
                                                    source="x.json", origin=doc.get("origin")))
+        replay = empty_stats()                  # the state, shares per origin included, is the fold of its events
+        for e in events:
+            fold(replay, e)
+        assert replay == json_copy(lrn.stats)
         return lrn.stats["toolchains"]
 
     both, last = imported(monday, tuesday), imported(tuesday)
