@@ -827,8 +827,8 @@ def _fmt(cell: dict, key: str, kind: str) -> str:
 
 
 _HISTORY = {"same": "the same", "shifted": "shifted between contexts",
-            "machine": "those of a machine where serial elaboration costs (`machine_speed`)"}
-HISTORIES = "the same, shifted between contexts, or those of a machine where serial elaboration costs"
+            "machine": "those of a machine where serial elaboration costs"}
+HISTORIES = ", ".join(_HISTORY[h] for h in TOOLCHAIN_CHANGES[:-1]) + ", or " + _HISTORY[TOOLCHAIN_CHANGES[-1]]
 
 
 def markdown(result: dict) -> str:
