@@ -208,6 +208,9 @@ def _hidden_messages(sdir: Path, build_id: str, catalogue) -> None:
         note(f"{n} module{'s' if n != 1 else ''} ran with strategies that may hide warnings "
              f"(profile {catalogue.profile}): Lake will replay {'them' if n != 1 else 'it'} without those warnings. "
              "To see them: touch the files and run `lake build`, or `simpulse build --profile safe`")
+
+
+def sync_log(sdir: Path) -> None:
     """Make the build's events durable in one fsync (the shims append without one: an fsync per
     compile costs 1–25 ms on the compile's critical path). Best effort."""
     for name in ("events.log", "."):
