@@ -4,7 +4,9 @@ Supports ``lake build [TARGETS] [-v] [--no-build] [-d DIR] [-K ...] [-R]``, ``la
 ``lake clean``, ``lake --version``. It reads ``lakefile.toml`` only, finds ``lean`` as
 contract §1 says, calls ``<sysroot>/bin/lean`` once per out-of-date module with the argument
 list of the selected era (contract §2, env ``SIMPULSE_SIM_LAKE_ERA``), keeps hash traces with
-the job logs (contract §3) and prints Lake-like progress (contract §4).
+the job logs (contract §3) and prints Lake-like progress (contract §4). ``--wfail``,
+``--iofail`` and ``--fail-level`` fail jobs by their (fresh or replayed) log level, as Lake's
+``reportJob`` does.
 
 Standard library only. Every time it shows is the wall time of simulated compiles.
 """

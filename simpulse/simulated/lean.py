@@ -5,6 +5,9 @@ It answers the informational flags (``--githash``, ``--version``, ``--print-pref
 imports against ``LEAN_PATH``, validates ``-D`` options, really checks one-line closed Nat
 literal claims proved ``by decide``, models the compile time (costmodel.py) and really takes
 it, prints Lean-like messages (``--json`` or plain) and writes deterministic artefacts.
+What options change besides time (issue 17): the unused-variables linter (``linter.all``),
+``#guard_msgs``, ``warningAsError``, and ``simprocs=false`` (verdict and ``.olean`` bytes);
+``SIMPULSE_SIM_LEAN_SIGNAL`` is a fault hook for tests. docs/cost-model.md has the rules.
 
 Standard library only. Every time it takes is simulated.
 """
