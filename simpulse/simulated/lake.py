@@ -597,8 +597,7 @@ class Builder:
                 dependents[d].append(n)
         ready = [n for n in _topo(mods) if waiting[n] == 0]
         done = 0
-        failed: list[str] = []
-        logged: list[str] = []  # jobs that succeeded but logged at or above the fail level
+        failures: list[str] = []  # in report order, as Lake's monitor collects them
         blocked: set[str] = set()
         workers = _num_threads()
         running: dict[Future, str] = {}
@@ -629,7 +628,7 @@ class Builder:
                         self.print_job(done, total, "Replaying" if bad else "Replayed", n,
                                        fresh[n], bad, None)
                         if bad:
-                            logged.append(n)
+                            failures.append(n)
                         finish(n, True)
                     else:
                         running[pool.submit(self.run_job, mods[n])] = n
@@ -646,17 +645,13 @@ class Builder:
                     bad = not res.ok or self.logged_failure(res.log)
                     self.print_job(done, total, "Building" if bad else "Built", n, res.log,
                                    bad, res.seconds)
-                    if not res.ok:
-                        failed.append(n)
-                    elif bad:
-                        logged.append(n)
+                    if bad:
+                        failures.append(n)
                     finish(n, res.ok)  # a job failed only by its log level still builds
 
-        order = {n: i for i, n in enumerate(_topo(mods))}
-        logged_failures = failed + sorted(logged, key=order.__getitem__)
-        if logged_failures:
+        if failures:
             _out("Some required targets logged failures:")
-            for n in logged_failures:
+            for n in failures:
                 _out(f"- {n}")
             _err("build failed")
             return 1
