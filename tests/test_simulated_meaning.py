@@ -104,6 +104,14 @@ def test_linter_all_false_removes_the_warning(proj, how):
     assert (code, msgs) == (0, [])
 
 
+def test_weak_options_beat_the_setup_file(proj):
+    # contract §9: `-Dweak.X` is re-parsed after the setup-file merge and overwrites its `X`
+    setup = {"options": {"linter.all": True}}
+    assert compile_json(proj, "Meaning/Linted.lean", "-Dweak.linter.all=false", setup=setup) == (0, [])
+    code, msgs = compile_json(proj, "Meaning/Linted.lean", "-Dlinter.all=false", setup=setup)
+    assert code == 0 and [m["data"] for m in msgs] == [UNUSED]  # plain -DX loses to the setup file
+
+
 def test_an_explicit_linter_option_beats_linter_all(proj):
     # Lean's getLinterValue: the linter's own option, when set, wins over linter.all
     code, msgs = compile_json(proj, "Meaning/Linted.lean", "-Dlinter.all=false",

@@ -565,7 +565,9 @@ def compile_module(a: Args) -> int:
     text = source.decode("utf-8", errors="replace")
 
     # ---- -D options, then the setup file (which overrides them) ----
+    # `weak.X` values are re-parsed after the setup-file merge and overwrite (contract §9)
     options: dict[str, Any] = {}
+    weak_options: dict[str, Any] = {}
     unknown: list[str] = []
     for d in a.defines:
         if "=" not in d:
@@ -576,7 +578,7 @@ def compile_module(a: Args) -> int:
             name = name[len("weak."):]
         if name in cm.KNOWN_OPTIONS:
             try:
-                options[name] = cm.parse_option_value(name, raw)
+                (weak_options if weak else options)[name] = cm.parse_option_value(name, raw)
             except ValueError as e:
                 return _fail_stderr(str(e))
         elif not weak:
@@ -603,11 +605,12 @@ def compile_module(a: Args) -> int:
                 base = name[5:]
                 if base in cm.KNOWN_OPTIONS:
                     try:
-                        options[base] = cm.coerce_json_value(base, val)
+                        weak_options[base] = cm.coerce_json_value(base, val)
                     except ValueError as e:
                         return _fail_stderr(str(e))
             else:
                 unknown.append(name)
+    options.update(weak_options)
 
     if isinstance(setup.get("name"), str) and setup["name"]:
         mod = setup["name"]
