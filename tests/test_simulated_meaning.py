@@ -371,3 +371,16 @@ def test_lake_reports_a_signal_as_lean_does(proj):
     assert r.returncode == 1
     assert "✖ [1/1] Building Meaning.Linted" in r.stdout
     assert "error: Lean exited with code 134" in r.stdout  # 128 + SIGABRT, Lean's convention
+
+
+@pytest.mark.parametrize("option, broken", [("simprocs", "Meaning.CoreSimproc"),
+                                            ("linter.all", "Meaning.GuardMsgs")])
+def test_a_meaning_changing_option_breaks_its_module_in_a_lake_build(proj, option, broken):
+    toml = proj.root / "lakefile.toml"
+    toml.write_text(toml.read_text().replace(
+        'name = "Meaning"', f'name = "Meaning"\nweakLeanArgs = ["-Dweak.{option}=false"]'))
+    r = proj.lake("build", "Meaning")
+    assert r.returncode == 1
+    assert re.search(rf"^✖ \[\d/4\] Building {re.escape(broken)} ", r.stdout, re.M), r.stdout
+    assert r.stdout.rstrip().endswith(f"Some required targets logged failures:\n- {broken}")
+    assert "Built Meaning (" not in r.stdout  # the root imports the broken module: not built
