@@ -54,9 +54,11 @@ def test_breaking_strategy_falls_back_to_baseline(project, tmp_path):
     assert failed["strategy"] == "no-simprocs" and failed["outcome"] == "strategy_failed"
     assert failed["error"] and re.search(r"Literals\.lean:\d+:\d+: (unsolved goals|simp made no progress)", failed["error"])
     assert failed["fallback_wall"] > 0
-    # the failed module's outputs are those of a baseline compile
-    literals = {k: v for k, v in project.outputs().items() if "Literals." in k}
-    assert literals and literals == {k: v for k, v in plain.outputs().items() if "Literals." in k}
+    # the failed module's outputs are those of a baseline compile; modules that compiled under
+    # no-simprocs have other .olean bytes (simp's proof terms differ without simprocs)
+    got, ref = project.outputs(), plain.outputs()
+    assert got.keys() == ref.keys()
+    assert all(got[k] == ref[k] for k in got if "Literals" in k or not k.endswith(".olean"))
     # Lake saw the baseline's (clean) output, not the failed attempt's error
     assert "error" not in p.stdout
 

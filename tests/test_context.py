@@ -489,7 +489,8 @@ def test_fixture_comments_module_has_one_simp_call():
 def test_fixture_package_layout():
     lakefile = (FIXTURES / "lakefile.toml").read_text()
     assert 'defaultTargets = ["Fixtures"]' in lakefile
-    assert lakefile.count("[[lean_lib]]") == 2 and 'name = "Broken"' in lakefile
+    assert lakefile.count("[[lean_lib]]") == 3 and 'name = "Broken"' in lakefile
+    assert 'name = "Meaning"' in lakefile  # issue 17: outside the default target
     assert (FIXTURES / "lean-toolchain").read_text().strip() == "leanprover/lean4:v4.14.0"
     assert len(FIXTURE_MODULES) >= 13
     root_imports = set(re.findall(r"^import (\S+)", (FIXTURES / "Fixtures.lean").read_text(), re.M))

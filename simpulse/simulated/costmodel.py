@@ -371,7 +371,7 @@ def _new_decl(m: re.Match, idx: int, offset: int) -> Decl:
 # Closed Nat literal arithmetic: a tiny safe parser/evaluator (never `eval`).
 # ---------------------------------------------------------------------------------------------
 
-_TOKEN_RE = re.compile(r"\s*(?:(\d+)|(≠|≤|≥|<=|>=|!=|[-+*/%^()=<>:])|(Nat|ℕ))")
+_TOKEN_RE = re.compile(r"\s*(?:(\d+)|(≠|≤|≥|<=|>=|!=|[-+*/%^()=<>:])|(Nat|ℕ)(?![\w'])|(if|then|else)(?![\w']))")
 _PREC = {"+": 65, "-": 65, "*": 70, "/": 70, "%": 70, "^": 75}
 _REL = {"=": "=", "≠": "≠", "<": "<", ">": ">", "≤": "≤", "≥": "≥", "<=": "≤", ">=": "≥"}
 MAX_EXPONENT = 4096
@@ -389,7 +389,7 @@ def _tokenize(s: str) -> list[str]:
         m = _TOKEN_RE.match(s, pos)
         if not m or m.end() == pos:
             raise _NotClosed(s[pos:])
-        toks.append(m.group(1) or m.group(2) or "Nat")
+        toks.append(m.group(1) or m.group(2) or m.group(4) or "Nat")
         pos = m.end()
     return toks
 
@@ -410,14 +410,18 @@ class _Parser:
         return t
 
     def prop(self):
+        rel = self.rel()
+        if self.peek() is not None:
+            raise _NotClosed("trailing tokens")
+        return rel
+
+    def rel(self):
         lhs = self.expr(0)
         op = self.peek()
         if op not in _REL:
             raise _NotClosed("no relation")
         self.take()
         rhs = self.expr(0)
-        if self.peek() is not None:
-            raise _NotClosed("trailing tokens")
         return ("rel", _REL[op], lhs, rhs)
 
     def expr(self, min_prec: int):
@@ -440,6 +444,15 @@ class _Parser:
             return ("lit", int(t))
         if t == "(":
             self.take()
+            if self.peek() == "if":  # `(if <rel> then <expr> else <expr>)`, parenthesised only
+                self.take()
+                cond = self.rel()
+                self.take("then")
+                a = self.expr(0)
+                self.take("else")
+                b = self.expr(0)
+                self.take(")")
+                return ("ite", cond, a, b)
             e = self.expr(0)
             if self.peek() == ":":
                 self.take()
@@ -449,10 +462,18 @@ class _Parser:
         raise _NotClosed(t)
 
 
+def _truth(rel) -> bool:
+    _, op, lhs, rhs = rel
+    x, y = _eval(lhs), _eval(rhs)
+    return {"=": x == y, "≠": x != y, "<": x < y, ">": x > y, "≤": x <= y, "≥": x >= y}[op]
+
+
 def _eval(e) -> int:
     kind = e[0]
     if kind == "lit":
         return e[1]
+    if kind == "ite":
+        return _eval(e[2]) if _truth(e[1]) else _eval(e[3])
     _, op, a, b = e
     x, y = _eval(a), _eval(b)
     if op == "+":
@@ -472,9 +493,16 @@ def _eval(e) -> int:
     raise _NotClosed(op)
 
 
+def _show_rel(rel) -> str:
+    _, op, lhs, rhs = rel
+    return f"{_show(lhs)} {op} {_show(rhs)}"
+
+
 def _show(e, parent_prec: int = 0) -> str:
     if e[0] == "lit":
         return str(e[1])
+    if e[0] == "ite":
+        return f"(if {_show_rel(e[1])} then {_show(e[2])} else {_show(e[3])})"
     _, op, a, b = e
     p = _PREC[op]
     if op == "^":
@@ -498,14 +526,11 @@ def evaluate_prop(src: str) -> tuple[str, bool] | None:
     """(pretty proposition, truth) for closed Nat literal arithmetic, else None."""
     try:
         toks = _tokenize(src)
-        _, rel, lhs, rhs = _Parser(toks).prop()
-        x, y = _eval(lhs), _eval(rhs)
+        rel = _Parser(toks).prop()
+        truth = _truth(rel)
     except (_NotClosed, RecursionError):
         return None
-    truth = {
-        "=": x == y, "≠": x != y, "<": x < y, ">": x > y, "≤": x <= y, "≥": x >= y,
-    }[rel]
-    return f"{_show(lhs)} {rel} {_show(rhs)}", truth
+    return _show_rel(rel), truth
 
 
 _CLAIM_RE = re.compile(
@@ -542,6 +567,136 @@ def simp_literal_claims(clean_lines: list[str]) -> list[Claim]:
 
 def decide_claims(clean_lines: list[str]) -> list[Claim]:
     return [c for c in literal_claims(clean_lines) if c.tactic.strip() == "decide"]
+
+
+def evaluate_expr(src: str) -> int | None:
+    """The value of a closed Nat literal expression (``2 + 3 * 4``), else None."""
+    try:
+        p = _Parser(_tokenize(src))
+        e = p.expr(0)
+        if p.peek() is not None:
+            return None
+        return _eval(e)
+    except (_NotClosed, RecursionError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# What the simulated linter, `#eval` and `#guard_msgs` see (documented in docs/cost-model.md)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class UnusedLet:
+    decl: Decl
+    name: str
+    line: int  # 1-based
+    column: int  # of the name
+
+
+_LET_RE = re.compile(r"(?<![\w.'])let\s+(?P<name>[^\W\d][\w']*)\s*(?=:=|:)")
+_BY_RE = re.compile(r"(?<![\w.'])by(?![\w'])")
+
+
+def unused_lets(info: SourceInfo) -> list[UnusedLet]:
+    """Term-mode `let x := …` / `let x : T := …` bindings whose name is never used again in the
+    declaration. Only a `let` before the declaration's first `by` counts (tactic proofs are not
+    analysed, as Lean's default `linter.unusedVariables.analyzeTactics = false`); names starting
+    with `_`, `let rec` and `let mut` are left alone."""
+    out: list[UnusedLet] = []
+    for d in info.decls:
+        text = d.text
+        by = _BY_RE.search(text)
+        limit = by.start() if by else len(text)
+        for m in _LET_RE.finditer(text):
+            if m.start() >= limit:
+                break
+            name = m.group("name")
+            if name.startswith("_") or name in ("rec", "mut"):
+                continue
+            rest = text[m.end("name"):]
+            if re.search(r"(?<![\w.'])" + re.escape(name) + r"(?![\w'])", rest):
+                continue
+            before = text[:m.start("name")]
+            line = d.line + before.count("\n")
+            col = len(before) - (before.rfind("\n") + 1)
+            if line == d.line:
+                col += _first_line_offset(d, info)
+            out.append(UnusedLet(d, name, line, col))
+    return out
+
+
+def _first_line_offset(d: Decl, info: SourceInfo) -> int:
+    """Where the declaration's text starts on its first line (after `set_option … in`)."""
+    first = info.clean_lines[d.line - 1]
+    body_first = d.text.split("\n", 1)[0]
+    return max(0, len(first) - len(body_first))
+
+
+@dataclass
+class Eval:
+    line: int
+    column: int
+    value: int
+
+
+_EVAL_RE = re.compile(r"^(?P<indent>\s*)#eval\s+(?P<expr>\S.*?)\s*$")
+
+
+def evals(info: SourceInfo) -> list[Eval]:
+    """One-line `#eval <closed Nat literal expression>` commands (anything else is not modelled)."""
+    out: list[Eval] = []
+    for idx, line in enumerate(info.clean_lines, start=1):
+        m = _EVAL_RE.match(line)
+        if m:
+            v = evaluate_expr(m.group("expr"))
+            if v is not None:
+                out.append(Eval(idx, len(m.group("indent")), v))
+    return out
+
+
+@dataclass
+class GuardMsgs:
+    line: int  # of the `#guard_msgs` token
+    column: int
+    expected: str  # the doc comment's text, trimmed ("" without a doc comment)
+    first: int  # lines of the guarded command, inclusive
+    last: int
+
+
+_GUARD_RE = re.compile(r"^(?P<indent>\s*)#guard_msgs\s+in\s*$")
+
+
+def guard_blocks(info: SourceInfo) -> list[GuardMsgs]:
+    """`#guard_msgs in` alone on its line (no `(…)` specification), optionally right after a
+    `/-- … -/` doc comment, guarding the command that starts on the next non-blank line."""
+    out: list[GuardMsgs] = []
+    starts = {d.line: d for d in info.decls}
+    offsets = [0]
+    for ln in info.text.splitlines(keepends=True):
+        offsets.append(offsets[-1] + len(ln))
+    for idx, line in enumerate(info.clean_lines, start=1):
+        m = _GUARD_RE.match(line)
+        if not m:
+            continue
+        col = len(m.group("indent"))
+        pos = offsets[idx - 1] + col
+        before = info.text[:pos]
+        expected = ""
+        stripped = before.rstrip()
+        if stripped.endswith("-/"):
+            open_at = stripped.rfind("/--")
+            if open_at >= 0 and "-/" not in stripped[open_at + 3:-2]:
+                expected = stripped[open_at + 3:-2].strip()
+        nxt = idx + 1
+        while nxt <= len(info.clean_lines) and not info.clean_lines[nxt - 1].strip():
+            nxt += 1
+        if nxt > len(info.clean_lines):
+            continue
+        d = starts.get(nxt)
+        last = d.end_line if d is not None else nxt
+        out.append(GuardMsgs(idx, col, expected, nxt, last))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

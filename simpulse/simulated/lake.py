@@ -4,7 +4,9 @@ Supports ``lake build [TARGETS] [-v] [--no-build] [-d DIR] [-K ...] [-R]``, ``la
 ``lake clean``, ``lake --version``. It reads ``lakefile.toml`` only, finds ``lean`` as
 contract §1 says, calls ``<sysroot>/bin/lean`` once per out-of-date module with the argument
 list of the selected era (contract §2, env ``SIMPULSE_SIM_LAKE_ERA``), keeps hash traces with
-the job logs (contract §3) and prints Lake-like progress (contract §4).
+the job logs (contract §3) and prints Lake-like progress (contract §4). ``--wfail``,
+``--iofail`` and ``--fail-level`` fail jobs by their (fresh or replayed) log level, as Lake's
+``reportJob`` does.
 
 Standard library only. Every time it shows is the wall time of simulated compiles.
 """
@@ -49,7 +51,9 @@ OPTIONS:
   --verbose, -v         show trace messages and job times
   --quiet, -q           hide informational logs and the progress indicator
   --no-build            exit immediately if a build target is not up-to-date
-  --wfail               fail the build if warnings are logged
+  --wfail               fail the build if warnings are logged (--fail-level=warning)
+  --iofail              fail the build if any I/O or other info is logged (--fail-level=info)
+  --fail-level=lv       fail the build on a job that logs at level lv (trace, info, warning, error)
   -K key[=value]        ignored (configuration options are not simulated)
   -R, --reconfigure     ignored
 
@@ -391,11 +395,31 @@ def _fmt_time(seconds: float) -> str:
     return f"{int(round(seconds))}s"
 
 
+def _max_level(log: list[dict[str, str]]) -> int:
+    return max((_LEVEL_RANK.get(e.get("level", ""), 0) for e in log), default=-1)
+
+
 def _icon(log: list[dict[str, str]], failed: bool) -> str:
-    if failed:
+    """Lake's `reportJob`: the icon of the highest level logged (`✖` when a failed job logged
+    nothing at all)."""
+    top = _max_level(log)
+    if failed and top < 0:
         return "✖"
-    top = max((_LEVEL_RANK.get(e["level"], 0) for e in log), default=0)
     return {3: "✖", 2: "⚠", 1: "ℹ"}.get(top, "✔")
+
+
+def parse_level(name: str) -> str:
+    """Lake's `LogLevel.ofString?` (as `--fail-level` takes it)."""
+    lv = {"trace": "trace", "info": "info", "information": "info", "warning": "warning",
+          "error": "error"}.get(name.strip().lower())
+    if lv is None:
+        raise LakeError(f"invalid log level '{name}' (expected trace, info, warning or error)")
+    return lv
+
+
+def lean_exit_code(returncode: int) -> int:
+    """Lean's `Process.Child.wait` reports a signal as 128 + the signal (bash's convention)."""
+    return 128 - returncode if returncode < 0 else returncode
 
 
 # ---------------------------------------------------------------------------------------------
@@ -414,7 +438,7 @@ class JobResult:
 
 class Builder:
     def __init__(self, ws: Workspace, sysroot: Path, githash: str, *, era: str, verbose: bool,
-                 quiet: bool = False, wfail: bool = False):
+                 quiet: bool = False, fail_level: str = "error"):
         self.ws = ws
         self.sysroot = sysroot
         self.lean = str(sysroot / "bin" / "lean")
@@ -422,7 +446,7 @@ class Builder:
         self.era = era
         self.verbose = verbose
         self.quiet = quiet
-        self.wfail = wfail
+        self.fail_rank = _LEVEL_RANK[fail_level]
         ws_abs = str(ws.path.resolve())
         parts = [str(sysroot / "lib" / "lean"), _join(ws_abs, ".lake", "build", "lib", "lean")]
         existing = os.environ.get("LEAN_PATH", "")
@@ -520,7 +544,8 @@ class Builder:
         if r.returncode != 0:
             if not self.verbose:
                 log.insert(0, {"level": "trace", "message": self.command_line(argv)})
-            log.append({"level": "error", "message": f"Lean exited with code {r.returncode}"})
+            log.append({"level": "error",
+                        "message": f"Lean exited with code {lean_exit_code(r.returncode)}"})
             return JobResult(m.name, False, log, dt, r.returncode)
         stored = [e for e in log if e["level"] != "trace"]
         trace = {"depHash": m.dep_hash, "log": stored, "synthetic": False, "simulated": True}
@@ -529,6 +554,10 @@ class Builder:
         tmp.write_text(json.dumps(trace, ensure_ascii=False, indent=2) + "\n")
         os.replace(tmp, tp)
         return JobResult(m.name, True, log, dt, 0)
+
+    def logged_failure(self, log: list[dict[str, str]]) -> bool:
+        """Lake's `failed := log.hasEntries && log.maxLv ≥ failLv`."""
+        return bool(log) and _max_level(log) >= self.fail_rank
 
     def print_job(self, n: int, total: int, verb: str, m: str, log: list[dict[str, str]],
                   failed: bool, seconds: float | None) -> None:
@@ -568,8 +597,7 @@ class Builder:
                 dependents[d].append(n)
         ready = [n for n in _topo(mods) if waiting[n] == 0]
         done = 0
-        failed: list[str] = []
-        warned: list[str] = []
+        failures: list[str] = []  # in report order, as Lake's monitor collects them
         blocked: set[str] = set()
         workers = _num_threads()
         running: dict[Future, str] = {}
@@ -593,10 +621,14 @@ class Builder:
                 while ready:
                     n = ready.pop(0)
                     if n in fresh:
+                        # the stored log is replayed into the job's log: it counts for
+                        # --wfail / --iofail exactly like a fresh one (Lake's reportJob)
                         done += 1
-                        self.print_job(done, total, "Replayed", n, fresh[n], False, None)
-                        if any(e.get("level") == "warning" for e in fresh[n]):
-                            warned.append(n)
+                        bad = self.logged_failure(fresh[n])
+                        self.print_job(done, total, "Replaying" if bad else "Replayed", n,
+                                       fresh[n], bad, None)
+                        if bad:
+                            failures.append(n)
                         finish(n, True)
                     else:
                         running[pool.submit(self.run_job, mods[n])] = n
@@ -610,18 +642,16 @@ class Builder:
                     except Exception as e:  # pragma: no cover - defensive
                         res = JobResult(n, False, [{"level": "error", "message": f"internal error: {e}"}], 0.0)
                     done += 1
-                    self.print_job(done, total, "Built" if res.ok else "Building", n, res.log,
-                                   not res.ok, res.seconds)
-                    if not res.ok:
-                        failed.append(n)
-                    elif any(e["level"] == "warning" for e in res.log):
-                        warned.append(n)
-                    finish(n, res.ok)
+                    bad = not res.ok or self.logged_failure(res.log)
+                    self.print_job(done, total, "Building" if bad else "Built", n, res.log,
+                                   bad, res.seconds)
+                    if bad:
+                        failures.append(n)
+                    finish(n, res.ok)  # a job failed only by its log level still builds
 
-        logged_failures = failed + (warned if self.wfail else [])
-        if logged_failures:
+        if failures:
             _out("Some required targets logged failures:")
-            for n in logged_failures:
+            for n in failures:
                 _out(f"- {n}")
             _err("build failed")
             return 1
@@ -656,7 +686,7 @@ class Opts:
     verbose: bool = False
     quiet: bool = False
     no_build: bool = False
-    wfail: bool = False
+    fail_level: str = "error"
     help: bool = False
     version: bool = False
 
@@ -678,16 +708,25 @@ def parse(argv: list[str]) -> Opts:
             o.quiet = True
         elif a == "--no-build":
             o.no_build = True
-        elif a in ("--wfail",):
-            o.wfail = True
-        elif a in ("--iofail", "--ansi", "--no-ansi", "-R", "--reconfigure", "--update", "-U",
+        elif a == "--wfail":
+            o.fail_level = "warning"
+        elif a == "--iofail":
+            o.fail_level = "info"
+        elif a == "--fail-level":
+            if i + 1 >= len(argv):
+                raise LakeError(f"missing argument for option '{a}'")
+            i += 1
+            o.fail_level = parse_level(argv[i])
+        elif a.startswith("--fail-level="):
+            o.fail_level = parse_level(a.split("=", 1)[1])
+        elif a in ("--ansi", "--no-ansi", "-R", "--reconfigure", "--update", "-U",
                    "--old", "--rehash", "-H", "--no-cache", "--try-cache"):
             pass
         elif a in ("-h", "--help"):
             o.help = True
         elif a == "--version":
             o.version = True
-        elif a in ("-d", "--dir", "-f", "--file", "-K", "--log-level", "--fail-level"):
+        elif a in ("-d", "--dir", "-f", "--file", "-K", "--log-level"):
             if i + 1 >= len(argv):
                 raise LakeError(f"missing argument for option '{a}'")
             i += 1
@@ -697,7 +736,7 @@ def parse(argv: list[str]) -> Opts:
             o.dir = a.split("=", 1)[1]
         elif a.startswith("-d") and len(a) > 2 and not a.startswith("--"):
             o.dir = a[2:]
-        elif a.startswith("-K") or a.startswith(("--file=", "--log-level=", "--fail-level=")):
+        elif a.startswith("-K") or a.startswith(("--file=", "--log-level=")):
             pass
         elif a.startswith("--"):
             raise LakeError(f"unknown long option '{a}'")
@@ -716,7 +755,7 @@ def cmd_build(o: Opts) -> int:
     ws = Workspace(o.dir)
     sysroot = find_sysroot()
     gh = detect_githash(sysroot)
-    b = Builder(ws, sysroot, gh, era=era, verbose=o.verbose, quiet=o.quiet, wfail=o.wfail)
+    b = Builder(ws, sysroot, gh, era=era, verbose=o.verbose, quiet=o.quiet, fail_level=o.fail_level)
     return b.build(o.args, no_build=o.no_build)
 
 

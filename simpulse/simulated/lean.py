@@ -5,6 +5,9 @@ It answers the informational flags (``--githash``, ``--version``, ``--print-pref
 imports against ``LEAN_PATH``, validates ``-D`` options, really checks one-line closed Nat
 literal claims proved ``by decide``, models the compile time (costmodel.py) and really takes
 it, prints Lean-like messages (``--json`` or plain) and writes deterministic artefacts.
+What options change besides time (issue 17): the unused-variables linter (``linter.all``),
+``#guard_msgs``, ``warningAsError``, and ``simprocs=false`` (verdict and ``.olean`` bytes);
+``SIMPULSE_SIM_LEAN_SIGNAL`` is a fault hook for tests. docs/cost-model.md has the rules.
 
 Standard library only. Every time it takes is simulated.
 """
@@ -15,6 +18,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -239,7 +243,8 @@ class Message:
 def _emit(messages: list[Message], file_name: str, as_json: bool) -> None:
     out = sys.stdout
     for m in sorted(messages, key=lambda m: (m.line, m.column)):
-        out.write((m.to_json(file_name) if as_json else m.to_plain(file_name)) + "\n")
+        line = m.to_json(file_name) if as_json else m.to_plain(file_name)
+        out.write(line if line.endswith("\n") else line + "\n")  # as Lean's `Message.toString`
     out.flush()
 
 
@@ -320,8 +325,9 @@ def check_import(mod: str, search: list[str]) -> str | None:
     return None
 
 
-def _artefact(mod: str, source: bytes, imports: list[str], kind: str) -> bytes:
-    doc = {
+def _artefact(mod: str, source: bytes, imports: list[str], kind: str,
+              without_simprocs: list[str] | None = None) -> bytes:
+    doc: dict[str, Any] = {
         "simulated": True,
         "kind": kind,
         "module": mod,
@@ -329,6 +335,9 @@ def _artefact(mod: str, source: bytes, imports: list[str], kind: str) -> bytes:
         "imports": imports,
         "lean_version": LEAN_VERSION,
     }
+    if without_simprocs:
+        # simp without simprocs rewrites with other lemmas: other proof terms, other bytes
+        doc["proofs_without_simprocs"] = without_simprocs
     return (json.dumps(doc, sort_keys=True) + "\n").encode()
 
 
@@ -376,8 +385,45 @@ def _decl_option(decl: cm.Decl, info: cm.SourceInfo, options: dict[str, Any], na
     return cm.KNOWN_OPTIONS[name][1]
 
 
+UNUSED_VARIABLE_NOTE = "note: this linter can be disabled with `set_option {} false`"
+GUARD_MSGS_FAILED = "❌️ Docstring on `#guard_msgs` does not match generated message:\n\n{}"
+
+
+def _explicit_option(decl: cm.Decl | None, info: cm.SourceInfo, options: dict[str, Any],
+                     name: str) -> Any:
+    """The value of an option where it is set (`set_option … in` > the file's `set_option` >
+    command line / setup), or None when it is set nowhere."""
+    srcs = ((decl.local_options,) if decl is not None else ()) + (info.global_options,)
+    for src in srcs:
+        if name in src:
+            try:
+                return cm.parse_option_value(name, src[name])
+            except ValueError:
+                pass
+    return options.get(name)
+
+
+def linter_enabled(decl: cm.Decl | None, info: cm.SourceInfo, options: dict[str, Any],
+                   name: str) -> bool:
+    """Lean's `getLinterValue`: the linter's own option if set anywhere, else `linter.all` if
+    set anywhere, else the linter's default."""
+    own = _explicit_option(decl, info, options, name)
+    if isinstance(own, bool):
+        return own
+    every = _explicit_option(decl, info, options, "linter.all")
+    if isinstance(every, bool):
+        return every
+    return bool(cm.KNOWN_OPTIONS[name][1])
+
+
+def _render_for_guard(m: Message) -> str:
+    sev = {"information": "info"}.get(m.severity, m.severity)
+    text = m.text if m.text.endswith("\n") else m.text + "\n"
+    return f"{sev}: {text}"
+
+
 def diagnose(info: cm.SourceInfo, options: dict[str, Any]) -> list[Message]:
-    """Errors and warnings of the module under the given effective options."""
+    """Errors, warnings and information of the module under the given effective options."""
     msgs: list[Message] = []
     for c in cm.literal_claims(info.clean_lines):
         tac = c.tactic.strip()
@@ -409,10 +455,50 @@ def diagnose(info: cm.SourceInfo, options: dict[str, Any]) -> list[Message]:
         if isinstance(rd, int) and d.rec_depth > rd:
             msgs.append(Message("error", d.line, d.column, REC_DEPTH_MSG))
     # `sorry`: one warning per declaration, at its name
+    with_sorry: set[int] = set()
     for d in info.decls:
         if re.search(r"(?<![\w.])sorry(?![\w'])", d.text):
             msgs.append(Message("warning", d.line, d.column, "declaration uses 'sorry'"))
+            with_sorry.add(d.line)
+    # the unused-variables linter: skipped on a declaration with an error or a `sorry`, as Lean's
+    with_error = {decl_of_line[m.line].line for m in msgs
+                  if m.severity == "error" and m.line in decl_of_line}
+    for u in cm.unused_lets(info):
+        if u.decl.line in with_error or u.decl.line in with_sorry:
+            continue
+        if not linter_enabled(u.decl, info, options, "linter.unusedVariables"):
+            continue
+        msgs.append(Message(
+            "warning", u.line, u.column,
+            f"unused variable `{u.name}`\n" + UNUSED_VARIABLE_NOTE.format("linter.unusedVariables"),
+            u.line, u.column + len(u.name)))
+    for e in cm.evals(info):
+        msgs.append(Message("information", e.line, e.column, str(e.value),
+                            e.line, e.column + len("#eval")))
+    # warningAsError: a warning is logged as an error (Lean's `logAt`)
+    for m in msgs:
+        if m.severity == "warning":
+            d = decl_of_line.get(m.line)
+            if _decl_option(d, info, options, "warningAsError") if d else (
+                    _explicit_option(None, info, options, "warningAsError") is True):
+                m.severity = "error"
+    # `#guard_msgs in`: the guarded command's messages are checked against the doc comment
+    for g in cm.guard_blocks(info):
+        inside = sorted((m for m in msgs if g.first <= m.line <= g.last),
+                        key=lambda m: (m.line, m.column))
+        res = "---\n".join(_render_for_guard(m) for m in inside).strip()
+        if g.expected.replace("\n", " ") == res.replace("\n", " "):
+            msgs = [m for m in msgs if not (g.first <= m.line <= g.last)]
+        else:
+            msgs.append(Message("error", g.line, g.column, GUARD_MSGS_FAILED.format(res),
+                                g.line, g.column + len("#guard_msgs")))
     return msgs
+
+
+def simprocs_off_in(info: cm.SourceInfo, options: dict[str, Any]) -> list[str]:
+    """Declarations that call simp while `simprocs` is false: their proof terms differ."""
+    return [d.name for d in info.decls
+            if d.simp > 0 and _decl_option(d, info, options, "simprocs") is False]
 
 
 def _profiler_output(info: cm.SourceInfo, seconds: float, options: dict[str, Any]) -> str:
@@ -431,6 +517,44 @@ def _profiler_output(info: cm.SourceInfo, seconds: float, options: dict[str, Any
     return "\n".join(lines) + "\n"
 
 
+SIGNAL_HOOK_ENV = "SIMPULSE_SIM_LEAN_SIGNAL"
+
+
+def signal_hook(raw: str) -> tuple[str, Any] | None:
+    """`OPTION=VALUE` (test fault hook) → (option, parsed value); "" → None; bad → ValueError."""
+    raw = raw.strip()
+    if not raw:
+        return None
+    name, sep, val = raw.partition("=")
+    name = name.strip()
+    if name.startswith("weak."):
+        name = name[len("weak."):]
+    if not sep or name not in cm.KNOWN_OPTIONS:
+        raise ValueError(f"{SIGNAL_HOOK_ENV} must be OPTION=VALUE with an option the simulated "
+                         f"lean knows (got '{raw}')")
+    try:
+        return name, cm.parse_option_value(name, val.strip())
+    except ValueError as e:
+        raise ValueError(f"{SIGNAL_HOOK_ENV}: {e}") from None
+
+
+def _effective(opts: dict[str, Any], name: str) -> Any:
+    return opts[name] if name in opts else cm.KNOWN_OPTIONS[name][1]
+
+
+def _abort() -> None:
+    """Die by SIGABRT like a crashing lean (no core file)."""
+    sys.stdout.flush()
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    except (ImportError, ValueError, OSError):
+        pass
+    signal.signal(signal.SIGABRT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGABRT)
+    os._exit(134)  # pragma: no cover - not reached
+
+
 def compile_module(a: Args) -> int:
     assert a.file is not None
     file_name = a.file
@@ -441,7 +565,9 @@ def compile_module(a: Args) -> int:
     text = source.decode("utf-8", errors="replace")
 
     # ---- -D options, then the setup file (which overrides them) ----
+    # `weak.X` values are re-parsed after the setup-file merge and overwrite (contract §9)
     options: dict[str, Any] = {}
+    weak_options: dict[str, Any] = {}
     unknown: list[str] = []
     for d in a.defines:
         if "=" not in d:
@@ -452,7 +578,7 @@ def compile_module(a: Args) -> int:
             name = name[len("weak."):]
         if name in cm.KNOWN_OPTIONS:
             try:
-                options[name] = cm.parse_option_value(name, raw)
+                (weak_options if weak else options)[name] = cm.parse_option_value(name, raw)
             except ValueError as e:
                 return _fail_stderr(str(e))
         elif not weak:
@@ -479,11 +605,12 @@ def compile_module(a: Args) -> int:
                 base = name[5:]
                 if base in cm.KNOWN_OPTIONS:
                     try:
-                        options[base] = cm.coerce_json_value(base, val)
+                        weak_options[base] = cm.coerce_json_value(base, val)
                     except ValueError as e:
                         return _fail_stderr(str(e))
             else:
                 unknown.append(name)
+    options.update(weak_options)
 
     if isinstance(setup.get("name"), str) and setup["name"]:
         mod = setup["name"]
@@ -523,6 +650,13 @@ def compile_module(a: Args) -> int:
             except ValueError:
                 pass
     est = cm.model_time(info, eff_opts, threads=a.threads, scale=scale, module=mod, source=source)
+    try:
+        hook = signal_hook(os.environ.get(SIGNAL_HOOK_ENV, ""))
+    except ValueError as e:
+        return _fail_stderr(str(e))
+    if hook is not None and _effective(eff_opts, hook[0]) == hook[1]:
+        cm.spend(0.5 * est.seconds)  # dies half-way through elaboration, having written nothing
+        _abort()
     msgs = diagnose(info, options)
     errors = [m for m in msgs if m.severity == "error"]
     seconds = est.seconds
@@ -540,7 +674,7 @@ def compile_module(a: Args) -> int:
 
     # ---- artefacts: deterministic from module name, source bytes and imports ----
     if a.olean:
-        _write(a.olean, _artefact(mod, source, imports, "olean"))
+        _write(a.olean, _artefact(mod, source, imports, "olean", simprocs_off_in(info, options)))
     if a.ilean:
         doc = {"version": 1, "module": mod, "simulated": True,
                "decls": [d.name for d in info.decls], "references": {}}
