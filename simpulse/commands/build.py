@@ -155,6 +155,16 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         note("LAKE_WRAPPED_EXEC is set (Lake hands compiles to another runner, which would get the "
              "facade's paths): running plain `lake build`, nothing is learned")
         return run_lake(cmd, workspace)
+    # issue 23: the cheap checks of `simpulse doctor`, observed once per toolchain githash (cached)
+    from simpulse.doctor.gate import cheap_checks
+    gate = cheap_checks(tc, sdir, catalogue=catalogue, workspace=workspace)
+    if gate.problems:
+        note(f"{gate.problems[0]} (see `simpulse doctor`): running plain `lake build`, nothing is learned")
+        return run_lake(cmd, workspace)
+    if gate.left_out:
+        settings["enabled"] = [n for n in catalogue.names() if n not in gate.left_out]
+        if not gate.cached:
+            note(f"note: left out on this toolchain (see `simpulse doctor`): {', '.join(sorted(gate.left_out))}")
     try:
         facade = build_facade(sdir, tc.sysroot)
     except OSError as e:

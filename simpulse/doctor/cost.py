@@ -1,0 +1,76 @@
+"""Cost: the time the shim adds to each module compile, against the real `lean --version`'s own
+start-up, and what the launcher adds to a call it passes through. Interleaved timed runs after a
+warm-up; medians with min–max. Times of a simulated lean are labelled simulated."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+
+from simpulse.doctor import proc
+from simpulse.doctor.check import Check, fail, ok, skip
+from simpulse.lake.facade import SETTINGS_ENV, package_parent
+
+SECTION = "cost"
+RUNS = 5
+_SHIM = "import sys\nsys.path.insert(0, {pkg!r})\nfrom simpulse.shim.main import main\nmain({lean!r})\n"
+
+
+def _ms(xs: list[float]) -> dict:
+    return {"median_ms": round(statistics.median(xs) * 1000, 1), "min_ms": round(min(xs) * 1000, 1),
+            "max_ms": round(max(xs) * 1000, 1), "runs": len(xs)}
+
+
+def _fmt(s: dict) -> str:
+    return f"{s['median_ms']:.0f} ms (median of {s['runs']}, {s['min_ms']:.0f}–{s['max_ms']:.0f} ms)"
+
+
+def shim_cost(ctx, runs: int = RUNS) -> Check:
+    cid, title = "cost.shim", "the shim's added time per compile, against lean's own start-up"
+    if ctx.facade is None:
+        return skip(cid, SECTION, title, ctx.facade_error or "no facade")
+    d = ctx.scratch_dir("cost")
+    (d / "Probe.lean").write_text("theorem simpulseDoctorCost : True := trivial\n")
+    noop = d / "noop-lean"
+    noop.write_text("#!/bin/sh\nexit 0\n")
+    noop.chmod(0o700)
+    state = ctx.scratch_state / "cost"
+    state.mkdir(mode=0o700, exist_ok=True)
+    from simpulse.store.store import Store
+    Store(state, create=True)
+    settings = json.loads(ctx.settings())
+    settings.update(state_dir=str(state), workspace=str(d))
+    env = ctx.plain_env(**{SETTINGS_ENV: json.dumps(settings)})
+    compile_args = ["Probe.lean", "-o", "out/Probe.olean", "-i", "out/Probe.ilean"]
+    shim = [sys.executable, "-IS", "-c", _SHIM.format(pkg=package_parent(), lean=str(noop)), *compile_args]
+    real_version = [str(ctx.tc.lean), "--version"]
+    facade_version = [str(ctx.facade / "bin" / "lean"), "--version"]
+    samples = {"lean": [], "noop": [], "shim": [], "launcher": []}
+    for i in range(runs + 1):                 # the first round is a warm-up
+        r_lean = proc.run(real_version, env=ctx.plain_env(), timeout=ctx.timeout)
+        r_noop = proc.run([str(noop), *compile_args], env=env, cwd=d, timeout=ctx.timeout)
+        r_shim = proc.run(shim, env=env, cwd=d, timeout=ctx.timeout)
+        r_fac = proc.run(facade_version, env=ctx.wrapped_env(), timeout=ctx.timeout)
+        bad = next((r for r in (r_lean, r_noop, r_shim, r_fac) if not r.ok), None)
+        if bad is not None:
+            return fail(cid, SECTION, title, f"a timed run failed: {bad.last_line()}",
+                        "see .simpulse/simpulse.log; please report it with `simpulse doctor --json`")
+        if i == 0:
+            continue
+        samples["lean"].append(r_lean.seconds)
+        samples["noop"].append(r_noop.seconds)
+        samples["shim"].append(max(0.0, r_shim.seconds - r_noop.seconds))
+        samples["launcher"].append(max(0.0, r_fac.seconds - r_lean.seconds))
+    recorded = [e for e in Store(state, create=False).iter_events() if e.get("kind") == "compile"]
+    if len(recorded) < runs:
+        return fail(cid, SECTION, title,
+                    f"the shim recorded {len(recorded)} of {runs + 1} compiles: it fell back to the plain lean",
+                    f"see {state}/simpulse.log (kept only during the check); please report it with `simpulse doctor --json`")
+    shim_s, lean_s, launch_s = _ms(samples["shim"]), _ms(samples["lean"]), _ms(samples["launcher"])
+    label = "SIMULATED lean" if ctx.tc.simulated else "lean"
+    return ok(cid, SECTION, title,
+              f"the shim adds {_fmt(shim_s)} per compile; {label} --version starts in {_fmt(lean_s)}; "
+              f"the launcher adds {_fmt(launch_s)} to a call it passes through",
+              shim=shim_s, lean_version=lean_s, launcher=launch_s, simulated_lean=ctx.tc.simulated,
+              note="shim: its own work (Python start-up, choosing, recording) around a no-op lean")
