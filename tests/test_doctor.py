@@ -191,6 +191,7 @@ def test_each_broken_toolchain_gives_its_failure_and_remedy(project, tmp_path, k
         assert c["data"]["compared"]["lake env LEAN_GITHASH"]["facade"] == ZERO
     if kind == "unknown-option":
         assert "Elab.async" in c["detail"] and "left out" in c["detail"]
+        assert text.stdout.splitlines()[-1].endswith("without 1 strategy this Lean does not accept (see ✗ above)")
         assert checks["options.strategy.single-thread"]["status"] == "ok"
     if kind == "lake-ignores-override":
         assert str(sysroot) in c["detail"]

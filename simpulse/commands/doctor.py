@@ -74,8 +74,14 @@ def render(data: dict) -> str:
         if c["status"] == "fail" and c["remedy"]:
             lines.append(f"      → {c['remedy']}")
     s = data["summary"]
-    verdict = ("simpulse build is safe to use here" if data["exit_code"] == 0 else
-               "simpulse is not safe to use here as it is: see ✗ above")
+    failed = [c for c in data["checks"] if c["status"] == "fail"]
+    if not failed:
+        verdict = "simpulse build is safe to use here"
+    elif all(c["id"].startswith("options.strategy.") for c in failed):
+        verdict = (f"simpulse build is safe to use here, without {len(failed)} strateg"
+                   f"{'y' if len(failed) == 1 else 'ies'} this Lean does not accept (see ✗ above)")
+    else:
+        verdict = "simpulse is not safe to use here as it is: see ✗ above"
     lines.append(f"{s['ok']} passed, {s['fail']} failed, {s['skip']} skipped: {verdict}")
     return "\n".join(lines)
 

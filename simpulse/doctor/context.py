@@ -84,6 +84,14 @@ class Context:
         return d
 
     # ------------------------------------------------------------------ `lake env`
+    def prefetch(self) -> None:
+        """Run both `lake env` calls at once (each starts Lake and a `lean --githash`)."""
+        if self.facade is None:
+            return
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(self.lake_env, (True, False)))
+
     def lake_env(self, wrapped: bool) -> tuple[dict | None, proc.Result]:
         """What `lake env` (no command: it prints the environment Lake gives the processes it
         runs; outside a package it loads no workspace) reports, run in an empty scratch
@@ -94,7 +102,7 @@ class Context:
                 # the control: the facade named, but no LAKE_OVERRIDE_LEAN — a Lake that reports
                 # its own choice prints its own sysroot here, not the variable passed in
                 env["LEAN_SYSROOT"] = str(self.facade)
-            r = proc.run([str(self.tc.lake), "env"], env=env, cwd=self.scratch_dir("lake-env"),
+            r = proc.run([str(self.tc.lake), "env"], env=env, cwd=self.scratch_dir("lake-env-wrapped" if wrapped else "lake-env-plain"),
                          timeout=self.timeout)
             vars_ = None
             if r.ok:

@@ -64,6 +64,7 @@ def run_checks(tc, *, catalogue=None, workspace: Path | None = None, timeout: fl
     from simpulse.doctor.context import Context
     with Context(workspace, tc, catalogue=catalogue, timeout=timeout,
                  profile=getattr(catalogue, "profile", None) or "safe") as ctx:
+        ctx.prefetch()
         prober = options.Prober(ctx)
         return [toolchain.override(ctx), invisibility.answers(ctx), options.weak_support(ctx, prober),
                 *options.strategy_checks(ctx, prober)]

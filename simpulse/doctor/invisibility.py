@@ -24,9 +24,11 @@ def answers(ctx) -> Check:
     if ctx.facade is None:
         return skip(cid, SECTION, title, ctx.facade_error or "no facade")
     compared, differ = {}, []
-    for flag in FLAGS:
-        real = proc.run([str(ctx.tc.lean), flag], env=ctx.plain_env(), timeout=ctx.timeout)
-        through = proc.run([str(ctx.facade / "bin" / "lean"), flag], env=ctx.wrapped_env(), timeout=ctx.timeout)
+    jobs = [([str(ctx.tc.lean), flag], ctx.plain_env()) for flag in FLAGS] + \
+           [([str(ctx.facade / "bin" / "lean"), flag], ctx.wrapped_env()) for flag in FLAGS]
+    results = proc.run_all(jobs, timeout=ctx.timeout)
+    for i, flag in enumerate(FLAGS):
+        real, through = results[i], results[len(FLAGS) + i]
         same = (real.rc, real.out, real.err) == (through.rc, through.out, through.err) and real.rc is not None
         compared[flag] = {"identical": same, "real": real.text().strip(), "facade": through.text().strip(),
                           "real_rc": real.rc, "facade_rc": through.rc}

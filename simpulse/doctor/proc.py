@@ -56,3 +56,10 @@ def base_env(extra: dict | None = None) -> dict:
            if k not in ("LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN", "SIMPULSE_SHIM")}
     env.update(extra or {})
     return env
+
+
+def run_all(jobs: list[tuple[list[str], dict]], *, timeout: float = 120.0, workers: int = 4) -> list[Result]:
+    """Independent runs at once (threads waiting on processes); results in the order given."""
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda job: run(job[0], env=job[1], timeout=timeout), jobs))

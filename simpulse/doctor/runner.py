@@ -40,6 +40,7 @@ def run_all(workspace: Path | None, *, state_dir: Path | None, catalogue=None, p
         with Context(workspace, tc, state_dir=state_dir, catalogue=catalogue, profile=profile) as ctx:
             checks.append(toolchain.lake_identity(ctx))
             step("asking Lake which lean it runs (lake env)")
+            ctx.prefetch()
             checks.append(toolchain.override(ctx))
             step("comparing the facade's answers with the real lean's")
             checks.append(invisibility.answers(ctx))

@@ -78,4 +78,4 @@ def loads(sdir: Path | None) -> Check:
                     f"move it aside (mv {sdir} {sdir}.broken): the next simpulse build starts afresh", **data)
     data.update(compiles=compiles, problems=problems[:5])
     extra = f"; {len(problems)} damaged line(s) skipped (see simpulse.log)" if problems else ""
-    return ok(cid, SECTION, title, f"{_human(size)} in {files} files; {compiles} compiles learned from{extra}", **data)
+    return ok(cid, SECTION, title, f"{_human(size)} in {files} files; it loads: learned from {compiles} compiles{extra}", **data)

@@ -23,9 +23,10 @@ def find(workspace: Path | None, *, lean: str | None = None, lake: str | None = 
         tc = find_toolchain(workspace or Path.cwd(), lean=lean, lake=lake, cache=None)
     except SimpulseError as e:
         return None, fail("toolchain.lean", SECTION, title, str(e), INSTALL)
-    label = " (SIMULATED toolchain: every time it takes is simulated)" if tc.simulated else ""
+    label = " (SIMULATED toolchain)" if tc.simulated else ""
+    githash = "" if tc.githash in (tc.version or "") else f", githash {tc.githash}"
     return tc, ok("toolchain.lean", SECTION, title,
-                  f"{tc.lean} — {tc.version or 'unknown version'}, githash {tc.githash}{label}",
+                  f"{tc.lean} — {tc.version or 'unknown version'}{githash}{label}",
                   lean=str(tc.lean), lean_on_path=shutil.which("lean"), sysroot=str(tc.sysroot),
                   version=tc.version, githash=tc.githash, simulated=tc.simulated)
 
