@@ -326,3 +326,41 @@ def test_doctor_refreshes_the_builds_cached_checks(project, tmp_path):
     again = json.loads(path.read_text())["toolchains"]
     assert [p["id"] for p in next(iter(again.values()))["problems"]] == ["options.weak"]
     assert next(iter(again.values()))["time"] > next(iter(cached.values()))["time"]
+
+
+# --------------------------------------------------------------------------- --deep's verdict
+
+def _verify_report(*strategies, module_status="verified"):
+    return {"simulated": True, "summary": {"identical": 0},
+            "modules": [{"module": "M", "status": module_status, "detail": "d", "strategies": list(strategies)}]}
+
+
+def _entry(name, status="identical", what=(), breaks=False, fixes=False):
+    return {"strategy": name, "status": status, "what": list(what), "breaks": breaks, "fixes": fixes,
+            "detail": f"{name} detail"}
+
+
+@pytest.mark.parametrize("profile, entry, status", [
+    ("safe", _entry("no-async"), "ok"),
+    ("safe", _entry("no-async", "differs", ["outputs"]), "fail"),          # safe accepts no change
+    ("dev", _entry("no-linters", "differs", ["messages"]), "ok"),         # dev accepts messages
+    ("dev", _entry("no-linters", "differs", ["messages", "outputs"]), "fail"),
+    ("safe", _entry("no-async", "differs", ["verdict"], breaks=True), "ok"),   # caught by the fallback
+    ("safe", _entry("no-async", "differs", ["verdict"], fixes=True), "fail"),  # a failing module passing
+    ("safe", _entry("no-async", "error"), "fail"),
+])
+def test_deep_judges_verify_against_the_profile(profile, entry, status):
+    from simpulse.doctor import meaning
+    from simpulse.strategy.catalogue import Catalogue
+
+    class Ctx:
+        pass
+    ctx = Ctx()
+    ctx.catalogue, ctx.profile = Catalogue(profile=profile), profile
+    ctx.tc = type("TC", (), {"simulated": True})
+    c = meaning.judge(ctx, _verify_report(entry), ["M.lean"])
+    assert c.status == status, c
+    if status == "fail":
+        assert c.remedy.startswith("run `simpulse verify M.lean`")
+    bad = meaning.judge(ctx, _verify_report(module_status="baseline not reproducible"), ["M.lean"])
+    assert bad.status == "fail" and "not reproducible" in bad.detail

@@ -15,7 +15,7 @@ from simpulse.doctor import proc
 from simpulse.doctor.check import Check, fail, ok, skip
 
 SECTION = "meaning"
-TITLE = "simpulse verify: each strategy leaves verdicts, messages and outputs as they are"
+TITLE = "simpulse verify: each strategy of the profile changes nothing the profile does not accept"
 HANDFUL = 3
 
 
@@ -76,7 +76,11 @@ def deep(ctx, enabled: bool) -> Check:
     files = choose(ctx.workspace, invocations or {})
     if not files:
         return skip(cid, SECTION, TITLE, "no remembered compiles: run `simpulse build` first")
-    r = proc.run([sys.executable, "-m", "simpulse", "verify", *files, "--json", "--no-record",
+    strategies = [s for s in ctx.catalogue.active if not s.is_baseline] if ctx.catalogue is not None else []
+    if not strategies:
+        return skip(cid, SECTION, TITLE, f"profile {ctx.profile!r} has no strategy besides the baseline")
+    picks = [a for s in strategies for a in ("--strategy", s.name)]
+    r = proc.run([sys.executable, "-m", "simpulse", "verify", *files, *picks, "--json", "--no-record",
                   "--state-dir", str(sdir)], env=ctx.plain_env(), cwd=ctx.workspace, timeout=ctx.timeout * 20)
     try:
         data = json.loads(r.text())
@@ -84,15 +88,37 @@ def deep(ctx, enabled: bool) -> Check:
     except (ValueError, KeyError, TypeError):
         return fail(cid, SECTION, TITLE, f"simpulse verify gave no report: {r.last_line()}",
                     "run `simpulse verify FILE` by hand to see why", files=files, rc=r.rc)
-    rel = [os.path.relpath(f, ctx.workspace) for f in files]
-    differs = [f"{m.get('module')}: {s.get('strategy')} {s.get('detail')}" for m in data.get("modules", [])
-               for s in m.get("strategies", []) if s.get("status") != "identical"]
-    bad_modules = [f"{m.get('module')}: {m.get('status')} ({m.get('detail')})" for m in data.get("modules", [])
-                   if m.get("status") != "verified"]
-    info = {"files": rel, "summary": summary, "simulated": data.get("simulated", ctx.tc.simulated)}
-    if differs or bad_modules:
-        shown = (bad_modules + differs)[:3]
-        return fail(cid, SECTION, TITLE, f"{len(differs)} comparison(s) differ or failed: " + "; ".join(shown),
+    return judge(ctx, data, [os.path.relpath(f, ctx.workspace) for f in files])
+
+
+def judge(ctx, data: dict, rel: list[str]) -> Check:
+    """✗ when a strategy changed something the profile does not accept (messages, outputs), made a
+    failing module pass, or a comparison could not be made; a strategy that breaks a module is
+    reported (the build falls back to the baseline there) but is no ✗ by itself."""
+    cid = "meaning.verify"
+    accepted = set(ctx.catalogue.accepted) if ctx.catalogue is not None else set()
+    bad, breaks, identical = [], [], 0
+    for m in data.get("modules", []):
+        if m.get("status") != "verified":
+            bad.append(f"{m.get('module')}: {m.get('status')} ({m.get('detail')})")
+        for s in m.get("strategies", []):
+            what = set(s.get("what") or [])
+            if s.get("status") == "identical":
+                identical += 1
+            elif s.get("status") != "differs":
+                bad.append(f"{m.get('module')}: {s.get('strategy')}: {s.get('detail')}")
+            elif s.get("fixes") or (what - {"verdict"}) - accepted:
+                bad.append(f"{m.get('module')}: {s.get('strategy')} {s.get('detail')}")
+            elif s.get("breaks"):
+                breaks.append(f"{m.get('module')}: {s.get('strategy')} {s.get('detail')}")
+            else:
+                identical += 1        # changes only what the profile accepts
+    info = {"files": rel, "summary": data.get("summary"), "simulated": data.get("simulated", ctx.tc.simulated),
+            "breaks": breaks, "differences": bad}
+    if bad:
+        return fail(cid, SECTION, TITLE, f"{len(bad)} problem(s): " + "; ".join(bad[:3]),
                     "run `simpulse verify " + " ".join(rel) + "` to record it: a strategy seen changing "
-                    "something leaves every profile that does not accept it", differences=differs, **info)
-    return ok(cid, SECTION, TITLE, f"{summary.get('identical', 0)} comparisons identical on {', '.join(rel)}", **info)
+                    "something leaves every profile that does not accept it", **info)
+    note = f"; {len(breaks)} break a module (the build falls back to the baseline there): {breaks[0]}" if breaks else ""
+    return ok(cid, SECTION, TITLE, f"{identical} comparisons on {', '.join(rel)}: nothing changed beyond what "
+              f"profile {ctx.profile!r} accepts{note}", **info)

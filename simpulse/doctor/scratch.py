@@ -27,12 +27,18 @@ def write(dest: Path) -> Path:
     return dest
 
 
-def outputs(project: Path) -> dict[str, tuple[int, int, bytes]]:
-    """Every file Lake wrote under `.lake/build`: path → (size, mtime_ns, first bytes)."""
+# What Lake writes only when it (re)builds a module: its artefacts and its trace. (Files Lake
+# may rewrite on any run, such as a newest-era `.setup.json`, are left out.)
+ARTEFACTS = (".olean", ".olean.server", ".olean.private", ".ilean", ".c", ".bc", ".ir", ".ir.sig",
+             ".trace", ".hash")
+
+
+def outputs(project: Path) -> dict[str, tuple[int, int]]:
+    """The module artefacts and traces under `.lake/build`: path → (size, mtime_ns)."""
     out = {}
     base = project / ".lake" / "build"
     for p in sorted(base.rglob("*")) if base.is_dir() else []:
-        if p.is_file():
+        if p.is_file() and p.name.endswith(ARTEFACTS):
             st = p.stat()
             out[str(p.relative_to(project))] = (st.st_size, st.st_mtime_ns)
     return out
