@@ -93,7 +93,8 @@ def test_healthy_simulated_toolchain_passes_every_check(project):
     for cid in ("state.permissions", "state.loads", "meaning.verify", "options.elab_async"):
         assert checks[cid]["status"] == "skip" and checks[cid]["detail"], checks[cid]
     assert "simulated lean does not evaluate" in checks["options.elab_async"]["detail"]
-    # the user's project is never built or touched
+    # the no-op check ran on a scratch copy of this (small, self-contained) project, never on it
+    assert checks["invisibility.noop"]["data"]["on"] == "scratch copy of your project"
     assert not (project.root / ".lake").exists() and not project.state.exists()
 
 
@@ -364,3 +365,26 @@ def test_deep_judges_verify_against_the_profile(profile, entry, status):
         assert c.remedy.startswith("run `simpulse verify M.lean`")
     bad = meaning.judge(ctx, _verify_report(module_status="baseline not reproducible"), ["M.lean"])
     assert bad.status == "fail" and "not reproducible" in bad.detail
+
+
+def test_which_projects_are_copied_for_the_noop_check(tmp_path):
+    from simpulse.doctor import scratch
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "lakefile.toml").write_text('name = "w"\n[[lean_lib]]\nname = "W"\n')
+    (ws / "W.lean").write_text("def w := 1\n")
+    (ws / ".lake" / "build").mkdir(parents=True)
+    (ws / ".lake" / "build" / "junk.olean").write_text("x")
+    assert scratch.why_not_copy(ws) is None
+    dest = scratch.copy(ws, tmp_path / "copy")
+    assert (dest / "W.lean").is_file() and not (dest / ".lake").exists()
+    (ws / "lakefile.toml").write_text('name = "w"\n[[require]]\nname = "mathlib"\n')
+    assert scratch.why_not_copy(ws) == "it has dependencies"
+    (ws / "lakefile.toml").write_text('name = "w"\n')
+    (ws / "lake-manifest.json").write_text('{"version": 7, "packages": [{"name": "batteries"}]}')
+    assert scratch.why_not_copy(ws) == "it has dependencies"
+    (ws / "lake-manifest.json").write_text('{"version": 7, "packages": []}')
+    for i in range(scratch.SMALL_FILES + 1):
+        (ws / f"M{i}.lean").write_text("def m := 1\n")
+    assert scratch.why_not_copy(ws).startswith("it is large")
+    assert scratch.why_not_copy(None) == "not inside a Lake project"

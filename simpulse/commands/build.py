@@ -159,7 +159,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     from simpulse.doctor.gate import cheap_checks
     gate = cheap_checks(tc, sdir, catalogue=catalogue, workspace=workspace)
     if gate.problems:
-        note(f"{gate.problems[0]} (see `simpulse doctor`): running plain `lake build`, nothing is learned")
+        note(f"{gate.problems[0]}: running plain `lake build`, nothing is learned (details: `simpulse doctor`)")
         return run_lake(cmd, workspace)
     if gate.left_out:
         settings["enabled"] = [n for n in catalogue.names() if n not in gate.left_out]

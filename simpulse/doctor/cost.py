@@ -14,6 +14,7 @@ from simpulse.lake.facade import SETTINGS_ENV, package_parent
 
 SECTION = "cost"
 RUNS = 5
+TITLE = "the shim's added time per compile, against lean's own start-up"
 _SHIM = "import sys\nsys.path.insert(0, {pkg!r})\nfrom simpulse.shim.main import main\nmain({lean!r})\n"
 
 
@@ -27,7 +28,7 @@ def _fmt(s: dict) -> str:
 
 
 def shim_cost(ctx, runs: int = RUNS) -> Check:
-    cid, title = "cost.shim", "the shim's added time per compile, against lean's own start-up"
+    cid, title = "cost.shim", TITLE
     if ctx.facade is None:
         return skip(cid, SECTION, title, ctx.facade_error or "no facade")
     d = ctx.scratch_dir("cost")

@@ -11,6 +11,8 @@ from simpulse.doctor.check import Check, fail, ok, skip
 
 SECTION = "invisibility"
 FLAGS = ("--githash", "--version", "--print-prefix", "--print-libdir")
+ANSWERS_TITLE = "the facade's lean answers " + ", ".join(FLAGS) + " like the real lean"
+NOOP_TITLE = "a no-op simpulse build after a plain lake build rebuilds nothing"
 REPORT = "please report it with `simpulse doctor --json`"
 
 
@@ -20,7 +22,7 @@ def _show(b: bytes) -> str:
 
 
 def answers(ctx) -> Check:
-    cid, title = "invisibility.answers", "the facade's lean answers " + ", ".join(FLAGS) + " like the real lean"
+    cid, title = "invisibility.answers", ANSWERS_TITLE
     if ctx.facade is None:
         return skip(cid, SECTION, title, ctx.facade_error or "no facade")
     compared, differ = {}, []
@@ -74,58 +76,78 @@ def _fell_back(r: proc.Result) -> str | None:
     return None
 
 
+def _plain_build(ctx, project) -> proc.Result:
+    return proc.run([str(ctx.tc.lake), "build"], env=ctx.plain_env(), cwd=project, timeout=ctx.timeout * 5)
+
+
 def builds(ctx) -> list[Check]:
-    """On the scratch project: a plain `lake build`, then `simpulse build` (must rebuild
-    nothing), then `simpulse build` of a module not built yet (its compile must reach the shim,
-    which records the argument era Lake used)."""
-    noop_id, noop_title = "invisibility.noop", "a no-op simpulse build after a plain lake build rebuilds nothing"
-    era_id, era_title = "toolchain.era", "the Lake argument era (observed on a compile)"
-    project = scratch.write(ctx.scratch_dir("project"))
-    plain = proc.run([str(ctx.tc.lake), "build"], env=ctx.plain_env(), cwd=project, timeout=ctx.timeout * 3)
-    where = {"project": str(project)}
+    """The no-op check — a plain `lake build`, then `simpulse build`, which must rebuild nothing —
+    on a scratch copy of the project when it is small and self-contained, else on the generated
+    project; then the era check: `simpulse build` of a module of the generated project not built
+    yet (its compile must reach the shim, which records the argument era Lake used)."""
+    from simpulse.doctor.toolchain import ERA_TITLE
+    noop_id, noop_title = "invisibility.noop", NOOP_TITLE
+    era_id, era_title = "toolchain.era", ERA_TITLE
+    generated = scratch.write(ctx.scratch_dir("project"))
+    project, plain, where = None, None, "generated scratch project"
+    why = scratch.why_not_copy(ctx.workspace)
+    if why is None:
+        copied = scratch.copy(ctx.workspace, ctx.root / "copy")
+        plain = _plain_build(ctx, copied)
+        if plain.ok:
+            project, where = copied, "scratch copy of your project"
+        else:
+            why = f"plain `lake build` fails on a copy of it: {plain.last_line()}"
+    if project is None:
+        project = generated
+        plain = _plain_build(ctx, project)
+        if why is not None:
+            where += f" (not a copy of yours: {why})"
+    data = {"project": str(project), "on": where}
     if not plain.ok:
-        why = f"plain `lake build` failed on the scratch project: {plain.last_line()}"
+        failed = f"plain `lake build` failed on the {where}: {plain.last_line()}"
         remedy = "check that `lake build` works on a new project (`lake new demo && cd demo && lake build`)"
-        return [fail(noop_id, SECTION, noop_title, why, remedy, **where),
-                skip(era_id, "toolchain", era_title, "the scratch project does not build", **where)]
+        return [fail(noop_id, SECTION, noop_title, failed, remedy, **data),
+                skip(era_id, "toolchain", era_title, "the scratch project does not build", **data)]
     before = scratch.outputs(project)
     r = _simpulse(ctx, project)
     back = _fell_back(r)
     if back is not None:
         why = f"simpulse build does not wrap this toolchain ({back.removeprefix('simpulse: ')})"
-        return [skip(noop_id, SECTION, noop_title, why, **where), skip(era_id, "toolchain", era_title, why, **where)]
+        return [skip(noop_id, SECTION, noop_title, why, **data), skip(era_id, "toolchain", era_title, why, **data)]
     after = scratch.outputs(project)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     compiles = _compiles(ctx)
     checks = []
     if not r.ok:
-        checks.append(fail(noop_id, SECTION, noop_title, f"simpulse build failed: {r.last_line()}",
-                           REPORT, rc=r.rc, **where))
+        checks.append(fail(noop_id, SECTION, noop_title, f"simpulse build failed on the {where}: {r.last_line()}",
+                           REPORT, rc=r.rc, **data))
     elif changed or compiles:
         checks.append(fail(noop_id, SECTION, noop_title,
                            f"{len(compiles)} module(s) recompiled, {len(changed)} build file(s) rewritten "
-                           f"({', '.join(changed[:3])}{'…' if len(changed) > 3 else ''})",
+                           f"({', '.join(changed[:3])}{'…' if len(changed) > 3 else ''}) on the {where}",
                            f"Lake's traces do not match through the facade: {REPORT}",
-                           changed=changed, compiles=len(compiles), **where))
+                           changed=changed, compiles=len(compiles), **data))
     else:
         checks.append(ok(noop_id, SECTION, noop_title,
-                         f"nothing recompiled, {len(after)} build files unchanged (scratch project)", **where))
-    r2 = _simpulse(ctx, project, scratch.EXTRA)
+                         f"nothing recompiled, {len(after)} module artefacts and traces unchanged, on the {where}", **data))
+    r2 = _simpulse(ctx, generated, scratch.EXTRA)
     events = [e for e in _compiles(ctx) if e.get("module") == scratch.EXTRA]
+    data = {"project": str(generated)}
     if not r2.ok:
         checks.append(fail(era_id, "toolchain", era_title, f"simpulse build {scratch.EXTRA} failed: {r2.last_line()}",
-                           REPORT, **where))
+                           REPORT, **data))
     elif not events:
         checks.append(fail(era_id, "toolchain", era_title,
                            f"Lake compiled {scratch.EXTRA}, but the compile never reached the shim (argument list not "
                            "recognised): simpulse build would pass every compile through unchanged, learning nothing",
-                           REPORT, **where))
+                           REPORT, **data))
     else:
         e = events[-1]
         checks.append(ok(era_id, "toolchain", era_title,
                          f"{e.get('era', '?')} era (`{_ERA_SHAPES.get(e.get('era'), '?')}`); the shim recognised "
                          f"the compile of {scratch.EXTRA} ({e.get('outcome')})",
-                         era=e.get("era"), outcome=e.get("outcome"), strategy=e.get("strategy"), **where))
+                         era=e.get("era"), outcome=e.get("outcome"), strategy=e.get("strategy"), **data))
     return checks
 
 

@@ -17,6 +17,7 @@ PROBE = "theorem simpulseDoctorProbe : 1 + 1 = 2 := rfl\n"
 WEAK_PROBE = "-Dweak.simpulseDoctor.probe=true"
 ASYNC_PROBE = ("import Lean\n\nopen Lean in\n#eval show CoreM Unit from do\n"
                "  IO.println s!\"simpulse-doctor Elab.async={Elab.async.get (← getOptions)}\"\n")
+WEAK_TITLE = "lean accepts -Dweak.NAME=VALUE (and ignores an unknown NAME)"
 _UNKNOWN = re.compile(r"unknown (?:configuration )?option '([^']+)'")
 
 
@@ -50,7 +51,7 @@ def _batch(ctx) -> list[str]:
 
 
 def weak_support(ctx, prober: Prober) -> Check:
-    cid, title = "options.weak", "lean accepts -Dweak.NAME=VALUE (and ignores an unknown NAME)"
+    cid, title = "options.weak", WEAK_TITLE
     if prober.run(_batch(ctx)).ok:          # the batch holds the probe: one compile answers both
         return ok(cid, SECTION, title, f"`lean {WEAK_PROBE} FILE` compiles")
     r = prober.run([WEAK_PROBE])

@@ -12,14 +12,14 @@ SECTIONS = ("toolchain", "invisibility", "options", "meaning", "cost", "state")
 
 # Checks that need a toolchain, listed so that they are reported as skipped without one.
 NEEDS_TOOLCHAIN = (
-    ("toolchain.lake", "toolchain", "lake: path, version"),
-    ("toolchain.override", "toolchain", "Lake honours LAKE_OVERRIDE_LEAN and LEAN_SYSROOT"),
-    ("toolchain.era", "toolchain", "the Lake argument era (observed on a compile)"),
-    ("invisibility.answers", "invisibility", "the facade's lean answers like the real lean"),
-    ("invisibility.noop", "invisibility", "a no-op simpulse build after a plain lake build rebuilds nothing"),
-    ("options.weak", "options", "lean accepts -Dweak.NAME=VALUE"),
+    ("toolchain.lake", "toolchain", toolchain.LAKE_TITLE),
+    ("toolchain.override", "toolchain", toolchain.OVERRIDE_TITLE),
+    ("toolchain.era", "toolchain", toolchain.ERA_TITLE),
+    ("invisibility.answers", "invisibility", invisibility.ANSWERS_TITLE),
+    ("invisibility.noop", "invisibility", invisibility.NOOP_TITLE),
+    ("options.weak", "options", options.WEAK_TITLE),
     ("meaning.verify", "meaning", meaning.TITLE),
-    ("cost.shim", "cost", "the shim's added time per compile, against lean's own start-up"),
+    ("cost.shim", "cost", cost.TITLE),
 )
 
 

@@ -1,10 +1,19 @@
-"""The scratch Lake project the build checks run on: three modules of Lean core (no
-dependencies), written into the doctor's scratch space with the workspace's `lean-toolchain`.
-The user's own project and its `.lake` are never built or touched."""
+"""The scratch Lake projects the build checks run on, in the doctor's scratch space: a copy of
+the user's project when it is small and has no dependencies (its own lakefile and options), and
+a generated one of three modules of Lean core (always used for the era check; for the no-op
+check when the project is large, has dependencies, or its copy does not build). The user's own
+project and its `.lake` are never built or touched."""
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from pathlib import Path
+
+SMALL_FILES = 30            # .lean files
+SMALL_BYTES = 300_000       # of .lean source
+_SKIP = {".lake", ".simpulse", ".git", "build", "lake-packages"}
 
 LIB = "SimpulseProbe"
 EXTRA = "SimpulseProbeExtra"        # a second library, outside the default target
@@ -42,3 +51,40 @@ def outputs(project: Path) -> dict[str, tuple[int, int]]:
             st = p.stat()
             out[str(p.relative_to(project))] = (st.st_size, st.st_mtime_ns)
     return out
+
+
+def _sources(workspace: Path):
+    for p in workspace.rglob("*.lean"):
+        rel = p.relative_to(workspace)
+        if not any(part in _SKIP or part.startswith(".") for part in rel.parts[:-1]):
+            yield p
+
+
+def why_not_copy(workspace: Path | None) -> str | None:
+    """Why the no-op check cannot run on a copy of this project (None: it can)."""
+    if workspace is None:
+        return "not inside a Lake project"
+    for name in ("lakefile.toml", "lakefile.lean"):
+        f = workspace / name
+        if f.is_file():
+            text = f.read_text(errors="replace")
+            if re.search(r"^\s*(\[\[require\]\]|require\s)", text, re.M):
+                return "it has dependencies"
+    try:
+        manifest = json.loads((workspace / "lake-manifest.json").read_text())
+        if manifest.get("packages"):
+            return "it has dependencies"
+    except (OSError, ValueError, AttributeError):
+        pass
+    files = list(_sources(workspace))
+    size = sum(p.stat().st_size for p in files)
+    if len(files) > SMALL_FILES or size > SMALL_BYTES:
+        return f"it is large, {len(files)} .lean files of {size // 1000} kB"
+    return None
+
+
+def copy(workspace: Path, dest: Path) -> Path:
+    """The project without its build outputs, state, version control or hidden directories."""
+    shutil.copytree(workspace, dest, symlinks=True,
+                    ignore=lambda d, names: [n for n in names if n in _SKIP or (n.startswith(".") and n != ".")])
+    return dest

@@ -11,6 +11,10 @@ from simpulse.doctor import proc
 from simpulse.doctor.check import Check, fail, ok, skip
 
 SECTION = "toolchain"
+LEAN_TITLE = "lean: path, version, githash"
+LAKE_TITLE = "lake: path, version"
+OVERRIDE_TITLE = "Lake honours LAKE_OVERRIDE_LEAN and LEAN_SYSROOT"
+ERA_TITLE = "the Lake argument era (observed on a compile)"
 INSTALL = "install Lean ≥ 4.14 with elan (https://github.com/leanprover/elan), or pass --lean/--lake"
 
 
@@ -18,7 +22,7 @@ def find(workspace: Path | None, *, lean: str | None = None, lake: str | None = 
     """(toolchain or None, the check saying which lean was found)."""
     from simpulse.errors import SimpulseError
     from simpulse.lake.workspace import find_toolchain
-    title = "lean: path, version, githash"
+    title = LEAN_TITLE
     try:
         tc = find_toolchain(workspace or Path.cwd(), lean=lean, lake=lake, cache=None)
     except SimpulseError as e:
@@ -32,7 +36,7 @@ def find(workspace: Path | None, *, lean: str | None = None, lake: str | None = 
 
 
 def lake_identity(ctx) -> Check:
-    title = "lake: path, version"
+    title = LAKE_TITLE
     r = proc.run([str(ctx.tc.lake), "--version"], env=ctx.plain_env(), cwd=ctx.scratch_dir("lake-env"),
                  timeout=ctx.timeout)
     if not r.ok:
@@ -67,7 +71,7 @@ def override(ctx) -> Check:
     """`LAKE_OVERRIDE_LEAN=1 LEAN_SYSROOT=<facade> lake env` must report the facade as Lean's
     sysroot (and `LEAN=<facade>/bin/lean` where Lake prints it: the compiler it runs), while the
     same call without `LAKE_OVERRIDE_LEAN` reports Lake's own choice."""
-    cid, title = "toolchain.override", "Lake honours LAKE_OVERRIDE_LEAN and LEAN_SYSROOT"
+    cid, title = "toolchain.override", OVERRIDE_TITLE
     remedy = ("use Lean ≥ 4.14 (LAKE_OVERRIDE_LEAN, lean4 PR #5684); until then simpulse build runs "
               "plain `lake build` here")
     if ctx.facade is None:
