@@ -99,13 +99,15 @@ def test_healthy_simulated_toolchain_passes_every_check(project):
 
 
 def test_text_output_marks_every_check(project):
-    p = project.simpulse("doctor")
-    assert p.returncode == 0, p.stdout + p.stderr
-    lines = p.stdout.splitlines()
-    assert lines[0].startswith("simpulse doctor — ") and "SIMULATED" in p.stdout
+    """The text form of a healthy run (rendered from the same data `--json` prints)."""
+    from simpulse.commands.doctor import render
+    p, data, _ = doctor_json(project)
+    text = render(data)
+    lines = text.splitlines()
+    assert lines[0].startswith("simpulse doctor — ") and "SIMULATED" in text
     marked = [ln for ln in lines if ln.startswith("  ✓ ") or ln.startswith("  – ")]
-    assert len(marked) >= 14 and not any(ln.startswith("  ✗ ") for ln in lines)
-    assert "  – the state directory loads — skipped: " in p.stdout
+    assert len(marked) == len(data["checks"]) and not any(ln.startswith("  ✗ ") for ln in lines)
+    assert "  – the state directory loads — skipped: " in text
     assert lines[-1].endswith("simpulse build is safe to use here")
     for title in ("Toolchain", "Invisibility", "Options", "Meaning (--deep)", "Cost", "State"):
         assert title in lines
@@ -119,16 +121,19 @@ def test_state_checks_after_a_build(project):
     loads = checks["state.loads"]
     assert loads["status"] == "ok" and loads["data"]["compiles"] >= 1 and loads["data"]["bytes"] > 0
     # an open state directory: ✗ with its remedy
+    from simpulse.doctor import state
     os.chmod(project.state, 0o755)
-    p, data, checks = doctor_json(project)
-    assert p.returncode == 1 and checks["state.permissions"]["status"] == "fail"
-    assert checks["state.permissions"]["remedy"] == f"chmod 700 {project.state}"
+    c = state.permissions(project.state)
+    assert c.status == "fail" and c.remedy == f"chmod 700 {project.state}"
     os.chmod(project.state, 0o700)
+    assert state.permissions(project.state).status == "ok"
     # a state directory that does not load
     (project.state / "state.json").write_text("garbage")
-    p, data, checks = doctor_json(project)
-    assert p.returncode == 1 and checks["state.loads"]["status"] == "fail"
-    assert "does not load" in checks["state.loads"]["detail"] and "mv " in checks["state.loads"]["remedy"]
+    c = state.loads(project.state)
+    assert c.status == "fail" and "does not load" in c.detail and "mv " in c.remedy
+    # ... and a failing check makes the exit code 1
+    from simpulse.doctor.runner import exit_code
+    assert exit_code([c]) == 1 and exit_code([state.permissions(project.state)]) == 0
 
 
 def test_deep_runs_verify_or_says_why_not(project):
@@ -158,10 +163,13 @@ def test_outside_a_lake_project_and_bad_input(project, tmp_path):
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
 
 
-def test_wrapped_exec_is_a_failure_with_its_remedy(project):
-    p, data, checks = doctor_json(project, env={"LAKE_WRAPPED_EXEC": "remote-runner"})
-    assert p.returncode == 1 and checks["toolchain.wrapped_exec"]["status"] == "fail"
-    assert "unset LAKE_WRAPPED_EXEC" in checks["toolchain.wrapped_exec"]["remedy"]
+def test_wrapped_exec_is_a_failure_with_its_remedy(monkeypatch):
+    from simpulse.doctor import toolchain
+    monkeypatch.setenv("LAKE_WRAPPED_EXEC", "remote-runner")
+    c = toolchain.wrapped_exec()
+    assert c.status == "fail" and "unset LAKE_WRAPPED_EXEC" in c.remedy and c.data["value"] == "remote-runner"
+    monkeypatch.delenv("LAKE_WRAPPED_EXEC")
+    assert toolchain.wrapped_exec().status == "ok"
 
 
 # --------------------------------------------------------------------------- broken toolchains
@@ -182,17 +190,22 @@ def test_each_broken_toolchain_gives_its_failure_and_remedy(project, tmp_path, k
         untouched.discard("toolchain.override")
     for cid in untouched:
         assert checks[cid]["status"] == "ok", (cid, checks[cid])
-    text = project.simpulse("doctor", env=env)
-    assert text.returncode == 1
-    line = next(ln for ln in text.stdout.splitlines() if ln.startswith(f"  ✗ {c['title']}"))
-    following = text.stdout.splitlines()[text.stdout.splitlines().index(line) + 1]
-    assert following == f"      → {c['remedy']}"
+    if kind == "githash":                      # the text form, through the command once
+        text = project.simpulse("doctor", env=env)
+        assert text.returncode == 1
+        shown = text.stdout
+    else:
+        from simpulse.commands.doctor import render
+        shown = render(data)
+    lines = shown.splitlines()
+    line = next(ln for ln in lines if ln.startswith(f"  ✗ {c['title']}"))
+    assert lines[lines.index(line) + 1] == f"      → {c['remedy']}"
     if kind == "githash":
         assert ZERO in c["detail"]
         assert c["data"]["compared"]["lake env LEAN_GITHASH"]["facade"] == ZERO
     if kind == "unknown-option":
         assert "Elab.async" in c["detail"] and "left out" in c["detail"]
-        assert text.stdout.splitlines()[-1].endswith("without 1 strategy this Lean does not accept (see ✗ above)")
+        assert lines[-1].endswith("without 1 strategy this Lean does not accept (see ✗ above)")
         assert checks["options.strategy.single-thread"]["status"] == "ok"
     if kind == "lake-ignores-override":
         assert str(sysroot) in c["detail"]
@@ -388,3 +401,22 @@ def test_which_projects_are_copied_for_the_noop_check(tmp_path):
         (ws / f"M{i}.lean").write_text("def m := 1\n")
     assert scratch.why_not_copy(ws).startswith("it is large")
     assert scratch.why_not_copy(None) == "not inside a Lake project"
+
+
+def test_a_user_strategys_option_unknown_without_imports_is_kept(project, monkeypatch):
+    """A user strategy's option may be registered by a library the project imports (Mathlib's
+    linters): unknown to a lean without imports, it cannot be judged there and is kept."""
+    from simpulse.config import catalogue_for, load_config
+    from simpulse.doctor import gate
+    (project.root / "simpulse.toml").write_text(
+        '[simpulse]\nprofile = "dev"\n\n[strategies.no-long-lines]\n'
+        'options = { "linter.style.longLine" = false }\nchanges = ["messages"]\n')
+    for k in ("XDG_CACHE_HOME", "SIMPULSE_SIM_SCALE", "PATH"):
+        monkeypatch.setenv(k, project.env[k])
+    tc = _toolchain(project)
+    cat = catalogue_for(load_config(project.root))
+    checks = {c.id: c for c in gate.run_checks(tc, catalogue=cat, workspace=project.root)}
+    c = checks["options.strategy.no-long-lines"]
+    assert c.status == "skip" and "linter.style.longLine" in c.detail and c.data["accepted"] is True
+    assert checks["options.strategy.no-linters"].status == "ok"
+    assert gate.judge(list(checks.values())).left_out == {}
