@@ -251,19 +251,24 @@ def render(data: dict, console=None) -> None:
     console.print(f"[bold]simpulse verify[/bold] — toolchain {data['toolchain']['githash'][:12]}{sim}")
     table = Table(title="Strategies against the baseline (verdict, messages, outputs)", title_justify="left",
                   header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    for col in ("module", "context", "strategy", "result", "detail"):
-        table.add_column(col, no_wrap=col != "detail", overflow="fold")
+    for col in ("module", "context", "strategy", "result"):
+        table.add_column(col, overflow="fold")
+    details = []
     for m in data["modules"]:
         if m["status"] != "verified":
-            table.add_row(escape(m["module"]), m["context"], "baseline", f"[red]{m['status']}[/red]",
-                          escape(m["detail"]))
+            table.add_row(escape(m["module"]), m["context"], "baseline", f"[red]{m['status']}[/red]")
+            details.append(f"{m['module']}: {m['status']}: {m['detail']}")
             continue
         for i, e in enumerate(m["strategies"]):
             word = outcome(e)
             style = _STYLE.get(word, "yellow")
             table.add_row(escape(m["module"]) if i == 0 else "", m["context"] if i == 0 else "", e["strategy"],
-                          f"[{style}]{word}[/{style}]", "" if word == "identical" else escape(e["detail"]))
+                          f"[{style}]{word}[/{style}]")
+            if word != "identical":
+                details.append(f"{m['module']} · {e['strategy']}: {e['detail']}")
     console.print(table)
+    for line in details:
+        console.print(f"  {escape(line)}")
     for s in data["skipped"]:
         console.print(f"  skipped {escape(s['module'])}: {escape(s['reason'])}")
     s = data["summary"]

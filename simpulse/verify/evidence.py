@@ -30,7 +30,7 @@ def rows(evidence: dict, context: str | None = None) -> list[dict]:
                         mods.append(d["module"])
             out.append({"context": ctx, "strategy": strat, "identical": ev.get("identical", 0),
                         "changes": [k for k in KINDS if k in seen],
-                        "seen_on": {k: seen[k] for k in KINDS if k in seen},
+                        "seen_on": {k: sorted(seen[k]) for k in KINDS if k in seen},
                         "differs": list(ev.get("differs", []))})
     return out
 
