@@ -157,7 +157,7 @@ def run_verify(sdir: Path, files: list[Path], everything: bool, strategy_names: 
         reason = None
         if src is None or not os.path.isfile(src):
             reason = f"source {inv.get('source_path') or '?'} no longer exists"
-        elif inv.get("toolchain") not in (None, tc.githash):
+        elif inv.get("toolchain") not in (None, "", "unknown", tc.githash):
             reason = (f"remembered from toolchain {str(inv.get('toolchain'))[:12]}, the current one is "
                       f"{tc.githash[:12]}: run `simpulse build` first")
         if reason is not None:
