@@ -34,7 +34,7 @@ def main() -> int:
 
         for r in range(1, args.builds + 1):
             shutil.rmtree(proj / ".lake", ignore_errors=True)
-            extra = ["--strategy", "no-simprocs"] if r == 3 else []
+            extra = ["--profile", "aggressive", "--strategy", "no-simprocs"] if r == 3 else []
             run("build", "--seed", str(r), "--quiet", *extra)
         with open(proj / "Fixtures" / "Lists.lean", "a") as f:
             f.write("\n-- an edit\n")

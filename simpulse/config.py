@@ -21,7 +21,7 @@ DEFAULTS: dict[str, object] = {
     "policy": "thompson",
     "explore_budget": 0.35,
     "state_dir": ".simpulse",
-    "allow_diagnostic_changes": True,
+    "profile": "safe",
     "allow_breaking": True,
     "enabled": None,
     "fsync": False,
@@ -33,7 +33,7 @@ DOCS = {
     "policy": "thompson, beta, ucb, egreedy or lints",
     "explore_budget": "largest share of compiles that may be exploratory (0–1)",
     "state_dir": "where events and statistics live, relative to the workspace root",
-    "allow_diagnostic_changes": "allow strategies that may change the warnings Lean prints (e.g. linters off)",
+    "profile": "safe (only strategies that change nothing but time: same verdict, messages and .olean bytes), dev (may also hide linter warnings), aggressive (may also change proof terms, e.g. simprocs off). No profile changes a verdict; a build whose warnings are errors runs time-only strategies whatever the profile",
     "allow_breaking": "allow strategies that may break a proof (the shim always falls back to baseline)",
     "enabled": "list of strategy names to use (default: all)",
     "fsync": "fsync every compile event as the shim writes it (default false: the event log is fsync'd once per build, after Lake finishes, which costs the compiles nothing; record and import always fsync)",
@@ -41,10 +41,10 @@ DOCS = {
 }
 
 ENV = {"mode": "SIMPULSE_MODE", "policy": "SIMPULSE_POLICY", "state_dir": "SIMPULSE_STATE_DIR",
-       "explore_budget": "SIMPULSE_EXPLORE_BUDGET"}
+       "explore_budget": "SIMPULSE_EXPLORE_BUDGET", "profile": "SIMPULSE_PROFILE"}
 
 _TYPES = {"mode": str, "policy": str, "explore_budget": float, "state_dir": str,
-          "allow_diagnostic_changes": bool, "allow_breaking": bool, "enabled": list,
+          "profile": str, "allow_breaking": bool, "enabled": list,
           "fsync": bool, "retention_segments": int}
 
 
@@ -54,6 +54,7 @@ class Config:
     sources: dict = field(default_factory=lambda: {k: "default" for k in DEFAULTS})
     strategies: dict = field(default_factory=dict)     # user strategy tables
     path: Path | None = None
+    notes: list = field(default_factory=list)          # one-line notes for the user (an old key mapped)
 
     def __getitem__(self, key):
         return self.values[key]
@@ -75,6 +76,10 @@ def _check(key: str, value, source: str):
         from simpulse.learner import MODES
         if value not in MODES:
             raise SimpulseError(f"{source}: mode must be one of {', '.join(MODES)}, got {value!r}")
+    if key == "profile":
+        from simpulse.strategy.catalogue import PROFILES
+        if value not in PROFILES:
+            raise SimpulseError(f"{source}: profile must be one of {', '.join(PROFILES)}, got {value!r}")
     if key == "policy":
         from simpulse.policy.policies import POLICIES
         if value not in POLICIES:
@@ -86,6 +91,21 @@ def _check(key: str, value, source: str):
     if key == "enabled" and not all(isinstance(x, str) for x in value):
         raise SimpulseError(f"{source}: enabled must be a list of strategy names")
     return value
+
+
+def _old_diagnostics_key(cfg: Config, section: dict, value, path: Path) -> None:
+    """`allow_diagnostic_changes` (before profiles): false is the `safe` profile, true `dev`.
+    An explicit `profile` in the same table wins."""
+    if not isinstance(value, bool):
+        raise SimpulseError(f"{path}: allow_diagnostic_changes must be bool, got {type(value).__name__}")
+    mapped = "dev" if value else "safe"
+    if "profile" in section:
+        cfg.notes.append(f"{path}: allow_diagnostic_changes is replaced by profile; "
+                         f"profile = {section['profile']!r} is used and the old key ignored")
+        return
+    cfg.set("profile", mapped, f"{path} (allow_diagnostic_changes = {str(value).lower()})")
+    cfg.notes.append(f"{path}: allow_diagnostic_changes = {str(value).lower()} is read as "
+                     f"profile = \"{mapped}\" (the key is replaced by profile: safe | dev | aggressive)")
 
 
 def load_config(workspace: Path | None, *, flags: dict | None = None, env=None) -> Config:
@@ -106,6 +126,9 @@ def load_config(workspace: Path | None, *, flags: dict | None = None, env=None) 
             if not isinstance(section, dict):
                 raise SimpulseError(f"{path}: [simpulse] must be a table")
             for key, value in section.items():
+                if key == "allow_diagnostic_changes":
+                    _old_diagnostics_key(cfg, section, value, path)
+                    continue
                 if key not in DEFAULTS:
                     raise SimpulseError(f"{path}: unknown key {key!r} in [simpulse] (known: {', '.join(DEFAULTS)})")
                 cfg.set(key, value, str(path))
@@ -152,13 +175,11 @@ def catalogue_for(cfg: Config, state_dir: Path | None = None):
     """The user's catalogue: built-ins, `[strategies.*]` of simpulse.toml, and strategies an
     import was explicitly trusted to add (``<state_dir>/imported-strategies.json``, a list of
     definitions; each passes the allowlist again here)."""
-    from simpulse.strategy.catalogue import Catalogue
+    from simpulse.strategy.catalogue import STRATEGY_SPEC_KEYS, Catalogue
     user = dict(cfg.strategies)
     if state_dir is not None:
         for d in read_imported_strategies(state_dir):
             if isinstance(d, dict) and isinstance(d.get("name"), str) and d["name"] not in user:
-                user[d["name"]] = {k: d[k] for k in ("description", "options", "args", "changes_diagnostics",
-                                                     "may_break", "prior_mean", "prior_strength") if k in d}
-    return Catalogue.with_user(user, enabled=cfg["enabled"],
-                               allow_diagnostic_changes=cfg["allow_diagnostic_changes"],
+                user[d["name"]] = {k: d[k] for k in STRATEGY_SPEC_KEYS if k in d}
+    return Catalogue.with_user(user, enabled=cfg["enabled"], profile=cfg["profile"],
                                allow_breaking=cfg["allow_breaking"])

@@ -47,7 +47,7 @@ TC_KEYS = {"arms", "glob", "contexts", "modules", "simulated", "joint", "noise"}
 JOINT_KEYS = {"names", "M", "b", "q", "d", "fail"}
 CONTEXT_COUNT_KEYS = {"pulls", "fails", "modules"}
 MODULE_KEYS = {"context", "counts"}
-STRATEGY_KEYS = {"name", "description", "options", "args", "changes_diagnostics", "may_break",
+STRATEGY_KEYS = {"name", "description", "options", "args", "changes", "changes_diagnostics", "may_break",
                  "prior_mean", "prior_strength", "builtin"}
 
 # Names: no '/', no '..', no control characters, no leading '.' or '-'.

@@ -57,6 +57,16 @@ class Project:
     def lake(self, *args, **kw):
         return self.run(str(self.sysroot / "bin" / "lake"), *args, **kw)
 
+    @property
+    def facade(self) -> Path:
+        return self.state / "facade"
+
+    def shim_env(self, **extra) -> dict:
+        """The environment a `simpulse build` gives Lake, so that the facade's `bin/lean` (or
+        its Python shim, `simpulse-shim.py`) runs as it would inside that build: the last
+        build's settings (`<state>/shim-settings.json`) in SIMPULSE_SHIM."""
+        return dict(self.env, SIMPULSE_SHIM=(self.state / "shim-settings.json").read_text(), **extra)
+
     def events(self, kind="compile"):
         from simpulse.store.store import Store
         if not self.state.is_dir():

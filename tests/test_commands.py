@@ -158,7 +158,7 @@ def test_strategies_catalogue(fresh, capsys, monkeypatch):
     assert rows["no-linters"]["options"] == {"linter.all": "false"} and rows["single-thread"]["args"] == ["-j", "1"]
     assert rows["no-simprocs"]["may_break"] is True and rows["no-linters"]["changes_diagnostics"] is True
     (fresh.root / "simpulse.toml").write_text(
-        "[simpulse]\nallow_breaking = false\n\n"
+        "[simpulse]\nallow_breaking = false\nprofile = \"aggressive\"\n\n"
         "[strategies.no-unused]\noptions = { \"linter.unusedVariables\" = false }\nmay_break = false\n")
     code, out, err = cli(capsys, "strategies", "--json")
     assert code == 0, err
@@ -169,6 +169,18 @@ def test_strategies_catalogue(fresh, capsys, monkeypatch):
     assert str(fresh.root / "simpulse.toml") in rows["no-simprocs"]["inactive_because"]
     code, out, err = cli(capsys, "strategies")
     assert code == 0 and "no-unused" in out and "allow_breaking = false" in out
+
+
+def test_strategies_show_what_each_may_change_and_each_profile(fresh, capsys, monkeypatch):
+    monkeypatch.chdir(fresh.root)
+    code, out, err = cli(capsys, "strategies", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["no-simprocs"]["changes"] == ["messages", "outputs"] and rows["no-async"]["changes"] == []
+    assert rows["no-linters"]["profiles"] == {"safe": False, "dev": True, "aggressive": True}
+    assert rows["single-thread"]["profiles"] == {"safe": True, "dev": True, "aggressive": True}
+    assert not rows["no-linters"]["active"] and "profile 'safe'" in rows["no-linters"]["inactive_because"]
+    code, out, err = cli(capsys, "strategies")
+    assert code == 0 and "may change" in out and "profile" in out
 
 
 # --------------------------------------------------------------------------- config / init

@@ -21,10 +21,11 @@ def built(tmp_path_factory, sim_toolchain) -> Project:
     """Two simulated builds (the second after an edit of Basic, so every module recompiles)."""
     proj = scratch_project(tmp_path_factory.mktemp("exchange"), sim_toolchain)
     root = proj.root
-    proj.simpulse("build", "--seed", "1", check=0)
+    # every strategy runs (the user's explicit choice of profile): the exchange carries them all
+    proj.simpulse("build", "--seed", "1", "--profile", "aggressive", check=0)
     with open(root / "Fixtures" / "Basic.lean", "a") as f:
         f.write("\n-- an edit\n")
-    proj.simpulse("build", "--seed", "2", check=0)
+    proj.simpulse("build", "--seed", "2", "--profile", "aggressive", check=0)
     return proj
 
 
@@ -195,6 +196,11 @@ def test_unknown_strategy_dropped_unless_trusted(built, exported, tmp_path, caps
     defs = json.loads((sdir / "imported-strategies.json").read_text())
     assert [d["name"] for d in defs] == ["no-unused"]
     assert Learner(sdir).stats["toolchains"][githash]["arms"]["arith"]["no-unused"][3] == 1.0
+    code, out, err = cli(capsys, "strategies", "--json", "--state-dir", str(sdir))
+    row = next(r for r in json.loads(out) if r["name"] == "no-unused")
+    # a linter switch may change messages: imported, and used only where the profile allows it
+    assert row["source"] == "imported" and row["changes"] == ["messages"] and row["active"] is False
+    monkeypatch.setenv("SIMPULSE_PROFILE", "dev")
     code, out, err = cli(capsys, "strategies", "--json", "--state-dir", str(sdir))
     row = next(r for r in json.loads(out) if r["name"] == "no-unused")
     assert row["source"] == "imported" and row["active"] is True

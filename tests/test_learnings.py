@@ -149,7 +149,7 @@ def test_cli_missing_and_empty_state(tmp_path):
 
 
 def test_real_failures_from_a_no_simprocs_build(project):
-    project.simpulse("build", "--strategy", "no-simprocs", "--seed", "1", check=0)
+    project.simpulse("build", "--profile", "aggressive", "--strategy", "no-simprocs", "--seed", "1", check=0)
     p = project.simpulse("learnings", "--json", check=0)
     data = json.loads(p.stdout)
     pats = {(q["strategy"], q["kind"]): q for q in data["patterns"]}

@@ -26,7 +26,7 @@ def built(tmp_path_factory, sim_toolchain) -> Project:
     shutil.rmtree(root / ".lake")
     proj.simpulse("build", "--seed", "2", check=0)
     shutil.rmtree(root / ".lake")
-    proj.simpulse("build", "--seed", "3", "--strategy", "no-simprocs", check=0)
+    proj.simpulse("build", "--profile", "aggressive", "--seed", "3", "--strategy", "no-simprocs", check=0)
     return proj
 
 

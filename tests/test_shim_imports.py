@@ -8,8 +8,8 @@ HEAVY = ("typer", "rich", "numpy", "scipy", "click", "watchdog", "pydantic", "si
 
 def test_shim_compile_imports_no_heavy_module(project):
     project.simpulse("build", "Fixtures.Basic", check=0)
-    shim = project.state / "facade" / "bin" / "lean"
-    env = dict(project.env, LEAN_PATH=str(project.root / ".lake/build/lib/lean"))
+    shim = project.facade / "simpulse-shim.py"
+    env = project.shim_env(LEAN_PATH=str(project.root / ".lake/build/lib/lean"))
     out = project.root / "x"
     p = subprocess.run([sys.executable, "-X", "importtime", "-IS", str(shim), "Fixtures/Tiny.lean", "-R", ".",
                         "-o", f"{out}.olean", "-i", f"{out}.ilean", "-c", f"{out}.c", "--json"],
@@ -23,10 +23,28 @@ def test_shim_compile_imports_no_heavy_module(project):
     assert any(e["module"] == "Fixtures.Tiny" for e in project.events())
 
 
-def test_passthrough_imports_nothing_of_simpulse(project):
+def test_passthrough_starts_no_python(project, tmp_path):
+    """`lean --githash` and the other non-compile invocations never start Python: the
+    launcher execs the real lean. Checked with a `python` that records being started."""
     project.simpulse("build", "Fixtures.Basic", check=0)
-    shim = project.state / "facade" / "bin" / "lean"
-    p = subprocess.run([sys.executable, "-X", "importtime", "-IS", str(shim), "--githash"],
-                       capture_output=True, text=True)
-    assert p.returncode == 0
-    assert "simpulse" not in p.stderr
+    launcher = project.facade / "bin" / "lean"
+    text = launcher.read_text()
+    assert text.startswith("#!/bin/sh")
+    marker = tmp_path / "python-started"
+    spy = tmp_path / "spy-python"
+    spy.write_text(f"#!/bin/sh\ntouch {marker}\nexec {sys.executable} \"$@\"\n")
+    spy.chmod(0o755)
+    patched = tmp_path / "lean"
+    patched.write_text(text.replace(repr(sys.executable).strip("'"), str(spy)))
+    patched.chmod(0o755)
+    assert str(spy) in patched.read_text()
+    env = project.shim_env()
+    for flag in (["--githash"], ["--version"], ["--print-prefix"], ["--print-libdir"], ["--help"]):
+        p = subprocess.run([str(patched), *flag], capture_output=True, env=env)
+        assert not marker.exists(), flag
+    # and a compile does start it (the spy is live)
+    out = tmp_path / "x"
+    subprocess.run([str(patched), "Fixtures/Tiny.lean", "-R", ".", "-o", f"{out}.olean", "-i", f"{out}.ilean",
+                    "-c", f"{out}.c", "--json"], cwd=project.root,
+                   env=dict(env, LEAN_PATH=str(project.root / ".lake/build/lib/lean")), capture_output=True)
+    assert marker.exists()

@@ -38,8 +38,9 @@ def test_allowed_args():
 
 
 def test_user_strategy_validated():
-    s = strategy_from_config("big-heartbeats", {"options": {"maxHeartbeats": 400000, "linter.unusedVariables": False}})
-    assert s.options == (("maxHeartbeats", "400000"), ("linter.unusedVariables", "false"))
+    s = strategy_from_config("low-heartbeats", {"options": {"maxHeartbeats": 100000, "linter.unusedVariables": False}})
+    assert s.options == (("maxHeartbeats", "100000"), ("linter.unusedVariables", "false"))
+    assert s.changes == ("messages", "outputs")
     assert not s.builtin
     for bad in ({"options": {"debug.skipKernelTC": True}}, {"args": ["--plugin", "p"]}, {"unknown": 1},
                 {"options": ["x"]}, {"prior_strength": -1}, {"prior_mean": float("nan")}):
@@ -50,8 +51,8 @@ def test_user_strategy_validated():
 
 
 def test_catalogue_filters():
-    cat = Catalogue(allow_diagnostic_changes=False)
-    assert all(not s.changes_diagnostics for s in cat.active)
+    cat = Catalogue(profile="safe")
+    assert all(not s.changes_diagnostics and not s.changes for s in cat.active)
     assert cat.active[0].name == "baseline"
     with pytest.raises(SimpulseError, match="unknown strategy"):
         cat.get("nope")

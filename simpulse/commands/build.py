@@ -1,6 +1,7 @@
 """`simpulse build [LAKE ARGS...]`: `lake build` with every module compile going through simpulse."""
 
 
+import json
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from simpulse.config import catalogue_for, load_config
 from simpulse.errors import SimpulseError
-from simpulse.lake.facade import build_facade
+from simpulse.lake.facade import SETTINGS_ENV, build_facade
 from simpulse.lake.workspace import find_toolchain, find_workspace
 
 
@@ -44,13 +45,17 @@ OPTIONS = (
     (("--lean",), "lean", str, "The lean to wrap (default: `lean` on PATH)."),
     (("--lake",), "lake", str, "The lake to run (default: the toolchain's, else PATH)."),
     (("--seed",), "seed", int, "Seed the strategy choice (reproducible experiments)."),
+    (("--profile",), "profile", str, "safe (default: only strategies that change nothing but time) | dev (may hide linter warnings) | aggressive (may also change proof terms)."),
     (("--quiet",), "quiet", bool, "No summary line after the build."),
 )
 
 HELP = """Run `lake build LAKE ARGS...`, choosing, measuring and learning a strategy per module.
 
 Lake's output streams unchanged and the exit code is Lake's. A strategy that breaks a module
-is retried with the baseline, so a build that passes under `lake build` passes here.
+is retried with the baseline, so a build that passes under `lake build` passes here, and one
+that fails there fails here. Under the default profile (`safe`) nothing but time changes: the
+same messages and the same outputs. With `--wfail`, `--iofail` or `--fail-level` below error,
+only such strategies run, whatever the profile.
 Options not listed here, and everything after `--`, go to `lake build`."""
 
 
@@ -91,14 +96,43 @@ def parse_args(argv: list[str]) -> tuple[dict, list[str]]:
     return opts, lake_args
 
 
+_FAIL_LEVELS = {"trace": 0, "info": 1, "warning": 2, "error": 3}
+
+
+def warnings_fail(lake_args: list[str]) -> bool:
+    """Does this `lake build` fail on warnings (or infos)? `--wfail`, `--iofail`, or
+    `--fail-level LV` / `--fail-level=LV` below error (Lake's `CLI/Main.lean`; the last one
+    given wins, as in Lake). Everything after `--` is Lake's too."""
+    level = 3
+    i = 0
+    while i < len(lake_args):
+        a = lake_args[i]
+        if a == "--wfail":
+            level = 2
+        elif a == "--iofail":
+            level = 1
+        elif a == "--fail-level" and i + 1 < len(lake_args):
+            level = _FAIL_LEVELS.get(lake_args[i + 1].lower(), level)
+            i += 1
+        elif a.startswith("--fail-level="):
+            level = _FAIL_LEVELS.get(a.partition("=")[2].lower(), level)
+        i += 1
+    return level < 3
+
+
 def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strategy=None, lean=None,
-        lake=None, seed=None, quiet=False) -> int:
+        lake=None, seed=None, quiet=False, profile=None) -> int:
     workspace = find_workspace()
-    cfg = load_config(workspace, flags={"mode": mode, "policy": policy})
+    cfg = load_config(workspace, flags={"mode": mode, "policy": policy, "profile": profile})
+    for line in cfg.notes:
+        note(f"note: {line}")
     sdir = resolve_state_dir(workspace, Path(state_dir) if state_dir else None, cfg)
     catalogue = catalogue_for(cfg, sdir)
     if strategy is not None:
         catalogue.get(strategy)
+        why = catalogue.inactive_reason(strategy)
+        if why is not None:
+            raise SimpulseError(f"--strategy {strategy}: {why} (choose a profile that allows it with --profile)")
     cache = sdir / "toolchain.json" if sdir.is_dir() else None
     tc = find_toolchain(workspace, lean=lean, lake=lake, cache=cache)
     if tc.simulated:
@@ -112,23 +146,68 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         "state_dir": str(sdir), "workspace": str(workspace), "mode": cfg["mode"],
         "policy": cfg["policy"], "toolchain": tc.githash, "simulated": tc.simulated,
         "explore_budget": cfg["explore_budget"], "fsync": cfg["fsync"],
-        "enabled": cfg["enabled"], "allow_diagnostic_changes": cfg["allow_diagnostic_changes"],
+        "enabled": cfg["enabled"], "profile": cfg["profile"], "strict_messages": warnings_fail(lake_args),
         "allow_breaking": cfg["allow_breaking"], "force_strategy": strategy, "seed": seed,
         "user_strategies": [s.to_json() for s in catalogue.all.values() if not s.builtin],
+        "build_id": os.urandom(6).hex(),
     }
+    if os.environ.get("LAKE_WRAPPED_EXEC"):
+        note("LAKE_WRAPPED_EXEC is set (Lake hands compiles to another runner, which would get the "
+             "facade's paths): running plain `lake build`, nothing is learned")
+        return run_lake(cmd, workspace)
     try:
-        facade = build_facade(sdir, tc.sysroot, settings)
+        facade = build_facade(sdir, tc.sysroot)
     except OSError as e:
         note(f"warning: could not build the facade sysroot ({e}); running plain `lake build`")
         return run_lake(cmd, workspace)
+    text = json.dumps(settings, sort_keys=True)
+    _keep_settings(sdir, text)
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
+    env[SETTINGS_ENV] = text
     before = _counters(sdir, tc.githash) if not quiet else None
     rc = run_lake(cmd, workspace, env)
     sync_log(sdir)
     if before is not None:
-        _summary(sdir, before, tc.githash, tc.simulated)
+        _summary(sdir, before, tc.githash, tc.simulated, catalogue, settings["build_id"])
     maybe_compact(sdir, cfg["retention_segments"])
     return rc
+
+
+LAST_SETTINGS = "shim-settings.json"
+
+
+def _keep_settings(sdir: Path, text: str) -> None:
+    """The last build's shim settings, `<state>/shim-settings.json`: to run the shim by hand
+    (`SIMPULSE_SHIM="$(cat .simpulse/shim-settings.json)" .simpulse/facade/bin/lean ...`).
+    Informational: a running build reads its own settings from its environment."""
+    try:
+        tmp = sdir / f".{LAST_SETTINGS}.tmp-{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, sdir / LAST_SETTINGS)
+    except OSError:
+        pass
+
+
+def _hidden_messages(sdir: Path, build_id: str, catalogue) -> None:
+    """After a build in which strategies that may change messages ran: how many modules kept
+    such a strategy's output (their warnings are missing from this build and from Lake's
+    replays of it) and how to see them. Reads this build's events (tagged with its id)."""
+    changing = {s.name for s in catalogue.all.values() if s.changes_diagnostics}
+    try:
+        from simpulse.store.store import Store
+        modules = {e.get("module") for e in Store(sdir, create=False).iter_events(include_segments=False)
+                   if e.get("build") == build_id and e.get("kind") == "compile"
+                   and e.get("strategy") in changing and e.get("outcome") == "ok"}
+    except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
+        return
+    modules.discard(None)
+    if modules:
+        n = len(modules)
+        note(f"{n} module{'s' if n != 1 else ''} ran with strategies that may hide warnings "
+             f"(profile {catalogue.profile}): Lake will replay {'them' if n != 1 else 'it'} without those warnings. "
+             "To see them: touch the files and run `lake build`, or `simpulse build --profile safe`")
 
 
 def sync_log(sdir: Path) -> None:
@@ -200,10 +279,11 @@ def register(app) -> None:
         lean: str | None = typer.Option(None, "--lean", help=OPTIONS[4][3]),
         lake: str | None = typer.Option(None, "--lake", help=OPTIONS[5][3]),
         seed: int | None = typer.Option(None, "--seed", help=OPTIONS[6][3]),
-        quiet: bool = typer.Option(False, "--quiet", help=OPTIONS[7][3]),
+        profile: str | None = typer.Option(None, "--profile", help=OPTIONS[7][3]),
+        quiet: bool = typer.Option(False, "--quiet", help=OPTIONS[8][3]),
     ):
         raise typer.Exit(run(list(ctx.args), state_dir=state_dir, mode=mode, policy=policy, strategy=strategy,
-                             lean=lean, lake=lake, seed=seed, quiet=quiet))
+                             lean=lean, lake=lake, seed=seed, quiet=quiet, profile=profile))
 
 
 def _counters(sdir: Path, githash: str) -> dict | None:
@@ -211,25 +291,31 @@ def _counters(sdir: Path, githash: str) -> dict | None:
         from simpulse.learner import Learner
         from simpulse.store.store import Store
         lrn = Learner(None, store=Store(sdir, create=False), toolchain=githash)
-        return dict(lrn.stats["counters"], strategies=_applied(lrn, githash))
+        return dict(lrn.stats["counters"], strategies=_applied(lrn, githash),
+                    hiding=_applied(lrn, githash, only=lambda s: s.changes_diagnostics))
     except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
         return None
 
 
-def _applied(lrn, githash: str) -> int:
+def _applied(lrn, githash: str, only=None) -> int:
+    """Compiles run with a strategy (those `only` accepts) under this toolchain, so far."""
     tc = lrn.stats["toolchains"].get(githash, {})
-    return sum(int(a[3]) for arms in tc.get("arms", {}).values() for name, a in arms.items() if name != "baseline")
+    known = lrn.catalogue.all
+    return sum(int(a[3]) for arms in tc.get("arms", {}).values() for name, a in arms.items()
+               if name != "baseline" and (only is None or (name in known and only(known[name]))))
 
 
-def _summary(sdir: Path, before: dict, githash: str, simulated: bool) -> None:
+def _summary(sdir: Path, before: dict, githash: str, simulated: bool, catalogue, build_id: str) -> None:
     after = _counters(sdir, githash)
     if after is None:
         return
     d = {k: after[k] - before.get(k, 0) for k in ("compiles", "explore", "strategy_failed", "module_failed",
-                                                   "seconds", "fallback_seconds", "strategies")}
+                                                   "seconds", "fallback_seconds", "strategies", "hiding")}
     if d["compiles"] <= 0:
         note("no module compiled through simpulse")
         return
     label = "simulated " if simulated else ""
     note(f"{d['compiles']} compiles recorded ({label}{d['seconds']:.1f}s in lean): {d['strategies']} with a "
          f"strategy, {d['explore']} exploring, {d['strategy_failed']} strategy failures caught by baseline fallback")
+    if d["hiding"] > 0:
+        _hidden_messages(sdir, build_id, catalogue)      # the last line: what the user may be missing

@@ -9,6 +9,7 @@ from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json
 
 def catalogue_rows(cfg, sdir: Path | None) -> list[dict]:
     from simpulse.config import IMPORTED_STRATEGIES, catalogue_for
+    from simpulse.strategy.catalogue import PROFILES
     cat = catalogue_for(cfg, sdir)
     active = {s.name for s in cat.active}
     rows = []
@@ -23,14 +24,15 @@ def catalogue_rows(cfg, sdir: Path | None) -> list[dict]:
         if s.name not in active:
             if cfg["enabled"] is not None and s.name not in cfg["enabled"]:
                 why = f"not in `enabled` (set by {cfg.sources['enabled']})"
-            elif s.changes_diagnostics and not cfg["allow_diagnostic_changes"]:
-                why = f"changes diagnostics; allow_diagnostic_changes = false (set by {cfg.sources['allow_diagnostic_changes']})"
+            elif cat.inactive_reason(s.name):
+                why = f"{cat.inactive_reason(s.name)} (set by {cfg.sources['profile']})"
             elif s.may_break and not cfg["allow_breaking"]:
                 why = f"may break a proof; allow_breaking = false (set by {cfg.sources['allow_breaking']})"
             else:
                 why = "inactive"
         rows.append({
             "name": s.name, "description": s.description, "options": dict(s.options), "args": list(s.args),
+            "changes": list(s.changes), "profiles": {p: s.allowed_by(acc) for p, acc in PROFILES.items()},
             "changes_diagnostics": s.changes_diagnostics, "may_break": s.may_break,
             "prior_mean": s.prior_mean, "prior_strength": s.prior_strength,
             "source": "builtin" if s.builtin else ("simpulse.toml" if s.name in cfg.strategies else "imported"),
@@ -61,16 +63,20 @@ def strategies(
     console = Console()
     from rich import box
     table = Table(title="simpulse strategies", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
-    for col in ("strategy", "options / args", "diagnostics", "breaks", "source", "active"):
-        table.add_column(col, no_wrap=True)
+    from simpulse.strategy.catalogue import PROFILES
+    for col in ("strategy", "options / args", "may change", "breaks", *PROFILES, "source", "active"):
+        table.add_column(col, no_wrap=col in ("strategy", "may change"))
     for r in rows:
         passes = [f"{k}={v}" for k, v in r["options"].items()]
         if r["args"]:
             passes.append(" ".join(r["args"]))
         table.add_row(f"[bold]{r['name']}[/bold]", escape("\n".join(passes) or "—"),
-                      "may change" if r["changes_diagnostics"] else "same", "yes" if r["may_break"] else "no",
+                      "\n".join(r["changes"]) or "time only", "yes" if r["may_break"] else "no",
+                      *("✓" if r["profiles"][p] else "–" for p in PROFILES),
                       escape(r["source"]), "yes" if r["active"] else "[red]no[/red]*")
     console.print(table)
+    console.print(f"  profile in use: {cfg['profile']} (set by {escape(cfg.sources['profile'])}); no profile lets a strategy "
+                  "change a verdict, and a build whose warnings are errors runs only time-only strategies", soft_wrap=True)
     console.print("  options are passed as -Dweak.NAME=VALUE (ignored by a Lean that does not know them)")
     for r in rows:
         if not r["active"]:

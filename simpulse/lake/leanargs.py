@@ -96,6 +96,20 @@ def read_setup_options(path: str) -> dict:
     return opts if isinstance(opts, dict) else {}
 
 
+def options_in_effect(call: LeanCall) -> dict[str, str]:
+    """Every option the user set for this compile, name → value as text: ``-DX``, ``-Dweak.X``
+    (from ``leanOptions`` or ``moreLeanArgs``), and in the newest era the setup JSON's
+    ``options``, where a ``weak.X`` key counts as ``X`` too (contract §9). A setup file that
+    cannot be read raises: the caller fails open."""
+    opts = dict(call.user_options)
+    if call.setup is not None:
+        for k, v in read_setup_options(call.setup).items():
+            if isinstance(k, str):
+                name = k[len("weak."):] if k.startswith("weak.") else k
+                opts[name] = ("true" if v else "false") if isinstance(v, bool) else str(v)
+    return opts
+
+
 def _json_value(v: str):
     if v in ("true", "false"):
         return v == "true"
@@ -120,11 +134,7 @@ def apply_strategy(call: LeanCall, strategy, tmp_dir: str | None = None) -> Appl
     dropped: list[str] = []
     temp: list[str] = []
     argv = list(call.argv)
-    user = dict(call.user_options)
-    setup_opts: dict | None = None
-    if call.setup is not None:
-        setup_opts = read_setup_options(call.setup)
-        user.update({k: str(v) for k, v in setup_opts.items()})
+    user = options_in_effect(call)
     new_opts = []
     for name, value in strategy.options:
         if name in user:

@@ -142,7 +142,9 @@ def _exit_code(rc: int) -> int:
     return 128 - rc if rc < 0 else rc
 
 
-def main(real_lean: str, config_path: str) -> None:
+def main(real_lean: str, settings: str | None = None) -> None:
+    """One module compile. `settings`: the build's settings (JSON), by default from the
+    environment variable SIMPULSE_SHIM that `simpulse build` gives Lake."""
     argv = sys.argv[1:]
     try:
         from simpulse.lake.leanargs import parse
@@ -156,8 +158,7 @@ def main(real_lean: str, config_path: str) -> None:
     state_dir = None
     prepared = None
     try:
-        with open(config_path, "rb") as f:
-            cfg = json.load(f)
+        cfg = json.loads(settings if settings is not None else os.environ["SIMPULSE_SHIM"])
         state_dir = cfg.get("state_dir")
         prepared = _prepare(cfg, call, real_lean)
     except BaseException as e:  # noqa: BLE001 - fail open
@@ -178,17 +179,23 @@ def main(real_lean: str, config_path: str) -> None:
         _exec(real_lean, argv)
     _cleanup(temp)
     fallback_wall = fallback_ok = error = None
-    if rc != 0 and not decision.strategy.is_baseline and rc > 0:
+    if rc != 0 and not decision.strategy.is_baseline:
+        # The strategy failed, or its lean died by a signal (a stack overflow, an abort): the
+        # baseline decides. (Had the shim itself been interrupted, `_forward_signal` would have
+        # ended this process with that signal already.)
         try:
             from simpulse.lake.messages import first_error
-            error = first_error(out, err)
+            error = first_error(out, err) if rc > 0 else None
         except Exception:  # noqa: BLE001
             error = None
+        if error is None and rc < 0:
+            error = f"lean killed by signal {-rc} under {decision.strategy.name}"
         rc, out, err, fallback_wall, cpu2 = _Child.run([real_lean] + argv)
         fallback_ok = rc == 0
     _emit(out, err)
     if rc < 0:
-        # Killed by a signal (Lake cancelled, Ctrl-C): nothing learned from a cut-short compile.
+        # The baseline was killed by a signal (Lake cancelled, Ctrl-C): nothing learned from a
+        # cut-short compile; the signal's exit status is passed on.
         os._exit(_exit_code(rc))
     try:
         if rc != 0 and decision.strategy.is_baseline and error is None:
@@ -197,12 +204,25 @@ def main(real_lean: str, config_path: str) -> None:
         learner.observe(decision, seconds=max(wall, 1e-6), cpu=cpu,
                         ok=fallback_wall is None and rc == 0, error=error,
                         fallback_seconds=fallback_wall, fallback_ok=fallback_ok,
-                        extra={"simulated": bool(cfg.get("simulated")), "era": call.era})
+                        extra={"simulated": bool(cfg.get("simulated")), "era": call.era,
+                               "build": cfg.get("build_id")})
     except BaseException as e:  # noqa: BLE001 - the compile result stands whatever happens here
         log(state_dir, f"could not record the compile of {decision.module}: {type(e).__name__}: {e}")
+    _remember(cfg, call, decision)
     # os._exit: everything was written with os.write and every file is closed; skipping the
     # interpreter's teardown saves milliseconds on every compile.
     os._exit(_exit_code(rc))
+
+
+def _remember(cfg: dict, call, decision) -> None:
+    """Keep this compile's invocation for `simpulse verify` (best effort, silent)."""
+    try:
+        from simpulse.store import invocations
+        invocations.remember(cfg["state_dir"], decision.module, argv=list(call.argv), cwd=os.getcwd(),
+                             lean_path=os.environ.get("LEAN_PATH"), source_path=os.path.abspath(call.source),
+                             source_hash=decision.source_hash, toolchain=cfg.get("toolchain", "unknown"))
+    except BaseException as e:  # noqa: BLE001
+        log(cfg.get("state_dir"), f"could not keep the invocation of {decision.module}: {type(e).__name__}: {e}")
 
 
 def _inject_faults(store) -> None:
@@ -226,16 +246,27 @@ def _cleanup(paths):
 
 
 def _prepare(cfg: dict, call, real_lean: str):
-    from simpulse.lake.leanargs import apply_strategy
+    from simpulse.lake.leanargs import apply_strategy, options_in_effect
     from simpulse.learner import Learner
+    from simpulse.strategy.allowlist import raises_limit
     from simpulse.strategy.catalogue import BUILTIN, Catalogue, strategy_from_json
 
     if os.environ.get("SIMPULSE_FAULT") == "learner":
         raise RuntimeError("injected learner fault (SIMPULSE_FAULT=learner)")
     strategies = list(BUILTIN) + [strategy_from_json(d) for d in cfg.get("user_strategies", [])]
-    catalogue = Catalogue(strategies, enabled=cfg.get("enabled"),
-                          allow_diagnostic_changes=cfg.get("allow_diagnostic_changes", True),
-                          allow_breaking=cfg.get("allow_breaking", True))
+    # What the user set for this module, in every form (-D, -Dweak., moreLeanArgs, the setup
+    # JSON's options, weak. keys there too): it decides whether warnings are errors here and
+    # which limits are in effect.
+    in_effect = options_in_effect(call)
+    strict = bool(cfg.get("strict_messages")) or str(in_effect.get("warningAsError", "")).lower() == "true"
+    excluded = {}
+    for s in strategies:
+        why = raises_limit(s.options, in_effect)
+        if why is not None:
+            excluded[s.name] = f"would raise a limit in effect ({why}): a verdict could change"
+    catalogue = Catalogue(strategies, enabled=cfg.get("enabled"), profile=cfg.get("profile", "safe"),
+                          strict_messages=strict, allow_breaking=cfg.get("allow_breaking", True),
+                          excluded=excluded)
     module = module_name(call, cfg)
     seed = cfg.get("seed")
     if seed is not None:
@@ -246,9 +277,10 @@ def _prepare(cfg: dict, call, real_lean: str):
     # the shim must not resurrect it (and fails open instead).
     store = Store(cfg["state_dir"], create=False, fsync=cfg.get("fsync", False))
     _inject_faults(store)
+    exclude = _verified_exclusions(cfg["state_dir"], catalogue)
     learner = Learner(None, store=store, policy=cfg.get("policy", "thompson"), mode=cfg.get("mode", "auto"),
                       toolchain=cfg.get("toolchain", "unknown"), catalogue=catalogue, seed=seed,
-                      explore_budget=cfg.get("explore_budget", 0.35))
+                      explore_budget=cfg.get("explore_budget", 0.35), **({"exclude": exclude} if exclude else {}))
     forced = cfg.get("force_strategy")
     with open(call.source, "rb") as f:
         source = f.read()
@@ -256,9 +288,15 @@ def _prepare(cfg: dict, call, real_lean: str):
     path = os.path.relpath(os.path.abspath(call.source), workspace)
     decision = learner.choose(module=module, source=source, path=path)
     if forced:
-        decision.strategy = catalogue.get(forced)
+        # --strategy: an experiment the user asked for, within what this build accepts
+        strategy = catalogue.get(forced)
+        if strategy in catalogue.active:
+            decision.strategy = strategy
+            decision.reason = f"forced by --strategy {forced}"
+        else:
+            decision.strategy = catalogue.get("baseline")
+            decision.reason = f"--strategy {forced} not run: {catalogue.inactive_reason(forced)}"
         decision.explore = False
-        decision.reason = f"forced by --strategy {forced}"
     temp: list[str] = []
     cmd = [real_lean] + list(call.argv)
     if not decision.strategy.is_baseline:
@@ -267,3 +305,18 @@ def _prepare(cfg: dict, call, real_lean: str):
         cmd = [real_lean] + applied.argv
         temp = applied.temp_files
     return learner, decision, cmd, temp
+
+
+def _verified_exclusions(state_dir: str, catalogue) -> dict[str, set[str]] | None:
+    """Per context, the active strategies `simpulse verify` saw change something this build
+    does not accept there (`<state>/verify.json`; absent: none)."""
+    if not os.path.exists(os.path.join(state_dir, "verify.json")):
+        return None
+    from simpulse.store import verdicts
+    evidence = verdicts.read(state_dir)
+    out: dict[str, set[str]] = {}
+    for ctx in evidence.get("evidence", {}):
+        for s in catalogue.active:
+            if not s.is_baseline and not verdicts.observed(evidence, ctx, s.name) <= catalogue.accepted:
+                out.setdefault(ctx, set()).add(s.name)
+    return out or None

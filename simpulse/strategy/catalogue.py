@@ -2,9 +2,14 @@
 
 A strategy is a real, Lean-visible change to how `lean` is invoked: a bundle of options passed
 as ``-Dweak.<name>=<value>`` (or written into the setup JSON in the newest Lake era) and/or
-extra `lean` arguments such as ``-j 1``. Each declares whether it may change the diagnostics a
-user sees and whether it may break a proof that compiles under the baseline; the shim falls back
-to the baseline whenever a strategy breaks a module.
+extra `lean` arguments such as ``-j 1``. Each declares what besides time it may change
+(``changes``: the messages a user sees, the output bytes; never a verdict) and whether it is
+expected to break proofs that compile under the baseline; the shim falls back to the baseline
+whenever any strategy breaks a module.
+
+Profiles (``PROFILES``) say which changes a build accepts: ``safe`` (the default) none,
+``dev`` messages, ``aggressive`` messages and outputs. A build whose warnings are errors
+(``--wfail``, ``--iofail``, ``warningAsError``) accepts none, whatever the profile.
 
 Standard library only: the shim imports this module.
 """
@@ -14,9 +19,17 @@ from __future__ import annotations
 
 from simpulse._record import Record
 from simpulse.errors import SimpulseError
-from simpulse.strategy.allowlist import check_strategy
+from simpulse.strategy.allowlist import CHANGES, check_changes, check_strategy, implied_changes
 
 BASELINE = "baseline"
+
+# What each profile lets a strategy change besides time. No profile accepts "verdict".
+PROFILES: dict[str, frozenset[str]] = {
+    "safe": frozenset(),
+    "dev": frozenset({"messages"}),
+    "aggressive": frozenset({"messages", "outputs"}),
+}
+DEFAULT_PROFILE = "safe"
 
 _NAME = r"^[a-z][a-z0-9_.-]{0,47}$"    # compiled when a user strategy is read: `re` stays off the shim path
 
@@ -28,17 +41,27 @@ PRIOR_STRENGTH = 0.3
 
 
 class Strategy(Record):
-    __slots__ = ("name", "description", "options", "args", "changes_diagnostics", "may_break",
+    __slots__ = ("name", "description", "options", "args", "changes", "may_break",
                  "prior_mean", "prior_strength", "builtin", "tags")
+    # changes: what it may change besides time, a sub-tuple of allowlist.CHANGES ("messages", "outputs");
     # prior_mean: prior on the log-speedup against baseline (0 = no effect);
     # prior_strength: pseudo-observations behind that prior.
-    _defaults = {"options": (), "args": (), "changes_diagnostics": False, "may_break": False,
+    _defaults = {"options": (), "args": (), "changes": (), "may_break": False,
                  "prior_mean": 0.0, "prior_strength": PRIOR_STRENGTH, "builtin": True, "tags": ()}
     _frozen = True
 
     @property
     def is_baseline(self) -> bool:
         return self.name == BASELINE
+
+    @property
+    def changes_diagnostics(self) -> bool:
+        """May it change the messages (warnings, infos) a user sees?"""
+        return "messages" in self.changes
+
+    def allowed_by(self, accepted: frozenset[str]) -> bool:
+        """Does a build that accepts the changes `accepted` allow this strategy?"""
+        return all(c in accepted for c in self.changes)
 
     def option_dict(self) -> dict[str, str]:
         return dict(self.options)
@@ -49,6 +72,7 @@ class Strategy(Record):
             "description": self.description,
             "options": dict(self.options),
             "args": list(self.args),
+            "changes": list(self.changes),
             "changes_diagnostics": self.changes_diagnostics,
             "may_break": self.may_break,
             "prior_mean": self.prior_mean,
@@ -57,27 +81,27 @@ class Strategy(Record):
         }
 
 
-def _b(name, description, options=(), args=(), *, diag=False, breaks=False, prior=0.0):
-    return Strategy(name, description, tuple(options), tuple(args), diag, breaks, prior)
+def _b(name, description, options=(), args=(), *, changes=(), breaks=False, prior=0.0):
+    return Strategy(name, description, tuple(options), tuple(args), tuple(changes), breaks, prior)
 
 
 BUILTIN: tuple[Strategy, ...] = (
     _b(BASELINE, "Lean exactly as Lake invokes it: no added options."),
     _b("no-linters", "Turn default-on linters off (-Dweak.linter.all=false): saves the linter "
        "passes after each declaration; the warnings they would print are not shown.",
-       [("linter.all", "false")], diag=True),
+       [("linter.all", "false")], changes=["messages"]),
     _b("no-async", "Elaborate proofs on the main thread (-Dweak.Elab.async=false): no task "
        "overhead for small modules, loses parallelism on large ones.",
        [("Elab.async", "false")]),
     _b("no-simprocs", "Disable simp's built-in simplification procedures "
        "(-Dweak.simprocs=false): fewer rewrite attempts; breaks proofs that rely on them.",
-       [("simprocs", "false")], diag=True, breaks=True),
+       [("simprocs", "false")], changes=["messages", "outputs"], breaks=True),
     _b("single-thread", "One elaboration thread per lean (-j 1): less oversubscription of the "
        "machine while Lake runs many lean processes at once.", args=["-j", "1"]),
     _b("lean-fast", "no-linters and no-async together.",
-       [("linter.all", "false"), ("Elab.async", "false")], diag=True),
+       [("linter.all", "false"), ("Elab.async", "false")], changes=["messages"]),
     _b("simp-lean", "no-linters and no-simprocs together, for simp-heavy modules.",
-       [("linter.all", "false"), ("simprocs", "false")], diag=True, breaks=True),
+       [("linter.all", "false"), ("simprocs", "false")], changes=["messages", "outputs"], breaks=True),
 )
 
 
@@ -99,8 +123,7 @@ def strategy_from_config(name: str, spec: dict) -> Strategy:
                             "'-', '_', '.'; at most 48 characters)")
     if not isinstance(spec, dict):
         raise SimpulseError(f"strategy {name!r}: expected a table")
-    known = {"description", "options", "args", "changes_diagnostics", "may_break",
-             "prior_mean", "prior_strength"}
+    known = set(STRATEGY_SPEC_KEYS)
     unknown = sorted(set(spec) - known)
     if unknown:
         raise SimpulseError(f"strategy {name!r}: unknown key {unknown[0]!r}")
@@ -129,9 +152,9 @@ def strategy_from_config(name: str, spec: dict) -> Strategy:
             raise SimpulseError(f"strategy {name!r}: {key} must be a finite number")
     if not 0 < prior_strength <= 1000:
         raise SimpulseError(f"strategy {name!r}: prior_strength must be in (0, 1000]")
+    changes = _declared_changes(name, spec, options, args)
     s = Strategy(
-        name=name, description=desc, options=tuple(options), args=tuple(args),
-        changes_diagnostics=_parse_bool(spec.get("changes_diagnostics", True), f"strategy {name!r}: changes_diagnostics"),
+        name=name, description=desc, options=tuple(options), args=tuple(args), changes=changes,
         may_break=_parse_bool(spec.get("may_break", True), f"strategy {name!r}: may_break"),
         prior_mean=float(prior_mean), prior_strength=float(prior_strength), builtin=False,
     )
@@ -139,12 +162,35 @@ def strategy_from_config(name: str, spec: dict) -> Strategy:
     return s
 
 
+def _declared_changes(name: str, spec: dict, options, args) -> tuple[str, ...]:
+    """A user strategy's `changes` list, checked against what its options imply. Without one,
+    what its options imply (plus "messages" for the older ``changes_diagnostics = true``)."""
+    who = f"strategy {name!r}"
+    if "changes" in spec:
+        declared = spec["changes"]
+        if not isinstance(declared, list) or not all(isinstance(c, str) for c in declared):
+            raise SimpulseError(f"{who}: changes must be a list drawn from {', '.join(CHANGES[:2])}")
+    else:
+        declared = list(implied_changes(options, args))
+        if _parse_bool(spec.get("changes_diagnostics", False), f"{who}: changes_diagnostics"):
+            declared.append("messages")
+    if "changes_diagnostics" in spec:
+        _parse_bool(spec["changes_diagnostics"], f"{who}: changes_diagnostics")
+        if spec["changes_diagnostics"] and "messages" not in declared:
+            raise SimpulseError(f"{who}: changes_diagnostics = true, but changes leaves out messages")
+    return check_changes(declared, options, args, who=who)
+
+
+# The keys of a user strategy's table (and of a strategy definition in an export file).
+STRATEGY_SPEC_KEYS = ("description", "options", "args", "changes", "changes_diagnostics",
+                      "may_break", "prior_mean", "prior_strength")
+
+
 def strategy_from_json(d: dict) -> Strategy:
     """Strategy definitions read back from an export file (validated like user strategies)."""
     if not isinstance(d, dict) or "name" not in d:
         raise SimpulseError("strategy definition without a name")
-    spec = {k: d[k] for k in ("description", "options", "args", "changes_diagnostics",
-                              "may_break", "prior_mean", "prior_strength") if k in d}
+    spec = {k: d[k] for k in STRATEGY_SPEC_KEYS if k in d}
     return strategy_from_config(d["name"], spec)
 
 
@@ -157,7 +203,20 @@ class Catalogue:
     """The strategies available in one workspace: the built-ins plus the user's."""
 
     def __init__(self, strategies=BUILTIN, *, enabled: list[str] | None = None,
-                 allow_diagnostic_changes: bool = True, allow_breaking: bool = True):
+                 profile: str | None = None, strict_messages: bool = False,
+                 allow_breaking: bool = True, excluded: dict[str, str] | None = None):
+        """`profile` and `strict_messages` (warnings are errors in this build) decide which
+        changes are accepted; `excluded` names strategies left out for one compile, with why
+        (e.g. one that would raise a limit the user set). `profile=None` filters nothing: the
+        learner's library default, for benchmarks and tests; a build always names its profile
+        (`config.DEFAULTS`: "safe")."""
+        if profile is not None and profile not in PROFILES:
+            raise SimpulseError(f"unknown profile {profile!r} (known: {', '.join(PROFILES)})")
+        self.profile = profile
+        self.strict_messages = strict_messages
+        accepted = PROFILES[profile] if profile is not None else frozenset(CHANGES[:2])
+        self.accepted: frozenset[str] = frozenset() if strict_messages else accepted
+        self.excluded = dict(excluded or {})
         by_name: dict[str, Strategy] = {}
         for s in strategies:
             by_name[s.name] = s
@@ -168,7 +227,7 @@ class Catalogue:
         for name, s in by_name.items():
             if enabled is not None and name != BASELINE and name not in enabled:
                 continue
-            if not allow_diagnostic_changes and s.changes_diagnostics and not s.is_baseline:
+            if not s.is_baseline and (not s.allowed_by(self.accepted) or name in self.excluded):
                 continue
             if not allow_breaking and s.may_break and not s.is_baseline:
                 continue
@@ -181,6 +240,22 @@ class Catalogue:
             for name in enabled:
                 if name not in by_name:
                     raise SimpulseError(f"unknown strategy {name!r} (known: {', '.join(by_name)})")
+
+    def inactive_reason(self, name: str) -> str | None:
+        """Why strategy `name` is not active here (None when it is): the profile, a build whose
+        warnings are errors, or a per-compile exclusion. (`enabled` and `allow_breaking` are
+        the caller's to explain: they are settings.)"""
+        s = self.all.get(name)
+        if s is None or s in self.active:
+            return None
+        if name in self.excluded:
+            return self.excluded[name]
+        if not s.allowed_by(self.accepted):
+            what = " and ".join(c for c in s.changes if c not in self.accepted)
+            if self.strict_messages:
+                return f"may change {what}; this build treats warnings as errors"
+            return f"may change {what}; profile {self.profile!r} does not allow it"
+        return None
 
     def get(self, name: str) -> Strategy:
         try:
