@@ -458,3 +458,29 @@ def test_sim17_no_simprocs_changes_outputs_and_no_linters_messages(project):
     assert mods[guard]["no-linters"]["breaks"]
     stats = " ".join(project.simpulse("stats", check=0).stdout.split())
     assert f"(seen on {linted}" in stats and "no-simprocs changes outputs" in stats
+
+
+# --------------------------------------------------------------------------- after a real `simpulse build`
+
+@pytest.mark.parametrize("era", ["middle", "setup"])
+def test_verify_after_simpulse_build(project, era):
+    """The shim remembers every compile it runs; verify replays them (Lake's own arguments, never
+    the strategy's) and finds what the strategies change."""
+    from simpulse.store import invocations
+    p = project.simpulse("build", "--seed", "3", env={"SIMPULSE_SIM_LAKE_ERA": era}, check=0)
+    built = set(project.built(p.stdout))
+    invs = invocations.load_all(project.state)
+    assert set(invs) == built and len(built) >= 16
+    for m, rec in invs.items():
+        assert os.path.isfile(os.path.join(rec["cwd"], rec["source_path"]))
+        assert not any(a.startswith("-Dweak.") for a in rec["argv"]), rec["argv"]   # Lake's arguments
+        assert ("--setup" in rec["argv"]) == (era == "setup")
+    lake_before = tree_digest(project.root / ".lake")
+    data, _ = verify_json(project, "--all", "-s", "no-async", "-s", "single-thread", "-s", "no-simprocs", code=1)
+    assert data["summary"]["verified"] == len(built) and data["summary"]["not_reproducible"] == 0
+    lit = {e["strategy"]: e for e in next(m for m in data["modules"] if m["module"] == "Fixtures.Literals")["strategies"]}
+    assert lit["no-simprocs"]["breaks"] and lit["no-async"]["status"] == lit["single-thread"]["status"] == "identical"
+    assert tree_digest(project.root / ".lake") == lake_before
+    # the next build replays everything: verify changed nothing Lake looks at
+    p = project.simpulse("build", env={"SIMPULSE_SIM_LAKE_ERA": era}, check=0)
+    assert project.built(p.stdout) == []
