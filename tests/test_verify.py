@@ -34,7 +34,7 @@ SAFE = ("no-async", "single-thread")
 
 # --------------------------------------------------------------------------- helpers
 
-def remembered_build(project: Project, *, era: str = "middle", check: int = 0) -> dict[str, dict]:
+def remembered_build(project: Project, *targets: str, era: str = "middle", check: int | None = 0) -> dict[str, dict]:
     """A plain simulated `lake build`, then one `invocations.remember` per compile, with what the
     shim would pass. Returns the invocations by module."""
     from simpulse.lake.leanargs import parse
@@ -44,7 +44,8 @@ def remembered_build(project: Project, *, era: str = "middle", check: int = 0) -
     log = project.root.parent / f"argv-{era}.log"
     if log.exists():
         log.unlink()
-    project.lake("build", env={"SIMPULSE_SIM_ARGV_LOG": str(log), "SIMPULSE_SIM_LAKE_ERA": era}, check=check)
+    project.lake("build", *targets, env={"SIMPULSE_SIM_ARGV_LOG": str(log), "SIMPULSE_SIM_LAKE_ERA": era},
+                 check=check)
     githash = project.run(str(project.sysroot / "bin" / "lean"), "--githash", check=0).stdout.strip()
     project.state.mkdir(mode=0o700, exist_ok=True)
     for line in log.read_text().splitlines():
@@ -445,7 +446,8 @@ def test_stale_invocations_are_skipped_with_all(project):
 def test_sim17_no_simprocs_changes_outputs_and_no_linters_messages(project):
     """On the fixtures: verify finds no-linters message-changing on the linted module and
     no-simprocs output-changing on a module it does not break (needs branch sim17)."""
-    remembered_build(project, check=None)
+    invs = remembered_build(project, "Fixtures", "Meaning")
+    assert any(m.endswith(".Linted") for m in invs)
     data, p = verify_json(project, "--all", "-s", "no-linters", "-s", "no-simprocs", code=1)
     mods = {m["module"]: {e["strategy"]: e for e in m["strategies"]} for m in data["modules"]
             if m["status"] == "verified"}
