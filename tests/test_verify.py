@@ -486,3 +486,17 @@ def test_verify_after_simpulse_build(project, era):
     # the next build replays everything: verify changed nothing Lake looks at
     p = project.simpulse("build", env={"SIMPULSE_SIM_LAKE_ERA": era}, check=0)
     assert project.built(p.stdout) == []
+
+
+def test_a_module_the_baseline_fails_on(project):
+    """A module that does not compile is verified too: a strategy that fails the same way is
+    identical; the baseline's failure is reported."""
+    invs = remembered_build(project, "Fixtures", "Broken", check=None)
+    assert "Broken" in invs
+    data, _ = verify_json(project, "Broken.lean", "-s", "no-async", "-s", "no-linters", code=0)
+    m = data["modules"][0]
+    assert m["status"] == "verified" and not m["baseline"]["ok"] and m["baseline"]["outputs"] == []
+    assert m["detail"].startswith("baseline fails") and "'decide' proved" in m["detail"]
+    assert [e["status"] for e in m["strategies"]] == ["identical", "identical"]
+    text = project.simpulse("verify", "Broken.lean", "-s", "no-async").stdout
+    assert "baseline fails" in " ".join(text.split())

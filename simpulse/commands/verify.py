@@ -259,6 +259,8 @@ def render(data: dict, console=None) -> None:
             table.add_row(escape(m["module"]), m["context"], "baseline", f"[red]{m['status']}[/red]")
             details.append(f"{m['module']}: {m['status']}: {m['detail']}")
             continue
+        if m["baseline"] and not m["baseline"]["ok"]:
+            details.append(f"{m['module']}: {m['detail']}")
         for i, e in enumerate(m["strategies"]):
             word = outcome(e)
             style = _STYLE.get(word, "yellow")
