@@ -83,7 +83,8 @@ def one_line_error(p, code=2):
 # FAKE_WARN=1: a compile without linter.all=false prints a linter warning (--json);
 # FAKE_SIMPROCS_BYTES=1: a compile with simprocs=false that passes gets different .olean bytes;
 # FAKE_NOISE=1: every compile appends random bytes to the .olean (a non-reproducible baseline);
-# FAKE_MODULE_SYSTEM=1: a compile also writes X.olean.server, X.olean.private, X.ir, X.ir.sig.
+# FAKE_MODULE_SYSTEM=1: a compile also writes X.olean.server, X.olean.private, X.ir, X.ir.sig;
+# FAKE_SLOW=<text>: a compile whose arguments contain <text> takes 30 s more.
 WRAPPER = r'''#!{python}
 import os, subprocess, sys
 here = os.path.dirname(os.path.abspath(__file__))
@@ -92,6 +93,9 @@ p = subprocess.run([os.path.join(here, "lean-real"), *argv], capture_output=True
 out, err, rc = p.stdout, p.stderr, p.returncode
 olean = argv[argv.index("-o") + 1] if "-o" in argv else None
 src = next((a for a in argv if a.endswith(".lean")), None)
+if olean and os.environ.get("FAKE_SLOW") and os.environ["FAKE_SLOW"] in " ".join(argv):
+    import time
+    time.sleep(30)
 if olean and rc == 0:
     text = " ".join(argv)
     if os.environ.get("FAKE_WARN") and "linter.all=false" not in text:
@@ -500,3 +504,16 @@ def test_a_module_the_baseline_fails_on(project):
     assert [e["status"] for e in m["strategies"]] == ["identical", "identical"]
     text = project.simpulse("verify", "Broken.lean", "-s", "no-async").stdout
     assert "baseline fails" in " ".join(text.split())
+
+
+def test_timeout_makes_an_error_never_a_difference(wproject):
+    remembered_build(wproject)
+    data, p = verify_json(wproject, "Fixtures/Basic.lean", "-s", "no-async", "-s", "single-thread",
+                          "--timeout", "3", env={"FAKE_SLOW": "Elab.async=false"}, code=1)
+    res = {e["strategy"]: e for e in data["modules"][0]["strategies"]}
+    assert res["no-async"]["status"] == "error" and "--timeout" in res["no-async"]["detail"]
+    assert res["no-async"]["what"] == [] and res["single-thread"]["status"] == "identical"
+    from simpulse.store import verdicts
+    ev = verdicts.read(wproject.state)["evidence"]
+    assert all("no-async" not in per for per in ev.values())        # nothing recorded for it
+    assert "positive" in one_line_error(wproject.simpulse("verify", "--all", "--timeout", "0"))

@@ -125,7 +125,8 @@ def _sha1(data: bytes) -> str:
 
 
 def run_verify(sdir: Path, files: list[Path], everything: bool, strategy_names: list[str] | None, *,
-               keep: bool = False, record: bool = True, show_progress: bool = True) -> dict:
+               keep: bool = False, record: bool = True, show_progress: bool = True,
+               timeout: float | None = None) -> dict:
     from simpulse.commands._common import config, learner
     from simpulse.config import catalogue_for
     from simpulse.errors import SimpulseError
@@ -134,6 +135,8 @@ def run_verify(sdir: Path, files: list[Path], everything: bool, strategy_names: 
     from simpulse.store import invocations, verdicts
     from simpulse.verify.run import VERIFIED, verify_module
 
+    if timeout is not None and not timeout > 0:
+        raise SimpulseError("--timeout must be a positive number of seconds")
     invs = invocations.load_all(sdir)
     chosen = select(invs, files, everything)
     try:
@@ -178,7 +181,7 @@ def run_verify(sdir: Path, files: list[Path], everything: bool, strategy_names: 
             source_hash = source_hash or _sha1(source)
             if progress:
                 progress.module(module, context, 2 + len(strategies))
-            res = verify_module(str(tc.lean), inv, strategies, keep=keep,
+            res = verify_module(str(tc.lean), inv, strategies, keep=keep, timeout=timeout,
                                 progress=progress.step if progress else None)
             res = {"module": module, "path": path, "context": context, "source_hash": source_hash,
                    "source_changed": bool(inv.get("source_hash")) and inv.get("source_hash") != source_hash,
@@ -293,6 +296,8 @@ def verify(
     keep: bool = typer.Option(False, "--keep-scratch", help="Keep each module's scratch directory (runs/<n>-<name>/ "
                                                             "hold each run's outputs) and show its path."),
     no_record: bool = typer.Option(False, "--no-record", help="Compare only; record no evidence."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Kill a lean run after this many seconds "
+                                                                  "(an error for that module or strategy)."),
     state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
 ):
@@ -300,7 +305,7 @@ def verify(
     from simpulse.commands._common import state_dir
     sdir = state_dir(state)
     data = run_verify(sdir, list(files or []), everything, list(strategy or []) or None, keep=keep,
-                      record=not no_record)
+                      record=not no_record, timeout=timeout)
     if as_json:
         print_json(data)
     else:

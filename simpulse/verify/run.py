@@ -44,8 +44,9 @@ def lean_env(lean_path: str | None) -> dict:
 class ModuleRunner:
     """Runs `lean` on one remembered invocation into one scratch directory."""
 
-    def __init__(self, lean: str, inv: dict, scratch: str):
+    def __init__(self, lean: str, inv: dict, scratch: str, timeout: float | None = None):
         self.lean = lean
+        self.timeout = timeout
         self.inv = inv
         self.cwd = inv["cwd"]
         self.scratch = scratch
@@ -84,7 +85,12 @@ class ModuleRunner:
             os.makedirs(os.path.dirname(path), exist_ok=True)
         t0 = time.perf_counter()
         try:
-            p = subprocess.run([self.lean, *argv], cwd=self.cwd, env=self.env, capture_output=True)
+            p = subprocess.run([self.lean, *argv], cwd=self.cwd, env=self.env, capture_output=True,
+                               timeout=self.timeout)
+        except subprocess.TimeoutExpired:
+            # Not Lean's verdict: a run cut short says nothing about what the strategy changes.
+            shutil.rmtree(out_dir, ignore_errors=True)
+            raise SimpulseError(f"{name}: lean took longer than {self.timeout:g} s (--timeout)") from None
         except OSError as e:
             raise SimpulseError(f"cannot run {self.lean}: {e.strerror or e}") from None
         wall = time.perf_counter() - t0
@@ -102,20 +108,21 @@ def _run_json(run: Run) -> dict:
 
 
 def verify_module(lean: str, inv: dict, strategies: list, *, scratch_root: str | None = None,
-                  keep: bool = False, progress=None) -> dict:
+                  keep: bool = False, timeout: float | None = None, progress=None) -> dict:
     """Compare each of `strategies` with the baseline on the remembered invocation `inv`.
 
     Returns ``{"status", "detail", "scratch", "baseline", "aa", "strategies": [...]}``; each
     strategy entry is ``{"strategy", "status": "identical"|"differs"|"error", "what", "breaks",
     "fixes", "verdict", "messages", "outputs", "detail", "run"}``. `progress(step)` is called
-    before each run with a short description."""
+    before each run with a short description. A run longer than `timeout` seconds is killed and
+    makes the module (baseline) or the strategy an error, never a difference."""
     scratch = tempfile.mkdtemp(prefix="simpulse-verify-", dir=scratch_root)
     os.chmod(scratch, 0o700)
     result = {"status": ERROR, "detail": "", "scratch": scratch if keep else None,
               "baseline": None, "aa": None, "strategies": []}
     try:
         try:
-            runner = ModuleRunner(lean, inv, scratch)
+            runner = ModuleRunner(lean, inv, scratch, timeout)
             if progress:
                 progress("baseline")
             b1 = runner.run("baseline", runner.argv_for(None))
