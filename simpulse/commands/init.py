@@ -10,7 +10,7 @@ import typer
 HEADER = """\
 # simpulse.toml — configuration of simpulse (`simpulse config` shows the effective values).
 # Precedence: defaults < this file < environment (SIMPULSE_MODE, SIMPULSE_POLICY,
-# SIMPULSE_STATE_DIR, SIMPULSE_EXPLORE_BUDGET) < command-line flags.
+# SIMPULSE_STATE_DIR, SIMPULSE_EXPLORE_BUDGET, SIMPULSE_PROFILE) < command-line flags.
 #
 # [simpulse]
 {docs}
@@ -19,7 +19,7 @@ HEADER = """\
 # [strategies.no-unused]
 # description = "unused-variable linter off"
 # options = {{ "linter.unusedVariables" = false }}
-# changes_diagnostics = true
+# changes = ["messages"]     # what it may change besides time: messages, outputs (checked)
 # may_break = false
 
 """

@@ -1,0 +1,92 @@
+"""The facade's launcher and the shim's settings (issue 17, item 4): whatever happens to
+simpulse, the build behaves as plain `lake build`; builds with different settings share a
+facade without disturbing each other."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from simpulse.lake.facade import build_facade, facade_key
+
+
+def test_facade_depends_on_the_toolchain_only(project):
+    project.simpulse("build", "Fixtures.Basic", "--seed", "1", check=0)
+    first = os.path.realpath(project.facade)
+    project.simpulse("build", "Fixtures.Tiny", "--seed", "2", "--mode", "shadow", "--strategy", "single-thread",
+                     check=0)
+    assert os.path.realpath(project.facade) == first           # other settings: the same facade
+    assert "seed" not in (project.facade / "simpulse-shim.json").read_text()
+    settings = json.loads((project.state / "shim-settings.json").read_text())
+    assert settings["seed"] == 2 and settings["mode"] == "shadow" and settings["force_strategy"] == "single-thread"
+    assert os.stat(project.facade / "bin" / "lean").st_mode & 0o777 == 0o700
+    assert facade_key(project.sysroot, sys.executable) in first
+
+
+def _lake_env(project, facade):
+    return project.shim_env(LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
+
+
+def test_a_missing_interpreter_runs_the_real_lean_and_nothing_rebuilds(project, tmp_path):
+    project.simpulse("build", check=0)
+    py = tmp_path / "py"
+    os.symlink(sys.executable, py)
+    facade = build_facade(project.state, project.sysroot, python=str(py))
+    env = _lake_env(project, facade)
+    # the interpreter works: a touched module goes through the shim
+    with open(project.root / "Fixtures" / "Tiny.lean", "a") as f:
+        f.write("\n-- touched\n")
+    n = len(project.events())
+    p = project.lake("build", env=env, check=0)
+    touched = {"Fixtures.Tiny", "Fixtures"}          # Tiny and the root that imports it
+    assert set(project.built(p.stdout)) == touched and len(project.events()) == n + 2
+    # the interpreter is gone (a deleted virtualenv): the githash probe still answers, so
+    # nothing rebuilds, and a touched module compiles with the real lean
+    py.unlink()
+    p = project.lake("build", env=env, check=0)
+    assert project.built(p.stdout) == [] and "Build completed successfully" in p.stdout
+    with open(project.root / "Fixtures" / "Tiny.lean", "a") as f:
+        f.write("\n-- touched again\n")
+    p = project.lake("build", env=env, check=0)
+    assert set(project.built(p.stdout)) == touched and len(project.events()) == n + 2
+    real = subprocess.run([str(project.sysroot / "bin" / "lean"), "--githash"], capture_output=True)
+    shim = subprocess.run([str(facade / "bin" / "lean"), "--githash"], capture_output=True, env=env)
+    assert shim.stdout == real.stdout and shim.returncode == real.returncode == 0
+
+
+def test_without_the_builds_settings_the_launcher_is_the_real_lean(project):
+    project.simpulse("build", "Fixtures.Basic", check=0)
+    env = dict(project.env, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(project.facade))
+    n = len(project.events())
+    p = project.lake("build", "Fixtures.Tiny", env=env, check=0)      # SIMPULSE_SHIM not set
+    assert project.built(p.stdout) == ["Fixtures.Tiny"] and len(project.events()) == n
+
+
+def test_two_builds_with_different_settings_at_once(project):
+    """`simpulse build --mode shadow` and, a moment later, `simpulse build --strategy single-thread`
+    on the same project (disjoint targets): both pass, and each build's compiles follow its own
+    settings (before, the second rewrote the facade the first was running)."""
+    project.lake("build", "Fixtures.Basic", check=0)
+    env = dict(project.env, SIMPULSE_SIM_SCALE="0.3")
+    first = subprocess.Popen([sys.executable, "-m", "simpulse", "build", "Fixtures.SimpHeavy", "--mode", "shadow"],
+                             cwd=project.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (project.state / "shim-settings.json").exists():
+        time.sleep(0.05)
+    time.sleep(0.5)
+    second = subprocess.run([sys.executable, "-m", "simpulse", "build", "Fixtures.StackMachine", "Fixtures.Cases",
+                             "--strategy", "single-thread"], cwd=project.root, env=env, capture_output=True,
+                            text=True, timeout=300)
+    out, err = first.communicate(timeout=300)
+    assert first.returncode == 0, err
+    assert second.returncode == 0, second.stderr
+    by_build: dict = {}
+    for e in project.events():
+        by_build.setdefault(e["build"], []).append(e)
+    assert len(by_build) == 2
+    mods = {tuple(sorted(e["module"] for e in evs)): evs for evs in by_build.values()}
+    shadow = mods[("Fixtures.ListLemmas", "Fixtures.Lists", "Fixtures.SimpHeavy", "Fixtures.Structures")]
+    forced = mods[("Fixtures.Arith", "Fixtures.Cases", "Fixtures.Expr", "Fixtures.StackMachine")]
+    assert all(e["mode"] == "shadow" and e["strategy"] == "baseline" for e in shadow)
+    assert all(e["mode"] == "auto" and e["strategy"] == "single-thread" for e in forced)
