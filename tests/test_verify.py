@@ -7,9 +7,9 @@ simulated lean's argv log (``SIMPULSE_SIM_ARGV_LOG``) and call `remember` with e
 shim sees: Lake's argument list without the program name, the working directory, ``LEAN_PATH``,
 the source path as Lake passed it (`remembered_build`).
 
-Tests marked ``needs_sim17`` need the simulated toolchain of branch ``sim17`` (``linter.all=false``
-removes linter warnings, ``simprocs=false`` changes ``.olean`` bytes, the ``Meaning`` fixtures);
-they skip, saying so, when that toolchain is not there. The others use a *wrapped* simulated lean
+One test runs on the simulated toolchain's own model (``linter.all=false`` removes linter
+warnings, ``simprocs=false`` changes ``.olean`` bytes, the ``Meaning`` fixtures). The others use
+a *wrapped* simulated lean
 (`wrapped_toolchain`) whose behaviour the test controls, so verify's comparisons are tested
 whatever the simulated model does.
 """
@@ -21,13 +21,12 @@ import json
 import multiprocessing
 import os
 import stat
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, Project, scratch_project
+from conftest import Project, scratch_project
 
 SAFE = ("no-async", "single-thread")
 
@@ -133,16 +132,6 @@ def wrapped_toolchain(tmp_path_factory) -> Path:
 @pytest.fixture
 def wproject(tmp_path, wrapped_toolchain) -> Project:
     return scratch_project(tmp_path, wrapped_toolchain)
-
-
-def sim17_available(sysroot: Path) -> bool:
-    """The simulated toolchain of branch sim17: Meaning fixtures and linter.all=false honoured."""
-    return any(FIXTURES.rglob("Linted.lean")) and any(FIXTURES.rglob("CoreSimproc.lean"))
-
-
-needs_sim17 = pytest.mark.skipif(not sim17_available(FIXTURES),
-                                 reason="needs the simulated toolchain of branch sim17 (Meaning fixtures, "
-                                        "linter.all=false removes warnings, simprocs=false changes .olean bytes)")
 
 
 # --------------------------------------------------------------------------- invocations store
@@ -444,12 +433,11 @@ def test_stale_invocations_are_skipped_with_all(project):
     assert "toolchain" in one_line_error(project.simpulse("verify", "Fixtures/Basic.lean"))
 
 
-# --------------------------------------------------------------------------- with the sim17 toolchain
+# --------------------------------------------------------------------------- on the simulated model
 
-@needs_sim17
-def test_sim17_no_simprocs_changes_outputs_and_no_linters_messages(project):
+def test_no_simprocs_changes_outputs_and_no_linters_messages(project):
     """On the fixtures: verify finds no-linters message-changing on the linted module and
-    no-simprocs output-changing on a module it does not break (needs branch sim17)."""
+    no-simprocs output-changing on a module it does not break."""
     invs = remembered_build(project, "Fixtures", "Meaning")
     assert any(m.endswith(".Linted") for m in invs)
     data, p = verify_json(project, "--all", "-s", "no-linters", "-s", "no-simprocs", code=1)
