@@ -7,17 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from simpulse.config import catalogue_for, load_config
+from simpulse.config import catalogue_for, load_config, resolve_state_dir
 from simpulse.errors import SimpulseError
 from simpulse.lake.facade import SETTINGS_ENV, build_facade
 from simpulse.lake.workspace import find_toolchain, find_workspace
-
-
-def resolve_state_dir(workspace: Path, state_dir: Path | None, cfg) -> Path:
-    if state_dir is not None:
-        return Path(state_dir).expanduser().resolve()
-    p = Path(cfg["state_dir"]).expanduser()
-    return (p if p.is_absolute() else workspace / p).resolve()
 
 
 def _usable(state_dir: Path) -> str | None:
@@ -123,11 +116,22 @@ def warnings_fail(lake_args: list[str]) -> bool:
 def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strategy=None, lean=None,
         lake=None, seed=None, quiet=False, profile=None) -> int:
     workspace = find_workspace()
-    cfg = load_config(workspace, flags={"mode": mode, "policy": policy, "profile": profile})
+    problems: list[str] = []
+    cfg = load_config(workspace, flags={"mode": mode, "policy": policy, "profile": profile}, problems=problems)
     for line in cfg.notes:
         note(f"note: {line}")
-    sdir = resolve_state_dir(workspace, Path(state_dir) if state_dir else None, cfg)
-    catalogue = catalogue_for(cfg, sdir)
+    if problems:
+        # a configuration mistake never stops a build: it is plain `lake build` until fixed
+        for line in problems:
+            note(f"configuration problem: {line}")
+        note("running plain `lake build` (nothing is learned) until the configuration is fixed; "
+             "`simpulse config` shows it")
+        tc = find_toolchain(workspace, lean=lean, lake=lake)
+        return run_lake([str(tc.lake), "build", *lake_args], workspace)
+    sdir = resolve_state_dir(workspace, state_dir if state_dir else cfg["state_dir"])
+    catalogue = catalogue_for(cfg, sdir, problems=problems)
+    for line in problems:
+        note(f"warning: {line}")
     if strategy is not None:
         catalogue.get(strategy)
         why = catalogue.inactive_reason(strategy)
@@ -146,7 +150,8 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         "state_dir": str(sdir), "workspace": str(workspace), "mode": cfg["mode"],
         "policy": cfg["policy"], "toolchain": tc.githash, "simulated": tc.simulated,
         "explore_budget": cfg["explore_budget"], "fsync": cfg["fsync"],
-        "enabled": cfg["enabled"], "profile": cfg["profile"], "strict_messages": warnings_fail(lake_args),
+        "enabled": None if cfg["enabled"] is None else [n for n in cfg["enabled"] if n in catalogue.all],
+        "profile": cfg["profile"], "strict_messages": warnings_fail(lake_args),
         "allow_breaking": cfg["allow_breaking"], "force_strategy": strategy, "seed": seed,
         "user_strategies": [s.to_json() for s in catalogue.all.values() if not s.builtin],
         "build_id": os.urandom(6).hex(),

@@ -7,10 +7,10 @@ from pathlib import Path
 from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json
 
 
-def catalogue_rows(cfg, sdir: Path | None) -> list[dict]:
+def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None) -> list[dict]:
     from simpulse.config import IMPORTED_STRATEGIES, catalogue_for
     from simpulse.strategy.catalogue import PROFILES
-    cat = catalogue_for(cfg, sdir)
+    cat = catalogue_for(cfg, sdir, problems=problems)
     active = {s.name for s in cat.active}
     rows = []
     for s in cat.all.values():
@@ -46,16 +46,20 @@ def strategies(
     as_json: bool = JSON_OPTION,
 ):
     """The strategies: options and arguments, risks, source (builtin / simpulse.toml / imported), active or why not."""
-    from simpulse.commands._common import config, state_dir
+    from simpulse.commands._common import state_dir, workspace_or_none
+    from simpulse.commands.config import _exit_on_problems
+    from simpulse.config import load_config
     from simpulse.errors import SimpulseError
-    cfg = config()
+    problems: list[str] = []
+    cfg = load_config(workspace_or_none(), problems=problems)
     try:
         sdir = state_dir(state, must_exist=False, cfg=cfg)
     except SimpulseError:
         sdir = None
-    rows = catalogue_rows(cfg, sdir if sdir is not None and sdir.is_dir() else None)
+    rows = catalogue_rows(cfg, sdir if sdir is not None and sdir.is_dir() else None, problems)
     if as_json:
         print_json(rows)
+        _exit_on_problems(problems)
         return
     from rich.console import Console
     from rich.markup import escape
@@ -84,6 +88,7 @@ def strategies(
     for r in rows:
         where = "" if r["source"] == "builtin" else f" [dim](from {escape(r['defined_in'])})[/dim]"
         console.print(f"  [bold]{r['name']}[/bold]: {escape(r['description'])}{where}")
+    _exit_on_problems(problems)
 
 
 def register(app) -> None:
