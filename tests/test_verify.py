@@ -139,6 +139,10 @@ def wproject(tmp_path, wrapped_toolchain) -> Project:
 def test_invocations_roundtrip_permissions_and_odd_names(tmp_path):
     from simpulse.store import invocations
     sdir = tmp_path / "state"
+    with pytest.raises(FileNotFoundError):      # a state directory that is gone is not resurrected
+        invocations.remember(sdir, "M", argv=[], cwd="/ws", lean_path=None, source_path="X.lean",
+                             source_hash=None, toolchain="g")
+    sdir.mkdir()
     names = ["Fixtures.Basic", "«weird name».X/Y", ".hidden", "A" * 300]
     for i, m in enumerate(names):
         invocations.remember(sdir, m, argv=["X.lean", "-o", f"o{i}.olean"], cwd="/ws", lean_path="/a:/b",
