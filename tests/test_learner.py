@@ -317,7 +317,7 @@ def test_toolchain_change_carries_identified_effects_and_breakage():
     assert new.earlier_evidence("arith", new.catalogue.get("baseline")) is None
     # breakage: the earlier failures raise the prior rate, by at most TOOLCHAIN_CAP attempts
     a, b, _ = new._breakage("simp_heavy", None, None)["single-thread"]
-    a0, b0 = L.BREAK_PRIOR
+    a0, b0 = L.SAFE_BREAK_PRIOR                  # single-thread is declared safe
     assert a / (a + b) > 2 * a0 / (a0 + b0)
     assert (a - a0) + (b - b0) <= L.TOOLCHAIN_CAP + 1e-9
     # the new toolchain's own evidence overrides a prior it contradicts
@@ -913,7 +913,7 @@ def test_an_imports_failures_price_the_breakage_but_suspend_nothing_here():
     assert tc["arms"]["simp_heavy"]["single-thread"][4] >= 2            # the donor's failures, merged
     assert lrn.suspension("simp_heavy", "single-thread") is None
     a, b, _ = lrn.joint_posterior("simp_heavy").breakage["single-thread"]
-    a0, b0 = L.BREAK_PRIOR
+    a0, b0 = L.SAFE_BREAK_PRIOR                  # single-thread is declared safe
     assert a / (a + b) > 3 * a0 / (a0 + b0)
     for m in ("M1", "M2", "M3"):
         lrn.observe(force(lrn, "single-thread", m), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True)
