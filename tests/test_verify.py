@@ -541,3 +541,9 @@ def test_what_verify_saw_takes_a_strategy_out_of_later_builds(wproject, tmp_path
     assert not [e for e in later if e["strategy"] == "no-async" and e["context"] in seen]
     s = wproject.simpulse("stats", check=0)
     assert "no-async changes outputs" in s.stdout.replace("\n", " ")
+    rows = {r["name"]: r for r in json.loads(wproject.simpulse("strategies", "--json", check=0).stdout)}
+    assert {f["context"] for f in rows["no-async"]["verify"]} == seen
+    assert all(f["changes"] == ["outputs"] and f["seen_on"]["outputs"] for f in rows["no-async"]["verify"])
+    assert rows["single-thread"]["verify"] == []
+    text = wproject.simpulse("strategies", check=0).stdout.replace("\n", " ")
+    assert "verify: no-async changes outputs in" in text
