@@ -255,9 +255,16 @@ def test_a_strategy_this_lean_does_not_know_is_left_out_of_the_build(project, tm
     assert p.returncode == 0, p.stdout + p.stderr
     assert "running plain" not in p.stderr
     assert "left out on this toolchain (see `simpulse doctor`): no-async" in p.stderr
+    assert "--strategy no-async not run: this Lean does not accept its options" in p.stderr
     events = project.events()
-    assert len(events) == 16 and {e["strategy"] for e in events} == {"baseline"}
+    assert len(events) == 16 and "no-async" not in {e["strategy"] for e in events}
     assert all(e["outcome"] == "ok" for e in events)
+    # later builds (the checks cached) never run it either
+    for p in (project.root / "Fixtures").glob("*.lean"):
+        p.write_text(p.read_text() + "\n")
+    again = project.simpulse("build", "--seed", "2", env=env)
+    assert again.returncode == 0 and "left out" not in again.stderr
+    assert len(project.events()) == 32 and "no-async" not in {e["strategy"] for e in project.events()}
     # on the healthy toolchain the same build runs no-async
     healthy = project.copy(tmp_path / "healthy")
     healthy.simpulse("build", "--strategy", "no-async", "--seed", "1", check=0)

@@ -192,15 +192,13 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
              "facade's paths): running plain `lake build`, nothing is learned")
         return run_lake(cmd, lake_cwd)
     # issue 23: the cheap checks of `simpulse doctor`, observed once per toolchain githash (cached)
-    from simpulse.doctor.gate import cheap_checks
+    from simpulse.doctor.gate import apply, cheap_checks
     gate = cheap_checks(tc, sdir, catalogue=catalogue, workspace=workspace)
     if gate.problems:
         note(f"{gate.problems[0]}: running plain `lake build`, nothing is learned (details: `simpulse doctor`)")
         return run_lake(cmd, lake_cwd)
-    if gate.left_out:
-        settings["enabled"] = [n for n in catalogue.names() if n not in gate.left_out]
-        if not gate.cached:
-            note(f"note: left out on this toolchain (see `simpulse doctor`): {', '.join(sorted(gate.left_out))}")
+    for line in apply(gate, settings, catalogue, strategy):     # strategies this Lean does not accept
+        note(line)
     try:
         facade = build_facade(sdir, tc.sysroot)
     except OSError as e:

@@ -50,6 +50,22 @@ class Gate:
     checks: list = field(default_factory=list)                # the Check objects (fresh runs only)
 
 
+def apply(gate: Gate, settings: dict, catalogue, forced: str | None = None) -> list[str]:
+    """Leave out of a build's `settings` the strategies this Lean does not accept (and a
+    `--strategy` forcing one of them); returns the notes to show (the first time, or when
+    `--strategy` named one)."""
+    if not gate.left_out:
+        return []
+    settings["enabled"] = [n for n in catalogue.names() if n not in gate.left_out]
+    notes = []
+    if forced in gate.left_out:
+        settings["force_strategy"] = None
+        notes.append(f"--strategy {forced} not run: this Lean does not accept its options (see `simpulse doctor`)")
+    if not gate.cached:
+        notes.append(f"note: left out on this toolchain (see `simpulse doctor`): {', '.join(sorted(gate.left_out))}")
+    return notes
+
+
 def fingerprint(tc, catalogue) -> str:
     from simpulse.lake.facade import LAUNCHER_VERSION, package_parent
     active = sorted((s.name, tuple(s.options), tuple(s.args)) for s in (catalogue.active if catalogue else ())
