@@ -11,8 +11,6 @@ import importlib.util
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest

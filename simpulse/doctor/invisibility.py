@@ -55,7 +55,8 @@ def answers(ctx) -> Check:
 
 def _simpulse(ctx, project, *args) -> proc.Result:
     return proc.run([sys.executable, "-m", "simpulse", "build", "--state-dir", str(ctx.scratch_state / "build"),
-                     "--quiet", "--lean", str(ctx.tc.lean), "--lake", str(ctx.tc.lake), *args], env=ctx.plain_env(), cwd=project, timeout=ctx.timeout * 3)
+                     "--lean", str(ctx.tc.lean), "--lake", str(ctx.tc.lake), "--quiet", *args],
+                    env=ctx.plain_env(), cwd=project, timeout=ctx.timeout * 3)
 
 
 def _compiles(ctx) -> list[dict]:
