@@ -31,10 +31,10 @@ import zlib
 
 from simpulse import _fastjson as json   # `json` without `re`: the shim imports this module
 
-from simpulse.errors import SimpulseError
 from simpulse.store.file_lock import FileLock, try_lock
+from simpulse.store.safe_open import StoreError, UnsafeFile, UnsafeStateDir, check_dir, ensure_subdir, open_fd
 
-__all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "Store"]
+__all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "UnsafeStateDir", "UnsafeFile", "Store"]
 
 SCHEMA_VERSION = 1  # of events (`v`) and of snapshot.json (`schema`)
 LAYOUT_VERSION = 1  # of the state directory (state.json `layout`)
@@ -61,10 +61,6 @@ _TAIL_CHUNK = 8192
 _READ_CHUNK = 1 << 20
 _DIAG_DEDUP_WINDOW = 1 << 20
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-class StoreError(SimpulseError):
-    """The state directory cannot be used (missing, read-only, full disk, newer layout, ...)."""
 
 
 # --------------------------------------------------------------------------- line codec
@@ -226,21 +222,8 @@ class Store:
         self._state = os.path.join(d, STATE_NAME)
         self._segdir = os.path.join(d, SEGMENTS_NAME)
         self._diag_path = os.path.join(d, DIAG_NAME)
-        try:
-            os.stat(d)
-        except FileNotFoundError:
-            if not create:
-                raise StoreError(f"state directory {d} does not exist") from None
-            try:
-                os.makedirs(d, mode=0o700, exist_ok=True)
-                os.chmod(d, 0o700)
-            except OSError as e:
-                raise StoreError(f"cannot create state directory {d}: {_strerror(e)}") from e
-        except OSError as e:
-            raise StoreError(f"cannot use state directory {d}: {_strerror(e)}") from e
-        else:
-            if not os.path.isdir(d):
-                raise StoreError(f"state directory {d} is not a directory")
+        # ours, a directory, 0700 (created so, or tightened); UnsafeStateDir otherwise
+        check_dir(d, create=create)
         self._check_layout()
 
     @property
@@ -256,8 +239,7 @@ class Store:
 
     def _check_layout(self):
         try:
-            with open(self._state, "rb") as f:
-                raw = f.read()
+            raw = _read_file(self._state)
         except FileNotFoundError:
             raw = None
         except OSError as e:
@@ -321,16 +303,15 @@ class Store:
         try:
             with FileLock(self._clock), FileLock(self._lock):
                 try:
-                    with open(self._state, "rb") as f:
-                        if self._parse_layout(f.read()) == LAYOUT_VERSION:
-                            return  # another process migrated meanwhile
+                    if self._parse_layout(_read_file(self._state)) == LAYOUT_VERSION:
+                        return  # another process migrated meanwhile
                 except FileNotFoundError:
                     pass
                 if not os.path.exists(legacy):
                     self._write_state()
                     return
                 if os.path.exists(self._log):
-                    fd = os.open(self._log, os.O_RDONLY | _O_CLOEXEC)
+                    fd = open_fd(self._log, os.O_RDONLY)
                     try:
                         head = self._read_header_obj(fd)
                     finally:
@@ -341,8 +322,7 @@ class Store:
                             f"but no {STATE_NAME}; refusing to guess which is current. Move "
                             f"one of them away"
                         )
-                with open(legacy, "rb") as f:
-                    raw = f.read()
+                raw = _read_file(legacy)
                 lines, seq, bad = [], 0, 0
                 for lineno, line in enumerate(raw.split(b"\n"), 1):
                     if not line.strip():
@@ -401,8 +381,8 @@ class Store:
     def _diag(self, msg, key=None):
         """Append to simpulse.log; with ``key``, only if no line with that key is there yet."""
         try:
-            fd = os.open(self._diag_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _O_CLOEXEC, 0o600)
-        except OSError:
+            fd = open_fd(self._diag_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        except (OSError, StoreError):
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -485,8 +465,11 @@ class Store:
     def _segments(self):
         """[(first, last, name)] of the archived segments, in seq order."""
         try:
+            if os.path.islink(self._segdir):
+                self._report("seg:link", f"{SEGMENTS_NAME}/ is a symbolic link: not followed, its segments are not read")
+                return []
             names = os.listdir(self._segdir)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         segs = []
         for name in names:
@@ -503,7 +486,12 @@ class Store:
         path = os.path.join(self._segdir, name)
         lineno = 0
         try:
-            with gzip.open(path, "rb") as f:
+            try:
+                raw = os.fdopen(open_fd(path, os.O_RDONLY), "rb")
+            except UnsafeFile as e:
+                self._report(f"seg:{name}:unsafe", f"{SEGMENTS_NAME}/{name}: not read ({e})")
+                return
+            with raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
                 for lineno, line in enumerate(f, 1):
                     if not line.endswith(b"\n"):
                         self._report(f"seg:{name}:{lineno}", f"{SEGMENTS_NAME}/{name}: skipped 1 torn line (line {lineno})")
@@ -559,7 +547,7 @@ class Store:
         torn = None
         try:
             try:
-                fd = os.open(self._log, os.O_RDWR | os.O_APPEND | _O_CLOEXEC)
+                fd = open_fd(self._log, os.O_RDWR | os.O_APPEND)
             except FileNotFoundError:
                 fd = -1
             except OSError as e:
@@ -567,7 +555,7 @@ class Store:
             if fd < 0:
                 try:
                     self._create_log(self._max_known_seq())
-                    fd = os.open(self._log, os.O_RDWR | os.O_APPEND | _O_CLOEXEC)
+                    fd = open_fd(self._log, os.O_RDWR | os.O_APPEND)
                 except OSError as e:
                     raise StoreError(f"cannot create {self._log}: {_strerror(e)}") from e
             try:
@@ -667,9 +655,12 @@ class Store:
         """The valid snapshot as a dict, or None (missing, or invalid: reported)."""
         self._snap_bytes = 0
         try:
-            with open(self._snap, "rb") as f:
-                raw = f.read()
+            raw = _read_file(self._snap)
         except FileNotFoundError:
+            return None
+        except UnsafeFile as e:
+            if report:
+                self._report("snapshot:unsafe", f"{SNAPSHOT_NAME}: ignored ({e}); statistics rebuilt from the event log")
             return None
         except OSError as e:
             if report:
@@ -807,7 +798,7 @@ class Store:
 
     def _open_log_ro(self):
         try:
-            return os.open(self._log, os.O_RDONLY | _O_CLOEXEC)
+            return open_fd(self._log, os.O_RDONLY)
         except FileNotFoundError:
             return -1
         except OSError as e:
@@ -996,8 +987,8 @@ class Store:
                 gen, base, hend = self._read_header(fd)
                 if base >= expected:
                     self._gap(expected, base)
-                if not os.path.isdir(self._segdir):
-                    os.makedirs(self._segdir, mode=0o700, exist_ok=True)
+                if not os.path.isdir(self._segdir) or os.path.islink(self._segdir):
+                    ensure_subdir(self._segdir)
                     self._fsync_dir(self._d)
                 tmp = self._tmp_name(os.path.join(self._segdir, "segment"))
                 raw = gz = None
@@ -1100,6 +1091,20 @@ class Store:
                 os.unlink(path)
             except OSError:
                 pass
+
+
+def _read_file(path):
+    """The bytes of a regular file of the state directory (O_NOFOLLOW; UnsafeFile otherwise)."""
+    fd = open_fd(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    finally:
+        os.close(fd)
 
 
 def _write_all(fd, data):
