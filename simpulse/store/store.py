@@ -88,7 +88,7 @@ def _decode(line):
         return None
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return obj if type(obj) is dict else None
 
@@ -308,7 +308,7 @@ class Store:
             layout = json.loads(raw)["layout"]
             if type(layout) is not int:
                 raise TypeError(layout)
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, RecursionError) as e:
             raise StoreError(
                 f"{self._state} is unreadable ({type(e).__name__}); if {self._d} is a "
                 f"simpulse state directory of layout {LAYOUT_VERSION}, delete that file and it "
@@ -370,7 +370,7 @@ class Store:
                         continue
                     try:
                         ev = json.loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         ev = None
                     if type(ev) is not dict:
                         bad += 1
