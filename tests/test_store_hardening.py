@@ -452,3 +452,19 @@ def test_toolchain_json_and_facades_are_private(project):
             assert mode == 0o700, p
         elif p.name != "lean":
             assert mode & 0o077 == 0, (p, oct(mode))
+
+
+def test_statistics_of_an_earlier_version_are_completed_not_rejected(tmp_path):
+    """Counters added since (`imports`, `recent_regret`) are filled in from `empty_stats()`; the
+    statistics are kept (rebuilding them could lose history retention deleted)."""
+    d = tmp_path / "state"
+    s = Store(d, fsync=False)
+    s.append({"kind": "compile", "context": "arith", "strategy": "baseline", "module": "M",
+              "wall": 1.0, "ts": 1.0, "toolchain": "tc"})
+    st, _ = Store(d).load(L.fold, L.empty_stats())
+    del st["counters"]["imports"], st["counters"]["recent_regret"]
+    write_snapshot(d, st, current_cursor(d))
+    r = Store(d)
+    got, n = r.load(L.fold, L.empty_stats())
+    assert n == 0 and r.problems == []
+    assert got["counters"]["imports"] == 0 and got["counters"]["compiles"] == 1

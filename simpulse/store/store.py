@@ -1307,11 +1307,14 @@ _SHAPE_DEPTH = 4
 def _shape_error(v, t, path, depth):
     """None if ``v`` has the shape of the template ``t`` (the caller's ``initial``), else why.
 
-    A dict must hold every key of the template's dict (more keys are fine), each with a value
-    of the same kind: a dict, a list, a string, a bool, or a finite number (int and float are
-    interchangeable); None in the template accepts anything. Checked ``_SHAPE_DEPTH`` levels
-    deep, which covers a statistics' counters; what the template cannot describe (the entries
-    of an empty dict or list) is the caller's ``validate``'s to check."""
+    At the top, a dict must hold every key of the template's dict (more keys are fine); below,
+    a key the template has and the statistics lack is filled in from the template (statistics
+    written by an earlier version, before the key existed: what the fold's own ``setdefault``
+    would do). Every value must be of the template's kind: a dict, a list, a string, a bool,
+    or a finite number (int and float are interchangeable); None in the template accepts
+    anything. Checked ``_SHAPE_DEPTH`` levels deep, which covers a statistics' counters; what
+    the template cannot describe (the entries of an empty dict or list) is the caller's
+    ``validate``'s to check."""
     if t is None:
         return None
     if type(t) is dict:
@@ -1320,7 +1323,10 @@ def _shape_error(v, t, path, depth):
         if depth < _SHAPE_DEPTH:
             for k, tv in t.items():
                 if k not in v:
-                    return f"{path}.{k} is missing"
+                    if depth == 0:
+                        return f"{path}.{k} is missing"
+                    v[k] = _fresh(tv)
+                    continue
                 why = _shape_error(v[k], tv, f"{path}.{k}", depth + 1)
                 if why is not None:
                     return why
