@@ -468,3 +468,20 @@ def test_statistics_of_an_earlier_version_are_completed_not_rejected(tmp_path):
     got, n = r.load(L.fold, L.empty_stats())
     assert n == 0 and r.problems == []
     assert got["counters"]["imports"] == 0 and got["counters"]["compiles"] == 1
+
+
+def test_snapshot_cursor_offset_past_events_it_does_not_cover(tmp_path):
+    """Offset moved forwards to another line boundary, seq unchanged: the events in between
+    would never be folded. The line before the offset tells."""
+    d, s = filled(tmp_path, 6)
+    st, _ = s.load(fold, initial())
+    cur = current_cursor(d)
+    for i in range(6, 12):
+        s.append(ev(i))
+    lines = (d / "events.log").read_bytes().split(b"\n")
+    off = sum(len(l) + 1 for l in lines[:9])           # header + 8 events
+    write_snapshot(d, st, dict(cur, offset=off))
+    r = Store(d)
+    got, _ = r.load(fold, initial())
+    assert got["ids"] == list(range(1, 13))
+    assert any("below event seq 8" in p for p in r.problems), r.problems

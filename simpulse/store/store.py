@@ -954,6 +954,11 @@ class Store:
                 return None
             if seq < base:
                 return None  # events base..seq are in segments: the slow path reads them
+            before = self._seq_before(fd, hend, off)
+            if before is not None and before > seq:
+                # the last event before the offset has a seq the cursor does not cover
+                self._reject_snapshot(f"cursor seq {seq} is below event seq {before} before its offset {off}")
+                return None
             stats = snap["stats"]
             n = 0
             last = seq
@@ -976,6 +981,20 @@ class Store:
             return stats, n
         finally:
             os.close(fd)
+
+    def _seq_before(self, fd, hend, off):
+        """The seq of the last valid event line in the few KB before byte ``off`` (None: none
+        there, e.g. damage). One pread: what lets the fast path check its cursor cheaply."""
+        if off <= hend:
+            return None
+        start = max(hend, off - _TAIL_CHUNK)
+        lines = os.pread(fd, off - start, start).split(b"\n")
+        lines.pop()  # b"": the byte before `off` is a newline
+        for idx in range(len(lines) - 1, -1 if start == hend else 0, -1):
+            obj = _decode(lines[idx])
+            if obj is not None and type(obj.get("seq")) is int:
+                return obj["seq"]
+        return None
 
     def _check_partial(self, fd, scan):
         """Report trailing bytes without a newline, unless a writer is still writing them."""
