@@ -1312,7 +1312,8 @@ _MAX_POS = 1 << 62     # no offset or seq of a real log comes near this
 def _valid_cursor(c):
     return (
         type(c) is dict
-        and (c.get("gen") is None or (type(c.get("gen")) is str and 0 < len(c["gen"]) <= 64))
+        and "gen" in c
+        and (c["gen"] is None or (type(c.get("gen")) is str and 0 < len(c["gen"]) <= 64))
         and type(c.get("offset")) is int
         and 0 <= c["offset"] < _MAX_POS
         and type(c.get("seq")) is int
