@@ -485,3 +485,11 @@ def test_snapshot_cursor_offset_past_events_it_does_not_cover(tmp_path):
     got, _ = r.load(fold, initial())
     assert got["ids"] == list(range(1, 13))
     assert any("below event seq 8" in p for p in r.problems), r.problems
+
+
+def test_state_dir_symlink_with_a_trailing_slash_is_refused(tmp_path):
+    target = tmp_path / "target"
+    target.mkdir(mode=0o700)
+    os.symlink(target, tmp_path / "state")
+    with pytest.raises(UnsafeStateDir):
+        Store(str(tmp_path / "state") + "/")

@@ -86,9 +86,10 @@ def check_dir(path, create=True):
     one owned by someone else or one that is not a directory. A missing directory with
     ``create=False`` raises StoreError; other OS errors become StoreError."""
     d = os.fspath(path)
-    if os.path.islink(d):
+    bare = d.rstrip(os.sep) or d     # "link/" would be followed by lstat
+    if os.path.islink(bare):
         raise UnsafeStateDir(
-            f"state directory {d} is a symbolic link (to {os.readlink(d)}): refusing to follow it "
+            f"state directory {d} is a symbolic link (to {os.readlink(bare)}): refusing to follow it "
             f"(a cloned repository can carry one); pass the directory itself with --state-dir if you meant it"
         )
     try:
