@@ -13,7 +13,7 @@ from simpulse.error_handler import error_handler
 
 # One module per subcommand under simpulse/commands/, each with `register(app)`.
 COMMANDS = ("build", "recommend", "record", "stats", "monitor", "export", "import_", "bench",
-            "classify", "strategies", "learnings", "report", "config", "init")
+            "classify", "strategies", "learnings", "report", "config", "init", "verify")
 
 
 def make_app():

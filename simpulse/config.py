@@ -108,48 +108,82 @@ def _old_diagnostics_key(cfg: Config, section: dict, value, path: Path) -> None:
                      f"profile = \"{mapped}\" (the key is replaced by profile: safe | dev | aggressive)")
 
 
-def load_config(workspace: Path | None, *, flags: dict | None = None, env=None) -> Config:
+def load_config(workspace: Path | None, *, flags: dict | None = None, env=None,
+                problems: list[str] | None = None) -> Config:
+    """The effective configuration. With `problems` (a list), a mistake in `simpulse.toml` or
+    in the environment does not raise: it is appended as one line (file, key, problem) and the
+    setting keeps its earlier value (`simpulse build` then runs plain `lake build`; `simpulse
+    config` and `simpulse strategies` show it). Command-line flags always raise."""
     cfg = Config()
     env = os.environ if env is None else env
+
+    def mistake(message: str) -> None:
+        if problems is None:
+            raise SimpulseError(message)
+        problems.append(message)
+
     if workspace is not None:
         path = workspace / CONFIG_NAME
         if path.is_file():
             cfg.path = path
-            try:
-                data = tomllib.loads(path.read_text(encoding="utf-8"))
-            except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-                raise SimpulseError(f"{path}: not valid TOML: {e}") from None
-            unknown = sorted(set(data) - {"simpulse", "strategies"})
-            if unknown:
-                raise SimpulseError(f"{path}: unknown section or key {unknown[0]!r} (expected [simpulse] and [strategies.NAME])")
-            section = data.get("simpulse", {})
-            if not isinstance(section, dict):
-                raise SimpulseError(f"{path}: [simpulse] must be a table")
-            for key, value in section.items():
-                if key == "allow_diagnostic_changes":
-                    _old_diagnostics_key(cfg, section, value, path)
-                    continue
-                if key not in DEFAULTS:
-                    raise SimpulseError(f"{path}: unknown key {key!r} in [simpulse] (known: {', '.join(DEFAULTS)})")
-                cfg.set(key, value, str(path))
-            strategies = data.get("strategies", {})
-            if not isinstance(strategies, dict):
-                raise SimpulseError(f"{path}: [strategies] must hold tables [strategies.NAME]")
-            cfg.strategies = strategies
+            _read_file(cfg, path, mistake)
     for key, var in ENV.items():
         raw = env.get(var)
         if raw:
             value: object = raw
-            if _TYPES[key] is float:
-                try:
-                    value = float(raw)
-                except ValueError:
-                    raise SimpulseError(f"{var}: not a number: {raw!r}") from None
-            cfg.set(key, value, f"environment {var}")
+            try:
+                if _TYPES[key] is float:
+                    try:
+                        value = float(raw)
+                    except ValueError:
+                        raise SimpulseError(f"{var}: not a number: {raw!r}") from None
+                cfg.set(key, value, f"environment {var}")
+            except SimpulseError as e:
+                mistake(str(e))
     for key, value in (flags or {}).items():
         if value is not None:
             cfg.set(key, value, "command line")
     return cfg
+
+
+def _read_file(cfg: Config, path: Path, mistake) -> None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as e:
+        mistake(f"{path}: not valid TOML: {e}")
+        return
+    unknown = sorted(set(data) - {"simpulse", "strategies"})
+    if unknown:
+        mistake(f"{path}: unknown section or key {unknown[0]!r} (expected [simpulse] and [strategies.NAME])")
+    section = data.get("simpulse", {})
+    if not isinstance(section, dict):
+        mistake(f"{path}: [simpulse] must be a table")
+        section = {}
+    for key, value in section.items():
+        try:
+            if key == "allow_diagnostic_changes":
+                _old_diagnostics_key(cfg, section, value, path)
+            elif key not in DEFAULTS:
+                raise SimpulseError(f"{path}: unknown key {key!r} in [simpulse] (known: {', '.join(DEFAULTS)})")
+            else:
+                cfg.set(key, value, str(path))
+        except SimpulseError as e:
+            mistake(str(e))
+    strategies = data.get("strategies", {})
+    if not isinstance(strategies, dict):
+        mistake(f"{path}: [strategies] must hold tables [strategies.NAME]")
+        strategies = {}
+    cfg.strategies = strategies
+
+
+def resolve_state_dir(workspace: Path | None, value: str | Path) -> Path:
+    """A state directory as given by `--state-dir`, SIMPULSE_STATE_DIR or `state_dir` in
+    simpulse.toml, resolved one way for all three: `~` expanded, and a relative path taken
+    from the workspace root (from the current directory outside a Lake project)."""
+    p = Path(value).expanduser()
+    if not p.is_absolute():
+        p = (workspace if workspace is not None else Path.cwd()) / p
+    return p.resolve()
 
 
 IMPORTED_STRATEGIES = "imported-strategies.json"
@@ -171,15 +205,26 @@ def read_imported_strategies(state_dir) -> list:
     return data
 
 
-def catalogue_for(cfg: Config, state_dir: Path | None = None):
+def catalogue_for(cfg: Config, state_dir: Path | None = None, *, problems: list[str] | None = None):
     """The user's catalogue: built-ins, `[strategies.*]` of simpulse.toml, and strategies an
     import was explicitly trusted to add (``<state_dir>/imported-strategies.json``, a list of
-    definitions; each passes the allowlist again here)."""
+    definitions; each passes the allowlist again here). With `problems` (a list), a refused
+    strategy, or an unknown name in `enabled`, is left out and its problem appended (one line)
+    instead of raising: the others are used."""
     from simpulse.strategy.catalogue import STRATEGY_SPEC_KEYS, Catalogue
     user = dict(cfg.strategies)
+    imported: list = []
     if state_dir is not None:
-        for d in read_imported_strategies(state_dir):
+        try:
+            imported = read_imported_strategies(state_dir)
+        except SimpulseError as e:
+            if problems is None:
+                raise
+            problems.append(f"{e} (its strategies are left out)")
+    if imported:
+        for d in imported:
             if isinstance(d, dict) and isinstance(d.get("name"), str) and d["name"] not in user:
                 user[d["name"]] = {k: d[k] for k in STRATEGY_SPEC_KEYS if k in d}
+    where = str(cfg.path) if cfg.path else "simpulse.toml"
     return Catalogue.with_user(user, enabled=cfg["enabled"], profile=cfg["profile"],
-                               allow_breaking=cfg["allow_breaking"])
+                               allow_breaking=cfg["allow_breaking"], problems=problems, where=where)

@@ -74,8 +74,13 @@ def test_bad_simpulse_toml(built, name, text, needle):
     before = log_bytes(built)
     cfg.write_text(text)
     try:
-        for cmd in (["build"], ["config", "--show"]):
-            one_line_error(built.simpulse(*cmd), needle)
+        # a build is never stopped by a configuration mistake: one line says what is wrong
+        # (and the build is plain `lake build`, or the refused strategy is left out)
+        p = built.simpulse("build")
+        assert p.returncode == 0 and "Build completed successfully" in p.stdout and "Traceback" not in p.stderr
+        assert sum(needle in ln for ln in p.stderr.splitlines()) == 1, p.stderr
+        # the tools to diagnose it show it and fail
+        one_line_error(built.simpulse("config", "--show"), needle)
     finally:
         cfg.unlink()
     assert log_bytes(built) == before          # nothing recorded, nothing lost
@@ -83,10 +88,13 @@ def test_bad_simpulse_toml(built, name, text, needle):
 
 # -- record ---------------------------------------------------------------------------------------
 RECORD_CASES = [
-    ("negative", ["simp_heavy", "no-linters", "-1", "1"], "positive"),
-    ("zero", ["simp_heavy", "no-linters", "1", "0"], "positive"),
-    ("NaN", ["simp_heavy", "no-linters", "nan", "1"], "positive"),
-    ("infinite", ["simp_heavy", "no-linters", "1", "inf"], "positive"),
+    ("negative", ["simp_heavy", "no-linters", "-1", "1"], "compile time"),
+    ("zero", ["simp_heavy", "no-linters", "1", "0"], "compile time"),
+    ("NaN", ["simp_heavy", "no-linters", "nan", "1"], "compile time"),
+    ("infinite", ["simp_heavy", "no-linters", "1", "inf"], "compile time"),
+    ("1e308", ["arith", "no-linters", "1", "1e308"], "at most 86400"),
+    ("1e308 against 1e-308", ["arith", "no-linters", "1e308", "1e-308"], "at most 86400"),
+    ("a tiny time", ["arith", "no-linters", "1", "1e-308"], "more than 1e-06"),
     ("not a number", ["simp_heavy", "no-linters", "fast", "1"], ""),
     ("unknown context", ["hyperspace", "no-linters", "1", "1"], "unknown context"),
     ("unknown strategy", ["simp_heavy", "warp-speed", "1", "1"], "unknown strategy"),
@@ -101,6 +109,26 @@ def test_bad_record(built, name, args, needle):
         assert p.returncode == 2 and "Traceback" not in p.stderr
     else:
         one_line_error(p, needle)
+    assert log_bytes(built) == before
+
+
+@pytest.mark.parametrize("path", ["Fixtures/Missing.lean", "README.md", "Fixtures"])
+def test_record_needs_a_lean_file_that_exists(built, path):
+    before = log_bytes(built)
+    one_line_error(built.simpulse("record", path, "arith", "no-async", "2", "1"), "not a .lean file")
+    assert log_bytes(built) == before
+
+
+def test_record_refuses_a_name_that_is_not_utf8(built):
+    import os
+    import subprocess
+    import sys
+    before = log_bytes(built)
+    name = os.fsencode("Fixtures/") + b"\xff\xfe.lean"
+    (built.root / os.fsdecode(name)).write_text("theorem t : 1 = 1 := rfl\n")
+    p = subprocess.run([os.fsencode(sys.executable), b"-m", b"simpulse", b"record", name, b"arith", b"no-async",
+                        b"2", b"1"], cwd=built.root, env=built.env, capture_output=True, text=True)
+    one_line_error(p, "not valid UTF-8")
     assert log_bytes(built) == before
 
 

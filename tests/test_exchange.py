@@ -311,7 +311,7 @@ def test_every_cut_of_a_file_is_reported_as_truncated():
 def test_hostile_imports_are_refused_and_merge_nothing(built, exported, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(built.root)
     sdir = tmp_path / "state"
-    code, out, err = cli(capsys, "record", "X.lean", "arith", "no-linters", "2", "1", "--state-dir", str(sdir))
+    code, out, err = cli(capsys, "record", "Fixtures/Arith.lean", "arith", "no-linters", "2", "1", "--state-dir", str(sdir))
     assert code == 0, err
     before = state_files(sdir)
     messages = {}

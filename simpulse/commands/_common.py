@@ -29,15 +29,17 @@ def config(workspace: Path | None = None, **flags):
 
 
 def state_dir(given: Path | None, *, must_exist: bool = True, cfg=None) -> Path:
+    """`--state-dir` / SIMPULSE_STATE_DIR, else `state_dir` of the configuration; relative
+    paths are taken from the workspace root (`config.resolve_state_dir`)."""
+    from simpulse.config import resolve_state_dir
+    ws = workspace_or_none()
     if given is not None:
-        sdir = Path(given).expanduser().resolve()
+        sdir = resolve_state_dir(ws, given)
     else:
-        ws = workspace_or_none()
         if ws is None:
             raise SimpulseError("not inside a Lake project and no --state-dir given")
         cfg = cfg or config(ws)
-        p = Path(cfg["state_dir"]).expanduser()
-        sdir = (p if p.is_absolute() else ws / p).resolve()
+        sdir = resolve_state_dir(ws, cfg["state_dir"])
     if must_exist and not sdir.is_dir():
         raise SimpulseError(f"no simpulse state at {sdir} (run `simpulse build` first, or pass --state-dir)")
     return sdir

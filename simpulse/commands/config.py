@@ -8,12 +8,17 @@ from simpulse.commands._common import JSON_OPTION, print_json
 
 
 def effective(flags: dict) -> dict:
+    """The effective configuration, and the problems found in it (each left out: what is shown
+    is what would be used)."""
     from simpulse.commands._common import workspace_or_none
     from simpulse.config import DEFAULTS, DOCS, ENV, catalogue_for, load_config
     ws = workspace_or_none()
-    cfg = load_config(ws, flags=flags)
-    catalogue_for(cfg)          # the [strategies] tables are part of the configuration: validate them
+    problems: list[str] = []
+    cfg = load_config(ws, flags=flags, problems=problems)
+    catalogue_for(cfg, problems=problems)   # the [strategies] tables are part of the configuration
     return {
+        "problems": problems,
+        "notes": list(cfg.notes),
         "workspace": str(ws) if ws else None,
         "config_file": str(cfg.path) if cfg.path else None,
         "values": {k: {"value": cfg.values[k], "source": cfg.sources[k], "default": DEFAULTS[k],
@@ -34,6 +39,7 @@ def config_cmd(
     data = effective({"mode": mode, "policy": policy, "state_dir": state_dir})
     if as_json:
         print_json(data)
+        _exit_on_problems(data["problems"])
         return
     from rich.console import Console
     from rich.markup import escape
@@ -46,6 +52,19 @@ def config_cmd(
         console.print(f"({escape(v['source'])}) {key} = {escape(_show(v['value']))}", soft_wrap=True)
     if data["strategies"]:
         console.print(f"({escape(data['config_file'])}) strategies = {', '.join(data['strategies'])}", soft_wrap=True)
+    for line in data["notes"]:
+        console.print(f"note: {escape(line)}", soft_wrap=True)
+    _exit_on_problems(data["problems"])
+
+
+def _exit_on_problems(problems: list[str]) -> None:
+    """Each problem on stderr, one line each, then exit 2 (the values shown are what a build
+    would use: `simpulse build` runs plain `lake build` while the file has a mistake)."""
+    if problems:
+        import sys
+        for line in problems:
+            print(f"simpulse: error: {line}", file=sys.stderr)
+        raise typer.Exit(2)
 
 
 def _show(v) -> str:

@@ -86,6 +86,10 @@ def recommend(
                   "ci": list(a.speedup_ci), "prob_better": a.prob_better, "suspended": a.suspended}
                  for a in arms],
     })
+    from simpulse.commands.stats import verify_evidence
+    data["verify"] = (verify_evidence(sdir, d.context) if sdir is not None
+                      else {"totals": {"comparisons": 0, "contexts": 0, "differing_pairs": 0},
+                            "strategies": [], "findings": []})
     if as_json:
         print_json(data)
         return
@@ -116,6 +120,8 @@ def render(data: dict) -> None:
     console.print(f"  evidence: {escape(data['prior']['main'])}")
     if data["suspended"]:
         console.print(f"  suspended in this context: {', '.join(data['suspended'])}")
+    for line in (data.get("verify") or {}).get("findings", []):
+        console.print(f"  verify: {escape(line)}")
     table = Table(title=f"strategies in context {data['context']}", title_justify="left", header_style="bold")
     for col in ("strategy", "pulls", "speedup", "95% CI", "P(beats baseline)", "suspended"):
         table.add_column(col, justify="left" if col in ("strategy", "suspended") else "right")

@@ -19,14 +19,19 @@ from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fmt_seconds
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+# A plausible compile time: more than a microsecond, at most a day.
+MIN_SECONDS, MAX_SECONDS = 1e-6, 86400.0
+
+
 def parse_seconds(raw: str, what: str) -> float:
     from simpulse.errors import SimpulseError
     try:
         x = float(raw)
     except (TypeError, ValueError):
         raise SimpulseError(f"{what} must be a number of seconds, got {raw!r}") from None
-    if not math.isfinite(x) or x <= 0:
-        raise SimpulseError(f"{what} must be a positive, finite number of seconds, got {raw!r}")
+    if not math.isfinite(x) or not MIN_SECONDS < x <= MAX_SECONDS:
+        raise SimpulseError(f"{what} must be a compile time in seconds, more than {MIN_SECONDS:g} and at most "
+                            f"{MAX_SECONDS:g} (24 h), got {raw!r}")
     return x
 
 
@@ -43,7 +48,7 @@ def _posterior(lrn, ctx: str, strategy) -> dict:
 
 
 def record(
-    file: Path = typer.Argument(..., help="The module's source file (need not exist here)."),
+    file: Path = typer.Argument(..., help="The module's source file (a .lean file of this workspace)."),
     context: str = typer.Argument(..., help="Its context (see `simpulse classify`)."),
     strategy: str = typer.Argument(..., help="The strategy measured (see `simpulse strategies`)."),
     baseline_s: str = typer.Argument(..., metavar="BASELINE_S", help="Baseline compile time, seconds."),
@@ -62,6 +67,13 @@ def record(
         raise SimpulseError(f"unknown context {context!r} (known: {', '.join(CONTEXTS)})")
     base = parse_seconds(baseline_s, "BASELINE_S")
     wall = parse_seconds(optimized_s, "OPTIMIZED_S")
+    p = Path(file).expanduser()
+    try:
+        str(p).encode("utf-8")
+    except UnicodeEncodeError:
+        raise SimpulseError(f"FILE: the name {str(p)!r} is not valid UTF-8") from None
+    if p.suffix != ".lean" or not p.is_file():
+        raise SimpulseError(f"FILE: {p} is not a .lean file here (record the module's source file)")
     if decision is not None and not _ID.match(decision):
         raise SimpulseError(f"--decision must be an id of letters, digits, '-' or '_', got {decision!r}")
     sdir = state_dir(state, must_exist=False)
@@ -72,15 +84,9 @@ def record(
     if not sdir.is_dir():
         lrn = learner(sdir, create=True)
     before = _posterior(lrn, context, strat)
-    p = Path(file).expanduser()
-    if p.is_file():
-        from simpulse.commands.classify import ModuleFile
-        mf = ModuleFile(p)
-        rel, module, source_hash = mf.rel, mf.module, mf.classification.source_hash
-    else:
-        rel = str(file)
-        module = os.path.splitext(rel)[0].replace(os.sep, ".").strip(".")
-        source_hash = None
+    from simpulse.commands.classify import ModuleFile
+    mf = ModuleFile(p)
+    rel, module, source_hash = mf.rel, mf.module, mf.classification.source_hash
     event = {
         "v": 1, "kind": "record", "id": os.urandom(8).hex(), "ts": time.time(), "source": "record",
         "toolchain": lrn.toolchain, "module": module, "path": rel, "source_hash": source_hash,

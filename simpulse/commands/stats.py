@@ -48,6 +48,12 @@ def render(data: dict, console=None, *, simulated: bool = False) -> None:
     for row in data["leaderboard"]:
         for name, why in row["suspended"].items():
             console.print(f"  suspended in {row['context']}: {name} — {why}")
+    for line in (data.get("verify") or {}).get("findings", []):
+        console.print(f"  verify: {line}")
+    v = (data.get("verify") or {}).get("totals") or {}
+    if v.get("comparisons") and not v.get("differing_pairs"):
+        console.print(f"  verify: {v['comparisons']} comparisons in {v['contexts']} contexts, no strategy changed "
+                      "a verdict, a message or an output")
     for e in data.get("imports", []):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["ts"])) if e.get("ts") else "?"
         again = f"; replaced {e['replaces']}, an earlier export of the same state" if e.get("replaces") else ""
@@ -74,6 +80,15 @@ def render(data: dict, console=None, *, simulated: bool = False) -> None:
                       f"{tc['contexts']} contexts, {tc['modules']} modules, last {when}")
 
 
+def verify_evidence(sdir: Path, context: str | None = None) -> dict:
+    """What `simpulse verify` observed (``<state_dir>/verify.json``), for display: the totals,
+    one row per (context, strategy), and the findings as sentences."""
+    from simpulse.store import verdicts
+    from simpulse.verify import evidence as E
+    rs = E.rows(verdicts.read(sdir), context)
+    return {"totals": E.totals(rs), "strategies": rs, "findings": E.lines(rs)}
+
+
 def stats(
     state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
@@ -88,6 +103,7 @@ def stats(
         if not as_json:
             print("simpulse: counters reset (the event log and what was learned are kept)")
     data = summary(lrn)
+    data["verify"] = verify_evidence(sdir)
     if as_json:
         print_json(data)
     elif not zero:

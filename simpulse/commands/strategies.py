@@ -7,11 +7,12 @@ from pathlib import Path
 from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json
 
 
-def catalogue_rows(cfg, sdir: Path | None) -> list[dict]:
+def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None) -> list[dict]:
     from simpulse.config import IMPORTED_STRATEGIES, catalogue_for
     from simpulse.strategy.catalogue import PROFILES
-    cat = catalogue_for(cfg, sdir)
+    cat = catalogue_for(cfg, sdir, problems=problems)
     active = {s.name for s in cat.active}
+    seen = _verify_findings(sdir)
     rows = []
     for s in cat.all.values():
         if s.builtin:
@@ -37,8 +38,23 @@ def catalogue_rows(cfg, sdir: Path | None) -> list[dict]:
             "prior_mean": s.prior_mean, "prior_strength": s.prior_strength,
             "source": "builtin" if s.builtin else ("simpulse.toml" if s.name in cfg.strategies else "imported"),
             "defined_in": source, "active": s.name in active, "inactive_because": why,
+            "verify": seen.get(s.name, []),
         })
     return rows
+
+
+def _verify_findings(sdir: Path | None) -> dict[str, list[dict]]:
+    """Per strategy, what `simpulse verify` saw it change and where: [{context, changes, seen_on}]."""
+    if sdir is None:
+        return {}
+    from simpulse.store import verdicts
+    from simpulse.verify import evidence as E
+    out: dict[str, list[dict]] = {}
+    for r in E.rows(verdicts.read(sdir)):
+        if r["changes"]:
+            out.setdefault(r["strategy"], []).append(
+                {"context": r["context"], "changes": r["changes"], "seen_on": r["seen_on"]})
+    return out
 
 
 def strategies(
@@ -46,16 +62,20 @@ def strategies(
     as_json: bool = JSON_OPTION,
 ):
     """The strategies: options and arguments, risks, source (builtin / simpulse.toml / imported), active or why not."""
-    from simpulse.commands._common import config, state_dir
+    from simpulse.commands._common import state_dir, workspace_or_none
+    from simpulse.commands.config import _exit_on_problems
+    from simpulse.config import load_config
     from simpulse.errors import SimpulseError
-    cfg = config()
+    problems: list[str] = []
+    cfg = load_config(workspace_or_none(), problems=problems)
     try:
         sdir = state_dir(state, must_exist=False, cfg=cfg)
     except SimpulseError:
         sdir = None
-    rows = catalogue_rows(cfg, sdir if sdir is not None and sdir.is_dir() else None)
+    rows = catalogue_rows(cfg, sdir if sdir is not None and sdir.is_dir() else None, problems)
     if as_json:
         print_json(rows)
+        _exit_on_problems(problems)
         return
     from rich.console import Console
     from rich.markup import escape
@@ -82,8 +102,15 @@ def strategies(
         if not r["active"]:
             console.print(f"  * {r['name']} is not used: {escape(r['inactive_because'])}", soft_wrap=True)
     for r in rows:
+        for f in r["verify"]:
+            mods = "; ".join(f"{k} on {', '.join(v[:3])}{' …' if len(v) > 3 else ''}" for k, v in f["seen_on"].items())
+            console.print(f"  verify: {r['name']} changes {' and '.join(f['changes'])} in {f['context']} "
+                          f"(seen: {escape(mods)}); left out there by every profile that does not accept it",
+                          soft_wrap=True)
+    for r in rows:
         where = "" if r["source"] == "builtin" else f" [dim](from {escape(r['defined_in'])})[/dim]"
         console.print(f"  [bold]{r['name']}[/bold]: {escape(r['description'])}{where}")
+    _exit_on_problems(problems)
 
 
 def register(app) -> None:

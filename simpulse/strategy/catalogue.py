@@ -276,10 +276,26 @@ class Catalogue:
         return self._signatures.get(name, frozenset())
 
     @classmethod
-    def with_user(cls, user: dict | None, **kw) -> "Catalogue":
+    def with_user(cls, user: dict | None, *, problems: list[str] | None = None, where: str = "simpulse.toml",
+                  **kw) -> "Catalogue":
+        """Built-ins plus the user's strategies. With `problems` (a list), a strategy the
+        allowlist refuses, or a name in `enabled` that names none, is left out and its problem
+        appended ("<where>: ..."); without it, the first problem raises."""
         strategies = list(BUILTIN)
         for name, spec in (user or {}).items():
-            if any(s.name == name for s in BUILTIN):
-                raise SimpulseError(f"strategy {name!r} is built in; choose another name")
-            strategies.append(strategy_from_config(name, spec))
+            try:
+                if any(s.name == name for s in BUILTIN):
+                    raise SimpulseError(f"strategy {name!r} is built in; choose another name")
+                strategies.append(strategy_from_config(name, spec))
+            except SimpulseError as e:
+                if problems is None:
+                    raise
+                problems.append(f"{where}: [strategies.{name}] left out: {e}")
+        enabled = kw.get("enabled")
+        if problems is not None and enabled is not None:
+            known = {s.name for s in strategies} | {BASELINE}
+            for name in enabled:
+                if name not in known:
+                    problems.append(f"{where}: enabled names unknown strategy {name!r}: left out")
+            kw["enabled"] = [n for n in enabled if n in known]
         return cls(strategies, **kw)

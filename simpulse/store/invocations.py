@@ -1,0 +1,133 @@
+"""How Lake last ran `lean` on each module: what `simpulse verify` replays.
+
+Standard library only: the shim imports this module and calls `remember` once per module
+compilation (inside a try: a failure here never touches the compile). One small JSON file per
+module under ``<state_dir>/invocations/`` (directory 0700, files 0600), replaced atomically
+(a temporary file in the same directory, then ``os.replace``), so a reader sees the old record
+or the new one, never a torn one::
+
+    {"version": 1, "module": "Fixtures.Basic",
+     "argv": ["Fixtures/Basic.lean", "-R", ".", "-o", "...", "--json"],   # without the program
+     "cwd": "/ws", "lean_path": "/sysroot/lib/lean:/ws/.lake/build/lib/lean",
+     "source_path": "Fixtures/Basic.lean",        # as Lake passed it (relative to cwd) or absolute
+     "source_hash": "<sha1 of the source>", "toolchain": "<githash>", "time": 1765000000.0}
+
+File names: the module name with every character outside ``[A-Za-z0-9._-]`` written as
+``%XX`` (UTF-8 bytes), so that ``«weird name».X`` or a name with a ``/`` stays one file in the
+directory; a name whose file name would be over 200 bytes is shortened to a prefix plus a hash
+of the full name (the record's ``module`` field is the truth; `load_all` keys on it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from simpulse import _fastjson as json
+
+__all__ = ["VERSION", "DIR_NAME", "remember", "load", "load_all", "file_name"]
+
+VERSION = 1
+DIR_NAME = "invocations"
+_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+_MAX_NAME = 200
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def file_name(module: str) -> str:
+    """The record's file name for `module` (see the module docstring)."""
+    raw = module.encode("utf-8", "surrogatepass")
+    name = "".join(chr(b) if b in _SAFE else f"%{b:02X}" for b in raw)
+    if name.startswith("."):
+        name = "%2E" + name[1:]          # never a hidden file, never "." or ".."
+    if len(name) > _MAX_NAME:
+        import hashlib
+        name = name[:_MAX_NAME - 41] + "~" + hashlib.sha1(raw).hexdigest()
+    return name + ".json"
+
+
+def write_atomic(path: str, data: bytes, *, fsync: bool = False) -> None:
+    """Write `data` to `path` through a temporary file in the same directory and ``os.replace``:
+    the file is the old one or the new one, never torn; created 0600. (`Store._write_atomic`
+    does the same for a `Store`'s own files; this one needs no `Store`.)"""
+    from simpulse.store.store import _write_all
+    tmp = f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
+    try:
+        try:
+            _write_all(fd, data)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def make_private_dir(path: str) -> None:
+    """Create `path` as 0700 if it is missing — the directory itself only: its parent (the state
+    directory) must exist, so a state directory deleted during a build is not resurrected."""
+    if not os.path.isdir(path):
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        os.chmod(path, 0o700)
+
+
+def remember(state_dir, module: str, *, argv, cwd, lean_path, source_path, source_hash, toolchain) -> str:
+    """Record how `module` was compiled; returns the record's path. Raises OSError/TypeError on
+    failure: the caller (the shim) wraps it in a try."""
+    d = os.path.join(os.fspath(state_dir), DIR_NAME)
+    make_private_dir(d)
+    rec = {"version": VERSION, "module": str(module), "argv": [str(a) for a in argv],
+           "cwd": os.fspath(cwd) if cwd is not None else None,
+           "lean_path": os.fspath(lean_path) if lean_path is not None else None,
+           "source_path": os.fspath(source_path) if source_path is not None else None,
+           "source_hash": source_hash, "toolchain": toolchain, "time": round(time.time(), 3)}
+    path = os.path.join(d, file_name(str(module)))
+    write_atomic(path, json.dumps(rec, separators=(",", ":")).encode("ascii"))
+    return path
+
+
+def _valid(rec) -> bool:
+    return (type(rec) is dict and rec.get("version") == VERSION and isinstance(rec.get("module"), str)
+            and isinstance(rec.get("argv"), list) and all(isinstance(a, str) for a in rec["argv"])
+            and isinstance(rec.get("cwd"), str))
+
+
+def _read(path: str):
+    try:
+        with open(path, "rb") as f:
+            rec = json.loads(f.read())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    return rec if _valid(rec) else None
+
+
+def load(state_dir, module: str) -> dict | None:
+    """The record of `module`, or None (missing, unreadable, or not a version-1 record)."""
+    rec = _read(os.path.join(os.fspath(state_dir), DIR_NAME, file_name(module)))
+    return rec if rec is not None and rec["module"] == module else None
+
+
+def load_all(state_dir) -> dict[str, dict]:
+    """Every readable record, keyed by module name (sorted). Unreadable files are skipped."""
+    d = os.path.join(os.fspath(state_dir), DIR_NAME)
+    try:
+        names = sorted(os.listdir(d))
+    except OSError:
+        return {}
+    out: dict[str, dict] = {}
+    for name in names:
+        if not name.endswith(".json") or ".tmp." in name:
+            continue
+        rec = _read(os.path.join(d, name))
+        if rec is not None:
+            out[rec["module"]] = rec
+    return dict(sorted(out.items()))
