@@ -80,6 +80,21 @@ def open_fd(path, flags, mode=FILE_MODE):
     return fd
 
 
+def read_file(path) -> bytes:
+    """The bytes of a regular file of ours in the state directory (`open_fd`: never through a
+    link). Raises OSError / UnsafeFile."""
+    fd = open_fd(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    finally:
+        os.close(fd)
+
+
 def check_dir(path, create=True):
     """Make sure ``path`` is a usable state directory of the current user: create it 0700 (with
     its missing parents 0700), tighten an existing one of ours to 0700, refuse (UnsafeStateDir)
