@@ -12,6 +12,7 @@ from simpulse.errors import SimpulseError
 
 @contextlib.contextmanager
 def error_handler():
+    started_on_devnull = _stdout_is_devnull()
     try:
         yield
     except SimpulseError as e:
@@ -27,7 +28,7 @@ def error_handler():
         _line(f"simpulse: error: {e.strerror or e}{where}")
         raise SystemExit(2) from None
     except SystemExit as e:
-        if e.code == 1 and _pipe_was_closed():
+        if e.code == 1 and _pipe_was_closed(started_on_devnull):
             _closed_pipe()
         raise
     except GeneratorExit:
@@ -87,9 +88,22 @@ def _click_exceptions():
     return types.SimpleNamespace(**found)
 
 
-def _pipe_was_closed() -> bool:
-    # typer/click catch EPIPE themselves: they wrap the streams in PacifyFlushWrapper and exit 1
-    return type(sys.stdout).__name__ == "PacifyFlushWrapper"
+def _pipe_was_closed(started_on_devnull: bool) -> bool:
+    """Whether an exit code 1 comes from a closed stdout: typer/click catch EPIPE themselves (they
+    wrap the streams in PacifyFlushWrapper and exit 1), and so does rich (it points stdout at
+    /dev/null and exits 1). An exit 1 of a command whose output went to /dev/null from the start
+    (`simpulse verify >/dev/null`) stays 1."""
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        return True
+    return not started_on_devnull and _stdout_is_devnull()
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        out, null = os.fstat(sys.__stdout__.fileno()), os.stat(os.devnull)
+    except (OSError, AttributeError, ValueError):
+        return False
+    return (out.st_dev, out.st_ino) == (null.st_dev, null.st_ino)
 
 
 def _closed_pipe():
