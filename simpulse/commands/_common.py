@@ -81,4 +81,12 @@ def fmt_seconds(s: float) -> str:
 
 
 def fmt_speedup(x: float) -> str:
+    """A speedup, > 1 faster (as hyperfine): "1.25×"."""
     return f"{x:.2f}×"
+
+
+def fmt_faster(x: float) -> str:
+    """A speedup in words: "1.25× faster", "1.06× slower" (the inverse, as hyperfine says it)."""
+    if x >= 0.995:
+        return f"{x:.2f}× faster" if x >= 1.005 else "as fast (1.00×)"
+    return f"{1 / x:.2f}× slower" if x > 0 else "slower"
