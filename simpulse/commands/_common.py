@@ -90,3 +90,38 @@ def fmt_faster(x: float) -> str:
     if x >= 0.995:
         return f"{x:.2f}× faster" if x >= 1.005 else "as fast (1.00×)"
     return f"{1 / x:.2f}× slower" if x > 0 else "slower"
+
+
+def fit_table(build, width: int | None, optional: tuple[str, ...]):
+    """`build(dropped)` → a rich Table without the columns named in `dropped`. Leaves out the
+    columns of `optional`, in that order, until the table's natural width fits `width`: a
+    narrow terminal loses a column, never the end of a number."""
+    from rich.console import Console
+    from rich.measure import Measurement
+    dropped: list[str] = []
+    table = build(dropped)
+    if width is None:
+        return table
+    wide = Console(width=10_000)           # measures the natural width, unclamped
+    for col in optional:
+        if Measurement.get(wide, wide.options, table).maximum <= width:
+            break
+        dropped.append(col)
+        table = build(dropped)
+    return table
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """"1 strategy failure", "2 strategy failures"."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+class Fitted:
+    """A table built at render time for the width it gets (`fit_table`): for live displays,
+    whose width is the terminal's at each refresh."""
+
+    def __init__(self, build, optional: tuple[str, ...]):
+        self.build, self.optional = build, optional
+
+    def __rich_console__(self, console, options):
+        yield fit_table(self.build, options.max_width, self.optional)

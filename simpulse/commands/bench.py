@@ -38,7 +38,7 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fmt_seconds, print_json
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, plural, print_json
 
 # Bench results are paired observations (baseline_wall = the interleaved baseline's median);
 # the learner's fold treats kind "bench" like "record" and counts them under `benches`.
@@ -250,10 +250,6 @@ def _speedup(row) -> str:
     return f"{row['speedup']:.3f}×" + (f" [{_ci(row, 3)}]" if row["speedup_ci"][0] is not None else "")
 
 
-def plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else (many or one + 's')}"
-
-
 VERDICTS = {"faster": "[green]faster[/green]", "slower": "[red]slower[/red]", "same": "n.s.",
             "reference": "reference", "unknown": "?"}
 # Columns in the order they are given up when the terminal is too narrow for all of them.
@@ -264,9 +260,7 @@ def table(data: dict, width: int | None = None):
     """The results table; columns of OPTIONAL_COLUMNS are left out, in that order, until it fits
     `width`: a number is never cut."""
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
-    from rich.measure import Measurement
     from rich.table import Table
     base_med = data["arms"][0]["median"] or 1.0
     unit, k, nd = ("ms", 1000.0, 1 if base_med < 0.01 else 0) if base_med < 1 else ("s", 1.0, 2)
@@ -297,16 +291,7 @@ def table(data: dict, width: int | None = None):
             t.add_row(*[cells.get(c, "—") for c, _ in keep])
         return t
 
-    dropped: list[str] = []
-    t = build(dropped)
-    if width is not None:
-        console = Console(width=10_000)      # measures the table's natural width, unclamped
-        for col in OPTIONAL_COLUMNS:
-            if Measurement.get(console, console.options, t).maximum <= width:
-                break
-            dropped.append(col)
-            t = build(dropped)
-    return t
+    return fit_table(build, width, OPTIONAL_COLUMNS)
 
 
 def render(data: dict, console) -> None:
