@@ -12,7 +12,10 @@ from simpulse.errors import SimpulseError
 
 STATE_DIR_OPTION = typer.Option(None, "--state-dir", envvar="SIMPULSE_STATE_DIR",
                                 help="State directory (default: .simpulse/ at the workspace root).")
-JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (shapes in docs/json/<command>.md).")
+# The documentation the help points to is shipped inside the package (pyproject.toml: package
+# data), so the path exists wherever simpulse is installed.
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+JSON_OPTION = typer.Option(False, "--json", help=f"Machine-readable output (its shape: {DOCS / 'json'}/<command>.md).")
 
 
 def workspace_or_none() -> Path | None:

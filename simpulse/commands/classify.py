@@ -64,7 +64,7 @@ def classify_cmd(
     explain: bool = typer.Option(False, "--explain", help="Print the rules that decided and the features."),
     as_json: bool = JSON_OPTION,
 ):
-    """The context of each module (the rules: docs/contexts.md, shipped in simpulse's package directory)."""
+    """The context of each module."""
     mods = [ModuleFile(f) for f in files]
     if as_json:
         print_json([{"path": m.rel, "module": m.module, "context": m.context,
@@ -104,4 +104,5 @@ def _fmt(v) -> str:
 
 
 def register(app) -> None:
-    app.command("classify")(classify_cmd)
+    from simpulse.commands._common import DOCS
+    app.command("classify", help=f"The context of each module (the rules: {DOCS / 'contexts.md'}).")(classify_cmd)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, print_json, state_dir
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, plural, print_json, state_dir
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 32
@@ -316,10 +316,10 @@ def render_html(data: dict) -> str:
     lo, hi = final["saved_ci"]
     parts.append(
         f"<p>{data['compiles']} compilations replayed from the event log (a point every "
-        f"{data['every']} compiles). Time saved against baseline: <b>{e(fmt_seconds(final['saved_seconds']))}</b> "
+        f"{plural(data['every'], 'compile')}). Time saved against baseline: <b>{e(fmt_seconds(final['saved_seconds']))}</b> "
         f"(95% CI {e(fmt_seconds(lo))} … {e(fmt_seconds(hi))}), {final['saved_fraction']:.1%} of the "
         f"estimated baseline time; cumulative regret {e(fmt_seconds(final['regret_seconds']))}; "
-        f"{final['failures']} strategy failures caught by the baseline fallback.</p>")
+        f"{plural(final['failures'], 'strategy failure')} caught by the baseline fallback.</p>")
     markers = [(m["compiles"], m["text"]) for m in data["milestones"] if m["kind"] != "first_compile"]
     parts.append("<h2>Time saved and regret</h2><div class=\"charts\">")
     parts.append(svg_chart(xs, [("time saved (estimate)", col("saved_seconds"), "#1a7f37")],

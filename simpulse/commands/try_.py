@@ -107,8 +107,9 @@ def try_cmd(
 
     console = Console(highlight=False)
     env = simulated_env(sysroot, scale)
+    from simpulse.commands._common import DOCS
     loud(console, "simpulse try: no real Lean runs here. A fake `lake` and `lean` take the "
-                  "time of a cost model (docs/cost-model.md, scale "
+                  f"time of a cost model ({DOCS / 'cost-model.md'}, scale "
                   f"{scale:g}): every time, speedup and saving below is SIMULATED, not a measurement of Lean.")
     what = "the Lean fixtures shipped with simpulse" if directory is None else str(src)
     console.print(f"  project: a copy of {what}", soft_wrap=True)
@@ -133,4 +134,7 @@ def try_cmd(
 
 
 def register(app) -> None:
-    app.command("try")(try_cmd)
+    from simpulse.commands._common import DOCS
+    app.command("try", help=f"Try `simpulse build` without Lean: on the SIMULATED toolchain, on a copy of DIR or of "
+                            f"the Lean fixtures shipped with simpulse. Every number it shows is simulated "
+                            f"(the cost model: {DOCS / 'cost-model.md'}).")(try_cmd)
