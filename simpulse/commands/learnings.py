@@ -70,7 +70,7 @@ def render(data: dict, console=None) -> None:
         ex = p["example"]
         console.print(f" [bold]{i}.[/bold] {p['strategy']} × {p['kind']}: {p['explanation']}")
         console.print(f"    e.g. {ex['module']} ({ex['context']}): {ex['error'] or '(no error line)'}",
-                      highlight=False, soft_wrap=True)
+                      highlight=False, overflow="fold", markup=False)
 
 
 def learnings(
