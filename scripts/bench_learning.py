@@ -10,8 +10,10 @@ sampling on the workload's own model of levels, told how they follow `lines` but
 themselves), `known-levels` (told every module's baseline time), the context oracle and the
 oracle.
 
-    python scripts/bench_learning.py              # 20 seeds × 2000 compiles (≈ minutes)
+    python scripts/bench_learning.py              # 20 seeds × 2000 compiles (≈ minutes); prints only
+    python scripts/bench_learning.py --write-docs # ... and writes docs/bench_learning.json + benchmarks.md
     python scripts/bench_learning.py --quick      # 5 seeds × 500 compiles
+    python scripts/bench_learning.py --workload safe-breaks   # effects drawn per seed; "safe" strategies break too
     python scripts/bench_learning.py --seeds 30 --compiles 200,500,2000 --json OUT
     python scripts/bench_learning.py --reference-sweep   # true-model under 21 decision rules
     python scripts/bench_learning.py --lag 8 --no-write  # results 8 decisions late (9 parallel jobs)
@@ -59,6 +61,9 @@ LABELS = {
     "ctx-oracle": "context oracle (ceiling)", "oracle": "oracle",
 }
 START, END = "<!-- bench_learning:start -->", "<!-- bench_learning:end -->"
+# the `--workload safe-breaks` table has its own markers, in the same section of benchmarks.md
+MARKERS = {"default": (START, END),
+           "safe-breaks": ("<!-- bench_learning_safe_breaks:start -->", "<!-- bench_learning_safe_breaks:end -->")}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,7 +121,7 @@ class ContextOracleAgent:
     def __init__(self, wl: W.Workload, seed: int):
         self.wl = wl
         self.failed: set[tuple[int, str]] = set()
-        self.rank = {c: sorted(wl.strategies, key=lambda s: (W.context_expected_multiplier(c, s), s != W.BASELINE))
+        self.rank = {c: sorted(wl.strategies, key=lambda s: (wl.context_multiplier(c, s), s != W.BASELINE))
                      for c in W.CONTEXTS}
 
     def choose(self, req):
@@ -165,9 +170,8 @@ class KnownLevelsAgent:
         self.failed: set[tuple[int, str]] = set()               # (module, group)
         self.seen: dict[str, list[float]] = defaultdict(list)   # context -> log base times compiled
 
-    @staticmethod
-    def _group(s):
-        return W._BREAK_GROUP.get(s, s)
+    def _group(self, s):
+        return self.wl.break_group(s)
 
     def _cost(self, ctx, s, draw: bool, temperature: float) -> float:
         if s == W.BASELINE:
@@ -357,7 +361,10 @@ class LearnerAgent:
         if self.reveal_levels:
             # experiment (--reveal-levels): log(1 + lines) is then the module's exact log level
             features = {"lines": int(round(10000 * self.wl.modules[req.module].base_seconds))}
-        d = self.learner.choose(module=req.name, context=req.context, features=features)
+        # the variant's learner is given each version's source hash, as the shim computes it
+        # (the default workload's is not: its figures are kept comparable with earlier runs)
+        h = f"{req.name}@{req.version}" if self.wl.variant != "default" else None
+        d = self.learner.choose(module=req.name, context=req.context, features=features, source_hash=h)
         self.decisions[req.index] = d
         self.explored += bool(d.explore)
         return d.strategy.name
@@ -584,15 +591,15 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
             reveal_levels: bool = False, options: dict | None = None, lag: int = 0,
             toolchain_change: str | None = None, earlier_compiles: int = 2000,
             level_change: tuple[float, float] = LEVEL_CHANGE,
-            imported: tuple[str, float] | None = None) -> dict:
-    """One policy on one seed's stream. `lag`: each compile's result reaches the policy only
+            imported: tuple[str, float] | None = None, variant: str = "default") -> dict:
+    """One policy on one seed's stream (`variant`: the workload's, `W.VARIANTS`). `lag`: each compile's result reaches the policy only
     after `lag` further decisions (as in a build of lag + 1 parallel jobs, where a decision is
     taken while the compiles started before it still run); 0 = sequential. `toolchain_change`:
     the learner has first run `earlier_compiles` compiles under an earlier toolchain
     (`earlier_history`); `imported` = (effects, weight): it has first imported another project's
     export (`imported_history`)."""
     n = max(checkpoints)
-    wl = W.Workload(seed, n_modules)
+    wl = W.Workload(seed, n_modules, variant=variant)
     noise = wl.noise(n)
     agent = make_agent(policy, wl, seed, reveal_levels, options)
     if toolchain_change:
@@ -606,6 +613,8 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
     broken_builds: set[int] = set()
     decision_s = 0.0
     failed_pairs: set[tuple[int, str]] = set()
+    failed_sources: set[tuple[int, int, str]] = set()    # (module, version of its source, strategy)
+    same_source = 0       # runs of a strategy on a (module, version) it had already failed on
     ctx_regret: Counter = Counter()
     ctx_achievable: Counter = Counter()
     ctx_saved: Counter = Counter()
@@ -642,11 +651,14 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
             rb_achievable += c_base - c_orc
         if c > c_base * (1 + 1e-12):
             slower += 1
+        if (req.module, req.version, s) in failed_sources:
+            same_source += 1
         if not out.ok:
             failures += 1
             if (req.module, s) in failed_pairs:
                 repeat_failures += 1
             failed_pairs.add((req.module, s))
+            failed_sources.add((req.module, req.version, s))
             if not out.fallback_ok:
                 broken_builds.add(req.build)
         oracle_s = wl.strategies[min(range(len(costs)), key=lambda k: (costs[k], k))]
@@ -661,6 +673,7 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
                 "slower": slower / k,
                 "failures": failures,
                 "repeat_failures": repeat_failures,
+                "repeat_same_source": same_source,
                 "broken_builds": len(broken_builds),
                 "decision_us": decision_s / k * 1e6,
                 "builds": req.build,
@@ -719,7 +732,8 @@ def mean_ci(xs: list[float]) -> tuple[float, float]:
     return m, float(stats.t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
 
 
-METRICS = ("regret", "captured", "captured_rebuilds", "policy_quality", "slower", "failures", "repeat_failures", "broken_builds",
+METRICS = ("regret", "captured", "captured_rebuilds", "policy_quality", "slower", "failures", "repeat_failures",
+           "repeat_same_source", "broken_builds",
            "decision_us", "oracle_match_last300", "explore_share", "build1_regret", "builds")
 
 
@@ -774,6 +788,11 @@ def check_targets(agg: dict, checkpoints: list[int], policies: list[str]) -> lis
                         f"{v:.1%} ± {d[n]['captured']['ci95']:.1%}"))
         else:
             out.append((f"default captures ≥ {goal:.0%} by {n}", None, "not measured"))
+    ours = [p for p in policies if p in OURS and "repeat_same_source" in agg[p][big]]
+    if ours:
+        again = {p: agg[p][big]["repeat_same_source"]["mean"] for p in ours}
+        out.append(("simpulse never runs a strategy again on a source it broke", all(v == 0 for v in again.values()),
+                    ", ".join(f"{p}: {v:g}" for p, v in again.items() if v) or "0 for every simpulse policy"))
     broken = {p: agg[p][big]["broken_builds"]["mean"] for p in policies}
     out.append(("zero broken builds (every policy)", all(v == 0 for v in broken.values()),
                 ", ".join(f"{p}: {v:g}" for p, v in broken.items() if v) or "0 for every policy"))
@@ -845,7 +864,9 @@ def markdown(result: dict) -> str:
         + (f", starting from an import at weight {meta['imported'][1]:g} of what simpulse learned in "
            f"{meta['earlier_compiles']} compiles of another project whose effects are "
            + _HISTORY[meta["imported"][0]]
-           if meta.get("imported") else "") + "; mean ± 95 % "
+           if meta.get("imported") else "")
+        + (f", workload variant `{meta['variant']}`: effects drawn per seed, strategies declared safe "
+           "break modules too" if meta.get("variant", "default") != "default" else "") + "; mean ± 95 % "
         f"t-interval over seeds; run {meta['date']}, {meta['seconds']:.0f} s). Regret and savings "
         "use expected (noise-free) costs; the oracle knows every effect and failure; the *context "
         "oracle* knows, from the first compile, each context's true effects and break rates (not "
@@ -865,10 +886,12 @@ def markdown(result: dict) -> str:
         "savings the policy's current exploit choice (no exploration) would capture on a rebuild "
         "of every module at that point — what it has learned, not what it has cost. "
         "*failures (repeats)*: strategy failures rescued by the fallback (of which on a (module, "
-        "strategy) that had already failed).",
+        "strategy) that had already failed, whatever its source). *runs on a source it broke*: "
+        "compiles of a module under a strategy that had already failed on that version of its "
+        "source (each fails again: Lean is deterministic).",
         "",
-        "| policy | compiles | regret (s) | savings captured | captured in rebuilds | learned policy captures | slower than baseline | failures (repeats) | broken builds | µs / decision |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| policy | compiles | regret (s) | savings captured | captured in rebuilds | learned policy captures | slower than baseline | failures (repeats) | runs on a source it broke | broken builds | µs / decision |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for p in policies:
         for n in cps:
@@ -877,7 +900,8 @@ def markdown(result: dict) -> str:
             lines.append(f"| {LABELS.get(p, p)} | {n} | {_fmt(c, 'regret', 'num')} | "
                          f"{_fmt(c, 'captured', 'pct')} | {_fmt(c, 'captured_rebuilds', 'pct')} | "
                          f"{_fmt(c, 'policy_quality', 'pct')} | {_fmt(c, 'slower', 'pct')} | "
-                         f"{_fmt(c, 'failures', 'num')} ({rep:.1f}) | {c['broken_builds']['mean']:g} | "
+                         f"{_fmt(c, 'failures', 'num')} ({rep:.1f}) | "
+                         f"{c.get('repeat_same_source', {}).get('mean', float('nan')):.1f} | {c['broken_builds']['mean']:g} | "
                          f"{_fmt(c, 'decision_us', 'us')} |")
     lines += ["", "Targets:", ""]
     for name, ok, detail in result["targets"]:
@@ -885,18 +909,30 @@ def markdown(result: dict) -> str:
         lines.append(f"- {name}: {mark} — {detail}")
     if result.get("learned"):
         lines += ["", "Not targets:", ""] + [f"- {line}" for line in result["learned"]]
-    lines += ["", "True effects (time multipliers vs baseline; bold = least expected cost):", "",
-              W.effect_table_markdown()]
+    if meta.get("variant", "default") == "default":
+        lines += ["", "True effects (time multipliers vs baseline; bold = least expected cost):", "",
+                  W.effect_table_markdown()]
+    else:
+        mu, sd, (lo, hi) = W.VARIANT_EFFECT
+        lines += ["", f"True effects: drawn per seed, each (context, strategy) independently, log-multiplier "
+                  f"~ N({mu:g}, {sd:g}²) clipped to [{lo:g}, {hi:g}]. Breakage: per seed and context, "
+                  + "; ".join(f"`{t}` off breaks, with probability {p:g}, a share U({a:g}, {b:g}) of the modules"
+                              for t, (p, (a, b)) in W.SAFE_BREAKS.items())
+                  + " (a module breaks under a strategy iff something it turns off breaks it: "
+                  + ", ".join(f"{s} {'+'.join(offs) or 'nothing'}" for s, offs in W.TURNS_OFF.items())
+                  + "). The first seed's truth (bold = least expected cost):", "",
+                  W.Workload(meta["seed0"], meta["modules"], variant=meta["variant"]).effect_table_markdown()]
     return "\n".join(lines)
 
 
-def write_between_markers(path: Path, body: str) -> None:
-    block = f"{START}\n{body}\n{END}"
+def write_between_markers(path: Path, body: str, markers: tuple[str, str] = (START, END)) -> None:
+    start, end = markers
+    block = f"{start}\n{body}\n{end}"
     if path.exists():
         text = path.read_text()
-        if START in text and END in text and text.index(START) < text.index(END):
-            pre = text[:text.index(START)]
-            post = text[text.index(END) + len(END):]
+        if start in text and end in text and text.index(start) < text.index(end):
+            pre = text[:text.index(start)]
+            post = text[text.index(end) + len(end):]
             path.write_text(pre + block + post)
             return
         sep = "" if text.endswith("\n") or not text else "\n"
@@ -925,11 +961,11 @@ def print_diagnostics(result: dict) -> None:
 def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int = 300, reveal_levels: bool = False,
         jobs: int | None = None, seed0: int = 0, lag: int = 0, toolchain_change: str | None = None,
         earlier_compiles: int = 2000, level_change: tuple[float, float] = LEVEL_CHANGE,
-        imported: tuple[str, float] | None = None) -> dict:
+        imported: tuple[str, float] | None = None, variant: str = "default") -> dict:
     t0 = time.time()
     cost_rank = {p: (0 if p in MABS else 1 if p in OURS else 2) for p in policies}
     tasks = [(seed0 + s, p, checkpoints, n_modules, reveal_levels, None, lag, toolchain_change, earlier_compiles,
-              tuple(level_change), imported)
+              tuple(level_change), imported, variant)
              for p in sorted(policies, key=lambda p: cost_rank[p]) for s in range(seeds)]
     jobs = jobs or min(len(tasks), os.cpu_count() or 1)
     runs = _pool_map(tasks, jobs)
@@ -937,7 +973,7 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
     savings = []
     ceiling: dict[int, list[float]] = {n: [] for n in checkpoints}
     for s in range(seeds):
-        wl = W.Workload(seed0 + s, n_modules)
+        wl = W.Workload(seed0 + s, n_modules, variant=variant)
         base = orc = ach = ach_b1 = 0.0
         for req in wl.stream(max(checkpoints)):
             costs = wl.expected_costs(req.module)
@@ -964,7 +1000,10 @@ def run(seeds: int, checkpoints: list[int], policies: list[str], n_modules: int 
                  # the best share a learner can capture if it learns nothing during build 1
                  # (plays baseline there, the oracle afterwards)
                  "ceiling_without_build1": {n: sum(v) / len(v) for n, v in ceiling.items()},
-                 "true_speed": W.TRUE_SPEED, "break_rate": W.BREAK_RATE,
+                 "variant": variant,
+                 # the variant draws its truth per seed (`W.variant_truth`)
+                 "true_speed": W.TRUE_SPEED if variant == "default" else None,
+                 "break_rate": W.BREAK_RATE if variant == "default" else None,
                  "context_shares": W.CONTEXT_SHARES},
         "runs": runs,
     }
@@ -1073,10 +1112,18 @@ def main(argv=None) -> int:
     ap.add_argument("--seed0", type=int, default=0,
                     help="first seed (default 0): e.g. --seed0 100 checks tuning on seeds it never saw")
     ap.add_argument("--jobs", type=int, default=None, help="worker processes (default: CPU count)")
-    ap.add_argument("--json", default=str(ROOT / "docs" / "bench_learning.json"), help="JSON output")
+    ap.add_argument("--json", default=None,
+                    help="JSON output, with --write-docs (default docs/bench_learning.json; "
+                         "docs/bench_learning_safe_breaks.json for --workload safe-breaks)")
     ap.add_argument("--markdown", default=str(ROOT / "docs" / "benchmarks.md"),
-                    help="markdown file whose bench_learning section is replaced")
-    ap.add_argument("--no-write", action="store_true", help="print only; write neither file")
+                    help="markdown file whose bench_learning section is replaced, with --write-docs")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="write the JSON and the markdown section (a bare run prints only and leaves "
+                         "tracked files alone)")
+    ap.add_argument("--no-write", action="store_true", help="print only (the default; overrides --write-docs)")
+    ap.add_argument("--workload", choices=W.VARIANTS, default="default",
+                    help="the simulated workload: `default`, or `safe-breaks` (effects drawn per seed; strategies "
+                         "declared safe break some modules too; docs/learning-benchmark.md)")
     ap.add_argument("--reveal-levels", action="store_true",
                     help="experiment: give simpulse's learners a feature that reveals each module's exact "
                          "baseline time (what perfect level prediction would give); implies --no-write")
@@ -1113,11 +1160,18 @@ def main(argv=None) -> int:
         ap.error(f"--level-change takes MU,SIGMA (two finite numbers, SIGMA ≥ 0), not {args.level_change!r}")
     if args.toolchain_change and args.import_from:
         ap.error("--toolchain-change and --import-from are separate experiments")
+    if args.workload != "default" and (args.toolchain_change or args.import_from or args.reference_sweep):
+        ap.error("--workload applies to the main comparison only (not with --toolchain-change, --import-from "
+                 "or --reference-sweep)")
     if not 0.0 < args.import_weight <= 1.0:
         ap.error(f"--import-weight must be in (0, 1], got {args.import_weight!r}")
     history = args.toolchain_change or args.import_from
     if args.reveal_levels or args.lag or history:
         args.no_write = True
+    write = args.write_docs and not args.no_write
+    if args.json is None:
+        args.json = str(ROOT / "docs" / ("bench_learning.json" if args.workload == "default"
+                                         else f"bench_learning_{args.workload.replace('-', '_')}.json"))
     if args.policies is None:
         args.policies = DEFAULT_POLICY if history else ",".join(ALL_POLICIES)
 
@@ -1148,6 +1202,7 @@ def main(argv=None) -> int:
         return 0
     print(f"SIMULATED workload: {seeds} seeds from {args.seed0} × {max(checkpoints)} compiles, {len(policies)} policies, "
           f"{args.modules} modules" + (f", results {args.lag} decisions late" if args.lag else "")
+          + (f", workload variant {args.workload}" if args.workload != "default" else "")
           + (f", after {args.earlier_compiles} compiles under an earlier toolchain ({args.toolchain_change} effects, "
              f"levels × exp(N({level_change[0]:g}, {level_change[1]:g}²)))" if args.toolchain_change else "")
           + (f", starting from an import (weight {args.import_weight:g}) of another project's {args.earlier_compiles} "
@@ -1155,15 +1210,16 @@ def main(argv=None) -> int:
     result = run(seeds, checkpoints, policies, n_modules=args.modules, jobs=args.jobs, seed0=args.seed0,
                  reveal_levels=args.reveal_levels, lag=args.lag, toolchain_change=args.toolchain_change,
                  earlier_compiles=args.earlier_compiles, level_change=level_change,
-                 imported=(args.import_from, args.import_weight) if args.import_from else None)
+                 imported=(args.import_from, args.import_weight) if args.import_from else None,
+                 variant=args.workload)
     md = markdown(result)
     print()
     print(md)
     print_diagnostics(result)
-    if not args.no_write:
+    if write:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(_jsonable(result), indent=1, allow_nan=False) + "\n")
-        write_between_markers(Path(args.markdown), md)
+        write_between_markers(Path(args.markdown), md, MARKERS[args.workload])
         print(f"\nwrote {args.json} and the bench_learning section of {args.markdown}")
     if history:
         print("\ntargets: not judged (they are set for a first build with nothing learned; this run started "

@@ -52,6 +52,7 @@ IMPORT_EVEN = 0.5 - 1e-9   # below this, the model without the import is the lik
 TEMPERATURE_RANGE = (0.25, 4.0)   # exploration scale ∝ 1 / (module's cost relative to its context), clipped
 OUTLIER_CLIP = 2.5         # a compile's slowdown against its expected log-time counts at most 2.5 σ
 BREAK_PRIOR = (0.5, 10.0)  # Beta prior on the share of a context's modules a may-break strategy breaks
+SAFE_BREAK_PRIOR = (0.5, 30.0)  # ... and one declared safe, once it has failed in the context
 EVIDENCE_FLOOR = 2.0       # every strategy gets evidence worth 2 paired compiles in a context ...
 FLOOR_COST = 0.5           # ... from modules under half the context's typical cost ...
 FLOOR_AFTER = 30           # ... once the context has 30 compiles
@@ -269,7 +270,11 @@ def fold(stats: dict, ev: dict) -> dict:
         glob[4] += 1
         mod = module_record(tc, module) or {"s": {}, "c": {}}
         carry_level(stats, toolchain, module, mod)
-        mod.setdefault("f", {})[strategy] = ev.get("source_hash") or "*"
+        # Lean is deterministic: the failure stands for this version of the source (under this
+        # toolchain: records are per toolchain). Without a hash: "*" + the last hash seen, if any
+        h = ev.get("source_hash") if isinstance(ev.get("source_hash"), str) else None
+        _age_failures(mod, h)
+        mod.setdefault("f", {})[strategy] = h or "*" + mod.get("h", "")
         _remember_source(mod, ev, ctx, features)
         if fb > 0:
             r = math.log((wall + fb) / fb)
@@ -306,6 +311,8 @@ def fold(stats: dict, ev: dict) -> dict:
         mod = {"s": {}, "c": {}}
     carry_level(stats, toolchain, module, mod)
     r = _observe_module(tc, mod, ctx, strategy, y, features, memo)
+    if "f" in mod:
+        _age_failures(mod, ev.get("source_hash") if isinstance(ev.get("source_hash"), str) else None)
     _remember_source(mod, ev, ctx, features)
     _put_module(tc, module, mod)
     if _refresh_predictions(tc, ctx, mod.get("x")):
@@ -343,6 +350,23 @@ def _remember_source(mod: dict, ev: dict, ctx: str, features: dict | None) -> No
     if isinstance(h, str):
         mod["h"] = h[:16]
         mod["k"] = ctx
+
+
+def _age_failures(mod: dict, h: str | None) -> None:
+    """A compile of the module's source of hash `h` dates the failures recorded without one
+    ("*" + the hash the module had then, or "*" alone if it had none): one whose module has
+    been seen with another source since is dropped (an edited source is eligible again); the
+    others are bound to `h` — the version they failed on, as far as the learner can tell."""
+    f = mod.get("f")
+    if not f or not h:
+        return
+    for k, v in list(f.items()):
+        if v.startswith("*"):
+            was = v[1:]
+            if was and was != h[:16]:
+                del f[k]
+            else:
+                f[k] = h
 
 
 def _push_recent(recent: list, r: float, idx: int) -> None:
@@ -1022,7 +1046,9 @@ class Learner:
     def __init__(self, state_dir=None, *, policy: str = "thompson",
                  seed: int | None = None, mode: str = "auto", toolchain: str = "unknown",
                  catalogue: Catalogue | None = None, explore_budget: float = 0.35,
-                 store=None, fsync: bool = True):
+                 store=None, fsync: bool = True, exclude: dict[str, set[str]] | None = None):
+        """`exclude`: context → names of the strategies ruled out there (by the profile and
+        what `simpulse verify` observed); never offered in that context. The baseline never is."""
         if policy not in POLICIES:
             raise SimpulseError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
         if mode not in MODES:
@@ -1039,6 +1065,7 @@ class Learner:
             from simpulse.store.store import Store
             self.store = Store(os.fspath(state_dir), fsync=fsync)
         self._stats: dict | None = None
+        self.exclude = {str(c): frozenset(v) - {BASELINE} for c, v in (exclude or {}).items()}
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -1102,10 +1129,21 @@ class Learner:
         return None if own is None else p
 
     def _breakage(self, ctx: str, tc: dict | None, block: dict | None, arms: dict | None = None) -> dict:
-        """Per strategy that may break a module (declared, or seen to): its Beta posterior on the
-        share of the context's modules it breaks, and its mean cost ratio when it does. The
-        newest earlier toolchain's failures and attempts in the context join the prior,
-        discounted like its effects (TOOLCHAIN_DISCOUNT, at most TOOLCHAIN_CAP attempts)."""
+        """Per strategy that may break a module: its Beta posterior on the share of the
+        context's modules it breaks, and its mean cost ratio when it does. The newest earlier
+        toolchain's failures and attempts in the context join the prior, discounted like its
+        effects (TOOLCHAIN_DISCOUNT, at most TOOLCHAIN_CAP attempts).
+
+        Every strategy's rate is learned from evidence; what differs is the prior. One declared
+        to break proofs (`may_break`) starts from BREAK_PRIOR. One declared safe is believed
+        in a context until it fails there (under this toolchain or the earlier one) — its
+        rate's prior is a spike at 0 holding most of the mass, and the slab's share is left out
+        — and is then priced from SAFE_BREAK_PRIOR, a third of BREAK_PRIOR's rate: a
+        `#guard_msgs` test that no-linters breaks says the declaration fails for some modules,
+        not for as many as a strategy declared to break proofs. Breakage stays in its context,
+        as for every strategy. (Pricing every strategy declared safe from SAFE_BREAK_PRIOR from
+        its first compile, or in every context once it failed in one, was measured: no
+        difference within noise on the learning benchmark, docs/learning-benchmark.md.)"""
         out = {}
         fails = (block or {}).get("fail", {})
         if arms is None:
@@ -1125,7 +1163,8 @@ class Learner:
             # failure stays the strategy's own once it has one
             gf = sum(fails.get(o, (0, 0.0))[0] for o in group)
             gn = sum(arms[o][3] for o in group if o in arms)
-            a, b = BREAK_PRIOR[0] + gf, BREAK_PRIOR[1] + max(0, gn - gf)
+            a0, b0 = BREAK_PRIOR if s.may_break else SAFE_BREAK_PRIOR
+            a, b = a0 + gf, b0 + max(0, gn - gf)
             old_n = max(old_f, sum(prev_arms[o][3] for o in group if o in prev_arms))
             if old_n > 0:
                 w = min(TOOLCHAIN_DISCOUNT, TOOLCHAIN_CAP / old_n)
@@ -1277,13 +1316,21 @@ class Learner:
         return got
 
     def known_failures(self, module: str, source_hash: str | None) -> set[str]:
-        """Strategies that already broke this module (this version of its source), and those
-        that change what one of them broke and more (`Catalogue.breaking_signature`)."""
+        """Strategies that already broke this version of the module's source under this
+        toolchain — whatever the catalogue declares of them: Lean is deterministic, so it would
+        break it again — and those that change what one of them broke and more
+        (`Catalogue.breaking_signature`). `source_hash` None: the version last seen. A failure
+        recorded without a hash counts until the module is seen with another source."""
         tc, _ = self._tc_chain()
         mod = module_record(tc, module) if tc else None
         if not mod or "f" not in mod:
             return set()
-        broke = {k for k, h in mod["f"].items() if h == "*" or source_hash is None or h == source_hash}
+        cur = (source_hash or mod.get("h") or "")[:16]
+        broke = set()
+        for k, h in mod["f"].items():
+            was = h[1:] if h.startswith("*") else h[:16]
+            if not (cur and was) or was == cur:
+                broke.add(k)
         sig = self.catalogue.breaking_signature
         for k in list(broke):
             if sig(k):
@@ -1309,8 +1356,10 @@ class Learner:
 
     # -- the API ------------------------------------------------------------------------
     def choose(self, *, module: str, source: bytes | str | None = None, path: str | None = None,
-               context: str | None = None, features: dict | None = None) -> Decision:
-        source_hash = None
+               context: str | None = None, features: dict | None = None,
+               source_hash: str | None = None) -> Decision:
+        """`source_hash`: the hash of the module's source when the caller classified it itself
+        (`context` given); computed from `source` otherwise."""
         tc, prev = self._tc_chain()
         if context is None:
             context, features, source_hash = self._classify(tc, module, source, path)
@@ -1417,11 +1466,15 @@ class Learner:
 
     def _candidates(self, context: str, module: str | None, source_hash: str | None, joint: J.Joint):
         """(strategies the policy may pick for the module, strategies suspended in the context):
-        active, not suspended, and not known to break this version of the module."""
+        active, not excluded in the context, not suspended, and not known to break this version
+        of the module."""
         broke_here = self.known_failures(module, source_hash) if module else set()
+        excluded = self.exclude.get(context, ())
         candidates: list[Strategy] = []
         suspended: list[str] = []
         for s in self.catalogue.active:
+            if s.name in excluded:
+                continue
             why = self.suspension(context, s.name, joint)
             if why is None and s.name not in broke_here:
                 candidates.append(s)

@@ -2,6 +2,7 @@
 
 import math
 import random
+from collections import Counter
 
 import pytest
 
@@ -317,7 +318,7 @@ def test_toolchain_change_carries_identified_effects_and_breakage():
     assert new.earlier_evidence("arith", new.catalogue.get("baseline")) is None
     # breakage: the earlier failures raise the prior rate, by at most TOOLCHAIN_CAP attempts
     a, b, _ = new._breakage("simp_heavy", None, None)["single-thread"]
-    a0, b0 = L.BREAK_PRIOR
+    a0, b0 = L.SAFE_BREAK_PRIOR                  # single-thread is declared safe
     assert a / (a + b) > 2 * a0 / (a0 + b0)
     assert (a - a0) + (b - b0) <= L.TOOLCHAIN_CAP + 1e-9
     # the new toolchain's own evidence overrides a prior it contradicts
@@ -913,8 +914,119 @@ def test_an_imports_failures_price_the_breakage_but_suspend_nothing_here():
     assert tc["arms"]["simp_heavy"]["single-thread"][4] >= 2            # the donor's failures, merged
     assert lrn.suspension("simp_heavy", "single-thread") is None
     a, b, _ = lrn.joint_posterior("simp_heavy").breakage["single-thread"]
-    a0, b0 = L.BREAK_PRIOR
+    a0, b0 = L.SAFE_BREAK_PRIOR                  # single-thread is declared safe
     assert a / (a + b) > 3 * a0 / (a0 + b0)
     for m in ("M1", "M2", "M3"):
         lrn.observe(force(lrn, "single-thread", m), seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True)
     assert lrn.suspension("simp_heavy", "single-thread") is not None     # its own failures do
+
+
+def _fail(learner, name, module, source_hash, ctx="simp_heavy"):
+    d = force(learner, name, module, ctx)
+    d.source_hash = source_hash
+    learner.observe(d, seconds=0.5, ok=False, fallback_seconds=1.0, fallback_ok=True, error="x")
+
+
+def _picks(learner, module, source_hash, n=300, ctx="simp_heavy"):
+    return Counter(learner.choose(module=module, context=ctx, features={}, source_hash=source_hash).strategy.name
+                   for _ in range(n))
+
+
+def test_a_strategy_declared_safe_that_broke_a_module_waits_for_an_edit():
+    """Lean is deterministic: a strategy that failed on a module — declared safe or not — is
+    not offered for that version of its source again; an edit makes it eligible again, and
+    going back to the version it broke rules it out again."""
+    lrn = Learner(None, seed=21)                                 # nothing learned: every strategy drawn
+    assert not lrn.catalogue.get("no-linters").may_break
+    _fail(lrn, "no-linters", "G", "h1")
+    assert lrn.known_failures("G", "h1") == {"no-linters"}        # no breaking signature to spread
+    picks = _picks(lrn, "G", "h1")
+    assert picks["no-linters"] == 0 and len(picks) > 2
+    assert lrn.exploit("simp_heavy", module="G", source_hash="h1") != "no-linters"
+    # the source changes: eligible again (asked about, and once a compile of it is recorded)
+    assert lrn.known_failures("G", "h2") == set()
+    assert _picks(lrn, "G", "h2")["no-linters"] > 0
+    d = force(lrn, "baseline", "G")
+    d.source_hash = "h2"
+    lrn.observe(d, seconds=1.0)
+    assert lrn.known_failures("G", None) == set()                 # None: the version last seen
+    # ... and the version it broke is still remembered
+    assert lrn.known_failures("G", "h1") == {"no-linters"}
+    assert _picks(lrn, "G", "h1")["no-linters"] == 0
+
+
+def test_a_failure_recorded_without_a_source_hash_does_not_block_forever():
+    """A failure event without a hash stands for the version the module had then: it blocks
+    until the module is seen with another source (not for ever, as "*" once did)."""
+    lrn = Learner(None, seed=22)
+    _fail(lrn, "no-async", "A", None)                            # no version known at all
+    assert lrn.known_failures("A", None) == {"no-async"}
+    assert lrn.known_failures("A", "a1") == {"no-async"}          # may well be that version
+    d = force(lrn, "baseline", "A")
+    d.source_hash = "a1"
+    lrn.observe(d, seconds=1.0)                                  # the first version seen: bound to it
+    assert lrn.known_failures("A", "a1") == {"no-async"}
+    assert lrn.known_failures("A", "a2") == set()
+    # the module had a known version when a hash-less failure came: edited since → eligible
+    _fail(lrn, "single-thread", "A", None)
+    assert lrn.known_failures("A", "a1") == {"no-async", "single-thread"}
+    assert lrn.known_failures("A", "a2") == set()
+    d = force(lrn, "baseline", "A")
+    d.source_hash = "a2"
+    lrn.observe(d, seconds=1.0)
+    assert lrn.known_failures("A", None) == set()
+    assert lrn.known_failures("A", "a1") == {"no-async"}          # the hash-less one was dropped: unknown version
+
+
+def test_a_toolchain_change_makes_a_broken_strategy_eligible_again():
+    """The failure memory is per toolchain (a new Lean may compile what the old one broke);
+    back on the old toolchain, it holds again."""
+    old = Learner(None, seed=23, toolchain="aaaa")
+    _fail(old, "no-linters", "G", "h1")
+    assert _picks(old, "G", "h1")["no-linters"] == 0
+    new = Learner(None, seed=24, toolchain="bbbb")
+    new._stats = old.stats
+    assert new.known_failures("G", "h1") == set()
+    assert _picks(new, "G", "h1")["no-linters"] > 0
+    back = Learner(None, seed=25, toolchain="aaaa")
+    back._stats = old.stats
+    assert back.known_failures("G", "h1") == {"no-linters"}
+
+
+def test_break_rates_are_learned_for_strategies_declared_safe():
+    """A strategy declared safe carries no breakage rate in a context until it fails there;
+    then its rate is learned from the weaker SAFE_BREAK_PRIOR. Breakage stays in its context."""
+    from simpulse import learner as L
+    lrn = run(Learner(None, seed=26), 2)
+    run(lrn, 1, ctx="arith")
+    assert "no-async" not in lrn.joint_posterior("simp_heavy").breakage
+    assert "no-simprocs" in lrn.joint_posterior("arith").breakage          # declared: priced from the start
+    _fail(lrn, "no-async", "M0", "h")
+    here = lrn.joint_posterior("simp_heavy").breakage["no-async"]
+    a0, b0 = L.SAFE_BREAK_PRIOR
+    n_here = lrn.stats["toolchains"]["unknown"]["arms"]["simp_heavy"]["no-async"][3]
+    assert here[:2] == (a0 + 1, b0 + n_here - 1)                       # n_here counts the failure
+    assert "no-async" not in lrn.joint_posterior("arith").breakage
+    assert L.SAFE_BREAK_PRIOR[0] / sum(L.SAFE_BREAK_PRIOR) < L.BREAK_PRIOR[0] / sum(L.BREAK_PRIOR)
+    # more failures here: a higher rate, learned from the evidence
+    for i in range(1, 4):
+        _fail(lrn, "no-async", f"M{i}", "h")
+    a, b, _ = lrn.joint_posterior("simp_heavy").breakage["no-async"]
+    assert a == a0 + 4 and a / (a + b) > 2 * here[0] / (here[0] + here[1])
+
+
+def test_excluded_strategies_are_never_offered_in_their_context():
+    """`exclude` (context → strategies the profile or verify evidence rule out there): neither
+    `choose` nor `exploit` offers them in that context; the baseline is never excluded; other
+    contexts are unaffected."""
+    lrn = Learner(None, seed=27, exclude={"simp_heavy": {"simp-lean", "no-simprocs", "baseline"}})
+    run(lrn, 6)
+    arms = {a.strategy: a.pulls for a in lrn.summary("simp_heavy")}
+    assert arms["simp-lean"] == 0 and arms["no-simprocs"] == 0
+    assert lrn.exploit("simp_heavy") == "no-linters"              # the best of what is left (−0.10)
+    cands, _ = lrn._candidates("simp_heavy", "M0", None, lrn.joint_posterior("simp_heavy"))
+    assert "baseline" in {s.name for s in cands}
+    assert {s.name for s in cands} & {"simp-lean", "no-simprocs"} == set()
+    # another context: everything is offered
+    other = Counter(lrn.choose(module=f"X{i}", context="arith", features={}).strategy.name for i in range(300))
+    assert other["simp-lean"] > 0 and other["no-simprocs"] > 0

@@ -81,6 +81,7 @@ def one_line_error(p, code=2):
 # A simulated lean wrapped by a script whose behaviour the test sets through the environment:
 # FAKE_WARN=1: a compile without linter.all=false prints a linter warning (--json);
 # FAKE_SIMPROCS_BYTES=1: a compile with simprocs=false that passes gets different .olean bytes;
+# FAKE_ASYNC_BYTES=1: a compile with Elab.async=false that passes gets different .olean bytes;
 # FAKE_NOISE=1: every compile appends random bytes to the .olean (a non-reproducible baseline);
 # FAKE_MODULE_SYSTEM=1: a compile also writes X.olean.server, X.olean.private, X.ir, X.ir.sig;
 # FAKE_SLOW=<text>: a compile whose arguments contain <text> takes 30 s more.
@@ -104,6 +105,9 @@ if olean and rc == 0:
     if os.environ.get("FAKE_SIMPROCS_BYTES") and "simprocs=false" in text:
         with open(olean, "ab") as f:
             f.write(b"proof terms without simprocs\n")
+    if os.environ.get("FAKE_ASYNC_BYTES") and "Elab.async=false" in text:
+        with open(olean, "ab") as f:
+            f.write(b"elaborated on one thread\n")
     if os.environ.get("FAKE_NOISE"):
         with open(olean, "ab") as f:
             f.write(os.urandom(8))
@@ -139,6 +143,10 @@ def wproject(tmp_path, wrapped_toolchain) -> Project:
 def test_invocations_roundtrip_permissions_and_odd_names(tmp_path):
     from simpulse.store import invocations
     sdir = tmp_path / "state"
+    with pytest.raises(FileNotFoundError):      # a state directory that is gone is not resurrected
+        invocations.remember(sdir, "M", argv=[], cwd="/ws", lean_path=None, source_path="X.lean",
+                             source_hash=None, toolchain="g")
+    sdir.mkdir()
     names = ["Fixtures.Basic", "«weird name».X/Y", ".hidden", "A" * 300]
     for i, m in enumerate(names):
         invocations.remember(sdir, m, argv=["X.lean", "-o", f"o{i}.olean"], cwd="/ws", lean_path="/a:/b",
@@ -505,3 +513,37 @@ def test_timeout_makes_an_error_never_a_difference(wproject):
     ev = verdicts.read(wproject.state)["evidence"]
     assert all("no-async" not in per for per in ev.values())        # nothing recorded for it
     assert "positive" in one_line_error(wproject.simpulse("verify", "--all", "--timeout", "0"))
+
+
+def test_what_verify_saw_takes_a_strategy_out_of_later_builds(wproject, tmp_path):
+    """A Lean on which `Elab.async=false` changes the .olean bytes: declared time-only, no-async
+    runs under `safe` until `verify` sees the difference; from then on no build runs it in the
+    contexts where it was seen (not even when forced), and the outputs are plain lake's."""
+    env = {"FAKE_ASYNC_BYTES": "1"}
+    plain = wproject.copy(tmp_path / "plain")
+    wproject.simpulse("build", "--strategy", "single-thread", env=env, check=0)
+    data, _ = verify_json(wproject, "--all", "--strategy", "no-async", env=env, code=1)
+    seen = {m["context"] for m in data["modules"]
+            if any(s["strategy"] == "no-async" and "outputs" in s["what"] for s in m["strategies"])}
+    assert seen
+    n = len(wproject.events())
+    for i in range(3):
+        for p in (wproject, plain):
+            with open(p.root / "Fixtures" / "Basic.lean", "a") as f:
+                f.write(f"\n-- edit {i}\n")
+        args = ("--strategy", "no-async") if i == 0 else ("--seed", str(i))
+        got = wproject.simpulse("build", *args, env=env)
+        ref = plain.lake("build", env=env)
+        assert got.returncode == ref.returncode == 0
+        assert wproject.outputs() == plain.outputs()
+    later = wproject.events()[n:]
+    assert len(later) == 48
+    assert not [e for e in later if e["strategy"] == "no-async" and e["context"] in seen]
+    s = wproject.simpulse("stats", check=0)
+    assert "no-async changes outputs" in s.stdout.replace("\n", " ")
+    rows = {r["name"]: r for r in json.loads(wproject.simpulse("strategies", "--json", check=0).stdout)}
+    assert {f["context"] for f in rows["no-async"]["verify"]} == seen
+    assert all(f["changes"] == ["outputs"] and f["seen_on"]["outputs"] for f in rows["no-async"]["verify"])
+    assert rows["single-thread"]["verify"] == []
+    text = wproject.simpulse("strategies", check=0).stdout.replace("\n", " ")
+    assert "verify: no-async changes outputs in" in text

@@ -430,3 +430,87 @@ def test_import_from_starts_the_learner_from_another_projects_export():
         bench.main(["--import-from", "same", "--import-weight", "0", "--quick"])
     with pytest.raises(SystemExit):
         bench.main(["--import-from", "same", "--toolchain-change", "same", "--quick"])
+
+
+def test_safe_breaks_variant_breaks_the_same_modules_every_time():
+    """`safe-breaks`: strategies declared safe break modules too, the same ones every time —
+    a fixed draw per (module, what the strategy turns off), per seed, whatever the noise or
+    the edits — and a strategy breaks what the things it turns off break."""
+    seen_safe = 0
+    for seed in range(5):
+        wl = W.Workload(seed, 120, variant="safe-breaks")
+        again = W.Workload(seed, 120, variant="safe-breaks")
+        for m in wl.modules:
+            for s in W.STRATEGIES:
+                assert wl.breaks(m.id, s) == again.breaks(m.id, s)
+            assert not wl.breaks(m.id, "baseline") and not wl.breaks(m.id, "single-thread")
+            assert wl.breaks(m.id, "lean-fast") == (wl.breaks(m.id, "no-linters") or wl.breaks(m.id, "no-async"))
+            assert wl.breaks(m.id, "simp-lean") == (wl.breaks(m.id, "no-linters") or wl.breaks(m.id, "no-simprocs"))
+            seen_safe += wl.breaks(m.id, "no-linters") + wl.breaks(m.id, "no-async")
+        noise = wl.noise(1500)
+        verdict: dict = {}
+        for req in wl.stream(1500):
+            for s in W.STRATEGIES:
+                ok = wl.outcome(req.module, s, noise[req.index]).ok
+                assert verdict.setdefault((req.module, s), ok) == ok      # every compile, every version
+        assert max(r.version for r in wl.stream(1500)) > 0
+    assert seen_safe > 0
+    # drawn per seed: another seed, another truth; the default workload keeps its own
+    a, b = W.Workload(0, 60, variant="safe-breaks"), W.Workload(1, 60, variant="safe-breaks")
+    assert a.speed != b.speed and a.break_rate != b.break_rate
+    assert W.Workload(0, 60).speed is W.TRUE_SPEED and W.Workload(0, 60).break_rate is W.BREAK_RATE
+
+
+def test_safe_breaks_variant_favours_no_strategy_by_construction():
+    """Its effects are drawn independently per (context, strategy): over 50 seeds × 5 contexts
+    every strategy is the context's best somewhere (the one that never breaks, single-thread,
+    most often; simp-lean, which breaks most, least)."""
+    from collections import Counter
+    wins = Counter()
+    for seed in range(50):
+        wl = W.Workload(seed, 30, variant="safe-breaks")
+        for c in W.CONTEXTS:
+            wins[min(W.STRATEGIES, key=lambda s: wl.context_multiplier(c, s))] += 1
+    assert all(wins[s] >= 10 for s in W.STRATEGIES[1:])
+    assert max(wins.values()) <= 80
+
+
+def test_versions_count_the_edits_of_a_modules_source():
+    wl = W.Workload(2, 80)
+    version = [0] * 80
+    reqs = list(wl.stream(600))
+    assert all(r.version == 0 for r in reqs if r.build == 1)
+    for b, edits, _ in wl.builds():
+        if b > reqs[-1].build:
+            break
+        for m in edits:
+            version[m] += 1
+        for r in reqs:
+            if r.build == b:
+                assert r.version == version[r.module]
+
+
+def test_safe_breaks_run_never_repeats_a_failure_on_an_unchanged_source():
+    """On the variant, simpulse's learner (given each version's source hash) never runs a
+    strategy again on a module's source it broke; the benchmark counts the runs that do."""
+    bench = _bench()
+    r = bench.run_one(3, "thompson", [800], n_modules=100, variant="safe-breaks")
+    cp = r["checkpoints"][800]
+    assert cp["failures"] > 0 and cp["repeat_same_source"] == 0 and cp["broken_builds"] == 0
+    # uniform random has no memory: it does run strategies again where they failed
+    r = bench.run_one(3, "random", [800], n_modules=100, variant="safe-breaks")
+    assert r["checkpoints"][800]["repeat_same_source"] > 0
+
+
+def test_a_bare_benchmark_run_writes_no_file(tmp_path):
+    bench = _bench()
+    md, js = tmp_path / "b.md", tmp_path / "b.json"
+    args = ["--seeds", "1", "--compiles", "30", "--modules", "20", "--policies", "baseline,oracle", "--jobs", "1",
+            "--markdown", str(md), "--json", str(js)]
+    assert bench.main(args) == 0
+    assert not md.exists() and not js.exists()
+    assert bench.main(args + ["--write-docs"]) == 0
+    assert bench.START in md.read_text() and js.exists()
+    assert bench.main(args + ["--write-docs", "--workload", "safe-breaks"]) == 0
+    text = md.read_text()
+    assert bench.START in text and bench.MARKERS["safe-breaks"][0] in text

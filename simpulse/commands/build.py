@@ -39,7 +39,6 @@ OPTIONS = (
     (("--lake",), "lake", str, "The lake to run (default: the toolchain's, else PATH)."),
     (("--seed",), "seed", int, "Seed the strategy choice (reproducible experiments)."),
     (("--profile",), "profile", str, "safe (default: only strategies that change nothing but time) | dev (may hide linter warnings) | aggressive (may also change proof terms)."),
-    (("--quiet",), "quiet", bool, "No summary line after the build."),
 )
 
 HELP = """Run `lake build LAKE ARGS...`, choosing, measuring and learning a strategy per module.
@@ -49,7 +48,10 @@ is retried with the baseline, so a build that passes under `lake build` passes h
 that fails there fails here. Under the default profile (`safe`) nothing but time changes: the
 same messages and the same outputs. With `--wfail`, `--iofail` or `--fail-level` below error,
 only such strategies run, whatever the profile.
-Options not listed here, and everything after `--`, go to `lake build`."""
+Every other argument goes to `lake build` and means what it means there; simpulse's own
+options are named so that Lake uses none of them. Lake's `-q`/`--quiet` also silences
+simpulse's summary; its `-v`/`--verbose` also adds a line per module compiled (the strategy it
+ran and why); `-d`/`--dir DIR` also tells simpulse where the workspace is."""
 
 
 def parse_args(argv: list[str]) -> tuple[dict, list[str]]:
@@ -89,6 +91,31 @@ def parse_args(argv: list[str]) -> tuple[dict, list[str]]:
     return opts, lake_args
 
 
+def lake_view(lake_args: list[str]) -> dict:
+    """What simpulse reads from Lake's own arguments (they all go to Lake unchanged): the root
+    directory (`-d DIR`, `-dDIR`, `--dir DIR`, `--dir=DIR`), and whether Lake is quiet or
+    verbose (the last of `-q`/`--quiet`, `-v`/`--verbose` wins, as in Lake). Stops at `--`."""
+    view: dict = {"dir": None, "verbosity": None}
+    i = 0
+    while i < len(lake_args):
+        a = lake_args[i]
+        if a == "--":
+            break
+        if a in ("-d", "--dir") and i + 1 < len(lake_args):
+            view["dir"] = lake_args[i + 1]
+            i += 1
+        elif a.startswith("--dir="):
+            view["dir"] = a[len("--dir="):]
+        elif a.startswith("-d") and not a.startswith("--") and len(a) > 2:
+            view["dir"] = a[2:]
+        elif a in ("-q", "--quiet"):
+            view["verbosity"] = "quiet"
+        elif a in ("-v", "--verbose"):
+            view["verbosity"] = "verbose"
+        i += 1
+    return view
+
+
 _FAIL_LEVELS = {"trace": 0, "info": 1, "warning": 2, "error": 3}
 
 
@@ -114,8 +141,12 @@ def warnings_fail(lake_args: list[str]) -> bool:
 
 
 def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strategy=None, lean=None,
-        lake=None, seed=None, quiet=False, profile=None) -> int:
-    workspace = find_workspace()
+        lake=None, seed=None, profile=None) -> int:
+    view = lake_view(lake_args)
+    workspace = find_workspace(Path(view["dir"]) if view["dir"] else None)
+    # Lake runs where a plain `lake build` would: in the workspace, or, when the user named a
+    # directory with -d, in the current directory (the -d path is relative to it)
+    lake_cwd = Path.cwd() if view["dir"] else workspace
     problems: list[str] = []
     cfg = load_config(workspace, flags={"mode": mode, "policy": policy, "profile": profile}, problems=problems)
     for line in cfg.notes:
@@ -127,7 +158,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         note("running plain `lake build` (nothing is learned) until the configuration is fixed; "
              "`simpulse config` shows it")
         tc = find_toolchain(workspace, lean=lean, lake=lake)
-        return run_lake([str(tc.lake), "build", *lake_args], workspace)
+        return run_lake([str(tc.lake), "build", *lake_args], lake_cwd)
     sdir = resolve_state_dir(workspace, state_dir if state_dir else cfg["state_dir"])
     catalogue = catalogue_for(cfg, sdir, problems=problems)
     for line in problems:
@@ -145,7 +176,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     problem = _usable(sdir)
     if problem is not None:
         note(f"warning: state directory unusable ({problem}); running plain `lake build`, nothing is learned")
-        return run_lake(cmd, workspace)
+        return run_lake(cmd, lake_cwd)
     settings = {
         "state_dir": str(sdir), "workspace": str(workspace), "mode": cfg["mode"],
         "policy": cfg["policy"], "toolchain": tc.githash, "simulated": tc.simulated,
@@ -159,21 +190,23 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     if os.environ.get("LAKE_WRAPPED_EXEC"):
         note("LAKE_WRAPPED_EXEC is set (Lake hands compiles to another runner, which would get the "
              "facade's paths): running plain `lake build`, nothing is learned")
-        return run_lake(cmd, workspace)
+        return run_lake(cmd, lake_cwd)
     try:
         facade = build_facade(sdir, tc.sysroot)
     except OSError as e:
         note(f"warning: could not build the facade sysroot ({e}); running plain `lake build`")
-        return run_lake(cmd, workspace)
+        return run_lake(cmd, lake_cwd)
     text = json.dumps(settings, sort_keys=True)
     _keep_settings(sdir, text)
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
     env[SETTINGS_ENV] = text
+    quiet = view["verbosity"] == "quiet"
     before = _counters(sdir, tc.githash) if not quiet else None
-    rc = run_lake(cmd, workspace, env)
+    rc = run_lake(cmd, lake_cwd, env)
     sync_log(sdir)
     if before is not None:
-        _summary(sdir, before, tc.githash, tc.simulated, catalogue, settings["build_id"])
+        _summary(sdir, before, tc.githash, tc.simulated, catalogue, settings["build_id"], rc,
+                 verbose=view["verbosity"] == "verbose")
     maybe_compact(sdir, cfg["retention_segments"])
     return rc
 
@@ -285,10 +318,9 @@ def register(app) -> None:
         lake: str | None = typer.Option(None, "--lake", help=OPTIONS[5][3]),
         seed: int | None = typer.Option(None, "--seed", help=OPTIONS[6][3]),
         profile: str | None = typer.Option(None, "--profile", help=OPTIONS[7][3]),
-        quiet: bool = typer.Option(False, "--quiet", help=OPTIONS[8][3]),
     ):
         raise typer.Exit(run(list(ctx.args), state_dir=state_dir, mode=mode, policy=policy, strategy=strategy,
-                             lean=lean, lake=lake, seed=seed, quiet=quiet, profile=profile))
+                             lean=lean, lake=lake, seed=seed, profile=profile))
 
 
 def _counters(sdir: Path, githash: str) -> dict | None:
@@ -296,31 +328,66 @@ def _counters(sdir: Path, githash: str) -> dict | None:
         from simpulse.learner import Learner
         from simpulse.store.store import Store
         lrn = Learner(None, store=Store(sdir, create=False), toolchain=githash)
-        return dict(lrn.stats["counters"], strategies=_applied(lrn, githash),
+        return dict(lrn.stats["counters"], by_strategy=_pulls(lrn, githash),
                     hiding=_applied(lrn, githash, only=lambda s: s.changes_diagnostics))
     except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
         return None
 
 
+def _pulls(lrn, githash: str) -> dict[str, int]:
+    """Compiles per strategy under this toolchain, so far (summed over contexts)."""
+    out: dict[str, int] = {}
+    tc = lrn.stats["toolchains"].get(githash, {})
+    for arms in tc.get("arms", {}).values():
+        for name, a in arms.items():
+            out[name] = out.get(name, 0) + int(a[3])
+    return out
+
+
 def _applied(lrn, githash: str, only=None) -> int:
     """Compiles run with a strategy (those `only` accepts) under this toolchain, so far."""
-    tc = lrn.stats["toolchains"].get(githash, {})
     known = lrn.catalogue.all
-    return sum(int(a[3]) for arms in tc.get("arms", {}).values() for name, a in arms.items()
+    return sum(n for name, n in _pulls(lrn, githash).items()
                if name != "baseline" and (only is None or (name in known and only(known[name]))))
 
 
-def _summary(sdir: Path, before: dict, githash: str, simulated: bool, catalogue, build_id: str) -> None:
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _summary(sdir: Path, before: dict, githash: str, simulated: bool, catalogue, build_id: str, rc: int,
+             *, verbose: bool = False) -> None:
     after = _counters(sdir, githash)
     if after is None:
         return
     d = {k: after[k] - before.get(k, 0) for k in ("compiles", "explore", "strategy_failed", "module_failed",
-                                                   "seconds", "fallback_seconds", "strategies", "hiding")}
+                                                   "seconds", "fallback_seconds", "hiding")}
     if d["compiles"] <= 0:
-        note("no module compiled through simpulse")
-        return
+        if rc == 0:
+            note("nothing to compile: every module was up to date")
+        return                          # a failed build that compiled nothing: Lake has said why
+    if verbose:
+        _per_module(sdir, build_id)
+    counts = {k: v - before["by_strategy"].get(k, 0) for k, v in after["by_strategy"].items()}
+    used = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n > 0)
     label = "simulated " if simulated else ""
-    note(f"{d['compiles']} compiles recorded ({label}{d['seconds']:.1f}s in lean): {d['strategies']} with a "
-         f"strategy, {d['explore']} exploring, {d['strategy_failed']} strategy failures caught by baseline fallback")
+    note(f"{_plural(d['compiles'], 'compile')} recorded ({label}{d['seconds']:.1f}s in lean): {used}; "
+         f"{d['explore']} exploring, {_plural(d['strategy_failed'], 'strategy failure')} caught by baseline fallback")
     if d["hiding"] > 0:
         _hidden_messages(sdir, build_id, catalogue)      # the last line: what the user may be missing
+
+
+def _per_module(sdir: Path, build_id: str) -> None:
+    """Lake's -v: one line per module this build compiled — the strategy, why, the time."""
+    try:
+        from simpulse.store.store import Store
+        events = [e for e in Store(sdir, create=False).iter_events(include_segments=False)
+                  if e.get("build") == build_id and e.get("kind") == "compile"]
+    except Exception:  # noqa: BLE001
+        return
+    for e in sorted(events, key=lambda e: str(e.get("module"))):
+        how = "exploring" if e.get("explore") else "exploiting"
+        if e.get("mode") == "shadow":
+            how = f"shadow (would run {e.get('recommended')})"
+        extra = "" if e.get("outcome") == "ok" else f", {e.get('outcome')}"
+        note(f"  {e.get('module')}: {e.get('strategy')} ({e.get('context')}, {how}{extra}) {float(e.get('wall') or 0):.2f}s")

@@ -12,6 +12,7 @@ def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None) ->
     from simpulse.strategy.catalogue import PROFILES
     cat = catalogue_for(cfg, sdir, problems=problems)
     active = {s.name for s in cat.active}
+    seen = _verify_findings(sdir)
     rows = []
     for s in cat.all.values():
         if s.builtin:
@@ -37,8 +38,23 @@ def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None) ->
             "prior_mean": s.prior_mean, "prior_strength": s.prior_strength,
             "source": "builtin" if s.builtin else ("simpulse.toml" if s.name in cfg.strategies else "imported"),
             "defined_in": source, "active": s.name in active, "inactive_because": why,
+            "verify": seen.get(s.name, []),
         })
     return rows
+
+
+def _verify_findings(sdir: Path | None) -> dict[str, list[dict]]:
+    """Per strategy, what `simpulse verify` saw it change and where: [{context, changes, seen_on}]."""
+    if sdir is None:
+        return {}
+    from simpulse.store import verdicts
+    from simpulse.verify import evidence as E
+    out: dict[str, list[dict]] = {}
+    for r in E.rows(verdicts.read(sdir)):
+        if r["changes"]:
+            out.setdefault(r["strategy"], []).append(
+                {"context": r["context"], "changes": r["changes"], "seen_on": r["seen_on"]})
+    return out
 
 
 def strategies(
@@ -97,6 +113,12 @@ def strategies(
     for r in rows:
         if not r["active"]:
             console.print(f"  * {r['name']} is not used: {escape(r['inactive_because'])}")
+    for r in rows:
+        for f in r["verify"]:
+            mods = "; ".join(f"{k} on {', '.join(v[:3])}{' …' if len(v) > 3 else ''}" for k, v in f["seen_on"].items())
+            console.print(f"  verify: {r['name']} changes {' and '.join(f['changes'])} in {f['context']} "
+                          f"(seen: {escape(mods)}); left out there by every profile that does not accept it",
+                          soft_wrap=True)
     for r in rows:
         where = "" if r["source"] == "builtin" else f" [dim](from {escape(r['defined_in'])})[/dim]"
         console.print(f"  [bold]{r['name']}[/bold]: {escape(r['description'])}{where}")

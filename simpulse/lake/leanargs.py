@@ -158,7 +158,10 @@ def apply_strategy(call: LeanCall, strategy, tmp_dir: str | None = None) -> Appl
         data["options"] = opts
         base = os.path.basename(call.setup)
         fd_dir = tmp_dir or os.path.dirname(os.path.abspath(call.setup))
-        os.makedirs(fd_dir, exist_ok=True)
+        try:
+            os.mkdir(fd_dir, 0o700)     # the directory only: its parent must exist (a deleted
+        except FileExistsError:         # state directory is not resurrected)
+            pass
         path = os.path.join(fd_dir, f"{os.getpid()}-{base}")
         with open(path, "w", encoding="utf-8") as f:
             json.dump(data, f)

@@ -277,10 +277,10 @@ def _prepare(cfg: dict, call, real_lean: str):
     # the shim must not resurrect it (and fails open instead).
     store = Store(cfg["state_dir"], create=False, fsync=cfg.get("fsync", False))
     _inject_faults(store)
-    exclude = _verified_exclusions(cfg["state_dir"], catalogue)
     learner = Learner(None, store=store, policy=cfg.get("policy", "thompson"), mode=cfg.get("mode", "auto"),
                       toolchain=cfg.get("toolchain", "unknown"), catalogue=catalogue, seed=seed,
-                      explore_budget=cfg.get("explore_budget", 0.35), **({"exclude": exclude} if exclude else {}))
+                      explore_budget=cfg.get("explore_budget", 0.35),
+                      exclude=_verified_exclusions(cfg["state_dir"], catalogue))
     forced = cfg.get("force_strategy")
     with open(call.source, "rb") as f:
         source = f.read()
@@ -290,12 +290,15 @@ def _prepare(cfg: dict, call, real_lean: str):
     if forced:
         # --strategy: an experiment the user asked for, within what this build accepts
         strategy = catalogue.get(forced)
-        if strategy in catalogue.active:
+        why = catalogue.inactive_reason(forced)
+        if why is None and forced in learner.exclude.get(decision.context, ()):
+            why = f"`simpulse verify` saw it change what this build does not accept in {decision.context}"
+        if why is None:
             decision.strategy = strategy
             decision.reason = f"forced by --strategy {forced}"
         else:
             decision.strategy = catalogue.get("baseline")
-            decision.reason = f"--strategy {forced} not run: {catalogue.inactive_reason(forced)}"
+            decision.reason = f"--strategy {forced} not run: {why}"
         decision.explore = False
     temp: list[str] = []
     cmd = [real_lean] + list(call.argv)

@@ -27,6 +27,21 @@ The model
   ranking, biased towards modules with few dependents: a few hot modules are edited most of
   the time), and recompiles them and all their transitive dependents, in topological order.
 
+Variant ``safe-breaks`` (``Workload(seed, variant="safe-breaks")``)
+------------------------------------------------------------------
+Strategies declared safe break proofs too: turning the linters off fails a ``#guard_msgs``
+test that expects a linter warning, and elaborating on the main thread can fail a module
+that relies on asynchronous elaboration. Each strategy turns off some of ``linters``,
+``async`` and ``simprocs`` (`TURNS_OFF`: ``lean-fast`` both linters and async, ``simp-lean``
+linters and simprocs, ``single-thread`` none); per seed and context, each of those breaks a
+share of the context's modules (`SAFE_BREAKS`: with some probability, a rate drawn
+uniformly; else none), and a module breaks under a strategy iff one of the things it turns
+off breaks it — a fixed draw per (module, thing), so the same modules every time, whatever
+the edits. The effects are drawn per seed, independently per (context, strategy)
+(`VARIANT_EFFECT`), so that no strategy is best by construction: the catalogue's descriptions
+are no prior this variant rewards. Each compile request carries the module's ``version`` (how
+many times its source was edited before), which a learner can hash as its source.
+
 Costs
 -----
 ``expected_cost(m, s)`` is the mean of what a compile of module m under strategy s costs over
@@ -82,6 +97,20 @@ BREAK_RATE: dict[str, dict[str, float]] = {
 }
 # Strategies sharing a breakage draw (they turn off the same thing).
 _BREAK_GROUP = {"no-simprocs": "simprocs", "simp-lean": "simprocs"}
+VARIANTS = ("default", "safe-breaks")
+# `safe-breaks`: what each strategy turns off, and so what can break a proof under it
+TURNS_OFF: dict[str, tuple[str, ...]] = {
+    "no-linters": ("linters",), "no-async": ("async",), "no-simprocs": ("simprocs",),
+    "single-thread": (), "lean-fast": ("linters", "async"), "simp-lean": ("linters", "simprocs"),
+}
+# per seed and context, each thing breaks, with this probability, a share of the context's
+# modules drawn uniformly in the range (else none): a #guard_msgs test expecting a linter
+# warning; a module relying on asynchronous elaboration; a proof needing a core simproc
+SAFE_BREAKS: dict[str, tuple[float, tuple[float, float]]] = {
+    "linters": (0.6, (0.02, 0.12)), "async": (0.4, (0.01, 0.08)), "simprocs": (0.5, (0.02, 0.45)),
+}
+# per seed, every (context, strategy) effect: log-multiplier ~ N(μ, σ²), the multiplier clipped
+VARIANT_EFFECT = (-0.08, 0.12, (0.6, 1.3))
 FAIL_FRACTION = (0.3, 1.0)      # a failed compile costs this fraction of its time
 EFFECT_JITTER = 0.03            # per-(module, strategy) σ on the log-effect
 NOISE_SIGMA = 0.1               # log-normal timing noise
@@ -123,6 +152,7 @@ class CompileRequest:
     name: str         # module name (what a learner sees)
     context: str
     features: dict = field(hash=False, compare=False, default_factory=dict)
+    version: int = 0  # edits of the module's source before this compile (its source hash, in effect)
 
 
 @dataclass(frozen=True)
@@ -142,22 +172,66 @@ def _sub(seed: int, *tags) -> random.Random:
     return random.Random("|".join(["simpulse-workload", str(seed), *map(str, tags)]))
 
 
+def variant_truth(seed: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """The `safe-breaks` variant's truth for a seed: (effects per context and strategy, as time
+    multipliers; per context, the share of modules each thing a strategy turns off breaks)."""
+    rng = _sub(seed, "variant-truth")
+    mu, sd, (lo, hi) = VARIANT_EFFECT
+    speed = {c: {s: min(hi, max(lo, math.exp(rng.gauss(mu, sd)))) for s in STRATEGIES if s != BASELINE}
+             for c in CONTEXTS}
+    rates = {}
+    for c in CONTEXTS:
+        rates[c] = {}
+        for thing, (p, (a, b)) in SAFE_BREAKS.items():
+            hit, r = rng.random(), rng.uniform(a, b)
+            rates[c][thing] = r if hit < p else 0.0
+    return speed, rates
+
+
+def strategy_break_rates(things: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per context and strategy, the share of modules it breaks, from what it turns off
+    (independent draws per thing: 1 − Π(1 − rate))."""
+    out = {}
+    for c, by in things.items():
+        out[c] = {}
+        for s, offs in TURNS_OFF.items():
+            keep = 1.0
+            for t in offs:
+                keep *= 1.0 - by.get(t, 0.0)
+            if keep < 1.0:
+                out[c][s] = 1.0 - keep
+    return out
+
+
 class Workload:
     """One simulated project (modules, import DAG, true effects) for a seed."""
 
     def __init__(self, seed: int = 0, n_modules: int = 300, strategies: tuple[str, ...] = STRATEGIES,
                  speed: dict[str, dict[str, float]] | None = None, stream_seed: int | None = None,
-                 level_change: tuple[float, float] | None = None):
-        """`speed`: the true effects per context (default `TRUE_SPEED`); `stream_seed`: the seed of
-        the edits and the timing noise (default `seed`), so that one project can be built along
-        several independent histories; `level_change` = (μ, σ): every module's base time is
-        multiplied by exp(N(μ, σ²)), its features unchanged — the same project under another
-        toolchain, which changes compile times, each module's its own way."""
+                 level_change: tuple[float, float] | None = None, variant: str = "default"):
+        """`speed`: the true effects per context (default `TRUE_SPEED`, or the variant's draw);
+        `stream_seed`: the seed of the edits and the timing noise (default `seed`), so that one
+        project can be built along several independent histories; `level_change` = (μ, σ): every
+        module's base time is multiplied by exp(N(μ, σ²)), its features unchanged — the same
+        project under another toolchain, which changes compile times, each module's its own way;
+        `variant`: "default" or "safe-breaks" (see the module's docstring)."""
         if n_modules < 1:
             raise ValueError("n_modules must be ≥ 1")
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown workload variant {variant!r} (known: {', '.join(VARIANTS)})")
         self.seed = seed
+        self.variant = variant
         self.stream_seed = seed if stream_seed is None else stream_seed
+        things = None
+        if variant == "safe-breaks":
+            drawn, things = variant_truth(seed)
+            speed = drawn if speed is None else speed
+            self.break_rate = strategy_break_rates(things)
+        else:
+            self.break_rate = BREAK_RATE
         speed = TRUE_SPEED if speed is None else speed
+        self.speed = speed
+        self.thing_rates = things
         self.strategies = tuple(strategies)
         if self.strategies[0] != BASELINE:
             raise ValueError("the first strategy must be the baseline")
@@ -193,6 +267,7 @@ class Workload:
         self.dependents: tuple[tuple[int, ...], ...] = tuple(tuple(d) for d in deps)
         # true per-module log-effects, breakage, failure fractions
         erng = _sub(seed, "effects")
+        brng = _sub(seed, "variant-breaks")
         self._log_effect: list[list[float]] = []
         self._breaks: list[list[bool]] = []
         self._fail_frac: list[list[float]] = []
@@ -212,6 +287,11 @@ class Workload:
                     group_draw[g] = erng.random()
                 brk.append(group_draw[g] < BREAK_RATE.get(m.context, {}).get(s, 0.0))
                 frac.append(erng.uniform(*FAIL_FRACTION))
+            if things is not None:
+                # the variant: a module breaks under a strategy iff one of the things it turns
+                # off breaks it (one draw per (module, thing))
+                u = {t: brng.random() for t in SAFE_BREAKS}
+                brk = [any(u[t] < things[m.context][t] for t in TURNS_OFF.get(s, ())) for s in self.strategies]
             self._log_effect.append(eff)
             self._breaks.append(brk)
             self._fail_frac.append(frac)
@@ -242,6 +322,20 @@ class Workload:
 
     def breaks(self, module: int, strategy: str) -> bool:
         return self._breaks[module][self._sidx[strategy]]
+
+    def break_group(self, strategy: str) -> str:
+        """Strategies of one group break the same modules: the default workload's two that
+        turn simprocs off; in the variant, those that turn off the same things."""
+        if self.thing_rates is not None:
+            return "+".join(TURNS_OFF.get(strategy, ())) or strategy
+        return _BREAK_GROUP.get(strategy, strategy)
+
+    def context_multiplier(self, context: str, strategy: str) -> float:
+        """`context_expected_multiplier` under this workload's effects and break rates."""
+        return context_expected_multiplier(context, strategy, self.speed, self.break_rate)
+
+    def effect_table_markdown(self) -> str:
+        return effect_table_markdown(self.speed, self.break_rate)
 
     def fail_fraction(self, module: int, strategy: str) -> float:
         return self._fail_frac[module][self._sidx[strategy]]
@@ -307,10 +401,13 @@ class Workload:
         i = 0
         if n_compiles <= 0:
             return
-        for b, _edits, compiled in self.builds():
+        version = [0] * self.n_modules
+        for b, edits, compiled in self.builds():
+            for mid in edits:
+                version[mid] += 1
             for mid in compiled:
                 m = self.modules[mid]
-                yield CompileRequest(i, b, mid, m.name, m.context, dict(m.features))
+                yield CompileRequest(i, b, mid, m.name, m.context, dict(m.features), version[mid])
                 i += 1
                 if i >= n_compiles:
                     return
@@ -358,19 +455,22 @@ def stream(seed: int, n_compiles: int, n_modules: int = 300) -> Iterator[Compile
     return Workload(seed, n_modules).stream(n_compiles)
 
 
-def effect_table_markdown() -> str:
+def effect_table_markdown(speed: dict | None = None, break_rate: dict | None = None) -> str:
     """The true-effect table (time multipliers; breakage rates) as markdown; in bold the
-    strategy of least expected cost in the context (failures included)."""
+    strategy of least expected cost in the context (failures included). Default: the
+    default workload's (`TRUE_SPEED`, `BREAK_RATE`)."""
+    speed = TRUE_SPEED if speed is None else speed
+    break_rate = BREAK_RATE if break_rate is None else break_rate
     strategies = [s for s in STRATEGIES if s != BASELINE]
     head = "| context (share) | " + " | ".join(strategies) + " |"
     sep = "|---|" + "---:|" * len(strategies)
     rows = [head, sep]
     for c in CONTEXTS:
         cells = []
-        best = min(strategies, key=lambda s: context_expected_multiplier(c, s))
+        best = min(strategies, key=lambda s: context_expected_multiplier(c, s, speed, break_rate))
         for s in strategies:
-            cell = f"{TRUE_SPEED[c][s]:.2f}"
-            br = BREAK_RATE.get(c, {}).get(s)
+            cell = f"{speed[c][s]:.2f}"
+            br = break_rate.get(c, {}).get(s)
             if br:
                 cell += f" (breaks {br:.0%})"
             if s == best:
@@ -380,13 +480,15 @@ def effect_table_markdown() -> str:
     return "\n".join(rows)
 
 
-def context_expected_multiplier(context: str, strategy: str) -> float:
+def context_expected_multiplier(context: str, strategy: str, speed: dict | None = None,
+                                break_rate: dict | None = None) -> float:
     """A strategy's expected cost in a context relative to baseline (no jitter), counting its
-    failures at the mean failed fraction plus the fallback."""
+    failures at the mean failed fraction plus the fallback (default: the default workload's
+    effects and break rates)."""
     if strategy == BASELINE:
         return 1.0
-    m = TRUE_SPEED[context][strategy]
-    br = BREAK_RATE.get(context, {}).get(strategy, 0.0)
+    m = (TRUE_SPEED if speed is None else speed)[context][strategy]
+    br = (BREAK_RATE if break_rate is None else break_rate).get(context, {}).get(strategy, 0.0)
     return (1 - br) * m + br * (sum(FAIL_FRACTION) / 2 * m + 1.0)
 
 

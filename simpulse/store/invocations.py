@@ -70,9 +70,13 @@ def write_atomic(path: str, data: bytes, *, fsync: bool = False) -> None:
 
 
 def make_private_dir(path: str) -> None:
-    """Create `path` (and its parents) as 0700 if it is missing."""
+    """Create `path` as 0700 if it is missing — the directory itself only: its parent (the state
+    directory) must exist, so a state directory deleted during a build is not resurrected."""
     if not os.path.isdir(path):
-        os.makedirs(path, mode=0o700, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
         os.chmod(path, 0o700)
 
 
