@@ -117,8 +117,7 @@ def strategies(
         for f in r["verify"]:
             mods = "; ".join(f"{k} on {', '.join(v[:3])}{' …' if len(v) > 3 else ''}" for k, v in f["seen_on"].items())
             console.print(f"  verify: {r['name']} changes {' and '.join(f['changes'])} in {f['context']} "
-                          f"(seen: {escape(mods)}); left out there by every profile that does not accept it",
-                          soft_wrap=True)
+                          f"(seen: {escape(mods)}); left out there by every profile that does not accept it")
     for r in rows:
         where = "" if r["source"] == "builtin" else f" [dim](from {escape(r['defined_in'])})[/dim]"
         console.print(f"  [bold]{r['name']}[/bold]: {escape(r['description'])}{where}")
