@@ -98,6 +98,13 @@ def test_try_refuses_what_it_cannot_use(tmp_path):
     src = tmp_path / "p"
     shutil.copytree(FIXTURES, src, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
     one_line_error(run("try", str(src), "--into", str(src / "w"), cwd=tmp_path), contains="inside the project")
+    # the copy would land on the project itself, or on a directory simpulse try did not make
+    one_line_error(run("try", str(src), "--into", str(tmp_path), cwd=tmp_path), contains="where the project is")
+    (tmp_path / "w2" / "p").mkdir(parents=True)
+    (tmp_path / "w2" / "p" / "precious.txt").write_text("keep me")
+    one_line_error(run("try", str(src), "--into", str(tmp_path / "w2"), cwd=tmp_path), contains="not made by")
+    assert (tmp_path / "w2" / "p" / "precious.txt").read_text() == "keep me"
+    assert not (src / ".simpulse").exists() and not (src / ".lake").exists()
     one_line_error(run("try", "--builds", "0", cwd=tmp_path), contains="--builds")
 
 

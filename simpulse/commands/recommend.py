@@ -119,7 +119,6 @@ def exploit_decision(lrn, mf) -> dict:
     ctx = c.context
     best = lrn.exploit(ctx, module=mf.module, source_hash=c.source_hash)
     arms = {a.strategy: a for a in lrn.summary(ctx)}
-    joint = lrn.joint_posterior(ctx)
     suspended = [n for n, a in arms.items() if a.suspended]
     p_best = arms[best].prob_better if best in arms and best != "baseline" else 0.0
     chosen, recommended = best, None
@@ -142,7 +141,6 @@ def exploit_decision(lrn, mf) -> dict:
     else:
         a = arms[chosen]
         speed, ci, conf = a.speedup, a.speedup_ci, a.prob_better
-    del joint
     return {"id": None, "module": mf.module, "path": mf.rel, "context": ctx, "strategy": chosen,
             "policy": lrn.policy_name, "mode": lrn.mode, "explore": False, "expected_speedup": speed,
             "ci": list(ci), "confidence": conf, "reason": reason, "toolchain": lrn.toolchain,

@@ -22,6 +22,7 @@ from pathlib import Path
 import typer
 
 IGNORED = (".lake", ".simpulse", ".git", "build", "lake-packages")
+MARKER = ".simpulse-try"        # in a copy made by `simpulse try`: only such a directory is refreshed
 DEFAULT_SCALE = 0.5
 
 
@@ -40,10 +41,22 @@ def is_lake_project(d: Path) -> bool:
 
 
 def prepare_copy(src: Path, dest: Path) -> None:
-    """`dest` holds the sources of `src` (refreshed) and no build outputs: its `.simpulse/`
-    (what was learned) is kept, its `.lake/` removed so that every module compiles again."""
-    shutil.rmtree(dest / ".lake", ignore_errors=True)
+    """`dest` becomes a fresh copy of the sources of `src`, without build outputs; the
+    `.simpulse/` of an earlier copy (what was learned) is kept. Only a directory this command
+    made (it holds MARKER) is emptied first; any other existing one is refused."""
+    from simpulse.errors import SimpulseError
+    if dest.exists():
+        if not (dest / MARKER).is_file():
+            raise SimpulseError(f"{dest} exists and was not made by `simpulse try`: choose another --into")
+        for child in dest.iterdir():
+            if child.name in (".simpulse", MARKER):
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns(*IGNORED), dirs_exist_ok=True, symlinks=True)
+    (dest / MARKER).write_text("a copy made by `simpulse try`; it may be deleted\n", encoding="utf-8")
 
 
 def simulated_env(sysroot: Path, scale: float) -> dict:
@@ -96,7 +109,11 @@ def try_cmd(
     work = (Path(into).expanduser() if into is not None else default_work_dir()).resolve()
     if work == src or src in work.parents:
         raise SimpulseError(f"--into {work} is inside the project it would copy: choose a directory outside it")
+    if name == "simulated-toolchain":
+        name += "-project"
     project = work / name
+    if project == src:
+        raise SimpulseError(f"--into {work} would put the copy where the project is: choose another directory")
     try:
         work.mkdir(parents=True, exist_ok=True)
         sysroot = install(work / "simulated-toolchain")
