@@ -308,3 +308,10 @@ def test_readme_first_screen_shows_how_to_try_it_without_lean():
     assert "simpulse try" in first and "without Lean" in first
     text = "\n".join(readme)
     assert "~/.cache/simpulse/facades/" in text and "fsync'd once per build" in text
+
+
+def test_without_lean_build_points_to_try(tmp_path):
+    src = tmp_path / "p"
+    shutil.copytree(FIXTURES, src, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
+    p = run("build", cwd=src, env={"PATH": "/usr/bin:/bin", "XDG_CACHE_HOME": str(tmp_path / "c")})
+    one_line_error(p, contains="simpulse try")
