@@ -295,10 +295,11 @@ def load_lean(path: Path) -> Package:
     for no, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        if line[0].isspace() or line.lstrip().startswith(("}", ")", "]")) and decls:
+        attr_only = bool(decls) and re.fullmatch(r"@\[[^\]]*\]\s*", decls[-1][1]) is not None
+        if line[0].isspace() or line.startswith(("}", ")", "]")) or attr_only:
             if not decls:
                 raise LakefileError(f"{path}:{no}: unexpected indentation")
-            decls[-1] = (decls[-1][0], decls[-1][1] + "\n" + line)
+            decls[-1] = (decls[-1][0], decls[-1][1] + ("\n" if not attr_only else " ") + line)
         else:
             decls.append((no, line))
     pkg: Package | None = None
