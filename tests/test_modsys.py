@@ -498,3 +498,21 @@ def test_allowlist_refuses_postpone_compile_and_is_module(name, value):
     from simpulse.strategy.allowlist import check_option
     with pytest.raises(SimpulseError):
         check_option(name, value)
+
+
+def test_lean_path_imports_need_the_same_parts(sysroot, ws):
+    """Without importArts, a module file found on LEAN_PATH (its `.olean.server` beside the
+    `.olean`) must have the parts the import form needs."""
+    assert run(sysroot, ws, "build", "Mods.Core", SIMPULSE_SIM_LAKE_ERA="newest").returncode == 0
+    lib = ws / ".lake/build/lib/lean"
+    (lib / "Mods/Core.olean.private").unlink()
+    (ws / "X.lean").write_text("module\nimport all Mods.Core\n")
+    env = env_for(sysroot, ws.parent, LEAN_PATH=str(lib))
+    r = subprocess.run([str(sysroot / "bin" / "lean"), "X.lean", "--json"], cwd=ws, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    assert json.loads(r.stdout)["data"] == f"object file '{lib}/Mods/Core.olean.private' of module Mods.Core does not exist"
+    (ws / "X.lean").write_text("module\npublic import Mods.Core\n")  # the exported part suffices
+    r = subprocess.run([str(sysroot / "bin" / "lean"), "X.lean", "--json"], cwd=ws, env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout

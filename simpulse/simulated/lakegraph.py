@@ -16,7 +16,7 @@ from pathlib import Path
 from simpulse.simulated import modsys
 from simpulse.simulated.lakefile import LakefileError, LeanLib, Package, load
 
-CORE_PREFIXES = ("Init", "Std", "Lean", "Lake")
+CORE_PREFIXES = modsys.CORE_PREFIXES
 
 
 class LakeError(Exception):

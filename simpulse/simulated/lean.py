@@ -27,11 +27,12 @@ from typing import Any
 
 from simpulse.simulated import costmodel as cm
 from simpulse.simulated import modsys
+from simpulse.simulated.modsys import c_from_ir, check_import, check_imports  # noqa: F401
 
 LEAN_VERSION = "4.14.0"
 DEFAULT_GITHASH = "506f00d623aca3ba5dbdde74031df79c2ab0ff97"
 MARKER = "share/simulated-toolchain.json"
-CORE_PREFIXES = ("Init", "Std", "Lean", "Lake")
+CORE_PREFIXES = modsys.CORE_PREFIXES
 
 USAGE = f"""Lean (version {LEAN_VERSION}, simulated)
 Miscellaneous:
@@ -302,30 +303,6 @@ def _lean_path() -> list[str]:
     return [d for d in lp.split(os.pathsep) if d]
 
 
-def check_import(mod: str, search: list[str]) -> str | None:
-    """Error text of a missing import, or None."""
-    parts = mod.split(".")
-    if parts[0] in CORE_PREFIXES:
-        return None
-    rel = Path(*parts).with_suffix(".olean") if len(parts) > 1 else Path(parts[0] + ".olean")
-    pkg = parts[0]
-    prefix_found = None
-    for d in search:
-        if (Path(d) / pkg).is_dir() or (Path(d) / f"{pkg}.olean").exists():
-            prefix_found = d
-            break
-    if prefix_found is None:
-        listing = "\n".join(search)
-        return (
-            f"unknown module prefix '{pkg}'\n\n"
-            f"No directory '{pkg}' or file '{pkg}.olean' in the search path entries:\n{listing}"
-        )
-    olean = Path(prefix_found) / rel
-    if not olean.exists():
-        return f"object file '{olean}' of module {mod} does not exist"
-    return None
-
-
 def _artefact(mod: str, source: bytes, imports: list[str], kind: str,
               without_simprocs: list[str] | None = None) -> bytes:
     doc: dict[str, Any] = {
@@ -340,46 +317,6 @@ def _artefact(mod: str, source: bytes, imports: list[str], kind: str,
         # simp without simprocs rewrites with other lemmas: other proof terms, other bytes
         doc["proofs_without_simprocs"] = without_simprocs
     return (json.dumps(doc, sort_keys=True) + "\n").encode()
-
-
-def c_from_ir(ir: bytes) -> bytes:
-    """The C file, a function of the IR only: `lean -c` and a later `leanir` step write the
-    same bytes."""
-    doc = json.loads(ir)
-    return (f"// Lean compiler output (simulated)\n// Module: {doc['module']}\n"
-            f"// Imports: {' '.join(doc['imports'])}\n// Source: sha256 {doc['source_sha256']}\n"
-            "#include <lean/lean.h>\n").encode()
-
-
-def check_imports(imps: list[modsys.Import], is_module: bool, arts: dict, search: list[str]) -> str | None:
-    """Error text of the first import whose needed artifact is missing, or None. A module named
-    in `importArts` is read from the files listed there (contract §9b: `import all` needs the
-    `.olean.private`, `meta import` the `.ir`, a non-module importer every olean part); any
-    other module is looked up on LEAN_PATH."""
-    for imp in imps:
-        entry = arts.get(imp.module)
-        if entry is None:
-            err = check_import(imp.module, search)
-            if err:
-                return err
-            continue
-        parts = modsys.read_import_arts(entry)
-        if parts is None:
-            return f"invalid importArts entry for module {imp.module}"
-        for kind in modsys.needed_parts(imp, is_module, "olean.server" in parts):
-            path = parts.get(kind)
-            if path is None:
-                if kind == "ir":  # this era's importArts has no IR: nothing to check
-                    continue
-                return f"importArts of module {imp.module} lists no {kind} file"
-            if not os.path.isfile(path):
-                return f"object file '{path}' of module {imp.module} does not exist"
-    direct = {i.module for i in imps}
-    for name, entry in arts.items():  # the transitive closure: every .olean is read
-        parts = modsys.read_import_arts(entry)
-        if name not in direct and parts and not os.path.isfile(parts.get("olean", "")):
-            return f"object file '{parts.get('olean')}' of module {name} does not exist"
-    return None
 
 
 def _write(path: str, data: bytes) -> None:

@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from simpulse.simulated import costmodel as cm
-from simpulse.simulated.lean import _fail_stderr, _log_argv, _write, c_from_ir
+from simpulse.simulated.lean import _fail_stderr, _log_argv, _write
+from simpulse.simulated.modsys import c_from_ir
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,15 +10,20 @@ and Lean's behaviour this follows, with the paths in leanprover/lean4 it was rea
 - :func:`outputs` names every file Lake expects from one compile, per era; the files ``lean``
   derives from ``-o`` for a module file are :func:`derived`.
 - :func:`import_arts` / :func:`read_import_arts` write and read one module's ``importArts``
-  entry in the three shapes of contract §9b.
+  entry in the three shapes of contract §9b; :func:`check_imports` is what ``lean`` checks
+  before it elaborates (every artifact an import needs exists); :func:`c_from_ir` is the C
+  file, a function of the IR (``lean -c`` and ``leanir`` write the same bytes).
 
 Standard library only.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # Eras of the simulated lake that have the module system (contract §9b), oldest first.
 #   setup     lean4 PR #8447: importArts entry [olean, server?, private?]
@@ -26,6 +31,7 @@ from dataclasses import dataclass, field
 #   newest    [[olean, server, private?], [ir.sig, ir]]; Lake also expects X.ir.sig, and with
 #             isModule and compiler.postponeCompile omits -c and runs `leanir` (PR #10291)
 MODSYS_ERAS = ("setup", "setup-ir", "newest")
+CORE_PREFIXES = ("Init", "Std", "Lean", "Lake")  # the toolchain's own modules: always found
 
 
 @dataclass
@@ -226,3 +232,88 @@ def needed_parts(imp: Import, importer_is_module: bool, imported_is_module: bool
         if imp.meta:
             parts.append("ir")
     return parts
+
+
+# ---------------------------------------------------------------------------------------------
+# What lean reads
+# ---------------------------------------------------------------------------------------------
+
+def check_import(mod: str, search: list[str]) -> str | None:
+    """Error text of a missing import, or None."""
+    parts = mod.split(".")
+    if parts[0] in CORE_PREFIXES:
+        return None
+    rel = Path(*parts).with_suffix(".olean") if len(parts) > 1 else Path(parts[0] + ".olean")
+    pkg = parts[0]
+    prefix_found = None
+    for d in search:
+        if (Path(d) / pkg).is_dir() or (Path(d) / f"{pkg}.olean").exists():
+            prefix_found = d
+            break
+    if prefix_found is None:
+        listing = "\n".join(search)
+        return (
+            f"unknown module prefix '{pkg}'\n\n"
+            f"No directory '{pkg}' or file '{pkg}.olean' in the search path entries:\n{listing}"
+        )
+    olean = Path(prefix_found) / rel
+    if not olean.exists():
+        return f"object file '{olean}' of module {mod} does not exist"
+    return None
+
+
+def check_on_path(imp: Import, importer_is_module: bool, search: list[str]) -> str | None:
+    """`check_import`, then the parts a module found on LEAN_PATH must have beside its
+    `.olean` (a module file's `.olean.server` marks it as one)."""
+    err = check_import(imp.module, search)
+    if err or imp.module.split(".")[0] in CORE_PREFIXES:
+        return err
+    rel = Path(*imp.module.split(".")).with_suffix(".olean")
+    olean = next(Path(d) / rel for d in search if (Path(d) / rel).exists())
+    d = derived(str(olean))
+    if not os.path.isfile(d["olean.server"]):
+        return None
+    for kind in needed_parts(imp, importer_is_module, True)[1:]:
+        if not os.path.isfile(d[kind]):
+            return f"object file '{d[kind]}' of module {imp.module} does not exist"
+    return None
+
+
+def c_from_ir(ir: bytes) -> bytes:
+    """The C file, a function of the IR only: `lean -c` and a later `leanir` step write the
+    same bytes."""
+    doc = json.loads(ir)
+    return (f"// Lean compiler output (simulated)\n// Module: {doc['module']}\n"
+            f"// Imports: {' '.join(doc['imports'])}\n// Source: sha256 {doc['source_sha256']}\n"
+            "#include <lean/lean.h>\n").encode()
+
+
+def check_imports(imps: list[Import], is_module: bool, arts: dict, search: list[str]) -> str | None:
+    """Error text of the first import whose needed artifact is missing, or None. A module named
+    in `importArts` is read from the files listed there (contract §9b: `import all` needs the
+    `.olean.private`, `meta import` the `.ir`, a non-module importer every olean part); any
+    other module is looked up on LEAN_PATH."""
+    for imp in imps:
+        entry = arts.get(imp.module)
+        if entry is None:
+            err = check_on_path(imp, is_module, search)
+            if err:
+                return err
+            continue
+        parts = read_import_arts(entry)
+        if parts is None:
+            return f"invalid importArts entry for module {imp.module}"
+        for kind in needed_parts(imp, is_module, "olean.server" in parts):
+            path = parts.get(kind)
+            if path is None:
+                if kind == "ir":  # this era's importArts has no IR: nothing to check
+                    continue
+                return f"importArts of module {imp.module} lists no {kind} file"
+            if not os.path.isfile(path):
+                return f"object file '{path}' of module {imp.module} does not exist"
+    direct = {i.module for i in imps}
+    for name, entry in arts.items():  # the transitive closure: every .olean is read
+        parts = read_import_arts(entry)
+        if name not in direct and parts and not os.path.isfile(parts.get("olean", "")):
+            return f"object file '{parts.get('olean')}' of module {name} does not exist"
+    return None
