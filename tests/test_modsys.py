@@ -337,7 +337,8 @@ package «mods» where
   leanOptions := #[⟨`linter.missingDocs, true⟩, ⟨`maxRecDepth, .ofNat 600⟩]
   moreLeanArgs := #["-DautoImplicit=false"]
   testDriver := "ModsTest"
-  version := v!"0.1.0"
+  version := v!"0.1.0"  -- metadata: ignored unread
+  moreLinkArgs := if System.Platform.isWindows then #[] else #["-lm"]
 
 require "leanprover-community" / "batteries" @ git "main"
 require aesop from git "https://github.com/leanprover-community/aesop" @ "master"
@@ -359,7 +360,7 @@ lean_exe tool where
 
 def test_lakefile_lean_common_forms(ws, tmp_path):
     (ws / "lakefile.toml").unlink()
-    (ws / "lakefile.lean").write_text(LAKEFILE_LEAN.replace('  version := v!"0.1.0"\n', ""))
+    (ws / "lakefile.lean").write_text(LAKEFILE_LEAN)
     pkg = load(ws)
     assert pkg.name == "mods" and pkg.default_targets == ["Mods", "tool"]
     assert pkg.lean_options == {"linter.missingDocs": True, "maxRecDepth": 600}
@@ -374,8 +375,7 @@ def test_lakefile_lean_common_forms(ws, tmp_path):
 
 def test_lakefile_lean_builds_like_the_toml(sysroot, ws, tmp_path):
     (ws / "lakefile.toml").unlink()
-    (ws / "lakefile.lean").write_text(LAKEFILE_LEAN.replace('  version := v!"0.1.0"\n', "").replace(
-        "lean_lib Other\n", ""))
+    (ws / "lakefile.lean").write_text(LAKEFILE_LEAN.replace("lean_lib Other\n", ""))
     r = run(sysroot, ws, "build")
     assert r.returncode == 0, r.stdout + r.stderr
     assert built(r.stdout) == sorted(LIB_MODULES + ["main"])

@@ -279,7 +279,10 @@ def _decl_fields(rest: str, where: str) -> tuple[str, dict[str, Any]]:
     else:
         raise LakefileError(f"{where} '{name}': unexpected '{tail.splitlines()[0]}'")
     raw = _split_fields(body, f"{where} '{name}'")
-    return name, {k: _Value(v, f"{where} '{name}': {k}").parse() for k, v in raw.items()}
+    # metadata and link settings are ignored unread: their values may be any Lean term
+    # (`version := v!"1.0.0"`, `moreLinkArgs := if … then … else …`)
+    return name, {k: _Value(v, f"{where} '{name}': {k}").parse() for k, v in raw.items()
+                  if k not in IGNORED_PACKAGE and k not in IGNORED_TARGET}
 
 
 _REQUIRE = re.compile(r'^\s*(?:"[^"]*"\s*/\s*)?(?P<name>"[^"]*"|' + _NAME + r")")
