@@ -67,6 +67,7 @@ from simpulse.model.tunables import (  # noqa: F401 - re-exported: the learner's
     TOOLCHAIN_DISCOUNT,
 )
 from simpulse.model.records import (  # noqa: F401 - re-exported: the learner's API
+    validate_stats,
     _arm,
     _block,
     _new_counters,
@@ -195,7 +196,7 @@ class Learner(DecisionRules):
             if self.store is None:
                 self._stats = empty_stats()
             else:
-                self._stats, _ = self.store.load(fold, empty_stats())
+                self._stats, _ = self.store.load(fold, empty_stats(), validate=validate_stats)
         return self._stats
 
     def reload(self) -> None:

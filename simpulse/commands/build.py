@@ -281,9 +281,10 @@ def maybe_compact(sdir: Path, retention_segments: int, *, threshold: int = COMPA
     try:
         if os.path.getsize(sdir / "events.log") < threshold:
             return False
-        from simpulse.learner import empty_stats, fold
+        from simpulse.learner import empty_stats, fold, validate_stats
         from simpulse.store.store import Store
-        Store(sdir, create=False).compact(fold, empty_stats(), retention_segments=retention_segments)
+        Store(sdir, create=False).compact(fold, empty_stats(), retention_segments=retention_segments,
+                                          validate=validate_stats)
         return True
     except Exception as e:  # noqa: BLE001
         from simpulse.shim.main import log

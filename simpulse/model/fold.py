@@ -8,10 +8,24 @@ import math
 from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.strategy.catalogue import BASELINE
-from simpulse.model.tunables import RECENT, SLOWER
+from simpulse.model.tunables import PLAUSIBLE_SECONDS, RECENT, SLOWER
 from simpulse.model.records import _arm, _block, _new_counters, _put_module, _tc, module_record
 from simpulse.model.contributions import _delta_hat, _level, _observe_module, _refresh_predictions, carry_level
 from simpulse.model.imports import _fold_import
+
+def _seconds(ev: dict, key: str) -> float | None:
+    """A time of the event, if present (None/0 when absent): a float in PLAUSIBLE_SECONDS, or
+    ValueError."""
+    raw = ev.get(key)
+    if raw is None or (raw == 0 and key != "wall"):
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        raise ValueError(f"event {ev.get('id')}: {key} is not a number: {raw!r}")
+    lo, hi = PLAUSIBLE_SECONDS
+    if not (math.isfinite(raw) and lo <= raw <= hi):
+        raise ValueError(f"event {ev.get('id')}: {key} = {raw!r} is not a plausible compile time [{lo:g}, {hi:g}] s")
+    return float(raw)
+
 
 def fold(stats: dict, ev: dict) -> dict:
     """Add one event to the sufficient statistics. Pure bookkeeping: no I/O, no randomness."""
@@ -36,6 +50,11 @@ def fold(stats: dict, ev: dict) -> dict:
         return stats
     if not (wall > 0 and math.isfinite(wall)):
         return stats
+    # Every time the fold will use, checked before anything is changed: an implausible one
+    # (a hand-written 1e308, a string) makes the whole event fail here — the store skips it,
+    # once, and folds the events after it.
+    for key in ("wall", "fallback_wall", "baseline_wall"):
+        _seconds(ev, key)
     tc = _tc(stats, toolchain)
     ts = ev.get("ts")
     tc["first"] = tc["first"] or ts

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 SCHEMA = 1
+PLAUSIBLE_SECONDS = (1e-6, 86400.0)   # a compile time the fold accepts: at least 1 µs, at most a day
 MODES = ("auto", "confident", "shadow")
 
 MODULE_MEMORY = 8          # a module's mean under a strategy covers its last ~8 compiles
