@@ -4,6 +4,7 @@
     python scripts/crash_store.py               # 100 rounds
     python scripts/crash_store.py --quick       # 20 rounds
     python scripts/crash_store.py --rounds 500 --seed 7 --json out.json
+    python scripts/crash_store.py --write-docs  # and write the results into docs/benchmarks.md
 
 All rounds share one state directory, so each round also starts from whatever the previous
 crashes left behind. A round starts 2-4 writers (each appends ``{"w", "i"}`` events and, only
@@ -371,7 +372,9 @@ def main(argv=None):
     ap.add_argument("--keep", action="store_true", help="keep the state directory")
     ap.add_argument("--no-retention", action="store_true", help="compactors keep every segment")
     ap.add_argument("-v", "--verbose", action="store_true")
-    ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="write the results into docs/benchmarks.md (a bare run changes no tracked file)")
+    ap.add_argument("--no-doc", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old command lines
     ap.add_argument("--stop-on-violation", action="store_true", help="stop at the first violating round (with --keep: inspect it)")
     a = ap.parse_args(argv)
     if a.quick:
@@ -410,7 +413,7 @@ def main(argv=None):
     if a.json:
         with open(a.json, "w") as f:
             json.dump(res, f, indent=2)
-    if not a.no_doc and not a.quick:
+    if a.write_docs and not a.quick:
         _write_doc(res, ok)
     return 0 if ok else 1
 
@@ -433,7 +436,7 @@ def _write_doc(res, ok):
         f"load: {res['lines_skipped_torn_or_corrupt']}. Target (the state loads after every kill; at most the "
         f"one in-flight event missing): **{'met' if ok else 'NOT met'}**.",
         "",
-        f"Reproduce: `.venv/bin/python scripts/crash_store.py --rounds {res['rounds']} --seed {res['seed']}`",
+        f"Reproduce: `.venv/bin/python scripts/crash_store.py --rounds {res['rounds']} --seed {res['seed']} --write-docs`",
     ])
     write_section("crash_store", "Crashes (crash_store.py)", text)
 

@@ -2,7 +2,8 @@
 
 Uses the real `lake` when one is on PATH; otherwise installs the simulated toolchain and says
 so loudly (every time it reports is then simulated). The fixtures are copied to a scratch
-directory first, so the repository stays clean.
+directory first, so the repository stays clean; that directory is removed at the end unless
+`--keep DIR` names where to work (`make demo KEEP=DIR`), which is then kept.
 
     python scripts/demo.py [--rounds N] [--keep DIR] [--scale S]
 """
@@ -31,9 +32,20 @@ def main() -> int:
     ap.add_argument("--scale", type=float, default=0.5,
                     help="simulated toolchain only: time scale of the cost model (default 0.5)")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
+    if args.keep is not None:
+        work = args.keep.expanduser().resolve()
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            ap.error(f"--keep {args.keep}: {e.strerror or e}")
+        return demo(args, work)
+    with tempfile.TemporaryDirectory(prefix="simpulse-demo-") as tmp:
+        return demo(args, Path(tmp))
 
-    work = args.keep or Path(tempfile.mkdtemp(prefix="simpulse-demo-"))
-    work.mkdir(parents=True, exist_ok=True)
+
+def demo(args, work: Path) -> int:
     sys.path.insert(0, str(ROOT / "scripts"))
     from _simproject import fixture_copy, simulated_env
     project = fixture_copy(work)
@@ -70,8 +82,12 @@ def main() -> int:
 
     say("What simpulse learned (simpulse stats)")
     subprocess.call(simpulse + ["stats"], cwd=project, env=env)
-    print(f"\nState directory: {project / '.simpulse'}"
-          + ("" if args.keep else " (temporary; pass --keep DIR to keep it)"))
+    if args.keep:
+        print(f"\nKept: the project and its state directory are in {project}; "
+              f"`cd {project} && simpulse stats` shows them again.")
+    else:
+        print("\nThe demo worked in a temporary directory, removed now; "
+              "`make demo KEEP=DIR` (or `scripts/demo.py --keep DIR`) keeps it in DIR.")
     return 0
 
 

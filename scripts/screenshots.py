@@ -25,7 +25,7 @@ def main() -> int:
     from _simproject import fixture_copy, simulated_env
     work = Path(tempfile.mkdtemp(prefix="simpulse-shots-"))
     try:
-        _, env = simulated_env(work, SIMPULSE_SIM_SCALE=str(args.scale), COLUMNS="100")
+        _, env = simulated_env(work, SIMPULSE_SIM_SCALE=str(args.scale), COLUMNS="80")
         proj = fixture_copy(work)
         sp = [sys.executable, "-m", "simpulse"]
 
@@ -59,7 +59,7 @@ def main() -> int:
         "",
         f"State: a scratch copy of `lean_fixtures/`, {args.builds} clean builds (`SIMPULSE_SIM_SCALE={args.scale}`; "
         "build 3 forced `--strategy no-simprocs` to show failures being caught), then one edit. "
-        "Captured with `COLUMNS=100`, stdout not a terminal (no colours).",
+        "Captured with `COLUMNS=80`, stdout not a terminal (no colours).",
     ]
     for title, text in sections:
         parts += ["", f"## {title}", "", "```text", text.rstrip(), "```"]

@@ -5,6 +5,7 @@
     python scripts/stress_store.py --quick         # 4 x 100
     python scripts/stress_store.py --procs 32 --events 1000 --json out.json
     python scripts/stress_store.py --perf          # the single-process timings instead
+    python scripts/stress_store.py --write-docs    # and write the results into docs/benchmarks.md
 
 Each writer appends ``{"w": writer, "i": counter}`` through ``Store.append``; meanwhile one
 process runs ``compact`` in a loop and another ``load`` (with its automatic checkpoint) in a
@@ -265,7 +266,9 @@ def main(argv=None):
     ap.add_argument("--dir", help="state directory to use (default: a fresh temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary state directory")
     ap.add_argument("--json", metavar="FILE", help="also write the results to FILE")
-    ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="write the results into docs/benchmarks.md (a bare run changes no tracked file)")
+    ap.add_argument("--no-doc", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old command lines
     ap.add_argument("--perf", action="store_true", help="measure single-process timings instead")
     a = ap.parse_args(argv)
     if a.quick:
@@ -297,7 +300,7 @@ def main(argv=None):
                 print("  problem:", p)
             ok = res["ok"]
             print("OK" if ok else "FAILED")
-            if not a.no_doc and not a.quick:
+            if a.write_docs and not a.quick:
                 _write_doc(res, ok)
         if a.json:
             with open(a.json, "w") as f:
@@ -323,7 +326,7 @@ def _write_doc(res, ok):
         f"Target 0 lost, 0 duplicated, 0 corrupt: **{'met' if ok else 'NOT met'}** "
         f"(statistics folded by concurrent loads matched: {res['stats_match']}).",
         "",
-        f"Reproduce: `.venv/bin/python scripts/stress_store.py --procs {res['procs']} --events {res['events_per_proc']}`",
+        f"Reproduce: `.venv/bin/python scripts/stress_store.py --procs {res['procs']} --events {res['events_per_proc']} --write-docs`",
     ])
     write_section("stress_store", "Concurrent writers (stress_store.py)", text)
 

@@ -13,7 +13,7 @@ from simpulse.error_handler import error_handler
 
 # One module per subcommand under simpulse/commands/, each with `register(app)`.
 COMMANDS = ("build", "recommend", "record", "stats", "monitor", "export", "import_", "bench",
-            "classify", "strategies", "learnings", "report", "config", "init", "verify", "doctor")
+            "classify", "strategies", "learnings", "report", "config", "init", "verify", "try_", "doctor")
 
 
 def make_app():
@@ -29,12 +29,27 @@ def make_app():
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+    @app.callback()
+    def _top(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
+                                          help="Print simpulse's version and exit.")) -> None:
+        pass
     for name in COMMANDS:
         module = f"simpulse.commands.{name}"
         if importlib.util.find_spec(module) is not None:
             importlib.import_module(module).register(app)
     return app
+
+
+def _version(value: bool) -> None:
+    if value:
+        import platform
+
+        from simpulse import __version__
+        print(f"simpulse {__version__} (Python {platform.python_version()})")
+        raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,7 +58,10 @@ def main(argv: list[str] | None = None) -> None:
         if argv[:1] == ["build"] and not {"--help", "-h"} & set(argv[1:]):
             from simpulse.commands.build import main_fast
             raise SystemExit(main_fast(argv[1:]))
-        make_app()(args=argv, prog_name="simpulse")
+        # standalone_mode=False: usage errors come back as exceptions, which error_handler
+        # prints as one line (typer's own output is a multi-line box)
+        code = make_app()(args=argv, prog_name="simpulse", standalone_mode=False)
+        raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

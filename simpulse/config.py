@@ -183,7 +183,9 @@ def resolve_state_dir(workspace: Path | None, value: str | Path) -> Path:
     p = Path(value).expanduser()
     if not p.is_absolute():
         p = (workspace if workspace is not None else Path.cwd()) / p
-    return p.resolve()
+    # normalised but not resolved: a state directory that is a symbolic link (a cloned
+    # repository can carry one) must reach the store as a link, which refuses it
+    return Path(os.path.abspath(p))
 
 
 IMPORTED_STRATEGIES = "imported-strategies.json"

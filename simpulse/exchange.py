@@ -112,26 +112,20 @@ def _imported(tc: dict) -> dict:
     return tc.get("imp") or {}
 
 
-def _minus(arm, imported) -> list | None:
-    """An arm without its imported share; None if nothing of the project's own is left."""
-    if imported is None:
-        return list(arm)
-    own = [x - y for x, y in zip(arm, imported)]
-    if own[0] <= _RESIDUE and own[3] <= _RESIDUE:
-        return None
-    for i in (0, 3, 4, 5):                    # weights and counts: whole again if they were
-        own[i] = max(round(own[i], 6), 0.0)
-    return own
-
-
-def _own_glob(tc: dict) -> dict:
-    """The global arms without the imported share."""
-    imported = _imported(tc).get("glob", {})
+def _own(table: dict, imported: dict | None) -> dict:
+    """A table of arms without its imported share (`model.imports.own_table`), for an export:
+    an arm the subtraction touched is rounded back to whole weights and counts, and left out
+    when nothing of the project's own is left in it."""
+    from simpulse.model.imports import own_table
     out = {}
-    for name, arm in tc.get("glob", {}).items():
-        own = _minus(arm, imported.get(name))
-        if own is not None:
-            out[name] = own
+    for name, own in own_table(table, imported).items():
+        if imported and name in imported:
+            if own[0] <= _RESIDUE and own[3] <= _RESIDUE:
+                continue
+            own = list(own)
+            for i in (0, 3, 4, 5):                    # weights and counts: whole again if they were
+                own[i] = max(round(own[i], 6), 0.0)
+        out[name] = own
     return out
 
 
@@ -199,11 +193,11 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
         arms = {}
         for ctx, by in sorted(tc.get("arms", {}).items()):
             imported = _imported(tc).get("arms", {}).get(ctx, {}) if own_only else {}
-            out = {name: _arm_out(own) for name, a in sorted(by.items())
-                   if (own := _minus(a, imported.get(name))) is not None}
+            out = {name: _arm_out(own) for name, own in sorted(_own(by, imported).items())}
             if out:
                 arms[ctx] = out
-        glob = {name: _arm_out(a) for name, a in sorted((_own_glob(tc) if own_only else tc.get("glob", {})).items())}
+        glob = {name: _arm_out(a) for name, a in sorted(
+            (_own(tc.get("glob", {}), _imported(tc).get("glob")) if own_only else tc.get("glob", {})).items())}
         contexts: dict[str, dict] = {}
         for ctx, by in arms.items():
             contexts[ctx] = {"pulls": _num(sum(a[3] for a in by.values())),

@@ -120,3 +120,11 @@ def strip_times(text: str) -> str:
 
 def read_json(path: Path):
     return json.loads(path.read_text())
+
+
+def pytest_collection_modifyitems(config, items):
+    """Every test that needs the simulated toolchain (it builds, or runs the CLI on a built
+    project) is `slow`: `make test-fast` leaves them out (`-m "not slow"`)."""
+    for item in items:
+        if "sim_toolchain" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

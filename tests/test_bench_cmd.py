@@ -104,8 +104,10 @@ def test_bench_exports(bench_json):
 
 def test_bench_text_output(built):
     n = len(built.events(kind=None))
-    p = built.simpulse("bench", "Fixtures/Tiny.lean", "--runs", "2", "--warmup", "0", "--no-learn", check=0)
+    p = built.simpulse("bench", "Fixtures/Tiny.lean", "--runs", "2", "--warmup", "0", "--no-learn",
+                       env={"COLUMNS": "80"}, check=0)
     out = p.stdout
+    assert "…" not in out and all(len(line) <= 80 for line in out.splitlines())
     assert "SIMULATED" in out and "baseline (A/A)" in out and "A/A noise" in out and "noise floor" in out
     for s in ("no-async", "single-thread"):      # every strategy active under the default profile (safe)
         assert s in out

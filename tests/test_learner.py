@@ -6,6 +6,8 @@ from collections import Counter
 
 import pytest
 
+from simpulse.model import contributions
+
 from simpulse.errors import SimpulseError
 from simpulse.learner import Learner, empty_stats, fold, module_record
 from simpulse.strategy.catalogue import BUILTIN, Catalogue, Strategy
@@ -231,7 +233,7 @@ def test_sharing_strength_follows_agreement_between_contexts(monkeypatch):
     effects differ by much more than their noise share far less (DerSimonian–Laird)."""
     from simpulse import learner as L
     cap = L.SHARE_KAPPA
-    monkeypatch.setattr(L, "SHARE_KAPPA", 1.0)      # the estimate itself, under a loose cap
+    monkeypatch.setattr(contributions, "SHARE_KAPPA", 1.0)      # the estimate itself, under a loose cap
     agree = {"a": {"s": [50.0, 50 * -0.20, 50 * 0.05, 50, 0, 40]},
              "b": {"s": [50.0, 50 * -0.21, 50 * 0.05, 50, 0, 40]},
              "c": {"s": [50.0, 50 * -0.19, 50 * 0.05, 50, 0, 40]}}
@@ -240,14 +242,14 @@ def test_sharing_strength_follows_agreement_between_contexts(monkeypatch):
               "c": {"s": [50.0, 50 * -0.05, 50 * 0.05, 50, 0, 25]}}
     tc_agree = {"arms": agree, "noise": [0.6, 30.0]}
     tc_differ = {"arms": differ, "noise": [0.6, 30.0]}
-    assert L.share_strength(tc_agree, "s") == pytest.approx(L.SHARE_KAPPA)
+    assert L.share_strength(tc_agree, "s") == pytest.approx(contributions.SHARE_KAPPA)
     # effects −0.40, +0.10, −0.05 (between-context variance ≈ 0.065) with σ² = 0.02:
     # the other contexts are worth σ²/υ² ≈ 0.31 compiles
     assert L.share_strength(tc_differ, "s") == pytest.approx(0.02 / 0.0654, rel=0.05)
     # one context alone: nothing to judge agreement on, the cap applies
-    assert L.share_strength({"arms": {"a": agree["a"]}, "noise": [0.6, 30.0]}, "s") == L.SHARE_KAPPA
+    assert L.share_strength({"arms": {"a": agree["a"]}, "noise": [0.6, 30.0]}, "s") == contributions.SHARE_KAPPA
     # under the default cap, both are capped: never more than SHARE_KAPPA
-    monkeypatch.setattr(L, "SHARE_KAPPA", cap)
+    monkeypatch.setattr(contributions, "SHARE_KAPPA", cap)
     assert L.share_strength(tc_agree, "s") == L.share_strength(tc_differ, "s") == cap
 
 
@@ -357,7 +359,9 @@ def test_toolchain_change_carries_module_levels(monkeypatch):
     level, weight = L.carried_level(tc, "simp_heavy", rec)
     assert level == pytest.approx(rec["o"] + shift) and weight == w
     kappa = new.arm_posterior("simp_heavy", new.catalogue.get("simp-lean")).kappa
-    monkeypatch.setattr(L, "carry_level", lambda *a: None)
+    from simpulse.model import fold as F
+    monkeypatch.setattr(L, "carry_level", lambda *a: None)      # where the learner and the fold use it
+    monkeypatch.setattr(F, "carry_level", lambda *a: None)
     without = upgrade()
     assert kappa > 1.5 * without.arm_posterior("simp_heavy", without.catalogue.get("simp-lean")).kappa
     monkeypatch.undo()

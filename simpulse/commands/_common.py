@@ -12,7 +12,10 @@ from simpulse.errors import SimpulseError
 
 STATE_DIR_OPTION = typer.Option(None, "--state-dir", envvar="SIMPULSE_STATE_DIR",
                                 help="State directory (default: .simpulse/ at the workspace root).")
-JSON_OPTION = typer.Option(False, "--json", help="Machine-readable output (shapes in docs/json/<command>.md).")
+# The documentation the help points to is shipped inside the package (pyproject.toml: package
+# data), so the path exists wherever simpulse is installed.
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+JSON_OPTION = typer.Option(False, "--json", help=f"Machine-readable output (its shape: {DOCS / 'json'}/<command>.md).")
 
 
 def workspace_or_none() -> Path | None:
@@ -81,4 +84,47 @@ def fmt_seconds(s: float) -> str:
 
 
 def fmt_speedup(x: float) -> str:
+    """A speedup, > 1 faster (as hyperfine): "1.25×"."""
     return f"{x:.2f}×"
+
+
+def fmt_faster(x: float) -> str:
+    """A speedup in words: "1.25× faster", "1.06× slower" (the inverse, as hyperfine says it)."""
+    if x >= 0.995:
+        return f"{x:.2f}× faster" if x >= 1.005 else "as fast (1.00×)"
+    return f"{1 / x:.2f}× slower" if x > 0 else "slower"
+
+
+def fit_table(build, width: int | None, optional: tuple[str, ...]):
+    """`build(dropped)` → a rich Table without the columns named in `dropped`. Leaves out the
+    columns of `optional`, in that order, until the table's natural width fits `width`: a
+    narrow terminal loses a column, never the end of a number."""
+    from rich.console import Console
+    from rich.measure import Measurement
+    dropped: list[str] = []
+    table = build(dropped)
+    if width is None:
+        return table
+    wide = Console(width=10_000)           # measures the natural width, unclamped
+    for col in optional:
+        if Measurement.get(wide, wide.options, table).maximum <= width:
+            break
+        dropped.append(col)
+        table = build(dropped)
+    return table
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """"1 strategy failure", "2 strategy failures"."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+class Fitted:
+    """A table built at render time for the width it gets (`fit_table`): for live displays,
+    whose width is the terminal's at each refresh."""
+
+    def __init__(self, build, optional: tuple[str, ...]):
+        self.build, self.optional = build, optional
+
+    def __rich_console__(self, console, options):
+        yield fit_table(self.build, options.max_width, self.optional)

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fmt_seconds, print_json
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, plural, print_json
 
 # Bench results are paired observations (baseline_wall = the interleaved baseline's median);
 # the learner's fold treats kind "bench" like "record" and counts them under `benches`.
@@ -197,18 +197,23 @@ def analyse(arms: list[Arm]) -> list[dict]:
                "warmup_times": arm.warmup, "cpu_times": arm.cpu, **s,
                "outliers": B.outliers(arm.times), "failed": arm.error is not None, "error": arm.error}
         if arm is base:
-            row.update(ratio=1.0, ci=[1.0, 1.0], speedup=1.0, verdict="reference", df=None)
+            row.update(ratio=1.0, ci=[1.0, 1.0], speedup=1.0, speedup_ci=[1.0, 1.0], verdict="reference", df=None)
         elif arm.times:
             r = B.log_ratio_ci(arm.times, base.times)
             row.update(ratio=r["ratio"], ci=r["ci"], speedup=1.0 / r["ratio"], df=r["df"],
-                       verdict=B.verdict(r["ci"]))
+                       speedup_ci=[_inverse(r["ci"][1]), _inverse(r["ci"][0])], verdict=B.verdict(r["ci"]))
         else:
-            row.update(ratio=None, ci=[None, None], speedup=None, verdict="failed", df=None)
+            row.update(ratio=None, ci=[None, None], speedup=None, speedup_ci=[None, None], verdict="failed", df=None)
         if arm.error is not None:
             row["verdict"] = "failed"          # broke the module at some run: never "faster"
-        row["ci"] = [None if (x is None or not math.isfinite(x)) else x for x in row["ci"]]
+        for key in ("ci", "speedup_ci"):
+            row[key] = [None if (x is None or not math.isfinite(x)) else x for x in row[key]]
         rows.append(row)
     return rows
+
+
+def _inverse(x):
+    return None if x is None or not (x > 0) else 1.0 / x
 
 
 def bench_event(row: dict, base_row: dict, *, mf, toolchain, ws: Path) -> dict:
@@ -231,53 +236,74 @@ def _ms(x) -> str:
     return "—" if x is None else fmt_seconds(x)
 
 
-def _ci(row, nd: int = 3) -> str:
-    lo, hi = row["ci"]
+def _ci(row, nd: int = 2) -> str:
+    lo, hi = row["speedup_ci"]
     if lo is None or hi is None:
         return "—"
     return f"{lo:.{nd}f}–{hi:.{nd}f}"
 
 
-def _ratio(row) -> str:
-    if row["ratio"] is None:
+def _speedup(row) -> str:
+    """The arm's speedup over the baseline (> 1 is faster) with its 95% interval."""
+    if row["speedup"] is None:
         return "—"
-    return f"{row['ratio']:.3f}" + (f" [{_ci(row)}]" if row["ci"][0] is not None else "")
+    return f"{row['speedup']:.3f}×" + (f" [{_ci(row, 3)}]" if row["speedup_ci"][0] is not None else "")
 
 
 VERDICTS = {"faster": "[green]faster[/green]", "slower": "[red]slower[/red]", "same": "n.s.",
             "reference": "reference", "unknown": "?"}
+# Columns in the order they are given up when the terminal is too narrow for all of them.
+OPTIONAL_COLUMNS = ("mean ± σ", "min–max")
 
 
-def render(data: dict, console) -> None:
+def table(data: dict, width: int | None = None):
+    """The results table; columns of OPTIONAL_COLUMNS are left out, in that order, until it fits
+    `width`: a number is never cut."""
     from rich import box
     from rich.markup import escape
     from rich.table import Table
-    if data["simulated"]:
-        console.print("[bold yellow]SIMULATED toolchain: every time below is simulated, not a real Lean measurement[/bold yellow]")
-    console.print(f"[bold]{escape(data['file'])}[/bold] ({escape(data['module'])}, context {data['context']}): "
-                  f"{data['runs']} runs per arm, interleaved, after {data['warmup']} warm-up round(s); "
-                  f"toolchain {data['toolchain']['githash'][:12]}")
-    if data.get("note"):
-        console.print(f"  note: {escape(data['note'])}")
     base_med = data["arms"][0]["median"] or 1.0
     unit, k, nd = ("ms", 1000.0, 1 if base_med < 0.01 else 0) if base_med < 1 else ("s", 1.0, 2)
 
     def f(x):
         return "—" if x is None else f"{x * k:.{nd}f}"
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                  caption=f"times in {unit}; ratio = arm's time / baseline's (geometric means, < 1 is faster), "
-                          "95% Welch CI on log-times", caption_justify="left")
-    for col, j in (("arm", "left"), ("median", "right"), ("mean ± σ", "right"), ("min–max", "right"), ("ratio", "right"), ("95% CI", "right"), ("verdict", "left")):
-        table.add_column(col, justify=j, no_wrap=True)
-    for r in data["arms"]:
-        if r["failed"]:
-            table.add_row(escape(r["name"]), "—", "—", "—", "—", "—", "[red]broke it[/red]")
-            continue
-        sd = f" ± {f(r['stddev'])}" if r["stddev"] is not None else ""
-        verdict = "A/A noise" if r["aa"] else VERDICTS.get(r["verdict"], r["verdict"])
-        table.add_row(escape(r["name"]), f(r["median"]), f"{f(r['mean'])}{sd}", f"{f(r['min'])}–{f(r['max'])}",
-                      "—" if r["ratio"] is None else f"{r['ratio']:.3f}", _ci(r, 2), verdict)
-    console.print(table)
+
+    def build(dropped):
+        t = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
+                  caption=f"times in {unit}; speedup = baseline's time / arm's (geometric means, > 1 is "
+                          f"faster), 95% Welch CI on log-times"
+                          + (f"; not shown for width: {', '.join(dropped)}" if dropped else ""),
+                  caption_justify="left")
+        cols = [("arm", "left"), ("median", "right"), ("mean ± σ", "right"), ("min–max", "right"),
+                ("speedup", "right"), ("95% CI", "right"), ("verdict", "left")]
+        keep = [c for c in cols if c[0] not in dropped]
+        for col, j in keep:
+            t.add_column(col, justify=j, no_wrap=col not in ("arm", "verdict"))
+        for r in data["arms"]:
+            if r["failed"]:
+                cells = {"arm": escape(r["name"]), "verdict": "[red]broke it[/red]"}
+            else:
+                sd = f" ± {f(r['stddev'])}" if r["stddev"] is not None else ""
+                cells = {"arm": escape(r["name"]), "median": f(r["median"]), "mean ± σ": f"{f(r['mean'])}{sd}",
+                         "min–max": f"{f(r['min'])}–{f(r['max'])}",
+                         "speedup": "—" if r["speedup"] is None else f"{r['speedup']:.3f}×",
+                         "95% CI": _ci(r), "verdict": "A/A noise" if r["aa"] else VERDICTS.get(r["verdict"], r["verdict"])}
+            t.add_row(*[cells.get(c, "—") for c, _ in keep])
+        return t
+
+    return fit_table(build, width, OPTIONAL_COLUMNS)
+
+
+def render(data: dict, console) -> None:
+    from rich.markup import escape
+    if data["simulated"]:
+        console.print("[bold yellow]SIMULATED toolchain: every time below is simulated, not a real Lean measurement[/bold yellow]")
+    console.print(f"[bold]{escape(data['file'])}[/bold] ({escape(data['module'])}, context {data['context']}): "
+                  f"{plural(data['runs'], 'run')} per arm, interleaved, after {plural(data['warmup'], 'warm-up round')}; "
+                  f"toolchain {data['toolchain']['githash'][:12]}")
+    if data.get("note"):
+        console.print(f"  note: {escape(data['note'])}")
+    console.print(table(data, console.width))
     nf = data["noise_floor"]
     if nf is not None:
         console.print(f"  noise floor: the A/A run (baseline against itself) spans ±{nf:.1%}: smaller differences are noise")
@@ -289,7 +315,8 @@ def render(data: dict, console) -> None:
         console.print(f"  [yellow]warning[/yellow]: runs more than 3 MAD from the median in {escape(', '.join(flagged))} "
                       "(a busy machine?); consider more --runs")
     if data["learned"]:
-        console.print(f"  fed {len(data['learned'])} result(s) to the learner (state {escape(data['state_dir'])}; --no-learn to skip)")
+        console.print(f"  fed {plural(len(data['learned']), 'result')} to the learner (state {escape(data['state_dir'])}; "
+                      "--no-learn to skip)")
     elif data["no_learn"]:
         console.print("  --no-learn: nothing recorded")
 
@@ -298,9 +325,9 @@ def markdown(data: dict) -> str:
     lines = []
     if data["simulated"]:
         lines.append("> SIMULATED toolchain: every time below is simulated.\n")
-    lines.append(f"`{data['file']}` ({data['module']}, context {data['context']}), {data['runs']} runs, "
-                 f"{data['warmup']} warm-up round(s), interleaved.\n")
-    lines.append("| Strategy | Mean [ms] | Median [ms] | Min [ms] | Max [ms] | Relative [95% CI] |")
+    lines.append(f"`{data['file']}` ({data['module']}, context {data['context']}), {plural(data['runs'], 'run')}, "
+                 f"{plural(data['warmup'], 'warm-up round')}, interleaved.\n")
+    lines.append("| Strategy | Mean [ms] | Median [ms] | Min [ms] | Max [ms] | Speedup [95% CI] |")
     lines.append("|:---|---:|---:|---:|---:|---:|")
     for r in data["arms"]:
         if r["failed"]:
@@ -308,7 +335,8 @@ def markdown(data: dict) -> str:
             continue
         ms = lambda x: "—" if x is None else f"{x * 1000:.1f}"  # noqa: E731
         sd = f" ± {ms(r['stddev'])}" if r["stddev"] is not None else ""
-        lines.append(f"| `{r['name']}` | {ms(r['mean'])}{sd} | {ms(r['median'])} | {ms(r['min'])} | {ms(r['max'])} | {_ratio(r)} |")
+        lines.append(f"| `{r['name']}` | {ms(r['mean'])}{sd} | {ms(r['median'])} | {ms(r['min'])} | {ms(r['max'])} | {_speedup(r)} |")
+    lines.append("\nSpeedup: the baseline's time over the arm's (geometric means); > 1 is faster.")
     return "\n".join(lines) + "\n"
 
 
@@ -357,6 +385,12 @@ def bench(
                 chosen.append(s)
     else:
         chosen = [s for s in catalogue.active if not s.is_baseline]
+    # everything the results will be written to is checked before minutes of measuring
+    for opt, path in (("--export-json", export_json), ("--export-markdown", export_markdown)):
+        if path is not None:
+            check_writable_file(opt, Path(path))
+    if not no_learn:
+        check_writable_state(sdir)
     tc = find_toolchain(ws, cache=sdir / "toolchain.json" if sdir.is_dir() else None)
     dirs = lean_path_dirs(tc.sysroot, ws)
     check_imports_built(mf, dirs)
@@ -397,14 +431,20 @@ def bench(
         row["args"] = list(arm.strategy.args)
     aa = next(r for r in rows if r["aa"])
     learned = []
+    # a write that fails after all (a state or file that changed while measuring) does not
+    # cost the results: they are shown, then the error
+    problems: list[str] = []
     if not no_learn:
-        lrn = learner(sdir, catalogue=catalogue, create=True, toolchain=tc.githash)
-        for row in rows:
-            if row["strategy"] == "baseline":
-                continue
-            ev = bench_event(row, rows[0], mf=mf, toolchain=tc, ws=ws)
-            lrn.record_event(ev)
-            learned.append(ev["id"])
+        try:
+            lrn = learner(sdir, catalogue=catalogue, create=True, toolchain=tc.githash)
+            for row in rows:
+                if row["strategy"] == "baseline":
+                    continue
+                ev = bench_event(row, rows[0], mf=mf, toolchain=tc, ws=ws)
+                lrn.record_event(ev)
+                learned.append(ev["id"])
+        except (SimpulseError, OSError) as e:
+            problems.append(f"the results were not recorded in {sdir}: {_why(e)}")
     data = {
         "file": mf.rel, "module": mf.module, "context": mf.context, "workspace": str(ws),
         "toolchain": {"githash": tc.githash, "version": tc.version, "lean": str(tc.lean),
@@ -414,16 +454,52 @@ def bench(
         "arms": rows, "noise_floor": B.noise_floor(aa), "aa": {"ratio": aa["ratio"], "ci": aa["ci"]},
         "learned": learned, "no_learn": no_learn, "state_dir": str(sdir),
     }
-    if export_json is not None:
-        import json
-        Path(export_json).write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    if export_markdown is not None:
-        Path(export_markdown).write_text(markdown(data), encoding="utf-8")
+    import json
+    for opt, path, text in (("--export-json", export_json, lambda: json.dumps(data, indent=2, default=str) + "\n"),
+                            ("--export-markdown", export_markdown, lambda: markdown(data))):
+        if path is not None:
+            try:
+                Path(path).write_text(text(), encoding="utf-8")
+            except OSError as e:
+                problems.append(f"{opt} {path}: {_why(e)}")
     if as_json:
         print_json(data)
-        return
-    from rich.console import Console
-    render(data, Console())
+    else:
+        from rich.console import Console
+        render(data, Console())
+    if problems:
+        raise SimpulseError("; ".join(problems))
+
+
+def _why(e: Exception) -> str:
+    return (getattr(e, "strerror", None) or str(e)) if isinstance(e, OSError) else str(e)
+
+
+def check_writable_file(opt: str, path: Path) -> None:
+    from simpulse.errors import SimpulseError
+    if path.is_dir():
+        raise SimpulseError(f"{opt} {path}: is a directory")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise SimpulseError(f"{opt} {path}: no such directory {parent}")
+    if (path.exists() and not os.access(path, os.W_OK)) or (not path.exists() and not os.access(parent, os.W_OK | os.X_OK)):
+        raise SimpulseError(f"{opt} {path}: not writable")
+
+
+def check_writable_state(sdir: Path) -> None:
+    """The results go to the state directory: it (or where it would be made) must be writable."""
+    from simpulse.errors import SimpulseError
+    hint = "pass --no-learn to measure without recording, or --state-dir"
+    if sdir.is_dir():
+        log = sdir / "events.log"
+        if not os.access(sdir, os.W_OK | os.X_OK) or (log.exists() and not os.access(log, os.W_OK)):
+            raise SimpulseError(f"the state directory {sdir} is not writable: {hint}")
+    elif sdir.exists():
+        raise SimpulseError(f"the state directory {sdir} is not a directory: {hint}")
+    else:
+        parent = next((p for p in sdir.parents if p.exists()), None)
+        if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+            raise SimpulseError(f"the state directory {sdir} cannot be created: {hint}")
 
 
 def register(app) -> None:

@@ -14,9 +14,15 @@ from simpulse.lake.workspace import find_toolchain, find_workspace
 
 
 def _usable(state_dir: Path) -> str | None:
-    """Why the state directory can't be used, or None."""
+    """Why the state directory can't be used, or None: it is created 0700 (or tightened), and
+    refused when it is a symbolic link, someone else's, or writable by others and cannot be
+    tightened (`store.safe_open.check_dir`), or when nothing can be written in it."""
+    from simpulse.store.safe_open import StoreError, check_dir
     try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        check_dir(state_dir, create=True)
+    except StoreError as e:
+        return str(e)
+    try:
         probe = state_dir / f".probe-{os.getpid()}"
         probe.write_bytes(b"")
         probe.unlink()
@@ -283,9 +289,10 @@ def maybe_compact(sdir: Path, retention_segments: int, *, threshold: int = COMPA
     try:
         if os.path.getsize(sdir / "events.log") < threshold:
             return False
-        from simpulse.learner import empty_stats, fold
+        from simpulse.learner import empty_stats, fold, validate_stats
         from simpulse.store.store import Store
-        Store(sdir, create=False).compact(fold, empty_stats(), retention_segments=retention_segments)
+        Store(sdir, create=False).compact(fold, empty_stats(), retention_segments=retention_segments,
+                                          validate=validate_stats)
         return True
     except Exception as e:  # noqa: BLE001
         from simpulse.shim.main import log

@@ -22,6 +22,8 @@ class ModuleFile:
             raise SimpulseError(f"{path}: no such file")
         if not p.is_file():
             raise SimpulseError(f"{path}: not a file")
+        if p.suffix != ".lean":
+            raise SimpulseError(f"{path}: not a Lean source file (expected a .lean file)")
         self.path = p.resolve()
         try:
             self.source = self.path.read_bytes()
@@ -62,7 +64,7 @@ def classify_cmd(
     explain: bool = typer.Option(False, "--explain", help="Print the rules that decided and the features."),
     as_json: bool = JSON_OPTION,
 ):
-    """The context of each module (the rules are in docs/contexts.md)."""
+    """The context of each module."""
     mods = [ModuleFile(f) for f in files]
     if as_json:
         print_json([{"path": m.rel, "module": m.module, "context": m.context,
@@ -102,4 +104,5 @@ def _fmt(v) -> str:
 
 
 def register(app) -> None:
-    app.command("classify")(classify_cmd)
+    from simpulse.commands._common import DOCS
+    app.command("classify", help=f"The context of each module (the rules: {DOCS / 'contexts.md'}).")(classify_cmd)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, config, learner, print_json, state_dir
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, config, learner, plural, print_json, state_dir
 
 
 def _previous_imports(lrn, digest: str, origin: str | None) -> tuple[dict | None, dict | None]:
@@ -108,8 +108,8 @@ def import_(
         console.print(f"simpulse: nothing to merge from {file.name}")
         return
     sim = " (statistics from a SIMULATED toolchain)" if result["simulated"] else ""
-    console.print(f"simpulse: merged {file.name} at weight {weight:g}: {result['toolchains']} toolchain(s), "
-                  f"{result['contexts']} contexts, {result['arms']} context×strategy statistics{sim}")
+    console.print(f"simpulse: merged {file.name} at weight {weight:g}: {plural(result['toolchains'], 'toolchain')}, "
+                  f"{plural(result['contexts'], 'context')}, {plural(result['arms'], 'context×strategy statistic')}{sim}")
     if replaces is not None:
         console.print(f"  an export of the same state as {replaces.get('source')} (imported before, at weight "
                       f"{replaces.get('weight'):g}): it replaces what that one brought")

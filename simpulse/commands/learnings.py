@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json, state_dir
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, plural, print_json, state_dir
 
 
 def _events(sdir: Path) -> list[dict]:
@@ -30,9 +30,9 @@ def render(data: dict, console=None) -> None:
     console = console or Console()
     c = data["counts"]
     label = " (SIMULATED toolchain: simulated failures)" if data["simulated"] else ""
-    console.print(f"[bold]simpulse learnings[/bold]{label} — {c['strategy_failures']} strategy "
-                  f"failures caught by the baseline fallback in {c['compiles']} compiles"
-                  + (f", {c['modules_failed']} genuinely broken compiles (no strategy blamed)"
+    console.print(f"[bold]simpulse learnings[/bold]{label} — {plural(c['strategy_failures'], 'strategy failure')} "
+                  f"caught by the baseline fallback in {plural(c['compiles'], 'compile')}"
+                  + (f", {plural(c['modules_failed'], 'genuinely broken compile')} (no strategy blamed)"
                      if c["modules_failed"] else ""))
     if data["stats_only"] or not data["patterns"]:
         table = Table(title="Failures per strategy", title_justify="left", header_style="bold")
@@ -70,7 +70,7 @@ def render(data: dict, console=None) -> None:
         ex = p["example"]
         console.print(f" [bold]{i}.[/bold] {p['strategy']} × {p['kind']}: {p['explanation']}")
         console.print(f"    e.g. {ex['module']} ({ex['context']}): {ex['error'] or '(no error line)'}",
-                      highlight=False, soft_wrap=True)
+                      highlight=False, overflow="fold", markup=False)
 
 
 def learnings(

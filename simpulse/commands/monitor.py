@@ -27,7 +27,7 @@ from pathlib import Path
 import typer
 
 from simpulse.commands._common import (JSON_OPTION, STATE_DIR_OPTION, fmt_seconds, fmt_speedup,
-                                       state_dir)
+                                       plural, state_dir)
 
 LOG_NAME = "events.log"
 DEFAULT_LAST = 12
@@ -298,50 +298,63 @@ class View:
             t.append(f" — toolchain {self.learner.toolchain[:12]}")
         if self.simulated():
             t.append(" (SIMULATED toolchain: simulated times)", style="yellow")
-        t.append(f"\n{c['compiles']} compilations · {c['explore']} exploring · "
-                 f"{c['strategy_failed']} strategy failures caught by fallback")
+        t.append(f"\n{plural(c['compiles'], 'compilation')} · {c['explore']} exploring · "
+                 f"{plural(c['strategy_failed'], 'strategy failure')} caught by fallback")
         if status:
             t.append(f"\n{status}", style="dim")
         return t
 
     def leaderboard(self):
-        from rich.table import Table
-
+        from simpulse.commands._common import Fitted
         from simpulse.stats.summary import leaderboard
-        table = Table(title="Leaderboard", title_justify="left", header_style="bold")
-        for col, kw in (("context", {}), ("best", {}), ("speedup", {"justify": "right"}),
-                        ("95% CI", {"justify": "right"}), ("pulls", {"justify": "right"}),
-                        ("P(beats baseline)", {"justify": "right"})):
-            table.add_column(col, **kw)
-        for r in leaderboard(self.learner):
-            ci = r["ci"]
-            table.add_row(r["context"], r["best"] + ("" if r["confident"] or r["best"] == "baseline" else " ?"),
-                          fmt_speedup(r["speedup"]), f"{ci[0]:.2f}–{ci[1]:.2f}", str(r["pulls"]),
-                          f"{r['confidence']:.2f}")
-        return table
+        rows = leaderboard(self.learner)
+
+        def build(dropped):
+            from rich.table import Table
+            table = Table(title="Leaderboard", title_justify="left", header_style="bold")
+            cols = (("context", {"overflow": "fold"}), ("best", {"overflow": "fold"}),
+                    ("speedup", {"justify": "right", "no_wrap": True}),
+                    ("95% CI", {"justify": "right", "no_wrap": True}), ("pulls", {"justify": "right", "no_wrap": True}),
+                    ("P(beats baseline)", {"justify": "right", "no_wrap": True}))
+            for col, kw in cols:
+                if col not in dropped:
+                    table.add_column(col, **kw)
+            for r in rows:
+                ci = r["ci"]
+                cells = {"context": r["context"],
+                         "best": r["best"] + ("" if r["established"] or r["best"] == "baseline" else " ?"),
+                         "speedup": fmt_speedup(r["speedup"]), "95% CI": f"{ci[0]:.2f}–{ci[1]:.2f}",
+                         "pulls": str(r["pulls"]), "P(beats baseline)": f"{r['confidence']:.2f}"}
+                table.add_row(*[v for k, v in cells.items() if k not in dropped])
+            return table
+        return Fitted(build, ("pulls",))
 
     def events_table(self):
-        from rich import box
-        from rich.table import Table
-        table = Table(title=f"Last {len(self.rows)} compilations", title_justify="left",
-                      header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-        widths = {"context": max([7] + [len(str(r["context"])) for r in self.rows]),
-                  "strategy": max([8] + [len(str(r["strategy"])) for r in self.rows])}
-        for col, kw in (("module", {"no_wrap": True, "ratio": 3, "overflow": "ellipsis"}),
-                        ("context", {"no_wrap": True, "min_width": widths["context"]}),
-                        ("strategy", {"no_wrap": True, "min_width": widths["strategy"]}),
-                        ("time", {"justify": "right", "no_wrap": True, "min_width": 5}),
-                        ("speedup", {"justify": "right", "no_wrap": True, "min_width": 7}),
-                        ("mode", {"no_wrap": True, "min_width": 7}),
-                        ("outcome", {"no_wrap": True, "overflow": "ellipsis", "ratio": 2})):
-            table.add_column(col, **kw)
-        for r in self.rows:
-            style = "red" if r["outcome"] == "strategy_failed" else "magenta" if r["outcome"] == "module_failed" else None
-            table.add_row(str(r["module"]), str(r["context"]), str(r["strategy"]),
-                          fmt_seconds(r["wall"]) if isinstance(r["wall"], (int, float)) else "?",
-                          fmt_speedup(r["speedup"]) if r["speedup"] else "—",
-                          _mode_text(r), _outcome_text(r, long=False), style=style)
-        return table
+        from simpulse.commands._common import Fitted
+        rows = list(self.rows)
+
+        def build(dropped):
+            from rich import box
+            from rich.table import Table
+            table = Table(title=f"Last {plural(len(rows), 'compilation')}", title_justify="left",
+                          header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+            # a narrow terminal loses the mode, then the context column; words never cut, numbers never wrap
+            cols = (("module", {"overflow": "fold"}), ("context", {"no_wrap": True}),
+                    ("strategy", {"no_wrap": True}), ("time", {"justify": "right", "no_wrap": True, "min_width": 5}),
+                    ("speedup", {"justify": "right", "no_wrap": True, "min_width": 7}),
+                    ("mode", {"no_wrap": True}), ("outcome", {"overflow": "fold"}))
+            for col, kw in cols:
+                if col not in dropped:
+                    table.add_column(col, **kw)
+            for r in rows:
+                style = "red" if r["outcome"] == "strategy_failed" else "magenta" if r["outcome"] == "module_failed" else None
+                cells = {"module": str(r["module"]), "context": str(r["context"]), "strategy": str(r["strategy"]),
+                         "time": fmt_seconds(r["wall"]) if isinstance(r["wall"], (int, float)) else "?",
+                         "speedup": fmt_speedup(r["speedup"]) if r["speedup"] else "—",
+                         "mode": _mode_text(r), "outcome": _outcome_text(r, long=False)}
+                table.add_row(*[v for k, v in cells.items() if k not in dropped], style=style)
+            return table
+        return Fitted(build, ("mode", "context"))
 
     def renderable(self, status: str = ""):
         from rich.console import Group

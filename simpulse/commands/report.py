@@ -19,7 +19,7 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fmt_seconds, print_json, state_dir
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, plural, print_json, state_dir
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 32
@@ -130,20 +130,29 @@ def render(data: dict, console=None) -> None:
     for m in data["milestones"]:
         if m["kind"] == "first_confident":
             confident_at.setdefault(m["context"], m["compiles"])
-    c = Table(title="Per context: the leading strategy and its 95% interval", title_justify="left",
-              header_style="bold")
-    for name, kw in (("context", {}), ("pulls", {"justify": "right"}), ("leading", {}),
-                     ("speedup (95% CI)", {"justify": "right"}),
-                     ("CI width", {"no_wrap": True}), ("1st confident", {"justify": "right"})):
-        c.add_column(name, **kw)
-    for ctx, pts in data["contexts"].items():
-        last = pts[-1]
-        since = confident_at.get(ctx)
-        c.add_row(ctx, str(last["pulls"]), last["best"] + ("" if last["confident"] else " ?"),
-                  f"{last['speedup']:.2f}× ({last['ci'][0]:.2f}–{last['ci'][1]:.2f})",
-                  sparkline([p["width"] for p in pts], CONTEXT_SPARK_WIDTH, lo=0.0),
-                  f"#{since}" if since else "not yet")
-    console.print(c)
+    def per_context(dropped):
+        c = Table(title="Per context: the leading strategy and its 95% interval", title_justify="left",
+                  header_style="bold")
+        cols = (("context", {"overflow": "fold"}), ("pulls", {"justify": "right", "no_wrap": True}),
+                ("leading", {"overflow": "fold"}), ("speedup", {"justify": "right", "no_wrap": True}),
+                ("95% CI", {"justify": "right", "no_wrap": True}), ("CI width", {"no_wrap": True}),
+                ("1st established", {"justify": "right", "no_wrap": True}))
+        for name, kw in cols:
+            if name not in dropped:
+                c.add_column(name, **kw)
+        for ctx, pts in data["contexts"].items():
+            last = pts[-1]
+            since = confident_at.get(ctx)
+            cells = {"context": ctx, "pulls": str(last["pulls"]),
+                     "leading": last["best"] + ("" if last["confident"] else " ?"),
+                     "speedup": f"{last['speedup']:.2f}×", "95% CI": f"{last['ci'][0]:.2f}–{last['ci'][1]:.2f}",
+                     "CI width": sparkline([p["width"] for p in pts], CONTEXT_SPARK_WIDTH, lo=0.0),
+                     "1st established": f"#{since}" if since else "not yet"}
+            c.add_row(*[v for k, v in cells.items() if k not in dropped])
+        return c
+    table = fit_table(per_context, console.width, ("CI width", "pulls"))
+    shown = {col.header for col in table.columns}
+    console.print(table)
 
     m = Table(title="Milestones", title_justify="left", header_style="bold")
     m.add_column("#", justify="right")
@@ -152,9 +161,15 @@ def render(data: dict, console=None) -> None:
     for ms in data["milestones"]:
         m.add_row(str(ms["compiles"]), _when(ms["ts"]), ms["text"])
     console.print(m)
-    console.print("  # = compilation number; CI width: the leading strategy's 95% interval as the "
-                  "context's pulls grow; 1st confident: when that interval first excluded 1.00×; "
-                  "? = it still contains 1.00×. `simpulse report --html FILE` draws the charts.")
+    legend = ["  speedup: > 1 is faster · # = compilation number"]
+    if "CI width" in shown:
+        legend.append("  CI width: the leading strategy's 95% interval as the context's pulls grow")
+    legend += ["  1st established: when that interval first excluded 1.00× · ? = it still",
+               "  contains 1.00× · `simpulse report --html FILE` draws the charts"]
+    if "CI width" not in shown:
+        legend.append("  (a wider terminal also shows how each interval narrowed: CI width)")
+    for line in legend:
+        console.print(line, highlight=False)
 
 
 # --------------------------------------------------------------------------- HTML / SVG
@@ -301,10 +316,10 @@ def render_html(data: dict) -> str:
     lo, hi = final["saved_ci"]
     parts.append(
         f"<p>{data['compiles']} compilations replayed from the event log (a point every "
-        f"{data['every']} compiles). Time saved against baseline: <b>{e(fmt_seconds(final['saved_seconds']))}</b> "
+        f"{plural(data['every'], 'compile')}). Time saved against baseline: <b>{e(fmt_seconds(final['saved_seconds']))}</b> "
         f"(95% CI {e(fmt_seconds(lo))} … {e(fmt_seconds(hi))}), {final['saved_fraction']:.1%} of the "
         f"estimated baseline time; cumulative regret {e(fmt_seconds(final['regret_seconds']))}; "
-        f"{final['failures']} strategy failures caught by the baseline fallback.</p>")
+        f"{plural(final['failures'], 'strategy failure')} caught by the baseline fallback.</p>")
     markers = [(m["compiles"], m["text"]) for m in data["milestones"] if m["kind"] != "first_compile"]
     parts.append("<h2>Time saved and regret</h2><div class=\"charts\">")
     parts.append(svg_chart(xs, [("time saved (estimate)", col("saved_seconds"), "#1a7f37")],
@@ -323,11 +338,11 @@ def render_html(data: dict) -> str:
                            title="Share of compiles so far that explored"))
     parts.append("</div>")
 
-    parts.append("<h2>Confidence per context</h2><p class=\"muted\">The leading strategy's speedup "
+    parts.append("<h2>Intervals per context</h2><p class=\"muted\">The leading strategy's speedup "
                  "and its 95% interval as the context's compilations grow; a strategy is "
-                 "<i>confident</i> once the interval excludes 1.00× (dashed).</p>")
+                 "<i>established</i> once the interval excludes 1.00× (dashed).</p>")
     parts.append("<table><tr><th>context</th><th class=num>pulls</th><th>leading</th>"
-                 "<th class=num>speedup</th><th class=num>95% CI</th><th>confident since</th></tr>")
+                 "<th class=num>speedup</th><th class=num>95% CI</th><th>established since</th></tr>")
     confident_at = {}
     for m in data["milestones"]:
         if m["kind"] == "first_confident":

@@ -7,77 +7,104 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import (JSON_OPTION, STATE_DIR_OPTION, fmt_seconds, fmt_speedup,
-                                       learner, print_json, state_dir)
+from simpulse.commands._common import (JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, fmt_speedup,
+                                       learner, plural, print_json, state_dir)
+
+ZEROED = "zeroed.json"   # in the state directory: what `stats --zero` needs to zero the time saved
+
+
+LEGEND = (
+    "  ✓ established: its 95% CI excludes 1.00× and it has ≥ 3 compiles here",
+    "  ? not yet established · ~ chosen on evidence from other contexts",
+    "  speedup: > 1 is faster · pulls: its compiles here / all compiles here",
+    "  P>1: posterior probability that it beats the baseline",
+)
 
 
 def render(data: dict, console=None, *, simulated: bool = False) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
-    console = console or Console()
+    from rich.padding import Padding
+    from rich.text import Text
+
+    console = console or Console(highlight=False)
+
+    def say(text: str) -> None:
+        """One line; a long one wraps at spaces under its own indentation, never cut."""
+        body = text.lstrip(" ")
+        indent = len(text) - len(body)
+        console.print(Padding(Text.from_markup(body, overflow="fold"), (0, 0, 0, indent), expand=False))
     t = data["totals"]
     label = " (SIMULATED toolchain: simulated times)" if simulated else ""
-    console.print(f"[bold]simpulse[/bold] — toolchain {data['toolchain'][:12]}{label}")
-    console.print(f"  compilations {t['compilations']}  ·  contexts {t['contexts']}  ·  "
-                  f"strategies {t['strategies']}  ·  exploring {t['exploring']}  ·  "
-                  f"time in lean {fmt_seconds(t['seconds_in_lean'])}")
+    say(f"[bold]simpulse[/bold] — toolchain {data['toolchain'][:12]}{label}")
+    if t.get("since") and data.get("zeroed"):
+        say(f"  counters since {time.strftime('%Y-%m-%d %H:%M', time.localtime(t['since']))} (`stats --zero`)")
+    say(f"  compilations {t['compilations']}  ·  contexts {t['contexts']}  ·  strategies {t['strategies']}")
+    say(f"  exploring {t['exploring']}  ·  time in lean {fmt_seconds(t['seconds_in_lean'])}")
     from rich import box
-    table = Table(title="Per-context leaderboard", title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for col, kw in (("context", {"no_wrap": True}), ("best", {"no_wrap": True}), ("", {"width": 1}),
-                    ("speedup", {"justify": "right", "min_width": 7}),
-                    ("95% CI", {"justify": "right", "no_wrap": True}),
-                    ("pulls", {"justify": "right"}), ("P>1", {"justify": "right"})):
-        table.add_column(col, **kw)
-    for row in data["leaderboard"]:
-        ci = row["ci"]
-        if row["best"] == "baseline":
-            mark = ""
-        elif row["confident"]:
-            mark = "✓"
-        else:
-            mark = "~" if row.get("evidence") == "prior" else "?"
-        table.add_row(row["context"], row["best"], mark, fmt_speedup(row["speedup"]),
-                      f"{ci[0]:.2f}–{ci[1]:.2f}", f"{row.get('own_pulls', 0)}/{row['pulls']}",
-                      f"{row['confidence']:.2f}")
-    console.print(table)
-    console.print("  ✓ confident (95% CI excludes 1, ≥ 3 compiles of it here) · ? not yet · ~ chosen on "
-                  "evidence shared from other contexts · pulls: its compiles here / all compiles here · "
-                  "P>1: posterior probability that it beats the baseline")
+
+    def build(dropped):
+        table = Table(title="Per-context leaderboard", title_justify="left", header_style="bold",
+                      box=box.SIMPLE_HEAD, pad_edge=False)
+        cols = (("context", {"overflow": "fold"}), ("best", {"overflow": "fold"}), ("", {"width": 1}),
+                ("speedup", {"justify": "right", "min_width": 7, "no_wrap": True}),
+                ("95% CI", {"justify": "right", "no_wrap": True}),
+                ("pulls", {"justify": "right", "no_wrap": True}), ("P>1", {"justify": "right", "no_wrap": True}))
+        for col, kw in cols:
+            if col not in dropped:
+                table.add_column(col, **kw)
+        for row in data["leaderboard"]:
+            ci = row["ci"]
+            if row["best"] == "baseline":
+                mark = ""
+            elif row.get("established", row.get("confident")):
+                mark = "✓"
+            else:
+                mark = "~" if row.get("evidence") == "prior" else "?"
+            cells = {"context": escape(row["context"]), "best": escape(row["best"]), "": mark,
+                     "speedup": fmt_speedup(row["speedup"]), "95% CI": f"{ci[0]:.2f}–{ci[1]:.2f}",
+                     "pulls": f"{row.get('own_pulls', 0)}/{row['pulls']}", "P>1": f"{row['confidence']:.2f}"}
+            table.add_row(*[v for k, v in cells.items() if k not in dropped])
+        return table
+    console.print(fit_table(build, console.width, ("pulls", "P>1")))
+    for line in LEGEND:
+        say(line)
     for row in data["leaderboard"]:
         for name, why in row["suspended"].items():
-            console.print(f"  suspended in {row['context']}: {name} — {why}")
+            say(f"  suspended in {escape(row['context'])}: {escape(name)} — {escape(why)}")
     for line in (data.get("verify") or {}).get("findings", []):
-        console.print(f"  verify: {line}")
+        say(f"  verify: {escape(line)}")
     v = (data.get("verify") or {}).get("totals") or {}
     if v.get("comparisons") and not v.get("differing_pairs"):
-        console.print(f"  verify: {v['comparisons']} comparisons in {v['contexts']} contexts, no strategy changed "
-                      "a verdict, a message or an output")
+        say(f"  verify: {plural(v['comparisons'], 'comparison')} in {plural(v['contexts'], 'context')}, "
+            "no strategy changed a verdict, a message or an output")
     for e in data.get("imports", []):
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["ts"])) if e.get("ts") else "?"
         again = f"; replaced {e['replaces']}, an earlier export of the same state" if e.get("replaces") else ""
-        console.print(f"  imported: {e.get('source')} at weight {e.get('weight', 1.0):g}, {when}{again}")
+        say(f"  imported: {escape(str(e.get('source')))} at weight {e.get('weight', 1.0):g}, {when}{again}")
     for row in data["leaderboard"]:
         p = row.get("import_fit")
         if p is not None:
             verdict = ("used" if p >= 0.5 else "set aside: this context's own compiles contradict it")
-            console.print(f"  imported evidence in {row['context']}: describes it with P = {p:.2f} ({verdict})")
+            say(f"  imported evidence in {escape(row['context'])}: describes it with P = {p:.2f} ({verdict})")
     saved = data["time_saved"]
-    console.print(f"  time saved against baseline: [bold]{fmt_seconds(saved['seconds'])}[/bold] "
-                  f"(95% CI {fmt_seconds(saved['ci'][0])} … {fmt_seconds(saved['ci'][1])})")
+    say(f"  time saved against baseline: [bold]{fmt_seconds(saved['seconds'])}[/bold] "
+        f"(95% CI {fmt_seconds(saved['ci'][0])} … {fmt_seconds(saved['ci'][1])})")
     r = data["regret"]
-    console.print(f"  regret: {fmt_seconds(r['cumulative_seconds'])} cumulative, "
-                  f"{fmt_seconds(r['recent_seconds'])} over the last {r['recent_compiles']} compiles")
+    say(f"  regret: {fmt_seconds(r['cumulative_seconds'])} cumulative, "
+        f"{fmt_seconds(r['recent_seconds'])} over the last {plural(r['recent_compiles'], 'compile')}")
     s = data["safety"]
-    console.print(f"  safety: {s['slower_share']:.1%} of compiles slower than baseline, "
-                  f"{s['strategy_failures_caught']} strategy failures caught by fallback "
-                  f"({fmt_seconds(s['fallback_seconds'])}), {s['modules_failed']} genuinely broken compiles")
+    say(f"  safety: {s['slower_share']:.1%} of compiles slower than baseline")
+    say(f"  safety: {plural(s['strategy_failures_caught'], 'strategy failure')} caught by fallback "
+        f"({fmt_seconds(s['fallback_seconds'])})")
+    say(f"  safety: {plural(s['modules_failed'], 'genuinely broken compile')} (they fail under lake build too)")
     for tc in data["toolchains"]:
         when = time.strftime("%Y-%m-%d", time.localtime(tc["last"])) if tc["last"] else "?"
-        mark = " (current)" if tc["current"] else " (discounted prior)"
-        console.print(f"  toolchain {tc['githash'][:12]}{mark}: {tc['compiles']} compiles, "
-                      f"{tc['contexts']} contexts, {tc['modules']} modules, last {when}")
+        mark = "current" if tc["current"] else "discounted prior"
+        say(f"  toolchain {tc['githash'][:12]} ({mark}): {plural(tc['compiles'], 'compile')}, "
+            f"{plural(tc['contexts'], 'context')}, {plural(tc['modules'], 'module')}, last {when}")
 
 
 def verify_evidence(sdir: Path, context: str | None = None) -> dict:
@@ -92,23 +119,56 @@ def verify_evidence(sdir: Path, context: str | None = None) -> dict:
 def stats(
     state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
-    zero: bool = typer.Option(False, "--zero", "-z", help="Reset the counters (the event log and what was learned are kept)."),
+    zero: bool = typer.Option(False, "--zero", "-z", help="Zero every counter shown — compilations, time, time saved, "
+                              "regret, safety — like `ccache -z` (the event log and what was learned are kept)."),
 ):
     """Totals, per-context leaderboard, time saved, regret, safety record, toolchains."""
     from simpulse.stats.summary import summary
     sdir = state_dir(state)
     lrn = learner(sdir)
     if zero:
-        lrn.record_event({"v": 1, "kind": "reset", "id": "", "ts": time.time()})
+        reset_counters(lrn, sdir)
         if not as_json:
-            print("simpulse: counters reset (the event log and what was learned are kept)")
-    data = summary(lrn)
+            print("simpulse: counters zeroed, time saved included (the event log and what was learned are kept)")
+    zeroed = read_zeroed(sdir)
+    data = summary(lrn, zeroed)
+    data["zeroed"] = bool(zeroed) and zeroed.get("since") == data["totals"].get("since")
     data["verify"] = verify_evidence(sdir)
     if as_json:
         print_json(data)
     elif not zero:
         render(data, simulated=data["simulated"])
 
+
+
+def reset_counters(lrn, sdir: Path) -> None:
+    """`stats --zero`: a `reset` event zeroes the learner's counters; the seconds each strategy
+    has compiled so far (which the time saved is computed from, and which are learning
+    statistics, not counters) are noted in ZEROED, so that the time saved counts from now."""
+    import json
+    import os
+    from simpulse.errors import SimpulseError
+    ts = time.time()
+    secs = {name: tc.get("secs", {}) for name, tc in lrn.stats["toolchains"].items()}
+    path = sdir / ZEROED
+    tmp = path.with_name(f"{ZEROED}.tmp.{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps({"since": ts, "secs": secs}, sort_keys=True) + "\n", encoding="utf-8")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise SimpulseError(f"cannot zero the counters: {path}: {e.strerror or e}") from None
+    lrn.record_event({"v": 1, "kind": "reset", "id": "", "ts": ts})
+
+
+def read_zeroed(sdir: Path) -> dict | None:
+    import json
+    try:
+        data = json.loads((sdir / ZEROED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("secs"), dict) else None
 
 
 def register(app) -> None:

@@ -80,33 +80,44 @@ def strategies(
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
-    console = Console()
+    console = Console(highlight=False)
     from rich import box
-    table = Table(title="simpulse strategies", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD)
+
+    from simpulse.commands._common import fit_table
     from simpulse.strategy.catalogue import PROFILES
-    for col in ("strategy", "options / args", "may change", "breaks", *PROFILES, "source", "active"):
-        table.add_column(col, no_wrap=col in ("strategy", "may change"))
-    for r in rows:
-        passes = [f"{k}={v}" for k, v in r["options"].items()]
-        if r["args"]:
-            passes.append(" ".join(r["args"]))
-        table.add_row(f"[bold]{r['name']}[/bold]", escape("\n".join(passes) or "—"),
-                      "\n".join(r["changes"]) or "time only", "yes" if r["may_break"] else "no",
-                      *("✓" if r["profiles"][p] else "–" for p in PROFILES),
-                      escape(r["source"]), "yes" if r["active"] else "[red]no[/red]*")
-    console.print(table)
+
+    def build(dropped):
+        table = Table(title="simpulse strategies", title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                      pad_edge=False)
+        cols = [c for c in ("strategy", "options / args", "may change", "breaks", *PROFILES, "source", "active")
+                if c not in dropped]
+        short = "(short headers)" in dropped       # the last step before a narrow terminal wraps
+        for col in cols:
+            header = {"aggressive": "aggr.", "options / args": "options"}.get(col, col) if short else col
+            table.add_column(header, no_wrap=col != "source", overflow="fold")
+        for r in rows:
+            passes = [f"{k}={v}" for k, v in r["options"].items()]
+            if r["args"]:
+                passes.append(" ".join(r["args"]))
+            star = "" if r["active"] or "active" not in dropped else "[red]*[/red]"
+            cells = {"strategy": f"[bold]{r['name']}[/bold]{star}", "options / args": escape("\n".join(passes) or "—"),
+                     "may change": "\n".join(r["changes"]) or "time only", "breaks": "yes" if r["may_break"] else "no",
+                     **{p: "✓" if r["profiles"][p] else "–" for p in PROFILES},
+                     "source": escape(r["source"]), "active": "yes" if r["active"] else "[red]no[/red]*"}
+            table.add_row(*[cells[c] for c in cols])
+        return table
+    console.print(fit_table(build, console.width, ("source", "active", "(short headers)")))
     console.print(f"  profile in use: {cfg['profile']} (set by {escape(cfg.sources['profile'])}); no profile lets a strategy "
-                  "change a verdict, and a build whose warnings are errors runs only time-only strategies", soft_wrap=True)
+                  "change a verdict, and a build whose warnings are errors runs only time-only strategies")
     console.print("  options are passed as -Dweak.NAME=VALUE (ignored by a Lean that does not know them)")
     for r in rows:
         if not r["active"]:
-            console.print(f"  * {r['name']} is not used: {escape(r['inactive_because'])}", soft_wrap=True)
+            console.print(f"  * {r['name']} is not used: {escape(r['inactive_because'])}")
     for r in rows:
         for f in r["verify"]:
             mods = "; ".join(f"{k} on {', '.join(v[:3])}{' …' if len(v) > 3 else ''}" for k, v in f["seen_on"].items())
             console.print(f"  verify: {r['name']} changes {' and '.join(f['changes'])} in {f['context']} "
-                          f"(seen: {escape(mods)}); left out there by every profile that does not accept it",
-                          soft_wrap=True)
+                          f"(seen: {escape(mods)}); left out there by every profile that does not accept it")
     for r in rows:
         where = "" if r["source"] == "builtin" else f" [dim](from {escape(r['defined_in'])})[/dim]"
         console.print(f"  [bold]{r['name']}[/bold]: {escape(r['description'])}{where}")

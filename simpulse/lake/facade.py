@@ -103,12 +103,28 @@ def build_facade(state_dir: Path, real_sysroot: Path, *, python: str | None = No
     python = python or sys.executable
     try:
         root = _cache_root()
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        _private_dir(root)
         facade = _ensure(root / facade_key(real_sysroot, python), real_sysroot, python)
     except OSError:
         facade = _ensure(state_dir / "facade.d" / facade_key(real_sysroot, python), real_sysroot, python)
     _point(state_dir / "facade", facade)
     return facade
+
+
+def _private_dir(path: Path) -> None:
+    """`path` and its missing parents created 0700; `path` and its parent (`simpulse/` under the
+    cache) tightened to 0700 when they are ours: facades are nobody else's to read or replace."""
+    if not path.is_dir():
+        if not path.parent.is_dir():
+            _private_dir(path.parent)
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    for d in (path, path.parent):
+        st = d.stat()
+        if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+            os.chmod(d, 0o700)
 
 
 def _point(link: Path, target: Path) -> None:
@@ -141,8 +157,11 @@ def facade_ok(facade: Path, real_sysroot: Path, python: str) -> bool:
 
 def _ensure(facade: Path, real_sysroot: Path, python: str) -> Path:
     if facade_ok(facade, real_sysroot, python):
+        for d in (facade, facade / "bin"):      # made 0755 by an earlier simpulse: tightened
+            if d.stat().st_mode & 0o077 and d.stat().st_uid == os.geteuid():
+                os.chmod(d, 0o700)
         return facade
-    facade.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _private_dir(facade.parent)
     tmp = facade.parent / f".{facade.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)

@@ -112,9 +112,15 @@ def find_toolchain(workspace: Path, *, lean: str | None = None, lake: str | None
     if key is not None:
         try:
             tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
-            tmp.write_text(json.dumps({"key": key, "lake": str(tc.lake), "lean": str(tc.lean),
-                                       "sysroot": str(tc.sysroot), "githash": tc.githash,
-                                       "version": tc.version, "simulated": tc.simulated}))
+            text = json.dumps({"key": key, "lake": str(tc.lake), "lean": str(tc.lean),
+                               "sysroot": str(tc.sysroot), "githash": tc.githash,
+                               "version": tc.version, "simulated": tc.simulated})
+            # 0600 like every file of the state directory; O_EXCL|O_NOFOLLOW: never through a link
+            if tmp.is_symlink() or tmp.exists():
+                tmp.unlink()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
             os.replace(tmp, cache)
         except OSError:
             pass
@@ -126,7 +132,7 @@ def _discover(workspace: Path, lean_path: Path | None, lake_path: Path | None) -
         beside = lake_path.parent / "lean"
         lean_path = beside if beside.exists() else None
     if lean_path is None:
-        raise SimpulseError("no `lean` found on PATH (install Lean with elan, or pass --lean PATH)")
+        raise SimpulseError("no `lean` found on PATH (install Lean with elan, or pass --lean PATH; without Lean, `simpulse try` runs simpulse on a simulated toolchain)")
     sysroot = Path(_run([str(lean_path), "--print-prefix"], workspace).strip())
     # Never wrap our own facade: unwrap to the real sysroot it points at.
     cfg = sysroot / SHIM_CONFIG
@@ -144,7 +150,7 @@ def _discover(workspace: Path, lean_path: Path | None, lake_path: Path | None) -
         if beside.exists():
             lake_path = beside
     if lake_path is None:
-        raise SimpulseError("no `lake` found on PATH (install Lean with elan, or pass --lake PATH)")
+        raise SimpulseError("no `lake` found on PATH (install Lean with elan, or pass --lake PATH; without Lean, `simpulse try` runs simpulse on a simulated toolchain)")
     version = _run([str(compiler), "--version"], workspace).strip()
     v = _lean_version(version)
     if v is not None and v < MIN_LEAN:

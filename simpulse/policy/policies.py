@@ -1,7 +1,9 @@
 """Bandit policies: given the posterior of every candidate strategy in a context, pick one.
 
-Each policy sees a list of `ArmView` (baseline first; its effect is 0 by definition) and
-returns the index it picks. Lower effect on log-time is better. Standard library only.
+Each policy sees one `Situation` — the candidates as `ArmView`s (baseline first; its effect is 0
+by definition) and what else the decision knows — and returns the index of the arm it picks.
+Lower effect on log-time is better. A policy that needs another input reads it from the
+situation; the learner has no special case per policy. Standard library only.
 
 ``temperature`` scales a decision's exploration: the learner passes < 1 for a module that costs
 more than its context's typical one and > 1 for a cheap one (exploring costs seconds in
@@ -39,6 +41,17 @@ class ArmView(Record):
         return 0.0 if self.post is None else self.post.mu
 
 
+class Situation(Record):
+    """One decision, as a policy sees it.
+
+    arms: the candidates (`ArmView`, baseline first); rng: the learner's random generator;
+    ctx_pulls: compiles so far in the context; features: the module's feature vector or None;
+    temperature: the exploration scale; joint: the context's joint posterior or None;
+    linear_stats: per strategy, the context's [A, b] sums of `lints`' regression."""
+    __slots__ = ("arms", "rng", "ctx_pulls", "features", "temperature", "joint", "linear_stats")
+    _defaults = {"features": None, "temperature": 1.0, "joint": None, "linear_stats": dict}
+
+
 def greedy(arms: list[ArmView]) -> int:
     return min(range(len(arms)), key=lambda i: (arms[i].mean, i))
 
@@ -50,8 +63,8 @@ class Thompson:
         self.curiosity = curiosity
         self.scale = scale
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
-               joint=None) -> int:
+    def select(self, s: Situation) -> int:
+        arms, rng, ctx_pulls, temperature, joint = s.arms, s.rng, s.ctx_pulls, s.temperature, s.joint
         inflate = temperature * self.scale * (1.0 + self.curiosity * (1.0 if ctx_pulls < 3 * len(arms) else 0.0))
         if joint is not None:
             # one correlated draw of every effect (`simpulse.policy.joint`)
@@ -65,8 +78,8 @@ class Thompson:
 class BetaBernoulli:
     name = "beta"
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
-               joint=None) -> int:
+    def select(self, s: Situation) -> int:
+        arms, rng = s.arms, s.rng
         # The baseline "beats itself" half the time.
         draws = []
         for a in arms:
@@ -95,8 +108,8 @@ class LowerConfidenceBound:
     def __init__(self, c: float = 1.0):
         self.c = c
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
-               joint=None) -> int:
+    def select(self, s: Situation) -> int:
+        arms, ctx_pulls, temperature = s.arms, s.ctx_pulls, s.temperature
         bonus = self.c * math.sqrt(2 * math.log(ctx_pulls + 2) * temperature)
         sigma2 = max((a.post.sigma2 for a in arms if a.post is not None), default=0.0)
         scores = []
@@ -115,8 +128,8 @@ class EpsilonGreedy:
     def __init__(self, eps0: float = 0.5):
         self.eps0 = eps0
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
-               joint=None) -> int:
+    def select(self, s: Situation) -> int:
+        arms, rng, ctx_pulls, temperature = s.arms, s.rng, s.ctx_pulls, s.temperature
         eps = min(self.eps0, 2.0 * len(arms) / (len(arms) + ctx_pulls)) * min(1.0, temperature)
         best = greedy(arms)
         lead = arms[best]
@@ -138,10 +151,14 @@ class LinearThompson:
     def __init__(self, ridge: float = 1.0):
         self.ridge = ridge
 
-    def select(self, arms, rng, ctx_pulls: int, features=None, linear=None, temperature: float = 1.0,
-               joint=None) -> int:
+    def select(self, s: Situation) -> int:
+        arms, rng, temperature = s.arms, s.rng, s.temperature
+        features = s.features
+        # the prior of each strategy's regression: intercept at the arm's posterior mean
+        posts = {a.name: a.post for a in arms if a.post is not None}
+        linear = {name: (posts[name].mu, st) for name, st in s.linear_stats.items() if name in posts}
         if not features or not linear:
-            return Thompson().select(arms, rng, ctx_pulls, temperature=temperature, joint=joint)
+            return Thompson().select(s)
         draws = []
         for a in arms:
             if a.post is None:

@@ -41,7 +41,7 @@ def log(state_dir: str | None, message: str) -> None:
         except OSError:
             pass
         line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} shim[{os.getpid()}] {message}\n"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
         try:
             os.write(fd, line.encode("utf-8", errors="replace"))
         finally:

@@ -53,6 +53,7 @@ KNOWN_OPTIONS: dict[str, tuple[str, Any]] = {
     "debug.skipKernelTC": ("Bool", False),
     "warningAsError": ("Bool", False),
     "tactic.simp.trace": ("Bool", False),
+    "compiler.postponeCompile": ("Bool", False),
 }
 
 DEFAULT_HEARTBEATS = 200000
@@ -174,26 +175,13 @@ def blank_comments(text: str) -> str:
     return "".join(out)
 
 
-_IMPORT_RE = re.compile(r"^\s*import\s+(.*)$")
-_MODNAME_RE = re.compile(r"^[A-Za-z_«][\w.'»!?]*$")
 
 
 def parse_imports(text: str) -> list[str]:
-    """Module names of the ``import`` lines of the header (``prelude`` and comments skipped)."""
-    imports: list[str] = []
-    for line in blank_comments(text).splitlines():
-        s = line.strip()
-        if not s or s == "prelude" or s == "module":
-            continue
-        m = _IMPORT_RE.match(line)
-        if not m:
-            break
-        for tok in m.group(1).split():
-            if tok in ("runtime", "public", "meta", "all"):
-                continue
-            if _MODNAME_RE.match(tok):
-                imports.append(tok)
-    return imports
+    """Module names imported by the header (``module``, ``prelude``, comments, and the
+    ``public``/``meta``/``all`` import forms of the module system: simulated/modsys.py)."""
+    from simpulse.simulated.modsys import parse_header
+    return parse_header(text).modules
 
 
 _DECL_RE = re.compile(
@@ -618,6 +606,12 @@ def unused_lets(info: SourceInfo) -> list[UnusedLet]:
             if re.search(r"(?<![\w.'])" + re.escape(name) + r"(?![\w'])", rest):
                 continue
             before = text[:m.start("name")]
+            # a use inside an interpolated string (`s!"{x}"`, `m!"{x}"`) is blanked in `text`:
+            # look in the raw lines too, and call the variable used when it appears there
+            raw = "\n".join(info.lines[d.line - 1:d.end_line])
+            raw_rest = raw.split("\n", before.count("\n"))[-1]
+            if len(re.findall(r"(?<![\w.'])" + re.escape(name) + r"(?![\w'])", raw_rest)) > 1:
+                continue
             line = d.line + before.count("\n")
             col = len(before) - (before.rfind("\n") + 1)
             if line == d.line:

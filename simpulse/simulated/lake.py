@@ -1,10 +1,13 @@
 """The simulated ``lake`` executable (see docs/cost-model.md and ../shared/lean-contract.md).
 
 Supports ``lake build [TARGETS] [-v] [--no-build] [-d DIR] [-K ...] [-R]``, ``lake env``,
-``lake clean``, ``lake --version``. It reads ``lakefile.toml`` only, finds ``lean`` as
-contract §1 says, calls ``<sysroot>/bin/lean`` once per out-of-date module with the argument
-list of the selected era (contract §2, env ``SIMPULSE_SIM_LAKE_ERA``), keeps hash traces with
-the job logs (contract §3) and prints Lake-like progress (contract §4). ``--wfail``,
+``lake clean``, ``lake --version``. It reads ``lakefile.toml`` or the common forms of
+``lakefile.lean`` (lakefile.py, lakefile_lean.py; the workspace and import graph are in
+lakegraph.py), finds ``lean`` as contract §1 says, calls ``<sysroot>/bin/lean`` once per
+out-of-date module with the argument list of the selected era (contract §2 and §9b, env
+``SIMPULSE_SIM_LAKE_ERA``; module-system files in modsys.py), runs ``leanir`` after it when
+the newest era postpones C generation, fails a job whose expected output is missing, keeps
+hash traces with the job logs (contract §3) and prints Lake-like progress (contract §4). ``--wfail``,
 ``--iofail`` and ``--fail-level`` fail jobs by their (fresh or replayed) log level, as Lake's
 ``reportJob`` does.
 
@@ -26,13 +29,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simpulse.simulated import costmodel as cm
-from simpulse.simulated.lakefile import LakefileError, LeanLib, Package, load
+from simpulse.simulated import modsys
+from simpulse.simulated.lakegraph import (CORE_PREFIXES, LakeError, Mod, Workspace,  # noqa: F401
+                                          _join, _topo, closure)
 from simpulse.simulated.lean import LEAN_VERSION
 
 LAKE_VERSION = "5.0.0-simulated"
-ERAS = ("v4.0", "middle", "setup")
-CORE_PREFIXES = ("Init", "Std", "Lean", "Lake")
+ERAS = ("v4.0", "middle", *modsys.MODSYS_ERAS)
 
 USAGE = f"""Lake version {LAKE_VERSION} (Lean version {LEAN_VERSION})
 
@@ -57,19 +60,20 @@ OPTIONS:
   -K key[=value]        ignored (configuration options are not simulated)
   -R, --reconfigure     ignored
 
-This is the simulated lake of simpulse: it reads lakefile.toml only; every time it shows
+This is the simulated lake of simpulse: it reads lakefile.toml or a declarative lakefile.lean;
+every time it shows
 comes from the simulated lean.
 """
 
 
-class LakeError(Exception):
-    def __init__(self, msg: str, code: int = 1):
-        super().__init__(msg)
-        self.code = code
-
-
 def _err(msg: str) -> None:
     sys.stderr.write(f"error: {msg}\n")
+    sys.stderr.flush()
+
+
+def _note(msg: str) -> None:
+    """What the simulated lake reads but does not do (stderr: never part of a job's log)."""
+    sys.stderr.write(f"note: {msg}\n")
     sys.stderr.flush()
 
 
@@ -134,202 +138,6 @@ def detect_githash(sysroot: Path, env: dict[str, str] | None = None) -> str:
     if env.get("LEAN_GITHASH"):
         gh = env["LEAN_GITHASH"]
     return gh
-
-
-# ---------------------------------------------------------------------------------------------
-# Workspace and the module graph
-# ---------------------------------------------------------------------------------------------
-
-
-def _join(*parts: str) -> str:
-    """Join like Lean's `FilePath./` (no normalisation: `./././Foo.lean`)."""
-    out = parts[0]
-    for p in parts[1:]:
-        out = p if os.path.isabs(p) else (out.rstrip("/") + "/" + p if out else p)
-    return out
-
-
-def _mod_path(mod: str) -> str:
-    return "/".join(mod.split("."))
-
-
-@dataclass
-class Mod:
-    name: str
-    lib: LeanLib
-    lean_file: str  # path as passed to lean (relative to the cwd of lake)
-    root: str  # -R
-    source: bytes = b""
-    imports: list[str] = field(default_factory=list)
-    local_deps: list[str] = field(default_factory=list)
-    bad_import: str | None = None
-    dep_hash: str = ""
-    olean: str = ""
-    ilean: str = ""
-    cfile: str = ""
-    trace: str = ""
-    setup: str = ""
-
-
-class Workspace:
-    def __init__(self, dir_arg: str | None):
-        self.dir = dir_arg if dir_arg else "."
-        self.path = Path(self.dir)
-        if not self.path.is_dir():
-            raise LakeError(f"no such directory: {self.dir}")
-        try:
-            self.pkg: Package = load(self.path)
-        except LakefileError as e:
-            raise LakeError(str(e))
-        self.build_dir = _join(self.dir, ".lake", "build")
-        self.lib_dir = _join(self.build_dir, "lib", "lean")
-        self.ir_dir = _join(self.build_dir, "ir")
-
-    def src_root(self, lib: LeanLib) -> str:
-        return _join(self.dir, self.pkg.src_dir, lib.src_dir)
-
-    def lean_file(self, lib: LeanLib, mod: str) -> str:
-        return _join(self.src_root(lib), _mod_path(mod) + ".lean")
-
-    def find_module(self, mod: str) -> Mod | None:
-        lib = self.pkg.owner(mod)
-        if lib is None:
-            return None
-        f = self.lean_file(lib, mod)
-        if not os.path.isfile(f):
-            return None
-        return Mod(name=mod, lib=lib, lean_file=f, root=self.src_root(lib))
-
-    def lib_modules(self, lib: LeanLib) -> list[str]:
-        mods: list[str] = []
-        root = Path(self.src_root(lib))
-        for g in lib.globs:
-            if g.kind == "one":
-                f = self.lean_file(lib, g.name)
-                if not os.path.isfile(f):
-                    raise LakeError(f"no such file or directory (error code: 2)\n  file: {f}")
-                mods.append(g.name)
-            elif g.kind == "andSubmodules" and (root / (_mod_path(g.name) + ".lean")).is_file():
-                mods.append(g.name)
-            if g.kind in ("submodules", "andSubmodules"):
-                base = root / _mod_path(g.name)
-                if base.is_dir():
-                    for p in sorted(base.rglob("*.lean")):
-                        rel = p.relative_to(root).with_suffix("")
-                        mods.append(".".join(rel.parts))
-        return mods
-
-    def resolve_target(self, t: str) -> list[str]:
-        spec = t
-        if ":" in spec and not spec.startswith(":"):
-            spec = spec.split(":", 1)[0]
-        if spec.startswith("+"):
-            m = self.find_module(spec[1:])
-            if m is None:
-                raise LakeError(f"unknown module '{spec[1:]}'")
-            return [m.name]
-        if spec.startswith("@"):
-            spec = spec[1:]
-            if "/" not in spec:
-                if spec != self.pkg.name:
-                    raise LakeError(f"unknown package '{spec}'")
-                return self.default_modules()
-        if "/" in spec:
-            pkgname, rest = spec.split("/", 1)
-            if pkgname != self.pkg.name:
-                raise LakeError(f"unknown package '{pkgname}'")
-            spec = rest
-        lib = self.pkg.lib(spec)
-        if lib is not None:
-            return self.lib_modules(lib)
-        m = self.find_module(spec)
-        if m is not None:
-            return [m.name]
-        if spec == self.pkg.name:
-            return self.default_modules()
-        raise LakeError(f"unknown target '{t}'")
-
-    def default_modules(self) -> list[str]:
-        targets = self.pkg.default_targets or [lib.name for lib in self.pkg.libs]
-        mods: list[str] = []
-        for t in targets:
-            for m in self.resolve_target(t):
-                if m not in mods:
-                    mods.append(m)
-        return mods
-
-    def plan(self, roots: list[str]) -> dict[str, Mod]:
-        """All modules to build: the roots and their local imports, transitively."""
-        mods: dict[str, Mod] = {}
-        stack = list(reversed(roots))
-        while stack:
-            name = stack.pop()
-            if name in mods:
-                continue
-            m = self.find_module(name)
-            if m is None:
-                raise LakeError(f"unknown module '{name}'")
-            try:
-                m.source = Path(m.lean_file).read_bytes()
-            except OSError as e:
-                raise LakeError(f"{m.lean_file}: {e}")
-            m.imports = cm.parse_imports(m.source.decode("utf-8", errors="replace"))
-            for imp in m.imports:
-                if imp.split(".")[0] in CORE_PREFIXES:
-                    continue
-                dep = self.find_module(imp)
-                if dep is not None:
-                    m.local_deps.append(imp)
-                    stack.append(imp)
-                elif self.pkg.owner(imp) is not None and m.bad_import is None:
-                    m.bad_import = imp
-            mp = _mod_path(name)
-            m.olean = _join(self.lib_dir, mp + ".olean")
-            m.ilean = _join(self.lib_dir, mp + ".ilean")
-            m.trace = _join(self.lib_dir, mp + ".trace")
-            m.cfile = _join(self.ir_dir, mp + ".c")
-            m.setup = _join(self.ir_dir, mp + ".setup.json")
-            mods[name] = m
-        _check_cycles(mods)
-        return mods
-
-
-def _check_cycles(mods: dict[str, Mod]) -> None:
-    state: dict[str, int] = {}
-    path: list[str] = []
-
-    def visit(n: str) -> None:
-        state[n] = 1
-        path.append(n)
-        for d in mods[n].local_deps:
-            if state.get(d) == 1:
-                cyc = path[path.index(d):] + [d]
-                raise LakeError("build cycle detected:\n" + "\n".join("  " + c for c in cyc))
-            if state.get(d) is None:
-                visit(d)
-        path.pop()
-        state[n] = 2
-
-    for n in mods:
-        if n not in state:
-            visit(n)
-
-
-def _topo(mods: dict[str, Mod]) -> list[str]:
-    order: list[str] = []
-    seen: set[str] = set()
-
-    def visit(n: str) -> None:
-        if n in seen:
-            return
-        seen.add(n)
-        for d in mods[n].local_deps:
-            visit(d)
-        order.append(n)
-
-    for n in mods:
-        visit(n)
-    return order
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,21 +262,31 @@ class Builder:
             parts.append(existing)
         self.lean_path = os.pathsep.join(parts)
 
-    # -- hashing (contract §3): githash, source, leanArgs (never weakLeanArgs), import hashes --
+    # -- hashing (contract §3, §9b): githash, source, options / leanArgs (never weakLeanArgs),
+    # isModule, module and package name, and the imports' traces --
     def compute_hashes(self, mods: dict[str, Mod]) -> None:
         for name in _topo(mods):
             m = mods[name]
             h = hashlib.sha256()
             h.update(b"lean:" + self.githash.encode() + b"\0")
-            h.update(hashlib.sha256(m.source).digest())
+            h.update(hashlib.sha256(m.source.replace(b"\r\n", b"\n")).digest())
             h.update(json.dumps(self.ws.pkg.lean_args_of(m.lib)).encode() + b"\0")
-            for imp in m.imports:
-                if imp in mods:
-                    h.update(mods[imp].dep_hash.encode())
+            h.update(f"{m.is_module}\0{m.name}\0{self.ws.pkg.name}\0".encode())
+            for imp in m.header.imports or [modsys.Import(i) for i in m.imports]:
+                if imp.module in mods:
+                    h.update(mods[imp.module].dep_hash.encode())
                 else:
-                    h.update(f"external:{imp}".encode())
-                h.update(b"\0")
+                    h.update(f"external:{imp.module}".encode())
+                h.update(f"\0{imp.all}{imp.meta}\0".encode())
             m.dep_hash = str(int.from_bytes(h.digest()[:8], "big"))
+
+    def postpone_compile(self, m: Mod) -> bool:
+        """Newest Lake: `isModule` and `compiler.postponeCompile` → no `-c`, a `leanir` step."""
+        return (self.era == "newest" and m.is_module
+                and self.ws.pkg.lean_options_of(m.lib).get("compiler.postponeCompile") is True)
+
+    def set_outputs(self, m: Mod) -> None:
+        m.outs = modsys.outputs(m.olean, m.ilean, m.cfile, era=self.era, is_module=m.is_module)
 
     def up_to_date(self, m: Mod) -> tuple[bool, list[dict[str, str]]]:
         try:
@@ -477,7 +295,7 @@ class Builder:
             return False, []
         if not isinstance(tr, dict) or tr.get("depHash") != m.dep_hash:
             return False, []
-        if not all(os.path.isfile(p) for p in (m.olean, m.ilean, m.cfile)):
+        if not all(os.path.isfile(p) for p in m.outs.values()):
             return False, []
         log = tr.get("log") or []
         return True, [e for e in log if isinstance(e, dict) and "message" in e]
@@ -490,27 +308,54 @@ class Builder:
         if self.era == "middle":
             return [*pkg.weak_lean_args_of(m.lib), *pkg.lean_args_of(m.lib), m.lean_file,
                     "-R", m.root, "-o", m.olean, "-i", m.ilean, "-c", m.cfile, "--json"]
-        # setup era: leanOptions travel in the setup file
+        # setup eras: leanOptions travel in the setup file
+        c = [] if self.postpone_compile(m) else ["-c", m.cfile]
         return [*pkg.weak_lean_args_of(m.lib), *pkg.more_lean_args_of(m.lib), m.lean_file,
-                "-o", m.olean, "-i", m.ilean, "-c", m.cfile, "--setup", m.setup, "--json"]
+                "-o", m.olean, "-i", m.ilean, *c, "--setup", m.setup, "--json"]
 
-    def write_setup(self, m: Mod) -> None:
-        doc = {
-            "name": m.name,
-            "isModule": False,
-            "imports": m.imports,
-            "options": self.ws.pkg.lean_options_of(m.lib),
-            "dynlibs": [],
-            "plugins": [],
-        }
+    def write_setup(self, m: Mod, mods: dict[str, Mod]) -> None:
+        doc: dict = {"name": m.name, "package": self.ws.pkg.name, "isModule": m.is_module}
+        if not m.is_module:
+            doc["imports"] = m.imports  # a module file's imports come from its header
+        doc["importArts"] = {d: modsys.import_arts(mods[d].outs, era=self.era,
+                                                   is_module=mods[d].is_module)
+                             for d in closure(mods, m.name)}
+        doc["options"] = self.ws.pkg.lean_options_of(m.lib)
+        doc["dynlibs"] = []
+        doc["plugins"] = []
         p = Path(m.setup)
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps(doc, indent=2) + "\n")
 
-    def command_line(self, argv: list[str]) -> str:
-        return f".> LEAN_PATH={self.lean_path} " + " ".join(shlex.quote(a) for a in [self.lean, *argv])
+    def command_line(self, argv: list[str], exe: str | None = None) -> str:
+        return f".> LEAN_PATH={self.lean_path} " + " ".join(shlex.quote(a) for a in [exe or self.lean, *argv])
 
-    def run_job(self, m: Mod) -> JobResult:
+    def run_leanir(self, m: Mod, env: dict[str, str], log: list[dict[str, str]]) -> bool:
+        """`leanir <setup.json> <X.ir> <X.c>` on the same setup path; on failure the `.olean`
+        is deleted (Lake/Build/Actions.lean, compileLeanModule)."""
+        leanir = str(self.sysroot / "bin" / "leanir")
+        argv = [m.setup, m.outs.get("ir", modsys.derived(m.olean)["ir"]), m.cfile]
+        Path(m.cfile).parent.mkdir(parents=True, exist_ok=True)
+        if self.verbose:
+            log.append({"level": "trace", "message": self.command_line(argv, leanir)})
+        try:
+            r = subprocess.run([leanir, *argv], env=env, capture_output=True)
+            code: int | str = r.returncode
+            out = (r.stdout + r.stderr).decode("utf-8", errors="replace").strip()
+        except OSError as e:
+            code, out = "not run", str(e)
+        if code == 0:
+            return True
+        if out:
+            log.append({"level": "info", "message": out})
+        log.append({"level": "error", "message": f"external command '{leanir}' exited with code {code}"})
+        try:
+            os.remove(m.olean)
+        except OSError:
+            pass
+        return False
+
+    def run_job(self, m: Mod, mods: dict[str, Mod]) -> JobResult:
         t0 = time.perf_counter()
         if m.bad_import is not None:
             return JobResult(m.name, False, [{"level": "error",
@@ -518,8 +363,8 @@ class Builder:
                              0.0)
         for p in (m.olean, m.cfile):
             Path(p).parent.mkdir(parents=True, exist_ok=True)
-        if self.era == "setup":
-            self.write_setup(m)
+        if self.era in modsys.MODSYS_ERAS:
+            self.write_setup(m, mods)
         argv = self.argv_for(m)
         env = dict(os.environ)
         env["LEAN_PATH"] = self.lean_path
@@ -547,13 +392,37 @@ class Builder:
             log.append({"level": "error",
                         "message": f"Lean exited with code {lean_exit_code(r.returncode)}"})
             return JobResult(m.name, False, log, dt, r.returncode)
+        if self.postpone_compile(m) and not self.run_leanir(m, env, log):
+            return JobResult(m.name, False, log, time.perf_counter() - t0, 1)
+        # Lake hashes every output at its expected path; a missing one fails the job
+        hashes: dict[str, str] = {}
+        for kind, path in m.outs.items():
+            try:
+                hashes[kind] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+            except OSError:
+                log.append({"level": "error", "message": modsys.MISSING[kind]})
+                return JobResult(m.name, False, log, dt, 0)
         stored = [e for e in log if e["level"] != "trace"]
-        trace = {"depHash": m.dep_hash, "log": stored, "synthetic": False, "simulated": True}
+        trace = {"depHash": m.dep_hash, "outputs": hashes, "log": stored, "synthetic": False,
+                 "simulated": True}
         tp = Path(m.trace)
         tmp = tp.with_name(tp.name + ".tmp")
         tmp.write_text(json.dumps(trace, ensure_ascii=False, indent=2) + "\n")
         os.replace(tmp, tp)
         return JobResult(m.name, True, log, dt, 0)
+
+    def resolve_era(self, mods: dict[str, Mod]) -> None:
+        """`auto` (SIMPULSE_SIM_LAKE_ERA unset): the newest era when a module uses the module
+        system, else `middle`. An explicit era older than the module system refuses such a
+        module with one line instead of building it wrongly."""
+        first = next((m for m in mods.values() if m.is_module), None)
+        if self.era == "auto":
+            self.era = "newest" if first is not None else "middle"
+        elif first is not None and self.era not in modsys.MODSYS_ERAS:
+            raise LakeError(
+                f"{first.lean_file} uses the module system (`module` header), which Lake of era "
+                f"'{self.era}' predates: set SIMPULSE_SIM_LAKE_ERA to one of "
+                f"{', '.join(modsys.MODSYS_ERAS)}, or leave it unset")
 
     def logged_failure(self, log: list[dict[str, str]]) -> bool:
         """Lake's `failed := log.hasEntries && log.maxLv ≥ failLv`."""
@@ -578,6 +447,13 @@ class Builder:
         if not targets:
             roots = self.ws.default_modules()
         mods = self.ws.plan(roots)
+        self.resolve_era(mods)
+        for note in self.ws.pkg.notes:
+            _note(note)
+        for exe in self.ws.exes_built:
+            _note(f"lean_exe '{exe}': its root module is compiled; linking is not simulated")
+        for m in mods.values():
+            self.set_outputs(m)
         self.compute_hashes(mods)
         fresh: dict[str, list[dict[str, str]]] = {}
         for name, m in mods.items():
@@ -631,7 +507,7 @@ class Builder:
                             failures.append(n)
                         finish(n, True)
                     else:
-                        running[pool.submit(self.run_job, mods[n])] = n
+                        running[pool.submit(self.run_job, mods[n], mods)] = n
                 if not running:
                     break
                 finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
@@ -667,8 +543,8 @@ def _num_threads() -> int:
 
 
 def era_from_env() -> str:
-    era = os.environ.get("SIMPULSE_SIM_LAKE_ERA", "middle").strip() or "middle"
-    if era not in ERAS:
+    era = os.environ.get("SIMPULSE_SIM_LAKE_ERA", "").strip() or "auto"
+    if era not in ERAS and era != "auto":
         raise LakeError(f"SIMPULSE_SIM_LAKE_ERA must be one of {', '.join(ERAS)} (got '{era}')")
     return era
 

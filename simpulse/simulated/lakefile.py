@@ -1,9 +1,14 @@
-"""Reading ``lakefile.toml`` for the simulated ``lake`` (a subset of real Lake's schema).
+"""Reading the lakefile for the simulated ``lake`` (a subset of real Lake's schema).
 
-Supported: package ``name``, ``srcDir``, ``defaultTargets``, ``leanOptions``,
-``moreLeanArgs``, ``weakLeanArgs`` and ``[[lean_lib]]`` tables with ``name``, ``srcDir``,
-``roots``, ``globs``, ``leanOptions``, ``moreLeanArgs``, ``weakLeanArgs``. Not supported:
-``require`` (dependencies), ``lean_exe``, ``extern_lib``, ``lakefile.lean``.
+``lakefile.toml`` (preferred when both exist, as Lake does) or ``lakefile.lean`` (its common
+declarative forms, simulated/lakefile_lean.py). Supported: package ``name``, ``srcDir``,
+``defaultTargets`` (libraries and executables), ``leanOptions``, ``moreLeanArgs``,
+``weakLeanArgs``; ``[[lean_lib]]`` with ``name``, ``srcDir``, ``roots``, ``globs``,
+``leanOptions``, ``moreLeanArgs``, ``weakLeanArgs``; ``[[lean_exe]]`` with ``name``,
+``srcDir``, ``root``, the same option fields (its root module is compiled; the link is a
+no-op); ``require`` entries are recorded, never fetched. ``testDriver``/``lintDriver`` and
+metadata fields are ignored with a note. Any other field is refused with an error naming it:
+the simulated lake never builds something else than what was asked for without saying so.
 """
 
 from __future__ import annotations
@@ -91,6 +96,8 @@ def _str_list(v: Any, where: str) -> list[str]:
 
 @dataclass
 class LeanLib:
+    """A `lean_lib` — or a `lean_exe` (``is_exe``: its one root module, compiled; no link)."""
+
     name: str
     src_dir: str = "."
     roots: list[str] = field(default_factory=list)
@@ -98,8 +105,11 @@ class LeanLib:
     lean_options: dict[str, Any] = field(default_factory=dict)
     more_lean_args: list[str] = field(default_factory=list)
     weak_lean_args: list[str] = field(default_factory=list)
+    is_exe: bool = False
 
     def is_local_module(self, mod: str) -> bool:
+        if self.is_exe:
+            return mod in self.roots
         return any(_is_prefix(r, mod) for r in self.roots) or any(g.matches(mod) for g in self.globs)
 
 
@@ -112,6 +122,9 @@ class Package:
     more_lean_args: list[str] = field(default_factory=list)
     weak_lean_args: list[str] = field(default_factory=list)
     libs: list[LeanLib] = field(default_factory=list)
+    exes: list[LeanLib] = field(default_factory=list)
+    requires: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what is read but ignored, said once a build
 
     def lib(self, name: str) -> LeanLib | None:
         for lib in self.libs:
@@ -119,8 +132,14 @@ class Package:
                 return lib
         return None
 
+    def exe(self, name: str) -> LeanLib | None:
+        for exe in self.exes:
+            if exe.name == name:
+                return exe
+        return None
+
     def owner(self, mod: str) -> LeanLib | None:
-        for lib in self.libs:
+        for lib in self.libs + self.exes:
             if lib.is_local_module(mod):
                 return lib
         return None
@@ -142,50 +161,122 @@ class Package:
         return self.weak_lean_args + lib.weak_lean_args
 
 
+# Fields read and ignored without changing what is built (metadata, link and cache settings:
+# the link is a no-op here, nothing is downloaded or uploaded).
+IGNORED_PACKAGE = {"version", "versionTags", "description", "keywords", "homepage", "license",
+                   "licenseFiles", "readmeFile", "reservoir", "releaseRepo", "buildArchive",
+                   "preferReleaseBuild", "enableArtifactCache", "restoreAllArtifacts",
+                   "moreServerOptions", "moreGlobalServerArgs", "moreLinkArgs", "weakLinkArgs",
+                   "moreLinkObjs", "moreLinkLibs", "testDriverArgs", "lintDriverArgs",
+                   "platformIndependent", "libPrefixOnWindows", "allowImportAll"}
+IGNORED_TARGET = {"libName", "moreLinkArgs", "weakLinkArgs", "moreLinkObjs", "moreLinkLibs",
+                  "platformIndependent", "supportInterpreter", "exeName", "libPrefixOnWindows",
+                  "moreServerOptions", "allowImportAll"}
+PACKAGE_FIELDS = {"name", "srcDir", "defaultTargets", "leanOptions", "moreLeanArgs",
+                  "weakLeanArgs", "lean_lib", "lean_exe", "require", "testDriver", "lintDriver"}
+LIB_FIELDS = {"name", "srcDir", "roots", "globs", "leanOptions", "moreLeanArgs", "weakLeanArgs"}
+EXE_FIELDS = {"name", "srcDir", "root", "leanOptions", "moreLeanArgs", "weakLeanArgs"}
+# Fields whose default is harmless: refused only when set to something else.
+_DEFAULTS = {"buildType": "release", "precompileModules": False, "backend": "default",
+             "defaultFacets": None, "extraDepTargets": [], "nativeFacets": None, "needs": [],
+             "plugins": [], "dynlibs": [], "buildDir": ".lake/build"}
+
+
+def unsupported(where: str, field_name: str) -> LakefileError:
+    return LakefileError(f"{where}: '{field_name}' is not supported by the simulated lake "
+                         "(refusing to build something else than the lakefile asks for)")
+
+
+def check_fields(tbl: dict, known: set[str], ignored: set[str], where: str) -> None:
+    for k, v in tbl.items():
+        if k in known or k in ignored:
+            continue
+        if k in _DEFAULTS and v == _DEFAULTS[k]:
+            continue
+        raise unsupported(where, k)
+
+
+def driver_notes(pkg: Package, tbl: dict) -> None:
+    for k in ("testDriver", "lintDriver"):
+        v = tbl.get(k)
+        if isinstance(v, str) and v:
+            cmd = "test" if k == "testDriver" else "lint"
+            pkg.notes.append(f"{k} '{v}' is ignored (the simulated lake has no 'lake {cmd}')")
+
+
+def require_note(pkg: Package, name: str) -> None:
+    pkg.requires.append(name)
+    pkg.notes.append(f"require '{name}': dependencies are not fetched by the simulated lake; "
+                     "their modules must already be built on LEAN_PATH")
+
+
+def lib_from(t: Any, where: str, *, exe: bool) -> LeanLib:
+    if not isinstance(t, dict) or not isinstance(t.get("name"), str) or not t["name"]:
+        raise LakefileError(f"{where}: missing required field 'name'")
+    check_fields(t, EXE_FIELDS if exe else LIB_FIELDS, IGNORED_TARGET, f"{where} '{t['name']}'")
+    if exe:
+        root = t.get("root", t["name"])
+        if not isinstance(root, str) or not root:
+            raise LakefileError(f"{where}: 'root' must be a module name")
+        roots, globs = [root], [Glob(root, "one")]
+    else:
+        roots = _str_list(t.get("roots"), where + ".roots") or [t["name"]]
+        globs_raw = _str_list(t.get("globs"), where + ".globs")
+        globs = [Glob.parse(g) for g in globs_raw] if globs_raw else [Glob(r, "one") for r in roots]
+    src = t.get("srcDir", ".")
+    if not isinstance(src, str):
+        raise LakefileError(f"{where}: 'srcDir' must be a string")
+    return LeanLib(
+        name=t["name"], src_dir=src, roots=roots, globs=globs,
+        lean_options=_flatten_options(t.get("leanOptions"), where),
+        more_lean_args=_str_list(t.get("moreLeanArgs"), where + ".moreLeanArgs"),
+        weak_lean_args=_str_list(t.get("weakLeanArgs"), where + ".weakLeanArgs"),
+        is_exe=exe,
+    )
+
+
 def load(ws_dir: Path) -> Package:
     ws_dir = Path(ws_dir)
     toml = ws_dir / "lakefile.toml"
     if not toml.is_file():
         if (ws_dir / "lakefile.lean").is_file():
-            raise LakefileError("simulated lake reads lakefile.toml only")
+            from simpulse.simulated.lakefile_lean import load_lean
+            return load_lean(ws_dir / "lakefile.lean")
         raise LakefileError(
             "no configuration file with a supported extension:\n"
             f"{ws_dir / 'lakefile.lean'}\n{ws_dir / 'lakefile.toml'}"
         )
     try:
         data = tomllib.loads(toml.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as e:
+    except (OSError, ValueError) as e:
         raise LakefileError(f"{toml}: {e}") from e
     name = data.get("name")
     if not isinstance(name, str) or not name:
         raise LakefileError(f"{toml}: missing required field 'name'")
-    if data.get("require"):
-        raise LakefileError(f"{toml}: 'require' (package dependencies) is not simulated")
+    check_fields(data, PACKAGE_FIELDS, IGNORED_PACKAGE, str(toml))
+    src = data.get("srcDir", ".")
+    if not isinstance(src, str):
+        raise LakefileError(f"{toml}: 'srcDir' must be a string")
     pkg = Package(
         name=name,
-        src_dir=str(data.get("srcDir", ".")),
+        src_dir=src,
         default_targets=_str_list(data.get("defaultTargets"), "defaultTargets"),
         lean_options=_flatten_options(data.get("leanOptions"), "package"),
         more_lean_args=_str_list(data.get("moreLeanArgs"), "moreLeanArgs"),
         weak_lean_args=_str_list(data.get("weakLeanArgs"), "weakLeanArgs"),
     )
-    libs = data.get("lean_lib", [])
-    if isinstance(libs, dict):
-        libs = [libs]
-    for i, t in enumerate(libs):
-        where = f"lean_lib[{i}]"
-        if not isinstance(t, dict) or not isinstance(t.get("name"), str):
-            raise LakefileError(f"{toml}: {where}: missing required field 'name'")
-        roots = _str_list(t.get("roots"), where + ".roots") or [t["name"]]
-        globs_raw = _str_list(t.get("globs"), where + ".globs")
-        globs = [Glob.parse(g) for g in globs_raw] if globs_raw else [Glob(r, "one") for r in roots]
-        pkg.libs.append(LeanLib(
-            name=t["name"],
-            src_dir=str(t.get("srcDir", ".")),
-            roots=roots,
-            globs=globs,
-            lean_options=_flatten_options(t.get("leanOptions"), where),
-            more_lean_args=_str_list(t.get("moreLeanArgs"), where + ".moreLeanArgs"),
-            weak_lean_args=_str_list(t.get("weakLeanArgs"), where + ".weakLeanArgs"),
-        ))
+    driver_notes(pkg, data)
+    reqs = data.get("require", [])
+    for i, r in enumerate([reqs] if isinstance(reqs, dict) else reqs if isinstance(reqs, list) else [None]):
+        if not isinstance(r, dict) or not isinstance(r.get("name"), str):
+            raise LakefileError(f"{toml}: require[{i}]: missing required field 'name'")
+        require_note(pkg, r["name"])
+    for key, exe in (("lean_lib", False), ("lean_exe", True)):
+        tbls = data.get(key, [])
+        if isinstance(tbls, dict):
+            tbls = [tbls]
+        if not isinstance(tbls, list):
+            raise LakefileError(f"{toml}: '{key}' must be an array of tables")
+        for i, t in enumerate(tbls):
+            (pkg.exes if exe else pkg.libs).append(lib_from(t, f"{toml}: {key}[{i}]", exe=exe))
     return pkg

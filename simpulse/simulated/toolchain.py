@@ -1,7 +1,7 @@
 """Lay out a simulated Lean sysroot (``bin/lean``, ``bin/lake``, ``lib/lean``, ...).
 
-The programs are small Python scripts that run :mod:`simpulse.simulated.lean` and
-:mod:`simpulse.simulated.lake`. They start Python with ``-SI`` (no site-packages, isolated):
+The programs are small Python scripts that run :mod:`simpulse.simulated.lean`,
+:mod:`simpulse.simulated.lake` and :mod:`simpulse.simulated.leanir`. They start Python with ``-SI`` (no site-packages, isolated):
 the directory holding the ``simpulse`` package is put on ``sys.path`` explicitly.
 """
 
@@ -60,6 +60,7 @@ def install(dest: Path, *, githash: str = DEFAULT_GITHASH, python: str = sys.exe
         d.mkdir(parents=True, exist_ok=True)
     _write_if_changed(bindir / "lean", _shebang_script(python, "lean"), 0o755)
     _write_if_changed(bindir / "lake", _shebang_script(python, "lake"), 0o755)
+    _write_if_changed(bindir / "leanir", _shebang_script(python, "leanir"), 0o755)
     for name in ("clang", "llvm-ar", "leanc"):
         _write_if_changed(bindir / name, _NOOP.format(name=name), 0o755)
     meta = {

@@ -161,7 +161,7 @@ def history(events: Iterable[dict], every: int | None = None, *, catalogue=None)
             if best is not None and best.ci[1] < 0 and key not in confident_ctx:
                 confident_ctx.add(key)
                 lo, hi = best.speedup_ci
-                mark("first_confident", ev, f"{ctx}: {best.strategy} is confidently faster than "
+                mark("first_confident", ev, f"{ctx}: {best.strategy} is established as faster than "
                      f"baseline ({best.speedup:.2f}×, 95% CI {lo:.2f}–{hi:.2f})",
                      context=str(ctx), strategy=best.strategy, speedup=best.speedup, ci=[lo, hi])
             for a in arms:

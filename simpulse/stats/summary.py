@@ -1,11 +1,14 @@
 """The numbers behind `simpulse stats` (and `report`, `export`): data only, no output.
 
 Intervals: a strategy's effect is the posterior Student-t interval of the learner. A context's
-best strategy is reported as confident only when that interval excludes no speedup *and* the
-strategy has at least MIN_OWN_PULLS compiles in the context (not just a borrowed prior). The time
-saved against baseline sums, over the compiles run under each strategy, wall × (e^(−δ) − 1),
-with the interval taken at both ends of every δ's 95% interval at once (conservative: the
-errors are not assumed to cancel).
+best strategy is reported as *established* only when that interval excludes no speedup (1.00×)
+*and* the strategy has at least MIN_OWN_PULLS compiles in the context (not just a borrowed
+prior). ("Established" is not the `confident` mode, which runs a strategy once P(beats
+baseline) ≥ 0.8; the JSON key `confident` of a leaderboard row is kept as an alias of
+`established`.) The time saved against baseline sums, over the compiles run under each
+strategy, wall × (e^(−δ) − 1), with the interval taken at both ends of every δ's 95% interval
+at once (conservative: the errors are not assumed to cancel); after `stats --zero`, over the
+compiles since then only.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import math
 
 from simpulse.learner import Learner
 
-MIN_OWN_PULLS = 3      # compiles in the context before a speedup there is reported as confident
+MIN_OWN_PULLS = 3      # compiles in the context before a speedup there is reported as established
 
 
 def leaderboard(learner: Learner) -> list[dict]:
@@ -25,8 +28,8 @@ def leaderboard(learner: Learner) -> list[dict]:
         candidates = [a for a in arms if a.strategy != "baseline" and not a.suspended]
         best = min(candidates, key=lambda a: a.mean, default=None)
         # A claim rests on the context's own compiles: a posterior made of the prior shared
-        # from other contexts may choose a strategy, but is never reported as confident.
-        confident = best is not None and best.ci[1] < 0 and best.pulls >= MIN_OWN_PULLS
+        # from other contexts may choose a strategy, but is never reported as established.
+        established = best is not None and best.ci[1] < 0 and best.pulls >= MIN_OWN_PULLS
         rows.append({
             "context": ctx,
             "pulls": pulls,
@@ -34,7 +37,8 @@ def leaderboard(learner: Learner) -> list[dict]:
             "speedup": best.speedup if best and best.mean < 0 else 1.0,
             "ci": list(best.speedup_ci) if best and best.mean < 0 else [1.0, 1.0],
             "confidence": best.prob_better if best else 0.0,
-            "confident": bool(confident),
+            "established": bool(established),
+            "confident": bool(established),   # the earlier name of "established"
             "own_pulls": best.pulls if best else 0,
             "evidence": ("own" if best and best.pulls >= MIN_OWN_PULLS else "prior"),
             "suspended": {a.strategy: a.suspended for a in arms if a.suspended},
@@ -47,13 +51,22 @@ def leaderboard(learner: Learner) -> list[dict]:
     return rows
 
 
-def time_saved(learner: Learner) -> dict:
+def time_saved(learner: Learner, zeroed: dict | None = None) -> dict:
+    """Time saved against baseline; with `zeroed` (what `stats --zero` noted: {"since": ts,
+    "secs": {toolchain: {context: {strategy: seconds}}}}), over the compiles since then, when
+    the counters were last reset at that time."""
     tc = learner.stats["toolchains"].get(learner.toolchain)
+    before = {}
+    if zeroed and zeroed.get("since") is not None and zeroed.get("since") == learner.stats["counters"].get("since"):
+        before = (zeroed.get("secs") or {}).get(learner.toolchain) or {}
     est = lo = hi = 0.0
     if tc:
         for ctx, by_strategy in tc.get("secs", {}).items():
             for name, secs in by_strategy.items():
                 if name == "baseline" or name not in learner.catalogue.all:
+                    continue
+                secs = max(0.0, secs - float((before.get(ctx) or {}).get(name, 0.0)))
+                if not secs:
                     continue
                 post = learner.arm_posterior(ctx, learner.catalogue.get(name))
                 a, b = post.interval()
@@ -63,7 +76,7 @@ def time_saved(learner: Learner) -> dict:
     return {"seconds": est, "ci": [lo, hi]}
 
 
-def summary(learner: Learner) -> dict:
+def summary(learner: Learner, zeroed: dict | None = None) -> dict:
     stats = learner.stats
     c = stats["counters"]
     compiles = c["compiles"]
@@ -88,7 +101,7 @@ def summary(learner: Learner) -> dict:
             "seconds_in_lean": c["seconds"],
         },
         "leaderboard": board,
-        "time_saved": time_saved(learner),
+        "time_saved": time_saved(learner, zeroed),
         "regret": {"cumulative_seconds": c["regret_seconds"],
                    "recent_seconds": sum(recent), "recent_compiles": len(recent)},
         "safety": {

@@ -15,7 +15,7 @@ so a crashed holder never leaves a stale lock behind. Two ``lock`` calls on the 
 one process use two descriptors and therefore exclude each other like two processes would (a
 process must not take a lock it already holds: it would wait for itself).
 
-The lock file is created ``0600`` and never removed (removing it would let two processes lock
+The lock file is created ``0600`` (opened with ``O_NOFOLLOW``: a symlink is refused) and never removed (removing it would let two processes lock
 two different inodes under the same name).
 """
 
@@ -23,6 +23,8 @@ import errno
 import fcntl
 import os
 import time
+
+from simpulse.store.safe_open import open_fd
 
 __all__ = ["LockTimeout", "FileLock", "lock", "try_lock"]
 
@@ -55,7 +57,9 @@ class FileLock:
         """
         if self.fd >= 0:
             raise RuntimeError(f"lock {self.path} is already held by this object")
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # O_NOFOLLOW, regular files only (UnsafeFile, a StoreError, otherwise): a planted
+        # symlink named like a lock file is never followed
+        fd = open_fd(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         mode = fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX
         try:
             if self.blocking and self.timeout is None:

@@ -102,10 +102,10 @@ def _valid(rec) -> bool:
 
 
 def _read(path: str):
+    from simpulse.store.safe_open import StoreError, read_file
     try:
-        with open(path, "rb") as f:
-            rec = json.loads(f.read())
-    except (OSError, ValueError, UnicodeDecodeError):
+        rec = json.loads(read_file(path))
+    except (OSError, ValueError, UnicodeDecodeError, StoreError):
         return None
     return rec if _valid(rec) else None
 

@@ -31,10 +31,10 @@ import zlib
 
 from simpulse import _fastjson as json   # `json` without `re`: the shim imports this module
 
-from simpulse.errors import SimpulseError
 from simpulse.store.file_lock import FileLock, try_lock
+from simpulse.store.safe_open import StoreError, UnsafeFile, UnsafeStateDir, check_dir, ensure_subdir, open_fd
 
-__all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "Store"]
+__all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "UnsafeStateDir", "UnsafeFile", "Store"]
 
 SCHEMA_VERSION = 1  # of events (`v`) and of snapshot.json (`schema`)
 LAYOUT_VERSION = 1  # of the state directory (state.json `layout`)
@@ -58,13 +58,12 @@ AUTO_CHECKPOINT_MIN = 8
 AUTO = object()        # load(): the checkpoint threshold from the snapshot's size
 
 _TAIL_CHUNK = 8192
+_TAIL_WINDOW = 1 << 20  # append looks this far back for the last valid line, then scans forwards
 _READ_CHUNK = 1 << 20
+_FOLD_REPORTS = 5      # events a load reports one by one when fold raises on them; then a count
+_MAX_LINE = 1 << 20    # a longer "line" is junk: skipped as it streams by, never accumulated
 _DIAG_DEDUP_WINDOW = 1 << 20
 _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-class StoreError(SimpulseError):
-    """The state directory cannot be used (missing, read-only, full disk, newer layout, ...)."""
 
 
 # --------------------------------------------------------------------------- line codec
@@ -89,7 +88,7 @@ def _decode(line):
         return None
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return obj if type(obj) is dict else None
 
@@ -127,12 +126,17 @@ class _LogScan:
 
     Yields ``(event, raw_line)``. Afterwards ``end`` is the offset just past the last complete
     line read, ``partial_at`` the offset of trailing bytes without a newline (a torn line, or
-    a line being written right now) or None, ``size`` the offset up to which bytes were seen.
+    a line being written right now) or None, ``size`` the offset up to which bytes were seen,
+    ``bad_lines``/``bad_bytes`` how much damage was skipped (reported once, as one summary
+    line per scan: a damaged region costs one diagnostic, not one per line).
     Lines are checksummed one by one, then the good ones parsed by a single ``json.loads``
-    (about a third cheaper than one call per line: this is the hot path of ``load``).
+    (about a third cheaper than one call per line: this is the hot path of ``load``). A "line"
+    longer than ``_MAX_LINE`` (junk without newlines) is skipped as it streams by, never
+    accumulated.
     """
 
-    __slots__ = ("store", "fd", "start", "limit", "gen", "end", "partial_at", "size")
+    __slots__ = ("store", "fd", "start", "limit", "gen", "end", "partial_at", "size",
+                 "bad_lines", "bad_bytes", "bad_first", "bad_end")
 
     def __init__(self, store, fd, start, gen, limit=None):
         self.store = store
@@ -143,12 +147,23 @@ class _LogScan:
         self.end = start
         self.partial_at = None
         self.size = start
+        self.bad_lines = self.bad_bytes = 0
+        self.bad_first = self.bad_end = None
+
+    def _bad(self, off, n):
+        self.bad_lines += 1
+        self.bad_bytes += n
+        if self.bad_first is None:
+            self.bad_first = off
+        self.bad_end = off + n
 
     def __iter__(self):
         fd, limit, crc32 = self.fd, self.limit, zlib.crc32
         pos = self.start
         carry = b""
         carry_at = pos
+        skipping = False  # inside an over-long line: drop bytes up to the next newline
+        skip_from = None
         while True:
             want = _READ_CHUNK if limit is None else min(_READ_CHUNK, limit - pos)
             if want <= 0:
@@ -157,6 +172,18 @@ class _LogScan:
             if not chunk:
                 break
             pos += len(chunk)
+            if skipping:
+                nl = chunk.find(b"\n")
+                if nl < 0:
+                    self.bad_bytes += len(chunk)
+                    self.bad_end = pos
+                    carry_at = pos
+                    continue
+                self.bad_bytes += nl + 1
+                self.bad_end = carry_at + nl
+                carry_at += nl + 1
+                chunk = chunk[nl + 1:]
+                skipping = False
             lines = (carry + chunk if carry else chunk).split(b"\n")
             carry = lines.pop()
             off = carry_at
@@ -174,35 +201,41 @@ class _LogScan:
                         raws.append(line)
                         offs.append(off)
                     else:
-                        self.store._bad_line(self.gen, off, line)
+                        self._bad(off, n + 1)
                 off += n + 1
             carry_at = off
             self.end = off
+            if len(carry) > _MAX_LINE:
+                self._bad(carry_at, len(carry))
+                skip_from = carry_at
+                carry_at += len(carry)
+                carry = b""
+                skipping = True
             if not bodies:
                 continue
             try:
                 objs = json.loads(b"[" + b",".join(bodies) + b"]")
                 if len(objs) != len(bodies):
                     raise ValueError("misaligned")
-            except ValueError:
+            except (ValueError, RecursionError):
                 objs = [_json_or_none(b) for b in bodies]
             for obj, raw, o in zip(objs, raws, offs):
                 if type(obj) is dict and type(obj.get("seq")) is int:
                     yield obj, raw
-                elif type(obj) is not dict:
-                    self.store._bad_line(self.gen, o, raw)
-                elif o != 0:  # a valid line without seq (only the header may be one)
-                    self.store._report(
-                        f"log:{self.gen}:{o}", f"{LOG_NAME}: skipped 1 line without seq at byte {o}"
-                    )
+                elif type(obj) is not dict or o != 0:  # a valid line without seq: only the header may be one
+                    self._bad(o, len(raw) + 1)
         self.size = pos
         self.partial_at = carry_at if carry else None
+        if skipping:
+            self.partial_at = skip_from  # junk without a final newline: a (long) torn tail
+        if self.bad_lines:
+            self.store._damage(self.gen, self.bad_first, self.bad_end, self.bad_lines, self.bad_bytes)
 
 
 def _json_or_none(body):
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -218,6 +251,10 @@ class Store:
         self.problems = []
         self.cursor = None  # the cursor of the last load(): {"gen", "offset", "seq"}
         self._reported = set()
+        self.damaged = False   # a scan of this Store met damaged lines (load then checkpoints past them)
+        self._rejected = set()  # snapshots (stats_crc:cursor) found wrong in meaning: ignored
+        self._snap_crc = None
+        self._fold_failures = 0
         d = self._d = os.fspath(state_dir)
         self._log = os.path.join(d, LOG_NAME)
         self._lock = os.path.join(d, LOCK_NAME)
@@ -226,21 +263,8 @@ class Store:
         self._state = os.path.join(d, STATE_NAME)
         self._segdir = os.path.join(d, SEGMENTS_NAME)
         self._diag_path = os.path.join(d, DIAG_NAME)
-        try:
-            os.stat(d)
-        except FileNotFoundError:
-            if not create:
-                raise StoreError(f"state directory {d} does not exist") from None
-            try:
-                os.makedirs(d, mode=0o700, exist_ok=True)
-                os.chmod(d, 0o700)
-            except OSError as e:
-                raise StoreError(f"cannot create state directory {d}: {_strerror(e)}") from e
-        except OSError as e:
-            raise StoreError(f"cannot use state directory {d}: {_strerror(e)}") from e
-        else:
-            if not os.path.isdir(d):
-                raise StoreError(f"state directory {d} is not a directory")
+        # ours, a directory, 0700 (created so, or tightened); UnsafeStateDir otherwise
+        check_dir(d, create=create)
         self._check_layout()
 
     @property
@@ -256,8 +280,7 @@ class Store:
 
     def _check_layout(self):
         try:
-            with open(self._state, "rb") as f:
-                raw = f.read()
+            raw = _read_file(self._state)
         except FileNotFoundError:
             raw = None
         except OSError as e:
@@ -285,7 +308,7 @@ class Store:
             layout = json.loads(raw)["layout"]
             if type(layout) is not int:
                 raise TypeError(layout)
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, RecursionError) as e:
             raise StoreError(
                 f"{self._state} is unreadable ({type(e).__name__}); if {self._d} is a "
                 f"simpulse state directory of layout {LAYOUT_VERSION}, delete that file and it "
@@ -321,16 +344,15 @@ class Store:
         try:
             with FileLock(self._clock), FileLock(self._lock):
                 try:
-                    with open(self._state, "rb") as f:
-                        if self._parse_layout(f.read()) == LAYOUT_VERSION:
-                            return  # another process migrated meanwhile
+                    if self._parse_layout(_read_file(self._state)) == LAYOUT_VERSION:
+                        return  # another process migrated meanwhile
                 except FileNotFoundError:
                     pass
                 if not os.path.exists(legacy):
                     self._write_state()
                     return
                 if os.path.exists(self._log):
-                    fd = os.open(self._log, os.O_RDONLY | _O_CLOEXEC)
+                    fd = open_fd(self._log, os.O_RDONLY)
                     try:
                         head = self._read_header_obj(fd)
                     finally:
@@ -341,15 +363,14 @@ class Store:
                             f"but no {STATE_NAME}; refusing to guess which is current. Move "
                             f"one of them away"
                         )
-                with open(legacy, "rb") as f:
-                    raw = f.read()
+                raw = _read_file(legacy)
                 lines, seq, bad = [], 0, 0
                 for lineno, line in enumerate(raw.split(b"\n"), 1):
                     if not line.strip():
                         continue
                     try:
                         ev = json.loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         ev = None
                     if type(ev) is not dict:
                         bad += 1
@@ -392,8 +413,15 @@ class Store:
         self.problems.append(msg)
         self._diag(msg, key)
 
-    def _bad_line(self, gen, offset, line):
-        self._report(f"log:{gen}:{offset}", f"{LOG_NAME}: skipped 1 corrupt line at byte {offset}")
+    def _damage(self, gen, first, end, lines, nbytes):
+        """One summary line per scan that met damaged lines (not one per line: 200 MB of junk
+        is one diagnostic), keyed by where the damage starts so simpulse.log has it once."""
+        self.damaged = True
+        if lines == 1:
+            msg = f"{LOG_NAME}: skipped 1 corrupt line at byte {first}"
+        else:
+            msg = f"{LOG_NAME}: skipped {lines} corrupt lines ({nbytes} bytes) in bytes {first}..{end}"
+        self._report(f"log:{gen}:{first}", msg)
 
     def _torn(self, gen, offset):
         self._report(f"log:{gen}:{offset}", f"{LOG_NAME}: skipped 1 torn line at byte {offset}")
@@ -401,8 +429,8 @@ class Store:
     def _diag(self, msg, key=None):
         """Append to simpulse.log; with ``key``, only if no line with that key is there yet."""
         try:
-            fd = os.open(self._diag_path, os.O_RDWR | os.O_APPEND | os.O_CREAT | _O_CLOEXEC, 0o600)
-        except OSError:
+            fd = open_fd(self._diag_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        except (OSError, StoreError):
             return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -485,8 +513,11 @@ class Store:
     def _segments(self):
         """[(first, last, name)] of the archived segments, in seq order."""
         try:
+            if os.path.islink(self._segdir):
+                self._report("seg:link", f"{SEGMENTS_NAME}/ is a symbolic link: not followed, its segments are not read")
+                return []
             names = os.listdir(self._segdir)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return []
         segs = []
         for name in names:
@@ -503,7 +534,12 @@ class Store:
         path = os.path.join(self._segdir, name)
         lineno = 0
         try:
-            with gzip.open(path, "rb") as f:
+            try:
+                raw = os.fdopen(open_fd(path, os.O_RDONLY), "rb")
+            except UnsafeFile as e:
+                self._report(f"seg:{name}:unsafe", f"{SEGMENTS_NAME}/{name}: not read ({e})")
+                return
+            with raw, gzip.GzipFile(fileobj=raw, mode="rb") as f:
                 for lineno, line in enumerate(f, 1):
                     if not line.endswith(b"\n"):
                         self._report(f"seg:{name}:{lineno}", f"{SEGMENTS_NAME}/{name}: skipped 1 torn line (line {lineno})")
@@ -559,7 +595,7 @@ class Store:
         torn = None
         try:
             try:
-                fd = os.open(self._log, os.O_RDWR | os.O_APPEND | _O_CLOEXEC)
+                fd = open_fd(self._log, os.O_RDWR | os.O_APPEND)
             except FileNotFoundError:
                 fd = -1
             except OSError as e:
@@ -567,7 +603,7 @@ class Store:
             if fd < 0:
                 try:
                     self._create_log(self._max_known_seq())
-                    fd = os.open(self._log, os.O_RDWR | os.O_APPEND | _O_CLOEXEC)
+                    fd = open_fd(self._log, os.O_RDWR | os.O_APPEND)
                 except OSError as e:
                     raise StoreError(f"cannot create {self._log}: {_strerror(e)}") from e
             try:
@@ -624,7 +660,12 @@ class Store:
             raise StoreError(f"cannot append to {self._log}: {_strerror(e)}") from e
 
     def _tail_state(self, fd, size):
-        """(last seq, (gen, offset) of a torn last line or None, file ends with newline)."""
+        """(last seq, (gen, offset) of a torn last line or None, file ends with newline).
+
+        Looks for the last valid line in the last MB, backwards; when damage fills that window
+        (junk appended to the log) it scans forwards instead, from the snapshot's cursor when it
+        lies in this log generation (a load checkpoints past damage, so this is short), else
+        from the header: a damaged region is read once, not on every append."""
         chunk = _TAIL_CHUNK
         while True:
             start = max(0, size - chunk)
@@ -651,6 +692,9 @@ class Store:
                     base = obj.get("base_seq")
                     found = base if type(base) is int else 0
                     break
+            if found is None and start > 0 and chunk >= _TAIL_WINDOW:
+                found, torn = self._tail_by_scan(fd, size, torn)
+                start = 0
             if found is not None or start == 0:
                 if found is None:
                     found = self._max_known_seq()
@@ -659,7 +703,25 @@ class Store:
                     gen = self._read_header(fd)[0]
                     torn_info = (gen, torn)
                 return found, torn_info, ends_nl
-            chunk *= 8
+            chunk = min(chunk * 8, _TAIL_WINDOW)
+
+    def _tail_by_scan(self, fd, size, torn):
+        """(highest seq in the log or None, torn offset): a forward scan, for a damaged tail."""
+        gen, base, hend = self._read_header(fd)
+        start, best = hend, (base if gen is not None else None)
+        snap = self._read_snapshot(report=False)
+        if snap is not None and gen is not None:
+            c = snap["cursor"]
+            if c["gen"] == gen and hend <= c["offset"] <= size and \
+                    (c["offset"] == hend or os.pread(fd, 1, c["offset"] - 1) == b"\n"):
+                # the cursor's seq bounds every event before its offset (a lying seq is caught by
+                # the next load, which sets the snapshot aside)
+                start, best = c["offset"], max(base, c["seq"])
+        scan = _LogScan(self, fd, start, gen, limit=size)
+        for ev, _line in scan:
+            if best is None or ev["seq"] > best:
+                best = ev["seq"]
+        return best, (scan.partial_at if scan.partial_at is not None else torn)
 
     # ----------------------------------------------------------------- snapshot
 
@@ -667,9 +729,12 @@ class Store:
         """The valid snapshot as a dict, or None (missing, or invalid: reported)."""
         self._snap_bytes = 0
         try:
-            with open(self._snap, "rb") as f:
-                raw = f.read()
+            raw = _read_file(self._snap)
         except FileNotFoundError:
+            return None
+        except UnsafeFile as e:
+            if report:
+                self._report("snapshot:unsafe", f"{SNAPSHOT_NAME}: ignored ({e}); statistics rebuilt from the event log")
             return None
         except OSError as e:
             if report:
@@ -679,11 +744,15 @@ class Store:
         why = None
         try:
             snap = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             snap, why = None, "not valid JSON"
         if why is None:
             why = _check_snapshot(snap, raw)
         if why is None:
+            c = snap["cursor"]
+            self._snap_crc = f"{snap['stats_crc']}:{c['gen']}:{c['offset']}:{c['seq']}"
+            if self._snap_crc in self._rejected:
+                return None  # set aside by this Store already (reported then)
             return snap
         if report:
             self._report(
@@ -746,39 +815,55 @@ class Store:
 
     # ----------------------------------------------------------------- reading
 
-    def load(self, fold, initial, *, checkpoint_after=AUTO):
+    def load(self, fold, initial, *, checkpoint_after=AUTO, validate=None):
         """(stats, n_folded): the snapshot's stats (or a copy of ``initial``) with every later
         event folded in by ``fold(stats, event) -> stats``. Leaves ``self.cursor`` for
         ``checkpoint``. The hot path reads only the log's tail after the snapshot cursor.
 
+        The snapshot is checked for meaning, not only its checksum: its statistics must have
+        the shape of ``initial`` (every key of it, with the same kind of value, numbers finite;
+        see ``_shape_error``) and pass ``validate(stats) -> None | reason`` when given; its
+        cursor must lie inside the log. One that fails is set aside (``snapshot.json.corrupt``)
+        and the statistics rebuilt from the segments and the log.
+
+        An event ``fold`` raises on (``Exception``) is skipped, reported, and the following
+        events are folded: no event can make later ones go unrecorded.
+
         When ``checkpoint_after`` (default: from the snapshot's size, see AUTO_CHECKPOINT) or
-        more events were folded, or the snapshot was missing,
-        invalid or outdated (slow path), the result is checkpointed (non-blocking, best effort),
-        so the tail a later load reads stays short whoever calls it. ``checkpoint_after=None``:
+        more events were folded, or the snapshot was missing, invalid or outdated (slow path),
+        or damaged lines or a failing event were met, the result is checkpointed (non-blocking,
+        best effort), so the next load starts past them whoever calls it. ``checkpoint_after=None``:
         a read-only load.
         """
-        snap = self._read_snapshot()
+        self._fold_failures = 0
+        snap = self._checked_snapshot(initial, validate)
         res = self._load_fast(snap, fold) if snap is not None else None
         slow = res is None
         if slow:
             lk = self._shared_compact_lock()
             try:
-                snap = self._read_snapshot()
+                snap = self._checked_snapshot(initial, validate)
                 res = self._load_slow(snap, fold, initial)
             finally:
                 lk.release()
         stats, n = res
+        if self._fold_failures > _FOLD_REPORTS:
+            self._report(f"fold:more:{self.cursor['gen']}:{self.cursor['seq']}",
+                         f"{self._fold_failures - _FOLD_REPORTS} more events could not be folded and were skipped")
         if checkpoint_after is AUTO:
             mb = self._snap_bytes / 1e6
             checkpoint_after = min(AUTO_CHECKPOINT, max(AUTO_CHECKPOINT_MIN, round(10 * math.sqrt(mb))))
         if checkpoint_after is not None and (
             n >= checkpoint_after
             or (
-                # the slow path ran (no/invalid/outdated snapshot): record where we are so the
-                # next load takes the fast path again
-                slow
+                # the slow path ran (no/invalid/outdated snapshot), or damage / an event that
+                # cannot be folded was met: record where we are so the next load is fast again
+                # and starts past them
+                (slow or self.damaged or self._fold_failures)
                 and self.cursor["gen"] is not None
-                and (n > 0 or (snap is not None and snap["cursor"] != self.cursor) or (snap is None and os.path.exists(self._snap)))
+                and (n > 0 or self.damaged or self._fold_failures
+                     or (snap is not None and snap["cursor"] != self.cursor)
+                     or (snap is None and os.path.exists(self._snap)))
             )
         ):
             try:
@@ -786,6 +871,42 @@ class Store:
             except StoreError:
                 pass
         return stats, n
+
+    def _checked_snapshot(self, initial, validate):
+        """The snapshot if its statistics have the shape of ``initial`` and pass ``validate``;
+        otherwise None (it is set aside: reported, and replaced by the next checkpoint)."""
+        snap = self._read_snapshot()
+        if snap is None:
+            return None
+        why = _shape_error(snap["stats"], initial, "stats", 0)
+        if why is None and validate is not None:
+            try:
+                why = validate(snap["stats"])
+            except Exception as e:  # noqa: BLE001 - a validator that trips is a rejection
+                why = f"{type(e).__name__}: {e}"
+        if why is not None:
+            self._reject_snapshot(why)
+            return None
+        return snap
+
+    def _reject_snapshot(self, why):
+        """The snapshot last read is wrong (valid checksum, wrong meaning): every later read by
+        this Store ignores it, and the next checkpoint renames it ``.corrupt``."""
+        self._rejected.add(self._snap_crc)
+        self._report(f"snapshot:{self._snap_crc}", f"{SNAPSHOT_NAME}: ignored ({why}); statistics rebuilt from the event log")
+
+    def _fold(self, fold, stats, ev):
+        """``fold(stats, ev)``; an event it raises on is skipped and reported (the first few one
+        by one, then a count), never stopping the events after it."""
+        try:
+            return fold(stats, ev)
+        except Exception as e:  # noqa: BLE001
+            self._fold_failures += 1
+            if self._fold_failures <= _FOLD_REPORTS:
+                self._report(f"fold:{ev.get('seq')}:{ev.get('id')}",
+                             f"event seq {ev.get('seq')} could not be folded ({type(e).__name__}: {str(e)[:200]}); "
+                             f"skipped, the events after it are folded")
+            return stats
 
     def _shared_compact_lock(self):
         # read-only state dir: nobody can compact it, reading without the lock is safe
@@ -807,7 +928,7 @@ class Store:
 
     def _open_log_ro(self):
         try:
-            return os.open(self._log, os.O_RDONLY | _O_CLOEXEC)
+            return open_fd(self._log, os.O_RDONLY)
         except FileNotFoundError:
             return -1
         except OSError as e:
@@ -822,11 +943,21 @@ class Store:
         if fd < 0:
             return None
         try:
-            hgen, _base, hend = self._read_header(fd)
+            hgen, base, hend = self._read_header(fd)
             if hgen != gen:
                 return None  # rotated since the snapshot (or a crash between rotation and snapshot)
             size = os.fstat(fd).st_size
             if off < hend or off > size or (off > hend and os.pread(fd, 1, off - 1) != b"\n"):
+                # an offset outside this log, or not on a line boundary: the cursor lies
+                self._reject_snapshot(f"cursor offset {off} is not a line boundary of {LOG_NAME} "
+                                      f"({size} bytes) of generation {gen}")
+                return None
+            if seq < base:
+                return None  # events base..seq are in segments: the slow path reads them
+            before = self._seq_before(fd, hend, off)
+            if before is not None and before > seq:
+                # the last event before the offset has a seq the cursor does not cover
+                self._reject_snapshot(f"cursor seq {seq} is below event seq {before} before its offset {off}")
                 return None
             stats = snap["stats"]
             n = 0
@@ -834,8 +965,15 @@ class Store:
             scan = _LogScan(self, fd, off, gen)
             for ev, _line in scan:
                 s = ev["seq"]
+                if s <= seq:
+                    # an event after the cursor's offset with a seq the cursor claims to cover:
+                    # every event appended after a checkpoint has a higher seq, so the cursor
+                    # lies (seq beyond what the log holds). Set it aside, rebuild.
+                    self._reject_snapshot(f"cursor seq {seq} is beyond the log (event seq {s} follows "
+                                          f"its offset {off})")
+                    return None
                 if s > last:
-                    stats = fold(stats, ev)
+                    stats = self._fold(fold, stats, ev)
                     n += 1
                     last = s
             self._check_partial(fd, scan)
@@ -843,6 +981,20 @@ class Store:
             return stats, n
         finally:
             os.close(fd)
+
+    def _seq_before(self, fd, hend, off):
+        """The seq of the last valid event line in the few KB before byte ``off`` (None: none
+        there, e.g. damage). One pread: what lets the fast path check its cursor cheaply."""
+        if off <= hend:
+            return None
+        start = max(hend, off - _TAIL_CHUNK)
+        lines = os.pread(fd, off - start, start).split(b"\n")
+        lines.pop()  # b"": the byte before `off` is a newline
+        for idx in range(len(lines) - 1, -1 if start == hend else 0, -1):
+            obj = _decode(lines[idx])
+            if obj is not None and type(obj.get("seq")) is int:
+                return obj["seq"]
+        return None
 
     def _check_partial(self, fd, scan):
         """Report trailing bytes without a newline, unless a writer is still writing them."""
@@ -882,7 +1034,7 @@ class Store:
             for ev in self._segment_events(name):
                 s = ev["seq"]
                 if s > last:
-                    stats = fold(stats, ev)
+                    stats = self._fold(fold, stats, ev)
                     n += 1
                     last = s
             expected = max(expected, lst + 1)
@@ -904,16 +1056,28 @@ class Store:
             elif base >= expected:
                 self._gap(expected, base)
             scan = _LogScan(self, fd, hend, gen)
+            top = base if gen is not None else 0
             for ev, _line in scan:
                 s = ev["seq"]
+                if s > top:
+                    top = s
                 if s > threshold and s > last:
-                    stats = fold(stats, ev)
+                    stats = self._fold(fold, stats, ev)
                     n += 1
                     last = s
+            if snap is not None and floor > max(top, max_seg):
+                # the snapshot claims events that exist nowhere (cursor seq beyond the log and
+                # the segments): set it aside and rebuild from what there is
+                self._reject_snapshot(f"cursor seq {floor} is beyond the log and segments (highest seq {max(top, max_seg)})")
+                os.close(fd)
+                fd = -1
+                self._fold_failures = 0
+                return self._load_slow(None, fold, initial)
             self._check_partial(fd, scan)
             self.cursor = {"gen": gen, "offset": scan.end, "seq": max(last, threshold)}
         finally:
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
         return stats, n
 
     def _gap(self, lo, hi):
@@ -956,9 +1120,10 @@ class Store:
 
     # ----------------------------------------------------------------- compaction
 
-    def compact(self, fold, initial, *, retention_segments=None):
+    def compact(self, fold, initial, *, retention_segments=None, validate=None):
         """Archive the log into a segment, start a new log generation, write a snapshot of all
         the statistics, then delete segments beyond ``retention_segments`` (None: keep all).
+        The snapshot it starts from is checked as ``load`` checks it (``validate`` likewise).
 
         Holds compact.lock (exclusive) throughout, and events.lock only to swap the log, so
         appends wait milliseconds, not for the whole compaction. Returns counts.
@@ -966,20 +1131,26 @@ class Store:
         if retention_segments is not None and retention_segments < 0:
             raise ValueError("retention_segments must be >= 0 or None")
         lk = self._acquire(self._clock)
+        self._fold_failures = 0
         try:
-            return self._compact_locked(fold, initial, retention_segments)
+            try:
+                return self._compact_locked(fold, initial, retention_segments, validate)
+            except _SnapshotLies as e:
+                self._reject_snapshot(str(e))   # ignored from now on: start again without it
+                self._fold_failures = 0
+                return self._compact_locked(fold, initial, retention_segments, validate)
         except OSError as e:
             raise StoreError(f"compaction of {self._d} failed: {_strerror(e)}") from e
         finally:
             lk.release()
 
-    def _compact_locked(self, fold, initial, retention):
+    def _compact_locked(self, fold, initial, retention, validate=None):
         import gzip
 
         self._clean_tmp(self._segdir, None)
         self._clean_tmp(self._d, SNAPSHOT_NAME)
         self._clean_tmp(self._d, STATE_NAME, older_than=600)  # written without a lock
-        snap = self._read_snapshot()
+        snap = self._checked_snapshot(initial, validate)
         # 1. fold what the segments hold beyond the snapshot
         stats, n, last, expected, max_seg, floor = self._fold_segments(snap, fold, initial)
         # 2. without blocking appends: archive the log as it is now into a new segment
@@ -994,10 +1165,11 @@ class Store:
                 st = os.fstat(fd)
                 old_id = (st.st_dev, st.st_ino)
                 gen, base, hend = self._read_header(fd)
+                top = base if gen is not None else 0
                 if base >= expected:
                     self._gap(expected, base)
-                if not os.path.isdir(self._segdir):
-                    os.makedirs(self._segdir, mode=0o700, exist_ok=True)
+                if not os.path.isdir(self._segdir) or os.path.islink(self._segdir):
+                    ensure_subdir(self._segdir)
                     self._fsync_dir(self._d)
                 tmp = self._tmp_name(os.path.join(self._segdir, "segment"))
                 raw = gz = None
@@ -1005,6 +1177,8 @@ class Store:
                     scan = _LogScan(self, fd, hend, gen, limit=st.st_size)
                     for ev, line in scan:
                         s = ev["seq"]
+                        if s > top:
+                            top = s
                         if s <= max_seg:
                             continue  # archived by an earlier, interrupted compaction
                         if gz is None:
@@ -1015,9 +1189,12 @@ class Store:
                         seg_last = s
                         archived += 1
                         if s > last:
-                            stats = fold(stats, ev)
+                            stats = self._fold(fold, stats, ev)
                             n += 1
                             last = s
+                    if snap is not None and floor > max(top, max_seg):
+                        raise _SnapshotLies(f"cursor seq {floor} is beyond the log and segments "
+                                            f"(highest seq {max(top, max_seg)})")
                     scan_end = scan.end
                     if gz is not None:
                         gz.close()
@@ -1102,6 +1279,24 @@ class Store:
                 pass
 
 
+class _SnapshotLies(Exception):
+    """compact found the snapshot's cursor beyond every event there is (internal)."""
+
+
+def _read_file(path):
+    """The bytes of a regular file of the state directory (O_NOFOLLOW; UnsafeFile otherwise)."""
+    fd = open_fd(path, os.O_RDONLY)
+    try:
+        chunks = []
+        while True:
+            b = os.read(fd, 1 << 20)
+            if not b:
+                return b"".join(chunks)
+            chunks.append(b)
+    finally:
+        os.close(fd)
+
+
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
@@ -1111,13 +1306,69 @@ def _write_all(fd, data):
         view = view[k:]
 
 
+_MAX_POS = 1 << 62     # no offset or seq of a real log comes near this
+
+
 def _valid_cursor(c):
     return (
         type(c) is dict
-        and (c.get("gen") is None or type(c.get("gen")) is str)
+        and "gen" in c
+        and (c["gen"] is None or (type(c.get("gen")) is str and 0 < len(c["gen"]) <= 64))
         and type(c.get("offset")) is int
+        and 0 <= c["offset"] < _MAX_POS
         and type(c.get("seq")) is int
+        and 0 <= c["seq"] < _MAX_POS
     )
+
+
+_SHAPE_DEPTH = 4
+
+
+def _shape_error(v, t, path, depth):
+    """None if ``v`` has the shape of the template ``t`` (the caller's ``initial``), else why.
+
+    At the top, a dict must hold every key of the template's dict (more keys are fine); below,
+    a key the template has and the statistics lack is filled in from the template (statistics
+    written by an earlier version, before the key existed: what the fold's own ``setdefault``
+    would do). Every value must be of the template's kind: a dict, a list, a string, a bool,
+    or a finite number (int and float are interchangeable); None in the template accepts
+    anything. Checked ``_SHAPE_DEPTH`` levels deep, which covers a statistics' counters; what
+    the template cannot describe (the entries of an empty dict or list) is the caller's
+    ``validate``'s to check."""
+    if t is None:
+        return None
+    if type(t) is dict:
+        if type(v) is not dict:
+            return f"{path} is {_kind(v)}, expected an object"
+        if depth < _SHAPE_DEPTH:
+            for k, tv in t.items():
+                if k not in v:
+                    if depth == 0:
+                        return f"{path}.{k} is missing"
+                    v[k] = _fresh(tv)
+                    continue
+                why = _shape_error(v[k], tv, f"{path}.{k}", depth + 1)
+                if why is not None:
+                    return why
+        return None
+    if type(t) is list:
+        return None if type(v) is list else f"{path} is {_kind(v)}, expected a list"
+    if type(t) is str:
+        return None if type(v) is str else f"{path} is {_kind(v)}, expected a string"
+    if type(t) is bool:
+        return None if type(v) is bool else f"{path} is {_kind(v)}, expected true/false"
+    if type(t) in (int, float):
+        if type(v) is int or (type(v) is float and math.isfinite(v)):
+            return None
+        return f"{path} is {_kind(v)}, expected a finite number"
+    return None
+
+
+def _kind(v):
+    if type(v) is float and not math.isfinite(v):
+        return repr(v)
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
 
 def _check_snapshot(snap, raw):
@@ -1125,9 +1376,9 @@ def _check_snapshot(snap, raw):
     if type(snap) is not dict:
         return "not a JSON object"
     schema = snap.get("schema")
-    if schema != SCHEMA_VERSION:
+    if type(schema) is not int or schema != SCHEMA_VERSION:
         return f"schema {schema!r}, expected {SCHEMA_VERSION}"
-    if not _valid_cursor(snap.get("cursor")) or "stats" not in snap:
+    if not _valid_cursor(snap.get("cursor")) or "stats" not in snap or type(snap.get("stats_crc")) is not str:
         return "no valid cursor or stats"
     marker = raw.find(b',"stats":')
     end = raw.rstrip().rfind(b"}")

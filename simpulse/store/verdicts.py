@@ -63,8 +63,8 @@ def _clean(data) -> dict:
 def read(state_dir) -> dict:
     """The evidence in `state_dir` (missing or unreadable → empty evidence). Never raises."""
     try:
-        with open(os.path.join(os.fspath(state_dir), FILE_NAME), "rb") as f:
-            return _clean(json.loads(f.read()))
+        from simpulse.store.safe_open import read_file
+        return _clean(json.loads(read_file(os.path.join(os.fspath(state_dir), FILE_NAME))))
     except Exception:  # noqa: BLE001 - missing, unreadable, not JSON, not even a path
         return _empty()
 

@@ -1,0 +1,1 @@
+"""The learner's model: statistics folded from events, levels, contributions, imports (docs/learning.md)."""

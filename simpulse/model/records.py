@@ -1,0 +1,117 @@
+"""The statistics' containers: the empty state, one toolchain's statistics, arms, joint blocks and
+module records, created on first use. The field-by-field layout is in docs/state-format.md.
+Standard library only (the shim folds events)."""
+
+from __future__ import annotations
+
+from simpulse import _fastjson as json   # `json` without `re` (hot path)
+from simpulse.policy import joint as J
+from simpulse.policy import posterior as P
+from simpulse.model.tunables import SCHEMA
+
+def empty_stats() -> dict:
+    return {"schema": SCHEMA, "toolchains": {}, "order": [], "counters": _new_counters()}
+
+
+def _new_counters(ts: float | None = None) -> dict:
+    return {"since": ts, "compiles": 0, "explore": 0, "strategy_failed": 0, "module_failed": 0,
+            "slower": 0, "faster": 0, "seconds": 0.0, "baseline_est_seconds": 0.0,
+            "fallback_seconds": 0.0, "regret_seconds": 0.0, "records": 0, "benches": 0,
+            "imports": 0, "recent_regret": []}
+
+
+def _tc(stats: dict, toolchain: str) -> dict:
+    tcs = stats["toolchains"]
+    tc = tcs.get(toolchain)
+    if tc is None:
+        tc = tcs[toolchain] = {"arms": {}, "glob": {}, "recent": {}, "modules": {}, "ctx": {},
+                               "secs": {}, "explore": [0, 0], "first": None, "last": None}
+    return tc
+
+
+def earlier_toolchain(stats: dict, toolchain: str) -> dict | None:
+    """The statistics of the newest toolchain other than `toolchain` (what a toolchain change
+    carries over, discounted: `Learner.arm_prior`, `carry_level`), or None."""
+    for name in reversed(stats["order"]):
+        if name != toolchain:
+            return stats["toolchains"].get(name)
+    return None
+
+
+def _arm(table: dict, ctx: str, strategy: str) -> list:
+    c = table.setdefault(ctx, {})
+    a = c.get(strategy)
+    if a is None:
+        a = c[strategy] = P.new_arm()
+    return a
+
+
+def _block(tc: dict, ctx: str) -> dict:
+    """The context's joint block (`simpulse.policy.joint`), created empty when missing."""
+    return tc.setdefault("J", {}).setdefault(ctx, J.new_block())
+
+
+def module_record(tc: dict, module: str) -> dict | None:
+    """A module's record, decoded. Records are kept as compact JSON strings in the statistics
+    so that loading a snapshot of a 6,000-module project parses 6,000 strings, not 6,000 nested
+    structures (6× faster); only the modules an update or a decision touches are decoded."""
+    raw = tc["modules"].get(module)
+    if raw is None:
+        return None
+    return json.loads(raw) if isinstance(raw, str) else raw
+
+
+def _put_module(tc: dict, module: str, rec: dict) -> None:
+    tc["modules"][module] = json.dumps(rec, separators=(",", ":"))
+
+
+def _finite(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+
+
+def _arm_ok(a) -> bool:
+    return isinstance(a, list) and len(a) == 6 and all(_finite(v) for v in a)
+
+
+def _table_ok(t) -> bool:
+    """strategy → arm"""
+    return isinstance(t, dict) and all(isinstance(k, str) and _arm_ok(a) for k, a in t.items())
+
+
+def _block_ok(b) -> bool:
+    if not isinstance(b, dict):
+        return False
+    names, M, v = b.get("names"), b.get("M"), b.get("b")
+    if not (isinstance(names, list) and isinstance(M, list) and isinstance(v, list)):
+        return False
+    n = len(names)
+    return (len(M) == n and len(v) == n and all(isinstance(r, list) and len(r) == n and all(_finite(x) for x in r)
+                                                for r in M)
+            and all(_finite(x) for x in v) and _finite(b.get("q", 0.0)) and _finite(b.get("d", 0.0)))
+
+
+def validate_stats(stats) -> str | None:
+    """Why a snapshot's statistics cannot be what the fold makes (None: they can). Checks what
+    every decision reads — each toolchain's arms, global arms, exploration counts and joint
+    blocks: the right containers holding finite numbers — not the module records, which are
+    decoded one at a time. The store sets a snapshot that fails aside and rebuilds it from the
+    log (`Store.load(validate=...)`)."""
+    if not isinstance(stats, dict) or not isinstance(stats.get("toolchains"), dict):
+        return "no toolchains table"
+    for g, tc in stats["toolchains"].items():
+        if not isinstance(tc, dict):
+            return f"toolchain {g!r} is not a table"
+        arms = tc.get("arms", {})
+        if not isinstance(arms, dict) or not all(isinstance(c, str) and _table_ok(t) for c, t in arms.items()):
+            return f"toolchain {g!r}: arms are not context → strategy → six finite numbers"
+        if not _table_ok(tc.get("glob", {})):
+            return f"toolchain {g!r}: global arms are not strategy → six finite numbers"
+        ex = tc.get("explore", [0, 0])
+        if not (isinstance(ex, list) and len(ex) == 2 and all(_finite(x) for x in ex)):
+            return f"toolchain {g!r}: exploration counts are not two numbers"
+        blocks = tc.get("J", {})
+        if not isinstance(blocks, dict) or not all(_block_ok(b) for b in blocks.values()):
+            return f"toolchain {g!r}: a joint block is malformed"
+        if not isinstance(tc.get("modules", {}), dict) or not isinstance(tc.get("recent", {}), dict):
+            return f"toolchain {g!r}: modules or recent results are not tables"
+    return None
