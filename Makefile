@@ -5,12 +5,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test install bench clean
+.PHONY: demo test test-fast lint install bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench,lint]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,6 +22,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
+
+# the unit tests: no test that needs the simulated toolchain (`slow`, tests/conftest.py)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n 2 -m "not slow" -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check simpulse scripts tests
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_overhead.py

@@ -59,7 +59,7 @@ def compactor(d, stop, out, fsync):
         try:
             Store(d, fsync=fsync).compact(fold, initial())
             n += 1
-        except Exception as e:  # counted: must stay 0
+        except Exception as e:  # noqa: BLE001 - counted: must stay 0
             errors += 1
             print(f"compactor: {type(e).__name__}: {e}", file=sys.stderr)
         time.sleep(0.01)
@@ -77,7 +77,7 @@ def loader(d, stop, out, total):
                 regressions += 1
             prev = seen
             n += 1
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - counted: must stay 0
             errors += 1
             print(f"loader: {type(e).__name__}: {e}", file=sys.stderr)
         time.sleep(0.002)
@@ -221,8 +221,8 @@ def run_perf(base):
         s = Store(d, fsync=fsync)
         s.append(dict(BIG))
         tag = "fsync" if fsync else "nofsync"
-        out[f"append_ms_{tag}"] = round(timeit(lambda: s.append(dict(BIG)), 2000), 4)
-        out[f"open_and_append_ms_{tag}"] = round(timeit(lambda: Store(d, fsync=fsync).append(dict(BIG)), 500), 4)
+        out[f"append_ms_{tag}"] = round(timeit(lambda s=s: s.append(dict(BIG)), 2000), 4)
+        out[f"open_and_append_ms_{tag}"] = round(timeit(lambda d=d, fsync=fsync: Store(d, fsync=fsync).append(dict(BIG)), 500), 4)
     for name, ev in (("big", BIG), ("small", SMALL)):
         d = Path(tempfile.mkdtemp(dir=base))
         s = Store(d, fsync=False)
@@ -233,7 +233,7 @@ def run_perf(base):
         for tail in (0, 256, 1000):
             if tail:
                 s.append_many([dict(ev) for _ in range(tail - (0 if tail == 256 else 256))])
-            ms = med(lambda: Store(d).load(pfold, {}, checkpoint_after=None))
+            ms = med(lambda d=d: Store(d).load(pfold, {}, checkpoint_after=None))
             out[f"load_ms_snapshot_plus_{tail}_tail_{name}"] = round(ms, 3)
         out[f"snapshot_bytes_{name}"] = os.path.getsize(d / "snapshot.json")
     # history size does not matter: 200k events behind the snapshot

@@ -29,14 +29,18 @@ DEFAULTS: dict[str, object] = {
 }
 
 DOCS = {
-    "mode": "auto (learn and apply), confident (apply only when P(beats baseline) ≥ 0.8), shadow (recommend and log, always compile baseline)",
+    "mode": "auto (learn and apply), confident (apply only when P(beats baseline) ≥ 0.8), "
+            "shadow (recommend and log, always compile baseline)",
     "policy": "thompson, beta, ucb, egreedy or lints",
     "explore_budget": "largest share of compiles that may be exploratory (0–1)",
     "state_dir": "where events and statistics live, relative to the workspace root",
-    "profile": "safe (only strategies that change nothing but time: same verdict, messages and .olean bytes), dev (may also hide linter warnings), aggressive (may also change proof terms, e.g. simprocs off). No profile changes a verdict; a build whose warnings are errors runs time-only strategies whatever the profile",
+    "profile": "safe (only strategies that change nothing but time: same verdict, messages and .olean bytes), "
+               "dev (may also hide linter warnings), aggressive (may also change proof terms, e.g. simprocs off). "
+               "No profile changes a verdict; a build whose warnings are errors runs time-only strategies whatever the profile",
     "allow_breaking": "allow strategies that may break a proof (the shim always falls back to baseline)",
     "enabled": "list of strategy names to use (default: all)",
-    "fsync": "fsync every compile event as the shim writes it (default false: the event log is fsync'd once per build, after Lake finishes, which costs the compiles nothing; record and import always fsync)",
+    "fsync": "fsync every compile event as the shim writes it (default false: the event log is fsync'd once per build, "
+             "after Lake finishes, which costs the compiles nothing; record and import always fsync)",
     "retention_segments": "compacted event-log segments kept on disk (statistics are never lost)",
 }
 

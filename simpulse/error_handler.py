@@ -33,7 +33,7 @@ def error_handler():
         raise
     except GeneratorExit:
         raise
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - the one place every error becomes one line
         usage = _usage_error(e)
         if usage is not None:
             raise SystemExit(usage) from None

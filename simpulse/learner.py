@@ -235,8 +235,8 @@ class Learner(DecisionRules):
         imported = (tc or {}).get("imp", {}).get("J", {}).get(ctx)
         if imported is None or block is None:
             return joint, None, 1.0, None
-        own_block, own_arms = without_import(block, tc, ctx)
-        own = J.joint(own_block, names, prior, breakage=lambda: self._breakage(ctx, tc, own_block, own_arms))
+        own_block, own_table = without_import(block, tc, ctx)
+        own = J.joint(own_block, names, prior, breakage=lambda: self._breakage(ctx, tc, own_block, own_table))
         log_bf = import_odds(joint, own, J.joint(imported, names, prior), prior)
         odds = math.log(IMPORT_TRUST / (1.0 - IMPORT_TRUST)) + log_bf
         # the other contexts' latest verdicts (recorded with their compiles), at IMPORT_POOL

@@ -65,7 +65,7 @@ def test_a_snapshot_with_junk_deep_inside_is_set_aside_and_rebuilt(tmp_path, dam
     lrn = Learner(None, store=Store(sdir), toolchain="g")
     for i in range(12):
         lrn.record_event(event(i, strategy="baseline" if i % 2 else "no-async"))
-    Learner(None, store=Store(sdir, create=False), toolchain="g").stats      # a load with a long tail checkpoints
+    _ = Learner(None, store=Store(sdir, create=False), toolchain="g").stats      # a load with a long tail checkpoints
     snap_path = sdir / "snapshot.json"
     snap = json.loads(snap_path.read_text())
     tc = snap["stats"]["toolchains"]["g"]

@@ -303,7 +303,7 @@ def test_fuzz_torn_and_truncated_logs(tmp_path, base):
     d = tmp_path / "state"
     raw = base["log"]
     header_end = raw.index(b"\n") + 1
-    for i in range(100):
+    for _ in range(100):
         cut = rng.randrange(header_end, len(raw))
         reset(d, base, log=raw[:cut])
         _, offered, _ = load(d)

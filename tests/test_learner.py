@@ -461,7 +461,7 @@ def test_joint_block_learns_a_difference_from_paired_modules_only():
     from simpulse.policy import joint as J
     rng = random.Random(4)
     block = J.new_block()
-    for m in range(30):
+    for _ in range(30):
         level = rng.gauss(0.0, 2.0)          # wildly different module levels
         cells = {"a": [1, level - 0.10, (level - 0.10) ** 2], "b": [1, level - 0.30, (level - 0.30) ** 2]}
         J.add_module(block, cells, 1.0, 2.0)

@@ -40,7 +40,7 @@ def test_passthrough_starts_no_python(project, tmp_path):
     assert str(spy) in patched.read_text()
     env = project.shim_env()
     for flag in (["--githash"], ["--version"], ["--print-prefix"], ["--print-libdir"], ["--help"]):
-        p = subprocess.run([str(patched), *flag], capture_output=True, env=env)
+        subprocess.run([str(patched), *flag], capture_output=True, env=env)
         assert not marker.exists(), flag
     # and a compile does start it (the spy is live)
     out = tmp_path / "x"

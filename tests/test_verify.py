@@ -473,7 +473,7 @@ def test_verify_after_simpulse_build(project, era):
     built = set(project.built(p.stdout))
     invs = invocations.load_all(project.state)
     assert set(invs) == built and len(built) >= 16
-    for m, rec in invs.items():
+    for rec in invs.values():
         assert os.path.isfile(os.path.join(rec["cwd"], rec["source_path"]))
         assert not any(a.startswith("-Dweak.") for a in rec["argv"]), rec["argv"]   # Lake's arguments
         assert ("--setup" in rec["argv"]) == (era == "setup")

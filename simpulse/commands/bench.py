@@ -344,7 +344,8 @@ def markdown(data: dict) -> str:
 
 def bench(
     file: Path = typer.Argument(..., help="A module of a built Lake workspace."),
-    strategy: list[str] | None = typer.Option(None, "--strategy", "-s", help="A strategy to compare (repeatable; default: every active one)."),
+    strategy: list[str] | None = typer.Option(None, "--strategy", "-s",
+                                              help="A strategy to compare (repeatable; default: every active one)."),
     runs: int = typer.Option(10, "--runs", "-r", help="Measured runs per arm (at least 2)."),
     warmup: int = typer.Option(1, "--warmup", "-w", help="Warm-up rounds, discarded."),
     export_json: Path | None = typer.Option(None, "--export-json", help="Also write the results as JSON to this file."),

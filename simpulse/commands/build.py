@@ -44,7 +44,8 @@ OPTIONS = (
     (("--lean",), "lean", str, "The lean to wrap (default: `lean` on PATH)."),
     (("--lake",), "lake", str, "The lake to run (default: the toolchain's, else PATH)."),
     (("--seed",), "seed", int, "Seed the strategy choice (reproducible experiments)."),
-    (("--profile",), "profile", str, "safe (default: only strategies that change nothing but time) | dev (may hide linter warnings) | aggressive (may also change proof terms)."),
+    (("--profile",), "profile", str, "safe (default: only strategies that change nothing but time) | "
+                                     "dev (may hide linter warnings) | aggressive (may also change proof terms)."),
 )
 
 HELP = """Run `lake build LAKE ARGS...`, choosing, measuring and learning a strategy per module.

@@ -456,7 +456,8 @@ def monitor(
     state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
     once: bool = typer.Option(False, "--once", help="Print the current leaderboard and the last compilations, then exit."),
-    interval: float = typer.Option(0.25, "--interval", min=0.02, help="Seconds between polls (a safety net when watchdog reports changes)."),
+    interval: float = typer.Option(0.25, "--interval", min=0.02,
+                                   help="Seconds between polls (a safety net when watchdog reports changes)."),
     last: int = typer.Option(DEFAULT_LAST, "--last", min=0, help="How many recent compilations to show."),
     poll: bool = typer.Option(False, "--poll", help="Do not use a file-system observer: poll only."),
 ):

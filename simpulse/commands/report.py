@@ -379,7 +379,8 @@ def render_html(data: dict) -> str:
 def report(
     state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
-    html_file: Path | None = typer.Option(None, "--html", help="Write the report as one self-contained HTML file (inline SVG charts).", dir_okay=False),
+    html_file: Path | None = typer.Option(None, "--html", dir_okay=False,
+                                          help="Write the report as one self-contained HTML file (inline SVG charts)."),
     every: int | None = typer.Option(None, "--every", min=1, help="Sample the history every N compiles (default: about 100 points)."),
 ):
     """How learning evolved: regret, time saved, confidence per context, milestones."""

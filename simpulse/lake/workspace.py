@@ -132,7 +132,8 @@ def _discover(workspace: Path, lean_path: Path | None, lake_path: Path | None) -
         beside = lake_path.parent / "lean"
         lean_path = beside if beside.exists() else None
     if lean_path is None:
-        raise SimpulseError("no `lean` found on PATH (install Lean with elan, or pass --lean PATH; without Lean, `simpulse try` runs simpulse on a simulated toolchain)")
+        raise SimpulseError("no `lean` found on PATH (install Lean with elan, or pass --lean PATH; "
+                            "without Lean, `simpulse try` runs simpulse on a simulated toolchain)")
     sysroot = Path(_run([str(lean_path), "--print-prefix"], workspace).strip())
     # Never wrap our own facade: unwrap to the real sysroot it points at.
     cfg = sysroot / SHIM_CONFIG
@@ -150,7 +151,8 @@ def _discover(workspace: Path, lean_path: Path | None, lake_path: Path | None) -
         if beside.exists():
             lake_path = beside
     if lake_path is None:
-        raise SimpulseError("no `lake` found on PATH (install Lean with elan, or pass --lake PATH; without Lean, `simpulse try` runs simpulse on a simulated toolchain)")
+        raise SimpulseError("no `lake` found on PATH (install Lean with elan, or pass --lake PATH; "
+                            "without Lean, `simpulse try` runs simpulse on a simulated toolchain)")
     version = _run([str(compiler), "--version"], workspace).strip()
     v = _lean_version(version)
     if v is not None and v < MIN_LEAN:

@@ -11,9 +11,29 @@ from simpulse import _fastjson as json   # `json` without `re` (hot path)
 from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.strategy.catalogue import BASELINE
-from simpulse.model.tunables import BETA_PRIOR, DEBIAS_REFRESH, MODULE_MEMORY, OUTLIER_CLIP, POOLED, PREDICTION_REFRESH, SECONDARY, SHARE_KAPPA
+from simpulse.model.tunables import (
+    BETA_PRIOR,
+    DEBIAS_REFRESH,
+    MODULE_MEMORY,
+    OUTLIER_CLIP,
+    POOLED,
+    PREDICTION_REFRESH,
+    SECONDARY,
+    SHARE_KAPPA,
+)
 from simpulse.model.records import _arm, _block, _put_module, earlier_toolchain, module_record
-from simpulse.model.levels import _prediction_weight, _reg_add, _weightier, carried_level, carry_fit, feature_vector, level_prior, noise_var, predicted_level, regression_fit
+from simpulse.model.levels import (
+    _prediction_weight,
+    _reg_add,
+    _weightier,
+    carried_level,
+    carry_fit,
+    feature_vector,
+    level_prior,
+    noise_var,
+    predicted_level,
+    regression_fit,
+)
 
 def carry_level(stats: dict, toolchain: str, module: str, mod: dict) -> None:
     """Give the module record `mod` (under `toolchain`) the level the newest earlier toolchain

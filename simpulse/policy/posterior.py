@@ -3,7 +3,8 @@
 An arm's evidence is a weighted sample of residuals ``r = log(t) − μ_module``: how much slower
 (r > 0) or faster (r < 0) the module compiled under the strategy than the module's own level.
 The sufficient statistics are ``[W, S1, S2, n, fails, wins]`` (sum of weights, weighted sum,
-weighted sum of squares, raw count, failures, observations faster than the module's level). Everything here is standard library: it runs in the shim.
+weighted sum of squares, raw count, failures, observations faster than the module's level).
+Everything here is standard library: it runs in the shim.
 
 The marginal posterior of the mean effect is a Student t with ``2α`` degrees of freedom; its
 quantiles use the Cornish–Fisher expansion of the t quantile around the normal one (accurate to

@@ -98,7 +98,7 @@ def _print_prefix(lean_cmd: str) -> Path:
     try:
         r = subprocess.run([lean_cmd, "--print-prefix"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.SubprocessError) as e:
-        raise LakeError(f"could not detect a Lean installation: failed to run '{lean_cmd} --print-prefix': {e}")
+        raise LakeError(f"could not detect a Lean installation: failed to run '{lean_cmd} --print-prefix': {e}") from None
     out = r.stdout.strip()
     if r.returncode != 0 or not out:
         raise LakeError(f"could not detect a Lean installation: '{lean_cmd} --print-prefix' failed")
@@ -515,7 +515,7 @@ class Builder:
                     n = running.pop(fut)
                     try:
                         res = fut.result()
-                    except Exception as e:  # pragma: no cover - defensive
+                    except Exception as e:  # noqa: BLE001 - a job's bug is that job's failure
                         res = JobResult(n, False, [{"level": "error", "message": f"internal error: {e}"}], 0.0)
                     done += 1
                     bad = not res.ok or self.logged_failure(res.log)

@@ -70,7 +70,7 @@ class Workspace:
         try:
             self.pkg: Package = load(self.path)
         except LakefileError as e:
-            raise LakeError(str(e))
+            raise LakeError(str(e)) from None
         self.build_dir = _join(self.dir, ".lake", "build")
         self.lib_dir = _join(self.build_dir, "lib", "lean")
         self.ir_dir = _join(self.build_dir, "ir")
@@ -168,7 +168,7 @@ class Workspace:
             try:
                 m.source = Path(m.lean_file).read_bytes()
             except OSError as e:
-                raise LakeError(f"{m.lean_file}: {e}")
+                raise LakeError(f"{m.lean_file}: {e}") from None
             m.header = modsys.parse_header(m.source.decode("utf-8", errors="replace"))
             m.imports = m.header.modules
             for imp in m.imports:

@@ -142,7 +142,7 @@ def parse_args(argv: list[str]) -> Args:
     while i < len(argv):
         arg = argv[i]
 
-        def value() -> str:
+        def value(arg: str = arg) -> str:
             nonlocal i
             if i + 1 >= len(argv):
                 raise UsageError(f"argument missing for option '{arg}'")

@@ -15,8 +15,8 @@ so a crashed holder never leaves a stale lock behind. Two ``lock`` calls on the 
 one process use two descriptors and therefore exclude each other like two processes would (a
 process must not take a lock it already holds: it would wait for itself).
 
-The lock file is created ``0600`` (opened with ``O_NOFOLLOW``: a symlink is refused) and never removed (removing it would let two processes lock
-two different inodes under the same name).
+The lock file is created ``0600`` (opened with ``O_NOFOLLOW``: a symlink is refused) and never removed
+(removing it would let two processes lock two different inodes under the same name).
 """
 
 import errno
@@ -92,7 +92,7 @@ class FileLock:
     def __del__(self):
         try:
             self.release()
-        except Exception:
+        except Exception:  # noqa: BLE001 - releasing in a destructor must never raise
             pass
 
     def __repr__(self):

@@ -611,7 +611,8 @@ class Store:
                 parts = []
                 if size == 0:  # an empty file without header (not made by us): give it one
                     last = self._max_known_seq()
-                    parts.append(_encode({"log": LAYOUT_VERSION, "gen": os.urandom(8).hex(), "base_seq": last, "created": round(time.time(), 3)}))
+                    parts.append(_encode({"log": LAYOUT_VERSION, "gen": os.urandom(8).hex(), "base_seq": last,
+                                          "created": round(time.time(), 3)}))
                 else:
                     last, torn, ends_nl = self._tail_state(fd, size)
                     if not ends_nl:
@@ -738,7 +739,8 @@ class Store:
             return None
         except OSError as e:
             if report:
-                self._report(f"snapshot:io:{e.errno}", f"{SNAPSHOT_NAME}: unreadable ({_strerror(e)}); statistics rebuilt from the event log")
+                self._report(f"snapshot:io:{e.errno}",
+                             f"{SNAPSHOT_NAME}: unreadable ({_strerror(e)}); statistics rebuilt from the event log")
             return None
         self._snap_bytes = len(raw)
         why = None
@@ -766,7 +768,8 @@ class Store:
             stats_json = json.dumps(stats, separators=(",", ":")).encode("ascii")
         except (TypeError, ValueError) as e:
             raise StoreError(f"statistics are not JSON-serialisable: {e}") from e
-        head = json.dumps({"schema": SCHEMA_VERSION, "cursor": cursor, "written": round(time.time(), 3), "stats_crc": f"{zlib.crc32(stats_json):08x}"}, separators=(",", ":")).encode("ascii")
+        head = json.dumps({"schema": SCHEMA_VERSION, "cursor": cursor, "written": round(time.time(), 3),
+                           "stats_crc": f"{zlib.crc32(stats_json):08x}"}, separators=(",", ":")).encode("ascii")
         # stats last, so the reader can checksum the exact bytes without re-serialising them
         return head[:-1] + b',"stats":' + stats_json + b"}\n"
 
