@@ -445,12 +445,14 @@ def _joint_block(x, where: str) -> None:
     # a diagonal is a sum of squares: below 0 only by rounding (files written before exports
     # dropped strategies whose evidence cancelled out carry −1e-15s; `_positive_semidefinite`'s
     # tolerance)
-    scale = 1.0 + max((abs(r[i]) for i, r in enumerate(M) if isinstance(r[i], (int, float))), default=0.0)
-    for i, row in enumerate(M):
-        if _finite(row[i], f"{where}.M[{i}][{i}]") < -1e-7 * scale:
-            raise SimpulseError(f"{where}.M[{i}][{i}]: {row[i]!r} is negative")
+    for i, row in enumerate(M):              # every entry a finite number before any arithmetic
         for j, v in enumerate(row):
             _finite(v, f"{where}.M[{i}][{j}]")
+    scale = 1.0 + max((abs(r[i]) for i, r in enumerate(M)), default=0.0)
+    for i, row in enumerate(M):
+        if row[i] < -1e-7 * scale:
+            raise SimpulseError(f"{where}.M[{i}][{i}]: {row[i]!r} is negative")
+        for j, v in enumerate(row):
             if abs(v - M[j][i]) > 1e-6 * (1 + abs(v)):
                 raise SimpulseError(f"{where}.M: not symmetric at [{i}][{j}]")
     for i, v in enumerate(b):
