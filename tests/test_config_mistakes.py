@@ -74,3 +74,17 @@ def test_relative_state_dirs_resolve_from_the_workspace_root_everywhere(project)
     (project.root / "simpulse.toml").write_text('[simpulse]\nstate_dir = "other"\n')
     project.simpulse("build", "Fixtures.Basic", cwd=sub, check=0)
     assert (project.root / "other").is_dir() and not (sub / "other").exists()
+
+
+def test_a_state_directory_that_is_a_link_is_refused_and_the_build_is_plain_lakes(project, tmp_path):
+    """A cloned repository can carry `.simpulse` as a symbolic link to somewhere else: simpulse
+    build says so in one line, runs plain `lake build`, and writes nothing through the link."""
+    import os
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o755)
+    os.symlink(elsewhere, project.state)
+    p = project.simpulse("build", "Fixtures.Tiny")
+    assert p.returncode == 0 and "Build completed successfully" in p.stdout
+    warnings = [ln for ln in p.stderr.splitlines() if "symbolic link" in ln]
+    assert len(warnings) == 1 and "plain `lake build`" in warnings[0]
+    assert list(elsewhere.iterdir()) == []

@@ -175,12 +175,11 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         why = catalogue.inactive_reason(strategy)
         if why is not None:
             raise SimpulseError(f"--strategy {strategy}: {why} (choose a profile that allows it with --profile)")
-    cache = sdir / "toolchain.json" if sdir.is_dir() else None
-    tc = find_toolchain(workspace, lean=lean, lake=lake, cache=cache)
+    problem = _usable(sdir)            # before anything is written there (the toolchain cache)
+    tc = find_toolchain(workspace, lean=lean, lake=lake, cache=sdir / "toolchain.json" if problem is None else None)
     if tc.simulated:
         note(f"using the SIMULATED Lean toolchain at {tc.sysroot}: every time measured is simulated")
     cmd = [str(tc.lake), "build", *lake_args]
-    problem = _usable(sdir)
     if problem is not None:
         note(f"warning: state directory unusable ({problem}); running plain `lake build`, nothing is learned")
         return run_lake(cmd, lake_cwd)
