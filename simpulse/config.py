@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simpulse.errors import SimpulseError
+from simpulse.model.tunables import EXPLORE_BUDGET
 
 CONFIG_NAME = "simpulse.toml"
 
 DEFAULTS: dict[str, object] = {
     "mode": "auto",
     "policy": "thompson",
-    "explore_budget": 0.35,
+    "explore_budget": EXPLORE_BUDGET,
     "state_dir": ".simpulse",
     "profile": "safe",
     "allow_breaking": True,

@@ -34,6 +34,8 @@ from simpulse.policy.policies import POLICIES, ArmView, Situation, greedy
 from simpulse.strategy.catalogue import BASELINE, Catalogue, Strategy
 
 from simpulse.model.tunables import (  # noqa: F401 - re-exported: the learner's API
+    EXPLORE_BUDGET,
+    PLAUSIBLE_SECONDS,
     BETA_PRIOR,
     BREAKING,
     BREAKING_LAPSE,
@@ -167,7 +169,7 @@ class ArmSummary(Record):
 class Learner(DecisionRules):
     def __init__(self, state_dir=None, *, policy: str = "thompson",
                  seed: int | None = None, mode: str = "auto", toolchain: str = "unknown",
-                 catalogue: Catalogue | None = None, explore_budget: float = 0.35,
+                 catalogue: Catalogue | None = None, explore_budget: float = EXPLORE_BUDGET,
                  store=None, fsync: bool = True, exclude: dict[str, set[str]] | None = None):
         """`exclude`: context → names of the strategies ruled out there (by the profile and
         what `simpulse verify` observed); never offered in that context. The baseline never is."""

@@ -17,6 +17,7 @@ SLOWER = math.log(1 / 0.95)   # safety: recent results below 95% of baseline
 RECENT = 6                 # ... judged on the median of the last 6 results in the context
 COOLDOWN = 60              # a suspension for slowness is re-probed after 60 compiles in the context
 CONFIDENT = 0.8
+EXPLORE_BUDGET = 0.35       # the largest share of a toolchain's compiles that may explore (config `explore_budget`)
 IMPORT_TRUST = 0.5         # prior probability that an import's evidence on a context describes this project ...
 IMPORT_POOL = 0.5          # ... the other contexts' evidence on it counting half
 IMPORT_EVEN = 0.5 - 1e-9   # below this, the model without the import is the likelier (even odds: with it)

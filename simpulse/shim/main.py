@@ -248,6 +248,7 @@ def _cleanup(paths):
 def _prepare(cfg: dict, call, real_lean: str):
     from simpulse.lake.leanargs import apply_strategy, options_in_effect
     from simpulse.learner import Learner
+    from simpulse.model.tunables import EXPLORE_BUDGET
     from simpulse.strategy.allowlist import raises_limit
     from simpulse.strategy.catalogue import BUILTIN, Catalogue, strategy_from_json
 
@@ -279,7 +280,7 @@ def _prepare(cfg: dict, call, real_lean: str):
     _inject_faults(store)
     learner = Learner(None, store=store, policy=cfg.get("policy", "thompson"), mode=cfg.get("mode", "auto"),
                       toolchain=cfg.get("toolchain", "unknown"), catalogue=catalogue, seed=seed,
-                      explore_budget=cfg.get("explore_budget", 0.35),
+                      explore_budget=cfg.get("explore_budget", EXPLORE_BUDGET),
                       exclude=_verified_exclusions(cfg["state_dir"], catalogue))
     forced = cfg.get("force_strategy")
     with open(call.source, "rb") as f:
