@@ -122,9 +122,16 @@ def read_json(path: Path):
     return json.loads(path.read_text())
 
 
+# Test files that drive the simulated toolchain or the CLI end to end, whichever fixtures they use.
+END_TO_END = {"test_batteries", "test_bench_cmd", "test_build_e2e", "test_build_flags", "test_doctor",
+              "test_launcher", "test_meaning_build", "test_modsys", "test_monitor", "test_real_lean",
+              "test_report", "test_simulated", "test_simulated_meaning", "test_ux", "test_verify"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Every test that needs the simulated toolchain (it builds, or runs the CLI on a built
-    project) is `slow`: `make test-fast` leaves them out (`-m "not slow"`)."""
+    """Every test that builds (it needs the simulated toolchain, or its file drives the CLI end to
+    end) is `slow`: `make test-fast` runs the others, the unit tests (`-m "not slow"`)."""
     for item in items:
-        if "sim_toolchain" in getattr(item, "fixturenames", ()):
+        module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
+        if module in END_TO_END or "sim_toolchain" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
