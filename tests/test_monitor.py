@@ -107,12 +107,17 @@ def test_new_event_appears_in_json_within_half_a_second(state):
     assert not any("Traceback" in line for line in m.err)
 
 
-def test_sigterm_ends_the_monitor_cleanly(state):
+@pytest.mark.parametrize("delay", [0.0, 0.005, 0.02, 0.1, 0.3])
+def test_sigterm_ends_the_monitor_cleanly(state, delay):
+    """Whenever SIGTERM arrives after start-up — while the observer thread starts, in the loop,
+    twice in a row — the monitor ends with exit 0 and no traceback."""
     m = Monitor("--state-dir", str(state))
     try:
         m.wait_ready()
+        time.sleep(delay)
         m.p.terminate()
-        assert m.p.wait(timeout=10) == 0
+        m.p.terminate()
+        assert m.p.wait(timeout=10) == 0, m.err
     finally:
         m.kill()
     assert not any("Traceback" in line for line in m.err)

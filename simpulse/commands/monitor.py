@@ -464,17 +464,29 @@ def monitor(
     """Watch compilations live under an updating leaderboard (Ctrl-C to stop)."""
     import signal
 
+    stopping: list[bool] = []
+
     def _stop(_signum, _frame):
-        raise KeyboardInterrupt
+        # `kill` ends it like Ctrl-C; only the first signal interrupts, so that a second one
+        # cannot break the clean-up the first one started
+        if not stopping:
+            stopping.append(True)
+            raise KeyboardInterrupt
 
     try:
-        signal.signal(signal.SIGTERM, _stop)   # `kill` ends it like Ctrl-C: the terminal restored
+        signal.signal(signal.SIGTERM, _stop)
     except ValueError:                         # not the main thread (embedded use)
         pass
     try:
         _monitor(state, as_json, once, interval, last, poll)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how a monitor ends: exit 0, no traceback
+    except Exception:
+        # a stop request lands wherever the monitor is, e.g. starting or stopping the file-system
+        # observer's thread, whose code then fails in its own way: the monitor was asked to end,
+        # and it ends, exit 0
+        if not stopping:
+            raise
 
 
 def _wait_for_dir(sdir: Path, interval: float) -> None:
