@@ -291,16 +291,10 @@ def write_export(doc: dict, out: Path) -> int:
     """Write atomically (temporary file + rename); returns the size in bytes."""
     data = dumps(doc).encode("utf-8")
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, out)
+        from simpulse.store.atomic import write_atomic
+        write_atomic(out, data, mode=0o644)        # a file to share, like any the user writes
     except OSError as e:
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         raise SimpulseError(f"cannot write {out}: {e.strerror or e}") from None
     return len(data)
 

@@ -233,11 +233,8 @@ def _keep_settings(sdir: Path, text: str) -> None:
     (`SIMPULSE_SHIM="$(cat .simpulse/shim-settings.json)" .simpulse/facade/bin/lean ...`).
     Informational: a running build reads its own settings from its environment."""
     try:
-        tmp = sdir / f".{LAST_SETTINGS}.tmp-{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, sdir / LAST_SETTINGS)
+        from simpulse.store.atomic import write_atomic
+        write_atomic(sdir / LAST_SETTINGS, text.encode())
     except OSError:
         pass
 

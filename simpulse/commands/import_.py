@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import typer
@@ -33,12 +32,8 @@ def _write_strategies(sdir: Path, new: list[dict]) -> Path:
 
     path = sdir / IMPORTED_STRATEGIES
     merged = merge_strategy_list(read_imported_strategies(sdir), new)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(merged, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, path)
+    from simpulse.store.atomic import write_atomic
+    write_atomic(path, (json.dumps(merged, indent=2) + "\n").encode("utf-8"))
     return path
 
 

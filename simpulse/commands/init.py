@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import typer
@@ -53,13 +52,8 @@ def init(force: bool = typer.Option(False, "--force", help="Overwrite an existin
     if path.exists():
         shutil.copy2(path, path.with_name(CONFIG_NAME + ".bak"))
         backed_up = True
-    tmp = path.with_name(f".{CONFIG_NAME}.tmp{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from simpulse.store.atomic import write_atomic
+    write_atomic(path, text.encode("utf-8"), mode=0o644)    # a project file, as an editor would write it
     print(f"simpulse: wrote {path}" + (f" (the previous file is kept as {CONFIG_NAME}.bak)" if backed_up else ""))
 
 

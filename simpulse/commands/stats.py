@@ -146,18 +146,14 @@ def reset_counters(lrn, sdir: Path) -> None:
     has compiled so far (which the time saved is computed from, and which are learning
     statistics, not counters) are noted in ZEROED, so that the time saved counts from now."""
     import json
-    import os
     from simpulse.errors import SimpulseError
     ts = time.time()
     secs = {name: tc.get("secs", {}) for name, tc in lrn.stats["toolchains"].items()}
     path = sdir / ZEROED
-    tmp = path.with_name(f"{ZEROED}.tmp.{os.getpid()}")
     try:
-        tmp.write_text(json.dumps({"since": ts, "secs": secs}, sort_keys=True) + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        from simpulse.store.atomic import write_atomic
+        write_atomic(path, (json.dumps({"since": ts, "secs": secs}, sort_keys=True) + "\n").encode())
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise SimpulseError(f"cannot zero the counters: {path}: {e.strerror or e}") from None
     lrn.record_event({"v": 1, "kind": "reset", "id": "", "ts": ts})
 

@@ -14,7 +14,6 @@ strategies use options this Lean does not know. A failure of any of the first th
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -126,18 +125,11 @@ def save(state_dir: Path, tc, catalogue, gate: Gate) -> bool:
         "checks": [c.to_json() for c in gate.checks],
     }
     path = Path(state_dir) / CACHE
-    tmp = path.with_name(f".{CACHE}.tmp-{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, sort_keys=True)
-        os.replace(tmp, path)
+        from simpulse.store.atomic import write_atomic
+        write_atomic(path, json.dumps(data, sort_keys=True).encode())
         return True
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         return False
 
 

@@ -111,17 +111,12 @@ def find_toolchain(workspace: Path, *, lean: str | None = None, lake: str | None
     tc = _discover(workspace, lean_path, lake_path)
     if key is not None:
         try:
-            tmp = cache.with_name(cache.name + f".tmp{os.getpid()}")
             text = json.dumps({"key": key, "lake": str(tc.lake), "lean": str(tc.lean),
                                "sysroot": str(tc.sysroot), "githash": tc.githash,
                                "version": tc.version, "simulated": tc.simulated})
-            # 0600 like every file of the state directory; O_EXCL|O_NOFOLLOW: never through a link
-            if tmp.is_symlink() or tmp.exists():
-                tmp.unlink()
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(text)
-            os.replace(tmp, cache)
+            # 0600 like every file of the state directory, never written through a link
+            from simpulse.store.atomic import write_atomic
+            write_atomic(cache, text.encode())
         except OSError:
             pass
     return tc

@@ -47,26 +47,9 @@ def file_name(module: str) -> str:
 
 
 def write_atomic(path: str, data: bytes, *, fsync: bool = False) -> None:
-    """Write `data` to `path` through a temporary file in the same directory and ``os.replace``:
-    the file is the old one or the new one, never torn; created 0600. (`Store._write_atomic`
-    does the same for a `Store`'s own files; this one needs no `Store`.)"""
-    from simpulse.store.store import _write_all
-    tmp = f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
-    try:
-        try:
-            _write_all(fd, data)
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """`store.atomic.write_atomic`, 0600."""
+    from simpulse.store.atomic import write_atomic as write
+    write(path, data, fsync=fsync)
 
 
 def make_private_dir(path: str) -> None:

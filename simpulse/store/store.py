@@ -31,6 +31,7 @@ import zlib
 
 from simpulse import _fastjson as json   # `json` without `re`: the shim imports this module
 
+from simpulse.store.atomic import write_all, write_atomic
 from simpulse.store.file_lock import FileLock, try_lock
 from simpulse.store.safe_open import StoreError, UnsafeFile, UnsafeStateDir, check_dir, ensure_subdir, open_fd
 
@@ -463,23 +464,8 @@ class Store:
         return f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
 
     def _write_atomic(self, path, data):
-        """tmp file + fsync + rename + fsync(dir): the file is either old or new, never torn."""
-        tmp = self._tmp_name(path)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_CLOEXEC, 0o600)
-        try:
-            try:
-                _write_all(fd, data)
-                if self.fsync:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        """tmp file + fsync + rename: the file is either old or new, never torn (`atomic`)."""
+        write_atomic(path, data, fsync=self.fsync, tmp=self._tmp_name(path))
         self._fsync_dir(os.path.dirname(path))
 
     def _create_log(self, base_seq, lines=(), *, migrated=False):
@@ -1300,13 +1286,7 @@ def _read_file(path):
         os.close(fd)
 
 
-def _write_all(fd, data):
-    view = memoryview(data)
-    while view:
-        k = os.write(fd, view)
-        if k <= 0:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        view = view[k:]
+_write_all = write_all
 
 
 _MAX_POS = 1 << 62     # no offset or seq of a real log comes near this
