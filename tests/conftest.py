@@ -90,6 +90,25 @@ class Project:
         return Project(dest, self.sysroot)
 
 
+# What a test of the simulated toolchain starts without: Lake's and Lean's own variables and
+# simpulse's switches, so that nothing of the developer's shell leaks into a build.
+ISOLATED_ENV = ("LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN", "LEAN_GITHASH", "LEAN_PATH", "LEAN_NUM_THREADS",
+                "SIMPULSE_SIM_SEED", "SIMPULSE_SIM_ROUND", "SIMPULSE_SIM_LAKE_ERA", "SIMPULSE_SIM_ARGV_LOG",
+                "SIMPULSE_SIM_CPU_FRACTION", "SIMPULSE_SIM_LEAN_SIGNAL", "SIMPULSE_STATE_DIR", "SIMPULSE_FAULT",
+                "SIMPULSE_SHIM")
+
+
+def sim_env(sysroot: Path, tmp: Path, **extra: str) -> dict[str, str]:
+    """An isolated environment with the simulated toolchain at `sysroot` first on PATH, time
+    scale 0 (builds as fast as the model allows) and the user cache (facades) under `tmp`."""
+    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
+    env.update(SIMPULSE_SIM_SCALE="0", SIMPULSE_SIM_CPU_FRACTION="0.1",
+               PATH=f"{sysroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+               XDG_CACHE_HOME=str(tmp / "cache"))
+    env.update(extra)
+    return env
+
+
 def scratch_project(parent: Path, sysroot: Path) -> Project:
     """A fresh copy of lean_fixtures/ under `parent` (nothing built)."""
     root = parent / "fixtures"

@@ -16,7 +16,6 @@ every file of the tree. Marked `slow`: the full `simpulse build Batteries` with 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import sim_env
 from simpulse.simulated.toolchain import install
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,9 +39,6 @@ pytestmark = pytest.mark.skipif(
     reason=f"the Batteries tree is not at {TREE} (it is copied beside the repository as "
            "shared/real-projects/batteries)")
 
-ISOLATED_ENV = ("LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN", "LEAN_GITHASH", "LEAN_PATH",
-                "SIMPULSE_SIM_LAKE_ERA", "SIMPULSE_SIM_ARGV_LOG", "SIMPULSE_SIM_LEAN_SIGNAL",
-                "SIMPULSE_STATE_DIR", "SIMPULSE_FAULT", "SIMPULSE_SIM_SEED")
 
 
 # ------------------------------------------------------------------------------------------
@@ -116,15 +113,6 @@ def sysroot(tmp_path_factory) -> Path:
     return install(tmp_path_factory.mktemp("sim") / "toolchain")
 
 
-def env_for(sysroot: Path, tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
-    env.update(SIMPULSE_SIM_SCALE="0", SIMPULSE_SIM_CPU_FRACTION="0.1",
-               PATH=f"{sysroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-               XDG_CACHE_HOME=str(tmp / "cache"))
-    env.update(extra)
-    return env
-
-
 def copy_tree(dest: Path) -> Path:
     shutil.copytree(TREE, dest, ignore=shutil.ignore_patterns(".lake", ".simpulse", ".git"))
     return dest
@@ -132,12 +120,12 @@ def copy_tree(dest: Path) -> Path:
 
 def lake(sysroot: Path, ws: Path, *args: str):
     return subprocess.run([str(sysroot / "bin" / "lake"), *args], cwd=ws, capture_output=True,
-                          text=True, env=env_for(sysroot, ws.parent), timeout=600)
+                          text=True, env=sim_env(sysroot, ws.parent), timeout=600)
 
 
 def simpulse(sysroot: Path, ws: Path, *args: str):
     return subprocess.run([sys.executable, "-m", "simpulse", *args], cwd=ws, capture_output=True,
-                          text=True, env=env_for(sysroot, ws.parent), timeout=600)
+                          text=True, env=sim_env(sysroot, ws.parent), timeout=600)
 
 
 def built(stdout: str) -> set[str]:

@@ -7,7 +7,6 @@ Small synthetic projects: every test here runs in a few seconds.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ import pytest
 
 from simpulse.simulated import modsys
 from simpulse.simulated.lakefile import LakefileError, load
+from conftest import sim_env
 from simpulse.simulated.toolchain import install
 
 ERAS = modsys.MODSYS_ERAS
@@ -68,24 +68,12 @@ srcDir = "scripts"
 supportInterpreter = true
 """
 
-ISOLATED_ENV = ("LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN", "LEAN_GITHASH", "LEAN_PATH",
-                "SIMPULSE_SIM_LAKE_ERA", "SIMPULSE_SIM_ARGV_LOG", "SIMPULSE_SIM_LEAN_SIGNAL",
-                "SIMPULSE_STATE_DIR", "SIMPULSE_FAULT")
 LIB_MODULES = ["Mods", "Mods.Alias", "Mods.Core", "Mods.Plain", "Mods.Uses"]
 
 
 @pytest.fixture(scope="module")
 def sysroot(tmp_path_factory) -> Path:
     return install(tmp_path_factory.mktemp("sim") / "toolchain")
-
-
-def env_for(sysroot: Path, tmp: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ISOLATED_ENV}
-    env.update(SIMPULSE_SIM_SCALE="0", SIMPULSE_SIM_CPU_FRACTION="0.1",
-               PATH=f"{sysroot / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-               XDG_CACHE_HOME=str(tmp / "cache"))
-    env.update(extra)
-    return env
 
 
 @pytest.fixture
@@ -101,7 +89,7 @@ def ws(tmp_path) -> Path:
 
 def run(sysroot, ws, *args, exe="lake", **env):
     cmd = [sys.executable, "-m", "simpulse", *args] if exe == "simpulse" else [str(sysroot / "bin" / exe), *args]
-    return subprocess.run(cmd, cwd=ws, env=env_for(sysroot, ws.parent, **env), capture_output=True,
+    return subprocess.run(cmd, cwd=ws, env=sim_env(sysroot, ws.parent, **env), capture_output=True,
                           text=True, timeout=180)
 
 
@@ -251,7 +239,7 @@ def test_lean_fails_when_a_needed_import_artifact_is_missing(sysroot, ws, what, 
     parts = modsys.import_arts({"olean": "./.lake/build/lib/lean/Mods/Core.olean"}, era=era, is_module=True)
     setup.write_text(json.dumps({"name": "Mods.Alias", "isModule": True, "importArts": {"Mods.Core": parts}}))
     r = subprocess.run([str(sysroot / "bin" / "lean"), "Mods/Alias.lean", "-o", "out/A.olean", "--setup",
-                        str(setup), "--json"], cwd=ws, env=env_for(sysroot, ws.parent), capture_output=True, text=True)
+                        str(setup), "--json"], cwd=ws, env=sim_env(sysroot, ws.parent), capture_output=True, text=True)
     assert r.returncode == 1
     msg = json.loads(r.stdout.splitlines()[0])
     assert msg["severity"] == "error"
@@ -260,7 +248,7 @@ def test_lean_fails_when_a_needed_import_artifact_is_missing(sysroot, ws, what, 
     # a plain import needs neither
     (ws / "Mods/Alias.lean").write_text("module\npublic import Mods.Core\n")
     r = subprocess.run([str(sysroot / "bin" / "lean"), "Mods/Alias.lean", "-o", "out/A.olean", "--setup",
-                        str(setup), "--json"], cwd=ws, env=env_for(sysroot, ws.parent), capture_output=True, text=True)
+                        str(setup), "--json"], cwd=ws, env=sim_env(sysroot, ws.parent), capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
     assert sorted(p.name for p in (ws / "out").iterdir()) == [
         "A.ir", "A.ir.sig", "A.olean", "A.olean.private", "A.olean.server"]
@@ -318,7 +306,7 @@ def test_leanir_rejects_option_names_it_does_not_know(sysroot, tmp_path):
     setup = tmp_path / "s.json"
     setup.write_text(json.dumps({"name": "X", "options": {"weak.linter.all": False}}))
     r = subprocess.run([str(sysroot / "bin" / "leanir"), str(setup), str(tmp_path / "X.ir"), str(tmp_path / "X.c")],
-                       capture_output=True, text=True, env=env_for(sysroot, tmp_path))
+                       capture_output=True, text=True, env=sim_env(sysroot, tmp_path))
     assert r.returncode == 1 and r.stderr == "unknown configuration option 'weak.linter.all'\n"
     assert not (tmp_path / "X.c").exists()
 
@@ -507,7 +495,7 @@ def test_lean_path_imports_need_the_same_parts(sysroot, ws):
     lib = ws / ".lake/build/lib/lean"
     (lib / "Mods/Core.olean.private").unlink()
     (ws / "X.lean").write_text("module\nimport all Mods.Core\n")
-    env = env_for(sysroot, ws.parent, LEAN_PATH=str(lib))
+    env = sim_env(sysroot, ws.parent, LEAN_PATH=str(lib))
     r = subprocess.run([str(sysroot / "bin" / "lean"), "X.lean", "--json"], cwd=ws, env=env,
                        capture_output=True, text=True)
     assert r.returncode == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ISOLATED_ENV
 from simpulse.simulated import costmodel as cm
 from simpulse.simulated.toolchain import DEFAULT_GITHASH, install, is_simulated
 
@@ -71,9 +72,6 @@ end Mini
 """,
 }
 
-ISOLATED_ENV = ("LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN", "LEAN_GITHASH", "LEAN_PATH",
-                "LEAN_NUM_THREADS", "SIMPULSE_SIM_SEED", "SIMPULSE_SIM_ROUND",
-                "SIMPULSE_SIM_LAKE_ERA", "SIMPULSE_SIM_ARGV_LOG", "SIMPULSE_SIM_CPU_FRACTION")
 
 
 @pytest.fixture(scope="module")

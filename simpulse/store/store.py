@@ -33,7 +33,7 @@ from simpulse import _fastjson as json   # `json` without `re`: the shim imports
 
 from simpulse.store.atomic import write_all, write_atomic
 from simpulse.store.file_lock import FileLock, try_lock
-from simpulse.store.safe_open import StoreError, UnsafeFile, UnsafeStateDir, check_dir, ensure_subdir, open_fd
+from simpulse.store.safe_open import StoreError, UnsafeFile, UnsafeStateDir, check_dir, ensure_subdir, open_fd, read_file
 
 __all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "UnsafeStateDir", "UnsafeFile", "Store"]
 
@@ -1272,18 +1272,7 @@ class _SnapshotLies(Exception):
     """compact found the snapshot's cursor beyond every event there is (internal)."""
 
 
-def _read_file(path):
-    """The bytes of a regular file of the state directory (O_NOFOLLOW; UnsafeFile otherwise)."""
-    fd = open_fd(path, os.O_RDONLY)
-    try:
-        chunks = []
-        while True:
-            b = os.read(fd, 1 << 20)
-            if not b:
-                return b"".join(chunks)
-            chunks.append(b)
-    finally:
-        os.close(fd)
+_read_file = read_file     # the bytes of a regular file of the state directory (never through a link)
 
 
 _write_all = write_all
