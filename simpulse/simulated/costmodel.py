@@ -122,6 +122,21 @@ def _blank(s: str) -> str:
     return "".join("\n" if ch == "\n" else " " for ch in s)
 
 
+def comment_end(text: str, i: int) -> int:
+    """The index just past the block comment `/- ... -/` that starts at `i` (Lean's block comments
+    nest), or len(text) when it is not closed."""
+    n = len(text)
+    depth, j = 1, i + 2
+    while j < n and depth:
+        if text.startswith("/-", j):
+            depth, j = depth + 1, j + 2
+        elif text.startswith("-/", j):
+            depth, j = depth - 1, j + 2
+        else:
+            j += 1
+    return j
+
+
 def blank_comments(text: str) -> str:
     """Blank comments, and the contents of string / char / raw-string literals, keeping layout.
 
@@ -136,14 +151,7 @@ def blank_comments(text: str) -> str:
         c = text[i]
         prev = text[i - 1] if i else ""
         if text.startswith("/-", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
+            j = comment_end(text, i)
             out.append(_blank(text[i:j]))
             i = j
         elif text.startswith("--", i):

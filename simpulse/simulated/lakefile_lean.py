@@ -19,6 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from simpulse.simulated.costmodel import comment_end
 from simpulse.simulated.lakefile import (EXE_FIELDS, IGNORED_PACKAGE, IGNORED_TARGET,
                                          LIB_FIELDS, PACKAGE_FIELDS, LakefileError, Package,
                                          driver_notes, lib_from, require_note)
@@ -39,14 +40,7 @@ def _strip_comments(text: str) -> str:
             out.append(" " * (j - i))
             i = j
         elif text.startswith("/-", i):
-            depth, j = 1, i + 2
-            while j < n and depth:
-                if text.startswith("/-", j):
-                    depth, j = depth + 1, j + 2
-                elif text.startswith("-/", j):
-                    depth, j = depth - 1, j + 2
-                else:
-                    j += 1
+            j = comment_end(text, i)
             out.append("".join(c if c == "\n" else " " for c in text[i:j]))
             i = j
         elif text[i] == '"':

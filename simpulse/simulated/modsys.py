@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simpulse.simulated.costmodel import comment_end
+
 # Eras of the simulated lake that have the module system (contract §9b), oldest first.
 #   setup     lean4 PR #8447: importArts entry [olean, server?, private?]
 #   setup-ir  lean4 PR #9478: [olean, ir, server, private?]
@@ -76,14 +78,7 @@ def _skip_ws(text: str, i: int) -> int:
             j = text.find("\n", i)
             i = n if j < 0 else j + 1
         elif text.startswith("/-", i):
-            depth, i = 1, i + 2
-            while i < n and depth:
-                if text.startswith("/-", i):
-                    depth, i = depth + 1, i + 2
-                elif text.startswith("-/", i):
-                    depth, i = depth - 1, i + 2
-                else:
-                    i += 1
+            i = comment_end(text, i)
         else:
             break
     return i
