@@ -362,7 +362,7 @@ def report(result: dict, args) -> int:
     shape, summary, elapsed = result["project_seed0"], result["summary"], result["elapsed_s"]
     text = ("SIMULATED — physical simulated lean (burns real CPU), not real Lean.\n" if result["physical"]
             else "SIMULATED — sleep-based simulated lean, not real Lean.\n")
-    args_cmd = result["command"]
+    args_cmd = "python scripts/bench_build.py " + " ".join(_reproducible(result["command"].split()[2:]))
     text += (f"{st.modules} modules (seed {st.seed}: {shape['edges']} local imports, longest chain "
              f"{shape['longest_chain']}, {shape['roots']} modules without a local import), "
              f"{st.clean} clean builds + {st.edits} edit rounds of {st.edit_modules} modules, "

@@ -85,12 +85,13 @@ def _max_fd() -> int:
         return 4096
 
 
-def _worker(r: int) -> None:
-    """A pool worker: take a task (its CPU seconds) from the pipe, burn it, until EOF."""
+def _worker(r: int, parent: int) -> None:
+    """A pool worker: take a task (its CPU seconds) from the pipe, burn it, until EOF — or until
+    its lean is gone (killed: the tasks left in the pipe are dropped, not burned)."""
     try:
         while True:
             data = os.read(r, _TOKEN.size)
-            if len(data) < _TOKEN.size:
+            if len(data) < _TOKEN.size or os.getppid() != parent:
                 break
             burn_cpu(_TOKEN.unpack(data)[0])
     finally:
@@ -106,6 +107,7 @@ def run(plan: Plan, workers: int) -> dict:
     n = min(workers, plan.n_tasks())
     pids: list[int] = []
     w = -1
+    parent = os.getpid()
     if n:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -117,7 +119,7 @@ def run(plan: Plan, workers: int) -> dict:
                 # pool, a sibling's pipe) would keep that pool from ever seeing EOF
                 os.closerange(3, r)
                 os.closerange(r + 1, _max_fd())
-                _worker(r)
+                _worker(r, parent)
             pids.append(pid)
         os.close(r)
     pool_cpu = 0.0

@@ -929,6 +929,7 @@ def physical_plan(info: SourceInfo, options: dict[str, Any], est: Estimate):
     head = work * min(1.0, head_share)
     linters_on = not _falsy(options.get("linter.all"))
     lint_total = work * (0.05 + 0.10 * size_of(feats)) if (linters_on and LINT_TASKS) else 0.0
+    lint_total = min(lint_total, work - head)  # a module of imports and little else
     rest = max(0.0, work - head - lint_total)
     async_on = not _falsy(options.get("Elab.async"))
     total_w = sum(d.weight for d in info.decls)
