@@ -392,7 +392,9 @@ and noise seed each; the two sides of a build share the simulated noise and run 
 in alternating order). *CPU* is the build's children's rusage (lake, shims, lean and its
 workers). *shim share*: Σ over compiles of (Lake's job time − the lean wall time the event
 recorded) over Σ job times — what the facade launcher and the shim add to each compile; *shim
-ms/compile* the same per compile. The generator and what it imitates from the real import
+ms/compile* the same per compile (Lake prints job times to the ms below 1 s and to 0.1 s above,
+so a long job carries ±50 ms of rounding, which averages out over a build). `--json FILE` keeps
+every build's figures; `--render FILE` prints (and with `--write-docs` writes) them again. The generator and what it imitates from the real import
 graphs of Batteries and Aesop: `simpulse/simulated/genproject.py` (docstring). Side by side
 (`../shared/lean-graphs.json` for the real ones):
 

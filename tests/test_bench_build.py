@@ -129,3 +129,18 @@ def test_write_docs_writes_only_its_own_section(tmp_path, monkeypatch):
     text = doc.read_text()
     assert "keep me" in text and "<!-- bench_build:start -->" in text
     assert "Command: `python scripts/bench_build.py --modules 5" in text and "SIMULATED" in text
+
+
+def test_genproject_writes_a_project_the_simulated_lake_builds(tmp_path):
+    assert gp.main([str(tmp_path / "p"), "--modules", "6", "--seed", "2"]) == 0
+    from simpulse.simulated.toolchain import install
+    import os
+    sysroot = install(tmp_path / "tc")
+    env = dict(os.environ, SIMPULSE_SIM_SCALE="0.01")
+    for k in ("LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN"):
+        env.pop(k, None)
+    r = subprocess.run([str(sysroot / "bin" / "lake"), "build"], cwd=tmp_path / "p", env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Build completed successfully (6 jobs)." in r.stdout
+    assert "warning" not in r.stdout and "error" not in r.stdout

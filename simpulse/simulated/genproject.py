@@ -1,4 +1,5 @@
-"""Synthetic Lake projects shaped like real ones, for the build benchmark (scripts/bench_build.py).
+"""Synthetic Lake projects shaped like real ones, for the build benchmark (scripts/bench_build.py);
+``python -m simpulse.simulated.genproject DIR --modules N`` writes one.
 
 What is imitated, from the import graphs of two real libraries (``../shared/lean-graphs.json``:
 Batteries, 260 modules, longest chain 14; Aesop, 250 modules, longest chain 28), is documented
@@ -248,3 +249,27 @@ def describe(proj: Project) -> dict:
             "roots": sum(1 for d in deg if d == 0), "widths": [levels[k] for k in sorted(levels)],
             "median_lines": lines[len(lines) // 2], "max_lines": lines[-1],
             "aggregator_imports": len(proj.modules[proj.root].imports)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m simpulse.simulated.genproject DIR [--modules N] [--seed S]`: write a project."""
+    import argparse
+    import json
+    ap = argparse.ArgumentParser(description="Write a synthetic Lake project shaped like real ones "
+                                             "(for the SIMULATED toolchain; docs/benchmarks.md).")
+    ap.add_argument("dir", type=Path)
+    ap.add_argument("--modules", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    if a.modules < 2:
+        ap.error("--modules must be at least 2")
+    if a.dir.exists() and any(a.dir.iterdir()):
+        ap.error(f"{a.dir} exists and is not empty")
+    proj = make_graph(a.modules, a.seed)
+    write_project(proj, a.dir, a.seed)
+    print(json.dumps(describe(proj)))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
