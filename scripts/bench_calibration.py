@@ -14,8 +14,9 @@ Two settings, both in memory through `Learner(None, policy="thompson", seed=...)
    baseline compiles, how many of the 6 strategies end with a claim (an interval excluding "no
    effect"), how many intervals miss the truth, and the mean error.
 
-    python scripts/bench_calibration.py               # 40 seeds each, writes docs/benchmarks.md
-    python scripts/bench_calibration.py --seeds 10 --no-write
+    python scripts/bench_calibration.py               # 40 seeds each, prints the tables
+    python scripts/bench_calibration.py --write-docs  # ... and writes them into docs/benchmarks.md
+    python scripts/bench_calibration.py --seeds 10    # a bare run changes no tracked file
 """
 
 from __future__ import annotations
@@ -108,7 +109,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed0", type=int, default=0)
     ap.add_argument("--modules", type=int, default=16)
     ap.add_argument("--rounds", type=int, default=12)
-    ap.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="write the tables into docs/benchmarks.md (a bare run changes no tracked file)")
+    ap.add_argument("--no-write", action="store_true", help="print only (the default now; overrides --write-docs)")
     args = ap.parse_args(argv)
     if args.seeds < 2 or args.modules < 1 or args.rounds < 1:
         ap.error("--seeds must be ≥ 2, --modules and --rounds ≥ 1")
@@ -144,7 +147,7 @@ def main(argv=None) -> int:
     ]
     body = "\n".join(lines)
     print(body)
-    if not args.no_write:
+    if args.write_docs and not args.no_write:
         from _benchdoc import write_section
         write_section("bench_calibration", "Calibration of the posteriors (simulated)", body)
         print("\nwritten to docs/benchmarks.md")

@@ -11,8 +11,9 @@ fake `lean`'s own start-up and I/O, identical on both sides, and the difference 
   * imports: `python -X importtime` of the shim on a real compile lists no typer, rich, numpy,
     scipy.
 
-Targets (issue 2): ≤ 25 ms p50 per module, ≤ 0.4 s no-op. Writes its section of
-docs/benchmarks.md.  Usage: python scripts/bench_overhead.py [--runs N] [--noop-runs N] [--quick]
+Targets (issue 2): ≤ 25 ms p50 per module, ≤ 0.4 s no-op. With `--write-docs` it writes its
+section of docs/benchmarks.md (a bare run changes no tracked file).
+Usage: python scripts/bench_overhead.py [--runs N] [--noop-runs N] [--quick] [--write-docs]
 """
 
 from __future__ import annotations
@@ -58,7 +59,9 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=200, help="module compiles per side (default 200)")
     ap.add_argument("--noop-runs", type=int, default=20, help="no-op builds per side (default 20)")
     ap.add_argument("--quick", action="store_true", help="60 compiles, 6 no-op builds")
-    ap.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    ap.add_argument("--write-docs", action="store_true",
+                    help="write the results into docs/benchmarks.md (a bare run changes no tracked file)")
+    ap.add_argument("--no-doc", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for old command lines
     args = ap.parse_args()
     if args.quick:
         args.runs, args.noop_runs = 60, 6
@@ -145,11 +148,11 @@ def main() -> int:
         "interpreter teardown (3 ms: `os._exit`). Timings move with the load of this shared 2-core machine: "
         "with other jobs running, the same code measured 38–49 ms.",
         "",
-        "Reproduce: `.venv/bin/python scripts/bench_overhead.py`",
+        "Reproduce: `.venv/bin/python scripts/bench_overhead.py --write-docs`",
     ]
     text = "\n".join(lines)
     print(text)
-    if not args.no_doc:
+    if args.write_docs and not args.no_doc:
         write_section("bench_overhead", "Overhead of the shim and of `simpulse build`", text)
     return 0 if (ok_shim and ok_noop and not heavy) else 1
 

@@ -900,3 +900,61 @@ def spend(seconds: float, cpu_fraction: float | None = None) -> None:
     rest = seconds - busy
     if rest > 0:
         time.sleep(rest)
+
+
+# ---------------------------------------------------------------------------------------------
+# Physical mode (SIMPULSE_SIM_PHYSICAL=1): how a compile's work splits between lean's main
+# thread and its task pool (docs/cost-model.md, "Physical mode"). Every number here is
+# INVENTED: lean-effect-sizes.md has no measurement of Lean's serial/parallel split.
+# ---------------------------------------------------------------------------------------------
+
+PROOF_SHARE = 0.3          # of a theorem's work: its proof, elaborated as a task when Elab.async
+ASYNC_START_CPU = 0.008    # s × scale, main thread: setting up asynchronous elaboration (≥ 1 theorem)
+ASYNC_TASK_CPU = 0.002     # s × scale, in the task: extra CPU per async proof (snapshot, set-up)
+LINT_TASKS = True          # linters run as pool tasks (lean4 PR #4460), with or without Elab.async
+THEOREM_KEYWORDS = ("theorem", "lemma", "example")
+
+
+def work_seconds(est: Estimate) -> float:
+    """The compile's CPU work at one thread: the modelled time without the two parallelism
+    effects (`-j` and `Elab.async`), which in physical mode come from really running it."""
+    w = est.scale * est.base * est.noise
+    for k, v in est.factors.items():
+        if k not in ("threads", "Elab.async"):
+            w *= v
+    return w
+
+
+def physical_plan(info: SourceInfo, options: dict[str, Any], est: Estimate):
+    """The compile as a burn.Plan: the header and imports on the main thread, then per
+    declaration its sequential part on the main thread, its proof (theorems, when
+    `Elab.async` is on) and its linter pass released to the pool as tasks."""
+    from simpulse.simulated.burn import Plan, Step
+    feats = info.features
+    work = work_seconds(est)
+    base = max(1e-9, est.base)
+    head_share = (MODULE_OVERHEAD + IMPORT_COST * feats.get("imports", 0)) / base
+    head = work * min(1.0, head_share)
+    linters_on = not _falsy(options.get("linter.all"))
+    lint_total = work * (0.05 + 0.10 * size_of(feats)) if (linters_on and LINT_TASKS) else 0.0
+    lint_total = min(lint_total, work - head)  # a module of imports and little else
+    rest = max(0.0, work - head - lint_total)
+    async_on = not _falsy(options.get("Elab.async"))
+    total_w = sum(d.weight for d in info.decls)
+    if not info.decls or total_w <= 0:
+        return Plan(head + rest + lint_total, [])
+    if async_on and any(d.keyword in THEOREM_KEYWORDS for d in info.decls):
+        head += ASYNC_START_CPU * est.scale
+    steps = []
+    for d in info.decls:
+        share = d.weight / total_w
+        mine = rest * share
+        tasks = []
+        if async_on and d.keyword in THEOREM_KEYWORDS:
+            proof = mine * PROOF_SHARE
+            mine -= proof
+            tasks.append(proof + ASYNC_TASK_CPU * est.scale)
+        if lint_total:
+            tasks.append(lint_total * share)
+        steps.append(Step(mine, tasks))
+    return Plan(head, steps)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from simpulse.simulated import burn
 from simpulse.simulated import costmodel as cm
 from simpulse.simulated import modsys
 from simpulse.simulated.modsys import c_from_ir, check_import, check_imports  # noqa: F401
@@ -535,6 +536,22 @@ def _abort() -> None:
     os._exit(134)  # pragma: no cover - not reached
 
 
+def _take(info: cm.SourceInfo, eff_opts: dict[str, Any], est: cm.Estimate, threads: int | None,
+          mod: str, share: float) -> None:
+    """Really take `share` of the modelled compile: sleep-based (`costmodel.spend`, the default),
+    or, with SIMPULSE_SIM_PHYSICAL=1, burn its work on the main thread and a pool of `-j N`
+    worker processes (default: the machine's cores), as docs/cost-model.md "Physical mode" says."""
+    if not burn.physical_enabled():
+        cm.spend(est.seconds * share)
+        return
+    plan = cm.physical_plan(info, eff_opts, est)
+    if share != 1.0:
+        plan = plan.scaled(share)
+    workers = threads if threads else burn.default_workers()
+    stats = burn.run(plan, workers)
+    burn.log_stats(stats, module=mod, threads=threads)
+
+
 def compile_module(a: Args) -> int:
     assert a.file is not None
     file_name = a.file
@@ -645,16 +662,18 @@ def compile_module(a: Args) -> int:
     except ValueError as e:
         return _fail_stderr(str(e))
     if hook is not None and _effective(eff_opts, hook[0]) == hook[1]:
-        cm.spend(0.5 * est.seconds)  # dies half-way through elaboration, having written nothing
+        _take(info, eff_opts, est, a.threads, mod, 0.5)  # dies half-way through elaboration, having written nothing
         _abort()
     msgs = diagnose(info, options)
     errors = [m for m in msgs if m.severity == "error"]
     seconds = est.seconds
+    share = 1.0
     if errors:
         total_lines = max(1, len(info.lines))
         first = min(m.line for m in errors)
-        seconds *= max(0.2, min(1.0, first / total_lines))
-    cm.spend(seconds)
+        share = max(0.2, min(1.0, first / total_lines))
+        seconds *= share
+    _take(info, eff_opts, est, a.threads, mod, share)
     _emit(msgs, file_name, a.json)
     if eff_opts.get("profiler") is True:
         sys.stdout.write(_profiler_output(info, seconds, eff_opts))

@@ -1,0 +1,146 @@
+"""scripts/bench_build.py and the project generator behind it (simpulse/simulated/genproject.py):
+projects shaped like real ones that the simulated toolchain builds, and a benchmark whose bare
+run changes no tracked file."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simpulse.simulated import costmodel as cm
+from simpulse.simulated import genproject as gp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_bench():
+    spec = importlib.util.spec_from_file_location("bench_build", ROOT / "scripts" / "bench_build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _levels_ok(proj: gp.Project) -> None:
+    for m in proj.modules.values():
+        for i in m.imports:
+            assert proj.modules[i].level < m.level       # a DAG, by levels
+
+
+@pytest.mark.parametrize("n", [12, 60, 260])
+def test_generated_graph_is_shaped_like_the_real_ones(n):
+    proj = gp.make_graph(n, seed=3)
+    assert len(proj.modules) == n
+    _levels_ok(proj)
+    d = gp.describe(proj)
+    non_root = [m for m in proj.modules.values() if m.name != proj.root]
+    roots = [m for m in non_root if not m.imports]
+    assert abs(len(roots) - gp.ROOT_SHARE * (n - 1)) <= 1
+    # every level below the aggregator is reached by a chain: the longest chain is the depth
+    assert d["longest_chain"] == max(2, round(gp.DEPTH_PER_SQRT * math.sqrt(n - 1))) + 1
+    # the aggregator imports exactly the modules nobody else imports, so it builds them all
+    imported = {i for m in non_root for i in m.imports}
+    assert set(proj.modules[proj.root].imports) == {m.name for m in non_root} - imported
+    # most modules import one local module, a few many (imports ≤ 7 below the aggregator)
+    one = sum(1 for m in non_root if len(m.imports) == 1)
+    assert one >= 0.4 * (len(non_root) - len(roots))
+    assert max(len(m.imports) for m in non_root) <= 7
+    assert all(gp.MIN_LINES <= m.lines <= gp.MAX_LINES for m in non_root)
+    assert gp.make_graph(n, seed=3).modules.keys() == proj.modules.keys()  # deterministic
+
+
+def test_generated_sources_are_read_by_the_cost_model():
+    proj = gp.make_graph(40, seed=1)
+    flavours = set()
+    for m in proj.modules.values():
+        if m.name == proj.root:
+            continue
+        info = cm.analyze(gp.module_source(m, 1))
+        assert info.imports == m.imports
+        assert info.features["decls"] >= 1
+        assert info.features["simp_literal"] == 0          # nothing simprocs=false would break
+        flavours.add(m.flavour)
+    assert len(flavours) >= 3
+    m = next(m for m in proj.modules.values() if m.name != proj.root)
+    before = cm.analyze(gp.module_source(m, 1)).features["decls"]
+    assert cm.analyze(gp.module_source(m, 1, extra=2)).features["decls"] == before + 2
+
+
+def test_ratio_interval():
+    bench = _load_bench()
+    g, lo, hi = bench.ratio_ci([0.9, 0.9, 0.9])
+    assert g == pytest.approx(0.9) and lo == pytest.approx(0.9) and hi == pytest.approx(0.9)
+    g, lo, hi = bench.ratio_ci([0.8, 1.0])
+    assert lo < g < hi and g == pytest.approx(math.sqrt(0.8))
+    assert bench.ratio_ci([1.1])[1] is None
+
+
+def _tracked_state() -> str:
+    r = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                       capture_output=True, text=True)
+    h = hashlib.sha256()
+    h.update(r.stdout.encode())
+    for p in ("docs/benchmarks.md", "docs/screenshots.md"):
+        f = ROOT / p
+        h.update(f.read_bytes() if f.exists() else b"-")
+    return h.hexdigest()
+
+
+def test_a_bare_run_measures_both_sides_and_changes_no_tracked_file(tmp_path):
+    before = _tracked_state()
+    out = tmp_path / "out.json"
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_build.py"), "--modules", "8", "--clean", "1",
+         "--edits", "1", "--edit-modules", "1", "--repeats", "1", "--scale", "0.02", "--sleep",
+         "--progress", "always", "--json", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _tracked_state() == before
+    assert "SIMULATED" in r.stdout and "| build |" in r.stdout
+    assert "builds" in r.stderr and "2/4" in r.stderr                 # the progress bar
+    res = json.loads(out.read_text())
+    assert res["simulated"] is True and res["physical"] is False
+    s1, s2 = res["summary"]
+    assert (s1["kind"], s2["kind"]) == ("clean", "edit")
+    assert s1["rebuilt"] == 8 and 1 <= s2["rebuilt"] < 8             # an edit rebuilds its dependents only
+    for s in (s1, s2):
+        assert s["ratio"] > 0 and s["plain_cpu"] > 0 and s["simpulse_cpu"] > 0
+        assert 0 <= s["shim_share"] < 1
+    b = res["builds"][0]
+    assert b["simpulse"]["compiles"] == 8 and sum(b["simpulse"]["strategies"].values()) == 8
+    assert b["ratio"] == pytest.approx(b["simpulse"]["wall"] / b["plain"]["wall"])
+
+
+def test_write_docs_writes_only_its_own_section(tmp_path, monkeypatch):
+    bench = _load_bench()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import _benchdoc
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n<!-- other:start -->\nkeep me\n<!-- other:end -->\n")
+    monkeypatch.setattr(_benchdoc, "DOC", doc)
+    assert bench.main(["--modules", "5", "--clean", "1", "--edits", "0", "--repeats", "1",
+                       "--scale", "0.02", "--sleep", "--progress", "never", "--write-docs"]) == 0
+    text = doc.read_text()
+    assert "keep me" in text and "<!-- bench_build:start -->" in text
+    assert "Command: `python scripts/bench_build.py --modules 5" in text and "SIMULATED" in text
+
+
+def test_genproject_writes_a_project_the_simulated_lake_builds(tmp_path):
+    assert gp.main([str(tmp_path / "p"), "--modules", "6", "--seed", "2"]) == 0
+    from simpulse.simulated.toolchain import install
+    import os
+    sysroot = install(tmp_path / "tc")
+    env = dict(os.environ, SIMPULSE_SIM_SCALE="0.01")
+    for k in ("LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN"):
+        env.pop(k, None)
+    r = subprocess.run([str(sysroot / "bin" / "lake"), "build"], cwd=tmp_path / "p", env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Build completed successfully (6 jobs)." in r.stdout
+    assert "warning" not in r.stdout and "error" not in r.stdout
