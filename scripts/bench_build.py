@@ -144,13 +144,23 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
         env_extra["LEAN_NUM_THREADS"] = str(args.lake_jobs)
     _, env = simulated_env(work, **env_extra)
     env.pop("SIMPULSE_PROFILE", None)
-    proj = gp.make_graph(args.modules, seed)
-    src = gp.write_project(proj, work / "src", seed)
     sides = {"plain": work / "plain", "simpulse": work / "simpulse"}
-    for d in sides.values():
-        shutil.copytree(src, d)
     rng = random.Random(f"bench-build-edits-{seed}")
-    editable = [n for n in proj.modules if n != proj.root]
+    if args.project:
+        # a real tree (e.g. Batteries): copied whole; an edit appends a comment line to a module
+        # of the target library, so Lake rebuilds it and whatever imports it
+        proj = None
+        ignore = shutil.ignore_patterns(".lake", ".simpulse", ".git")
+        for d in sides.values():
+            shutil.copytree(args.project, d, ignore=ignore)
+        lib = sides["plain"] / args.target.replace(".", "/")
+        editable = sorted(str(p.relative_to(sides["plain"])) for p in lib.rglob("*.lean"))
+    else:
+        proj = gp.make_graph(args.modules, seed)
+        src = gp.write_project(proj, work / "src", seed)
+        for d in sides.values():
+            shutil.copytree(src, d)
+        editable = [n for n in proj.modules if n != proj.root]
     edits_so_far: dict[str, int] = {}
     known: set[str] = set()
     rows = []
@@ -166,16 +176,21 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
             for name in edited:
                 edits_so_far[name] = edits_so_far.get(name, 0) + 1
                 for d in sides.values():
-                    gp.edit_module(proj, d, name, seed, edits_so_far[name])
+                    if proj is None:
+                        with open(d / name, "a", encoding="utf-8") as fh:
+                            fh.write(f"\n-- bench_build edit {edits_so_far[name]}\n")
+                    else:
+                        gp.edit_module(proj, d, name, seed, edits_so_far[name])
         order = ["plain", "simpulse"] if (b + rep) % 2 else ["simpulse", "plain"]
         row = {"repeat": rep, "seed": seed, "build": b, "kind": kind, "edited": edited, "order": order}
         benv = dict(env, SIMPULSE_SIM_ROUND=str(b))
         for side in order:
             progress.show(f"repeat {rep + 1} build {b} {kind}: {side}")
+            targets = [args.target] if args.project else []
             if side == "plain":
-                cmd = ["lake", "build"]
+                cmd = ["lake", "build", *targets]
             else:
-                cmd = [sys.executable, "-m", "simpulse", "build", "--profile", args.profile,
+                cmd = [sys.executable, "-m", "simpulse", "build", *targets, "--profile", args.profile,
                        "--seed", str(seed * 1000 + b)]
             c0 = children_cpu()
             res = run_build(cmd, sides[side], benv)
@@ -274,6 +289,9 @@ def verdict(summary: list[dict], build: int = 5) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modules", type=int, default=60, help="modules in the generated project (default 60)")
+    ap.add_argument("--project", type=Path, default=None,
+                    help="a real Lake tree instead of a generated one (e.g. ../shared/real-projects/batteries)")
+    ap.add_argument("--target", default="Batteries", help="with --project: the target both sides build (default Batteries)")
     ap.add_argument("--clean", type=int, default=3, help="clean builds (default 3)")
     ap.add_argument("--edits", type=int, default=2, help="edit-and-rebuild rounds after them (default 2)")
     ap.add_argument("--edit-modules", type=int, default=3, help="modules edited per round (default 3)")
@@ -299,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         result = json.loads(Path(args.render).read_text())
         return report(result, args)
+    if args.project is not None and not any((args.project / n).is_file() for n in ("lakefile.toml", "lakefile.lean")):
+        ap.error(f"--project {args.project}: not a Lake project (no lakefile.toml or lakefile.lean)")
     if args.modules < 3 or args.repeats < 1 or args.clean < 0 or args.edits < 0 or args.clean + args.edits < 1:
         ap.error("need --modules ≥ 3, --repeats ≥ 1 and at least one build")
 
@@ -323,10 +343,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {scratch}", file=sys.stderr)
     elapsed = time.monotonic() - t0
     summary = summarise(rows, n_builds)
-    shape = gp.describe(gp.make_graph(args.modules, args.seed))
+    shape = ({"project": str(args.project), "target": args.target} if args.project
+             else gp.describe(gp.make_graph(args.modules, args.seed)))
     cmd = "python scripts/bench_build.py " + " ".join(_reproducible(argv if argv is not None else sys.argv[1:]))
     result = {"simulated": True, "physical": not args.sleep, "command": cmd.strip(),
-              "settings": {k: v for k, v in vars(args).items() if k not in ("json", "write_docs", "keep", "progress")},
+              "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                           if k not in ("json", "write_docs", "keep", "progress")},
               "cores": os.cpu_count(), "project_seed0": shape, "elapsed_s": elapsed,
               "summary": summary, "builds": rows, "verdict": verdict(summary)}
     if args.json and args.json != "-":
@@ -363,8 +385,10 @@ def report(result: dict, args) -> int:
     text = ("SIMULATED — physical simulated lean (burns real CPU), not real Lean.\n" if result["physical"]
             else "SIMULATED — sleep-based simulated lean, not real Lean.\n")
     args_cmd = "python scripts/bench_build.py " + " ".join(_reproducible(result["command"].split()[2:]))
-    text += (f"{st.modules} modules (seed {st.seed}: {shape['edges']} local imports, longest chain "
-             f"{shape['longest_chain']}, {shape['roots']} modules without a local import), "
+    what = (f"the tree {shape['project']} (target {shape['target']}), " if "project" in shape else
+            f"{st.modules} modules (seed {st.seed}: {shape['edges']} local imports, longest chain "
+            f"{shape['longest_chain']}, {shape['roots']} modules without a local import), ")
+    text += (what +
              f"{st.clean} clean builds + {st.edits} edit rounds of {st.edit_modules} modules, "
              f"{st.repeats} repeats, scale {st.scale}, profile {st.profile}, {result['cores']} cores; "
              f"{elapsed:.0f} s.\n\n")
