@@ -109,6 +109,17 @@ def sim_env(sysroot: Path, tmp: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def write_workspace(d: Path, sources: dict[str, str], lakefile: str) -> Path:
+    """A small Lake workspace at `d`: the files of `sources` (relative path → text) and a
+    lakefile.toml."""
+    for rel, text in sources.items():
+        p = d / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    (d / "lakefile.toml").write_text(lakefile)
+    return d
+
+
 def scratch_project(parent: Path, sysroot: Path) -> Project:
     """A fresh copy of lean_fixtures/ under `parent` (nothing built)."""
     root = parent / "fixtures"

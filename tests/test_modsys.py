@@ -15,7 +15,7 @@ import pytest
 
 from simpulse.simulated import modsys
 from simpulse.simulated.lakefile import LakefileError, load
-from conftest import sim_env
+from conftest import sim_env, write_workspace
 from simpulse.simulated.toolchain import install
 
 ERAS = modsys.MODSYS_ERAS
@@ -78,13 +78,7 @@ def sysroot(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def ws(tmp_path) -> Path:
-    d = tmp_path / "ws"
-    for rel, text in SOURCES.items():
-        p = d / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    (d / "lakefile.toml").write_text(LAKEFILE)
-    return d
+    return write_workspace(tmp_path / "ws", SOURCES, LAKEFILE)
 
 
 def run(sysroot, ws, *args, exe="lake", **env):

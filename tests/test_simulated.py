@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ISOLATED_ENV
+from conftest import ISOLATED_ENV, write_workspace
 from simpulse.simulated import costmodel as cm
 from simpulse.simulated.toolchain import DEFAULT_GITHASH, install, is_simulated
 
@@ -91,13 +91,7 @@ def base_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def ws(tmp_path) -> Path:
-    d = tmp_path / "ws"
-    for rel, text in SOURCES.items():
-        p = d / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    (d / "lakefile.toml").write_text(LAKEFILE)
-    return d
+    return write_workspace(tmp_path / "ws", SOURCES, LAKEFILE)
 
 
 def lake(sysroot: Path, ws: Path, *args: str, lake_exe: Path | None = None, **env: str):

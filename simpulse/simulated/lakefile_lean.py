@@ -81,6 +81,24 @@ class _Value:
             raise self.fail()
         return v
 
+    def items(self, close: str, *, empty_ok: bool) -> list[Any]:
+        """The comma-separated values up to `close` (the opening bracket already read)."""
+        items: list[Any] = []
+        self.ws()
+        if empty_ok and self.s.startswith(close, self.i):
+            self.i += 1
+            return items
+        while True:
+            items.append(self.value())
+            self.ws()
+            if self.s.startswith(",", self.i):
+                self.i += 1
+                continue
+            if self.s.startswith(close, self.i):
+                self.i += 1
+                return items
+            raise self.fail()
+
     def value(self) -> Any:
         self.ws()
         s, i = self.s, self.i
@@ -98,34 +116,10 @@ class _Value:
             return ("name", _unquote(m.group(1)))
         if s.startswith("#[", i):
             self.i += 2
-            items: list[Any] = []
-            self.ws()
-            if s.startswith("]", self.i):
-                self.i += 1
-                return items
-            while True:
-                items.append(self.value())
-                self.ws()
-                if s.startswith(",", self.i):
-                    self.i += 1
-                    continue
-                if s.startswith("]", self.i):
-                    self.i += 1
-                    return items
-                raise self.fail()
+            return self.items("]", empty_ok=True)
         if s.startswith("⟨", i):
             self.i += 1
-            items = []
-            while True:
-                items.append(self.value())
-                self.ws()
-                if s.startswith(",", self.i):
-                    self.i += 1
-                    continue
-                if s.startswith("⟩", self.i):
-                    self.i += 1
-                    return ("tuple", items)
-                raise self.fail()
+            return ("tuple", self.items("⟩", empty_ok=False))
         if s.startswith("(", i):
             self.i += 1
             v = self.value()
