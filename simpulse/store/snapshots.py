@@ -1,0 +1,228 @@
+"""The snapshot: reading it and checking it for meaning (shape, types, a cursor inside the log), writing it, checkpoints.
+Standard library only."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import zlib
+
+from simpulse import _fastjson as json   # `json` without `re`: the shim imports this module
+from simpulse.store.file_lock import try_lock
+from simpulse.store.safe_open import StoreError, UnsafeFile
+from simpulse.store.codec import (
+    SCHEMA_VERSION,
+    SNAPSHOT_NAME,
+    _fresh,
+    _read_file,
+    _strerror,
+)
+
+
+class _SnapshotLies(Exception):
+    """compact found the snapshot's cursor beyond every event there is (internal)."""
+
+
+_MAX_POS = 1 << 62     # no offset or seq of a real log comes near this
+
+
+def _valid_cursor(c):
+    return (
+        type(c) is dict
+        and "gen" in c
+        and (c["gen"] is None or (type(c.get("gen")) is str and 0 < len(c["gen"]) <= 64))
+        and type(c.get("offset")) is int
+        and 0 <= c["offset"] < _MAX_POS
+        and type(c.get("seq")) is int
+        and 0 <= c["seq"] < _MAX_POS
+    )
+
+
+_SHAPE_DEPTH = 4
+
+
+def _shape_error(v, t, path, depth):
+    """None if ``v`` has the shape of the template ``t`` (the caller's ``initial``), else why.
+
+    At the top, a dict must hold every key of the template's dict (more keys are fine); below,
+    a key the template has and the statistics lack is filled in from the template (statistics
+    written by an earlier version, before the key existed: what the fold's own ``setdefault``
+    would do). Every value must be of the template's kind: a dict, a list, a string, a bool,
+    or a finite number (int and float are interchangeable); None in the template accepts
+    anything. Checked ``_SHAPE_DEPTH`` levels deep, which covers a statistics' counters; what
+    the template cannot describe (the entries of an empty dict or list) is the caller's
+    ``validate``'s to check."""
+    if t is None:
+        return None
+    if type(t) is dict:
+        if type(v) is not dict:
+            return f"{path} is {_kind(v)}, expected an object"
+        if depth < _SHAPE_DEPTH:
+            for k, tv in t.items():
+                if k not in v:
+                    if depth == 0:
+                        return f"{path}.{k} is missing"
+                    v[k] = _fresh(tv)
+                    continue
+                why = _shape_error(v[k], tv, f"{path}.{k}", depth + 1)
+                if why is not None:
+                    return why
+        return None
+    if type(t) is list:
+        return None if type(v) is list else f"{path} is {_kind(v)}, expected a list"
+    if type(t) is str:
+        return None if type(v) is str else f"{path} is {_kind(v)}, expected a string"
+    if type(t) is bool:
+        return None if type(v) is bool else f"{path} is {_kind(v)}, expected true/false"
+    if type(t) in (int, float):
+        if type(v) is int or (type(v) is float and math.isfinite(v)):
+            return None
+        return f"{path} is {_kind(v)}, expected a finite number"
+    return None
+
+
+def _kind(v):
+    if type(v) is float and not math.isfinite(v):
+        return repr(v)
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
+            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
+
+
+def _check_snapshot(snap, raw):
+    """None if ``snap`` (parsed from ``raw``) is a valid snapshot, else the reason."""
+    if type(snap) is not dict:
+        return "not a JSON object"
+    schema = snap.get("schema")
+    if type(schema) is not int or schema != SCHEMA_VERSION:
+        return f"schema {schema!r}, expected {SCHEMA_VERSION}"
+    if not _valid_cursor(snap.get("cursor")) or "stats" not in snap or type(snap.get("stats_crc")) is not str:
+        return "no valid cursor or stats"
+    marker = raw.find(b',"stats":')
+    end = raw.rstrip().rfind(b"}")
+    if marker < 0 or end < marker:
+        return "stats not where expected"
+    crc = f"{zlib.crc32(raw[marker + 9:end]):08x}"
+    if crc != snap.get("stats_crc"):
+        return "stats checksum mismatch"
+    return None
+
+
+class _Snapshots:
+    """The snapshot: reading it and checking it for meaning (shape, types, a cursor inside the log), writing it, checkpoints.
+    A part of `Store`: its methods use the store's other methods and fields."""
+
+    # ----------------------------------------------------------------- snapshot
+
+    def _read_snapshot(self, report=True):
+        """The valid snapshot as a dict, or None (missing, or invalid: reported)."""
+        self._snap_bytes = 0
+        try:
+            raw = _read_file(self._snap)
+        except FileNotFoundError:
+            return None
+        except UnsafeFile as e:
+            if report:
+                self._report("snapshot:unsafe", f"{SNAPSHOT_NAME}: ignored ({e}); statistics rebuilt from the event log")
+            return None
+        except OSError as e:
+            if report:
+                self._report(f"snapshot:io:{e.errno}",
+                             f"{SNAPSHOT_NAME}: unreadable ({_strerror(e)}); statistics rebuilt from the event log")
+            return None
+        self._snap_bytes = len(raw)
+        why = None
+        try:
+            snap = json.loads(raw)
+        except (ValueError, RecursionError):
+            snap, why = None, "not valid JSON"
+        if why is None:
+            why = _check_snapshot(snap, raw)
+        if why is None:
+            c = snap["cursor"]
+            self._snap_crc = f"{snap['stats_crc']}:{c['gen']}:{c['offset']}:{c['seq']}"
+            if self._snap_crc in self._rejected:
+                return None  # set aside by this Store already (reported then)
+            return snap
+        if report:
+            self._report(
+                f"snapshot:{zlib.crc32(raw):08x}",
+                f"{SNAPSHOT_NAME}: ignored ({why}); statistics rebuilt from the event log",
+            )
+        return None
+
+    def _encode_snapshot(self, stats, cursor):
+        try:
+            stats_json = json.dumps(stats, separators=(",", ":")).encode("ascii")
+        except (TypeError, ValueError) as e:
+            raise StoreError(f"statistics are not JSON-serialisable: {e}") from e
+        head = json.dumps({"schema": SCHEMA_VERSION, "cursor": cursor, "written": round(time.time(), 3),
+                           "stats_crc": f"{zlib.crc32(stats_json):08x}"}, separators=(",", ":")).encode("ascii")
+        # stats last, so the reader can checksum the exact bytes without re-serialising them
+        return head[:-1] + b',"stats":' + stats_json + b"}\n"
+
+    def _write_snapshot(self, stats, cursor, *, replace_invalid=False):
+        data = self._encode_snapshot(stats, cursor)
+        if replace_invalid and os.path.exists(self._snap):
+            try:
+                os.replace(self._snap, self._snap + ".corrupt")
+            except OSError:
+                pass
+        self._write_atomic(self._snap, data)
+
+    def checkpoint(self, stats, covered=None):
+        """Write snapshot.json: ``stats`` cover the events up to cursor ``covered`` (the
+        ``store.cursor`` left by the ``load`` that produced them; the default).
+
+        Never blocks: returns False if another process holds the compaction lock, or if the
+        snapshot on disk already covers as much; True when a snapshot was written.
+        """
+        if covered is None or callable(covered):  # callable: the design's checkpoint(stats, fold)
+            covered = self.cursor
+        if not _valid_cursor(covered):
+            raise StoreError("checkpoint needs the cursor of a load() (store.cursor)")
+        covered = {"gen": covered["gen"], "offset": covered["offset"], "seq": covered["seq"]}
+        try:
+            held = try_lock(self._clock)
+        except FileNotFoundError:
+            raise StoreError(f"state directory {self._d} no longer exists (removed while in use?)") from None
+        except OSError as e:
+            raise StoreError(f"cannot lock {self._clock}: {_strerror(e)}") from e
+        if held is None:
+            return False
+        with held:
+            cur = self._read_snapshot()
+            if cur is not None:
+                c = cur["cursor"]
+                if c["seq"] > covered["seq"]:
+                    return False
+                if c["seq"] == covered["seq"] and c["gen"] == covered["gen"] and c["offset"] >= covered["offset"]:
+                    return False
+            try:
+                self._write_snapshot(stats, covered, replace_invalid=cur is None)
+            except OSError as e:
+                raise StoreError(f"cannot write {self._snap}: {_strerror(e)}") from e
+        return True
+
+    def _checked_snapshot(self, initial, validate):
+        """The snapshot if its statistics have the shape of ``initial`` and pass ``validate``;
+        otherwise None (it is set aside: reported, and replaced by the next checkpoint)."""
+        snap = self._read_snapshot()
+        if snap is None:
+            return None
+        why = _shape_error(snap["stats"], initial, "stats", 0)
+        if why is None and validate is not None:
+            try:
+                why = validate(snap["stats"])
+            except Exception as e:  # noqa: BLE001 - a validator that trips is a rejection
+                why = f"{type(e).__name__}: {e}"
+        if why is not None:
+            self._reject_snapshot(why)
+            return None
+        return snap
+
+    def _reject_snapshot(self, why):
+        """The snapshot last read is wrong (valid checksum, wrong meaning): every later read by
+        this Store ignores it, and the next checkpoint renames it ``.corrupt``."""
+        self._rejected.add(self._snap_crc)
+        self._report(f"snapshot:{self._snap_crc}", f"{SNAPSHOT_NAME}: ignored ({why}); statistics rebuilt from the event log")
