@@ -25,8 +25,8 @@ def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None) ->
         if s.name not in active:
             if cfg["enabled"] is not None and s.name not in cfg["enabled"]:
                 why = f"not in `enabled` (set by {cfg.sources['enabled']})"
-            elif cat.inactive_reason(s.name):
-                why = f"{cat.inactive_reason(s.name)} (set by {cfg.sources['profile']})"
+            elif reason := cat.inactive_reason(s.name):
+                why = f"{reason} (set by {cfg.sources['profile']})"
             elif s.may_break and not cfg["allow_breaking"]:
                 why = f"may break a proof; allow_breaking = false (set by {cfg.sources['allow_breaking']})"
             else:

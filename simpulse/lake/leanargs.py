@@ -123,18 +123,21 @@ class Applied(Record):
     __slots__ = ("argv", "added", "dropped", "temp_files")
 
 
-def apply_strategy(call: LeanCall, strategy, tmp_dir: str | None = None) -> Applied:
+def apply_strategy(call: LeanCall, strategy, tmp_dir: str | None = None, *,
+                   in_effect: dict[str, str] | None = None) -> Applied:
     """The argument list for `call` compiled under `strategy`.
 
     Options go in as ``-Dweak.NAME=VALUE`` before everything else (so an option the user passes
     later still wins); options the user already set are dropped. In the newest era the setup
     JSON overrides ``-D``, so the options are written into a private copy of it instead.
+    `in_effect`: `options_in_effect(call)` when the caller has it already (the setup file is then
+    not read again for it).
     """
     added: list[str] = []
     dropped: list[str] = []
     temp: list[str] = []
     argv = list(call.argv)
-    user = options_in_effect(call)
+    user = options_in_effect(call) if in_effect is None else in_effect
     new_opts = []
     for name, value in strategy.options:
         if name in user:

@@ -305,7 +305,7 @@ def _prepare(cfg: dict, call, real_lean: str):
     cmd = [real_lean] + list(call.argv)
     if not decision.strategy.is_baseline:
         tmp_dir = os.path.join(cfg["state_dir"], "tmp")
-        applied = apply_strategy(call, decision.strategy, tmp_dir)
+        applied = apply_strategy(call, decision.strategy, tmp_dir, in_effect=in_effect)
         cmd = [real_lean] + applied.argv
         temp = applied.temp_files
     return learner, decision, cmd, temp
