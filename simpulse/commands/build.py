@@ -239,18 +239,23 @@ def _keep_settings(sdir: Path, text: str) -> None:
         pass
 
 
-def _hidden_messages(sdir: Path, build_id: str, catalogue) -> None:
-    """After a build in which strategies that may change messages ran: how many modules kept
-    such a strategy's output (their warnings are missing from this build and from Lake's
-    replays of it) and how to see them. Reads this build's events (tagged with its id)."""
-    changing = {s.name for s in catalogue.all.values() if s.changes_diagnostics}
+def _build_events(sdir: Path, build_id: str) -> list[dict]:
+    """This build's compile events (tagged with its id), from the active log; [] if unreadable
+    (a summary line is not worth failing a build for)."""
     try:
         from simpulse.store.store import Store
-        modules = {e.get("module") for e in Store(sdir, create=False).iter_events(include_segments=False)
-                   if e.get("build") == build_id and e.get("kind") == "compile"
-                   and e.get("strategy") in changing and e.get("outcome") == "ok"}
-    except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
-        return
+        return [e for e in Store(sdir, create=False).iter_events(include_segments=False)
+                if e.get("build") == build_id and e.get("kind") == "compile"]
+    except Exception:  # noqa: BLE001
+        return []
+
+
+def _hidden_messages(events: list[dict], catalogue) -> None:
+    """After a build in which strategies that may change messages ran: how many modules kept
+    such a strategy's output (their warnings are missing from this build and from Lake's
+    replays of it) and how to see them."""
+    changing = {s.name for s in catalogue.all.values() if s.changes_diagnostics}
+    modules = {e.get("module") for e in events if e.get("strategy") in changing and e.get("outcome") == "ok"}
     modules.discard(None)
     if modules:
         n = len(modules)
@@ -378,25 +383,20 @@ def _summary(sdir: Path, before: dict, githash: str, simulated: bool, catalogue,
         if rc == 0:
             note("nothing to compile: every module was up to date")
         return                          # a failed build that compiled nothing: Lake has said why
+    events = _build_events(sdir, build_id) if verbose or d["hiding"] > 0 else []
     if verbose:
-        _per_module(sdir, build_id)
+        _per_module(events)
     counts = {k: v - before["by_strategy"].get(k, 0) for k, v in after["by_strategy"].items()}
     used = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n > 0)
     label = "simulated " if simulated else ""
     note(f"{_plural(d['compiles'], 'compile')} recorded ({label}{d['seconds']:.1f}s in lean): {used}; "
          f"{d['explore']} exploring, {_plural(d['strategy_failed'], 'strategy failure')} caught by baseline fallback")
     if d["hiding"] > 0:
-        _hidden_messages(sdir, build_id, catalogue)      # the last line: what the user may be missing
+        _hidden_messages(events, catalogue)      # the last line: what the user may be missing
 
 
-def _per_module(sdir: Path, build_id: str) -> None:
+def _per_module(events: list[dict]) -> None:
     """Lake's -v: one line per module this build compiled — the strategy, why, the time."""
-    try:
-        from simpulse.store.store import Store
-        events = [e for e in Store(sdir, create=False).iter_events(include_segments=False)
-                  if e.get("build") == build_id and e.get("kind") == "compile"]
-    except Exception:  # noqa: BLE001
-        return
     for e in sorted(events, key=lambda e: str(e.get("module"))):
         how = "exploring" if e.get("explore") else "exploiting"
         if e.get("mode") == "shadow":
