@@ -27,6 +27,7 @@ from pathlib import Path
 from simpulse.errors import SimpulseError
 from simpulse.learner import beta_prior, module_record, without_import
 from simpulse.policy import joint as J
+from simpulse.policy import posterior as P
 from simpulse.exchange_format import (  # noqa: F401 - the format's names, part of this module's API
     CONTEXT_COUNT_KEYS,
     FORMAT,
@@ -132,7 +133,7 @@ def _own(table: dict, imported: dict | None) -> dict:
     out = {}
     for name, own in own_table(table, imported).items():
         if imported and name in imported:
-            if own[0] <= _RESIDUE and own[3] <= _RESIDUE:
+            if own[P.W] <= _RESIDUE and own[P.N] <= _RESIDUE:
                 continue
             own = list(own)
             for i in (0, 3, 4, 5):                    # weights and counts: whole again if they were
@@ -142,7 +143,7 @@ def _own(table: dict, imported: dict | None) -> dict:
 
 
 def _arm_out(arm) -> list:
-    return [float(arm[0]), float(arm[1]), float(arm[2]), _num(arm[3]), _num(arm[4]), _num(arm[5])]
+    return [float(arm[P.W]), float(arm[P.S1]), float(arm[P.S2]), _num(arm[P.N]), _num(arm[P.FAILS]), _num(arm[P.WINS])]
 
 
 def state_origin(sdir: Path, *, create: bool = True) -> str | None:
@@ -212,8 +213,8 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
             (_own(tc.get("glob", {}), _imported(tc).get("glob")) if own_only else tc.get("glob", {})).items())}
         contexts: dict[str, dict] = {}
         for ctx, by in arms.items():
-            contexts[ctx] = {"pulls": _num(sum(a[3] for a in by.values())),
-                             "fails": _num(sum(a[4] for a in by.values())), "modules": 0}
+            contexts[ctx] = {"pulls": _num(sum(a[P.N] for a in by.values())),
+                             "fails": _num(sum(a[P.FAILS] for a in by.values())), "modules": 0}
         modules: dict[str, dict] = {}
         for name in sorted(tc.get("modules", {})):
             rec = module_record(tc, name) or {}
@@ -249,7 +250,6 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
             if s is not None:
                 strategies.append(s.to_json())
     from simpulse import learner as L
-    from simpulse.policy import posterior as P
     priors = {
         "model": {"alpha0": P.ALPHA0, "beta0": P.BETA0, "share_kappa": L.SHARE_KAPPA,
                   "toolchain_discount": L.TOOLCHAIN_DISCOUNT, "toolchain_cap": L.TOOLCHAIN_CAP,

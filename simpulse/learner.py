@@ -283,7 +283,7 @@ class Learner(DecisionRules):
         if glob is not None:
             # Leave-one-out: the other contexts' evidence, never this context's own twice.
             others = P.merged(glob, arm, -1.0) if arm is not None else glob
-            if others[0] > 1e-9:
+            if others[P.W] > 1e-9:
                 g = P.posterior(others, prior_mu, prior_k)
                 prior_mu, prior_k = g.mu, min(g.kappa, share_strength(tc, strategy.name) + prior_k)
         return prior_mu, prior_k
@@ -308,9 +308,9 @@ class Learner(DecisionRules):
         block = prev.get("J", {}).get(ctx)
         if block is None:
             old = prev["arms"].get(ctx, {}).get(strategy.name) or prev["glob"].get(strategy.name)
-            if old is None or old[0] <= 1e-9:
+            if old is None or old[P.W] <= 1e-9:
                 return None
-            return old[1] / old[0], old[0]
+            return old[P.S1] / old[P.W], old[P.W]
         key = [round(block.get("d", 0.0), 6), round(block.get("q", 0.0), 9), round(sum(block.get("b", ())), 9)]
         carry = prev.setdefault("carry", {})
         got = carry.get(ctx)
@@ -338,16 +338,79 @@ class Learner(DecisionRules):
         for s in self.catalogue.active:
             arm = (tc["arms"].get(ctx, {}).get(s.name) if tc else None) or P.new_arm()
             if s.is_baseline:
-                out.append(ArmSummary(s.name, int(arm[3]), int(arm[4]), 0.0, (0.0, 0.0), 0.5, None))
+                out.append(ArmSummary(s.name, int(arm[P.N]), int(arm[P.FAILS]), 0.0, (0.0, 0.0), 0.5, None))
                 continue
             post = self.arm_posterior(ctx, s)
-            out.append(ArmSummary(s.name, int(arm[3]), int(arm[4]), post.mu, post.interval(),
+            out.append(ArmSummary(s.name, int(arm[P.N]), int(arm[P.FAILS]), post.mu, post.interval(),
                                   post.prob_below(0.0), self.suspension(ctx, s.name)))
         return out
 
     def contexts(self) -> list[str]:
         tc, _ = self._tc_chain()
         return sorted(tc["arms"]) if tc else []
+
+    # -- queries: named views of the statistics for code outside the model ----------------
+    # (`simpulse.model.schema`; commands and tests read the state through these, never by
+    # indexing an arm or spelling a record key)
+    def arm(self, ctx: str, strategy: str, *, toolchain: str | None = None):
+        """`strategy`'s own statistics in `ctx` under this toolchain (or `toolchain`), zero
+        when it has none: an `ArmStats`."""
+        from simpulse.model.schema import ArmStats
+        tc = self.stats["toolchains"].get(toolchain or self.toolchain)
+        return ArmStats.of(tc["arms"].get(ctx, {}).get(strategy) if tc else None)
+
+    def strategy_totals(self, strategy: str):
+        """`strategy`'s statistics summed over every context of this toolchain: an `ArmStats`."""
+        from simpulse.model.schema import ArmStats
+        tc = self.stats["toolchains"].get(self.toolchain)
+        return ArmStats.of(tc["glob"].get(strategy) if tc else None)
+
+    def pulls_by_strategy(self, *, toolchain: str | None = None) -> dict[str, int]:
+        """Compiles per strategy under this toolchain (or `toolchain`), summed over contexts."""
+        from simpulse.model.schema import ArmStats
+        tc = self.stats["toolchains"].get(toolchain or self.toolchain) or {}
+        out: dict[str, int] = {}
+        for arms in tc.get("arms", {}).values():
+            for name, a in arms.items():
+                out[name] = out.get(name, 0) + ArmStats.of(a).pulls
+        return out
+
+    def module(self, module: str, *, toolchain: str | None = None):
+        """What is known of `module` under this toolchain (or `toolchain`): a `ModuleView`, or
+        None if it was never compiled under it."""
+        from simpulse.model.schema import ModuleView
+        tc = self.stats["toolchains"].get(toolchain or self.toolchain)
+        rec = module_record(tc, module) if tc else None
+        return ModuleView.of(module, rec) if rec is not None else None
+
+    def toolchain_view(self, githash: str | None = None):
+        """A toolchain's statistics in outline (`ToolchainView`), None if it has none."""
+        from simpulse.model.schema import ToolchainView
+        name = githash or self.toolchain
+        tc = self.stats["toolchains"].get(name)
+        return ToolchainView.of(name, tc) if tc is not None else None
+
+    def toolchains(self) -> list[str]:
+        """The toolchains the state holds statistics for, oldest first (the newest last)."""
+        return list(self.stats["order"])
+
+    def earlier_toolchain(self) -> str | None:
+        """The newest toolchain other than this one: what a toolchain change carries over."""
+        return next((n for n in reversed(self.stats["order"]) if n != self.toolchain), None)
+
+    def counters(self) -> dict:
+        """The state's counters since the last `stats --zero` (a copy): compiles, explore,
+        strategy_failed, module_failed, slower, faster, seconds, … (docs/state-format.md)."""
+        return dict(self.stats["counters"])
+
+    def classify(self, module: str, source: bytes | str | None, path: str | None = None) -> tuple[str, dict, str]:
+        """(context, features, source hash) of the module, as `choose` classifies it: an
+        unchanged source keeps the context it was compiled in."""
+        return self._classify(self.stats["toolchains"].get(self.toolchain), module, source, path)
+
+    def has_imports(self) -> bool:
+        """Whether any toolchain's statistics hold evidence imported from another project."""
+        return any(tc.get("imp") for tc in self.stats["toolchains"].values())
 
     # -- the API ------------------------------------------------------------------------
     def choose(self, *, module: str, source: bytes | str | None = None, path: str | None = None,
@@ -359,7 +422,7 @@ class Learner(DecisionRules):
         if context is None:
             context, features, source_hash = self._classify(tc, module, source, path)
         features = features or {}
-        ctx_pulls = sum(int(a[3]) for a in (tc["arms"].get(context, {}).values() if tc else []))
+        ctx_pulls = sum(int(a[P.N]) for a in (tc["arms"].get(context, {}).values() if tc else []))
         joint, own, p_import, import_bf = self.models(context)
         with_import = joint
         if own is not None and p_import < IMPORT_EVEN:
@@ -388,7 +451,7 @@ class Learner(DecisionRules):
         posts: dict[str, P.Posterior] = {}
         for s in candidates:
             arm = tc["arms"].get(context, {}).get(s.name) if tc else None
-            pulls = (int(arm[5]) if arm else 0, int(arm[3]) if arm else 0)
+            pulls = (int(arm[P.WINS]) if arm else 0, int(arm[P.N]) if arm else 0)
             if s.is_baseline:
                 views.append(ArmView(s.name, None, *pulls))
                 continue
@@ -420,7 +483,7 @@ class Learner(DecisionRules):
             lo, hi = post.interval()
             speed, ci = math.exp(-post.mu), (math.exp(-hi), math.exp(-lo))
         if not reason:
-            n = int(tc["arms"].get(context, {}).get(chosen.name, [0, 0, 0, 0])[3]) if tc else 0
+            n = int(tc["arms"].get(context, {}).get(chosen.name, P.new_arm())[P.N]) if tc else 0
             prior = "shared prior from other contexts" if n < 3 else f"{n} compiles in this context"
             reason = (f"{'exploring' if explore else 'exploiting'} ({self.policy_name}); {prior}")
             if own is not None:

@@ -253,7 +253,6 @@ def test_a_new_toolchain_starts_from_the_earlier_ones_levels(project, tmp_path):
     """After a Lean upgrade (another githash), Lake rebuilds every module; simpulse keeps the new
     toolchain's statistics apart, and each module's level under the earlier toolchain becomes
     the prior of its new one (docs/learning.md, "Toolchains")."""
-    from simpulse.learner import module_record
     from simpulse.simulated.toolchain import install
     p = project.simpulse("build", "--seed", "1", check=0)
     first = set(project.built(p.stdout))
@@ -263,12 +262,12 @@ def test_a_new_toolchain_starts_from_the_earlier_ones_levels(project, tmp_path):
     assert "Build completed successfully" in p.stdout
     assert set(project.built(p.stdout)) == first            # everything again, under the new toolchain
     from simpulse.commands._common import learner
-    stats = learner(project.state).stats
-    old_hash, new_hash = stats["order"]
-    assert new_hash == "f" * 40 and old_hash != new_hash
-    old, new = stats["toolchains"][old_hash], stats["toolchains"][new_hash]
-    carried = [module_record(new, m) for m in first]
-    assert all(r is not None and abs(r["o"] - _level_of(old, m)) < 1e-4 for r, m in zip(carried, first))
+    lrn = learner(project.state)
+    old_hash, new_hash = lrn.toolchains()
+    assert new_hash == "f" * 40 and old_hash != new_hash and lrn.earlier_toolchain() == old_hash
+    old = lrn.stats["toolchains"][old_hash]
+    carried = [lrn.module(m, toolchain=new_hash) for m in first]
+    assert all(r is not None and abs(r.carried_level - _level_of(old, m)) < 1e-4 for r, m in zip(carried, first))
 
 
 def _level_of(tc, module):

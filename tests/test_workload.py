@@ -387,15 +387,13 @@ def test_toolchain_change_runs_the_learner_under_an_earlier_toolchain_first():
     assert len(set(round(r, 6) for r in ratios)) == 40 and -0.2 < sum(ratios) / 40 < 0.0
     lrn = _agent_of_run(bench, 3, "thompson", [100], n_modules=40, toolchain_change="same",
                         earlier_compiles=300).learner
-    assert lrn.toolchain == "unknown" and lrn.stats["order"] == ["earlier-toolchain", "unknown"]
-    tcs = lrn.stats["toolchains"]
-    assert sum(int(a[3]) for by in tcs["earlier-toolchain"]["arms"].values() for a in by.values()) > 0
-    assert lrn.stats["counters"]["compiles"] == 400
+    assert lrn.toolchain == "unknown" and lrn.toolchains() == ["earlier-toolchain", "unknown"]
+    assert sum(lrn.pulls_by_strategy(toolchain="earlier-toolchain").values()) > 0
+    assert lrn.counters()["compiles"] == 400
     # modules compiled under both toolchains carry their earlier level
-    from simpulse.learner import module_record
-    names = list(tcs["unknown"]["modules"])
-    assert names and all(module_record(tcs["earlier-toolchain"], n) is not None for n in names)
-    assert all("o" in module_record(tcs["unknown"], n) for n in names)
+    names = list(lrn.stats["toolchains"]["unknown"]["modules"])
+    assert names and all(lrn.module(n, toolchain="earlier-toolchain") is not None for n in names)
+    assert all(lrn.module(n).carried_level is not None for n in names)
     with pytest.raises(SystemExit):
         bench.run_one(3, "known-levels", [50], n_modules=20, toolchain_change="same")
     with pytest.raises(SystemExit):

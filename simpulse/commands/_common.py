@@ -62,7 +62,7 @@ def learner(sdir: Path | None, *, toolchain: str | None = None, create: bool = F
         raise SimpulseError(str(e)) from None
     lrn = Learner(None, store=store, **kw)
     if toolchain is None:
-        order = lrn.stats["order"]
+        order = lrn.toolchains()
         toolchain = order[-1] if order else "unknown"
     lrn.toolchain = toolchain
     return lrn

@@ -345,26 +345,16 @@ def _counters(sdir: Path, githash: str) -> dict | None:
         from simpulse.learner import Learner
         from simpulse.store.store import Store
         lrn = Learner(None, store=Store(sdir, create=False), toolchain=githash)
-        return dict(lrn.stats["counters"], by_strategy=_pulls(lrn, githash),
+        return dict(lrn.counters(), by_strategy=lrn.pulls_by_strategy(toolchain=githash),
                     hiding=_applied(lrn, githash, only=lambda s: s.changes_diagnostics))
     except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
         return None
 
 
-def _pulls(lrn, githash: str) -> dict[str, int]:
-    """Compiles per strategy under this toolchain, so far (summed over contexts)."""
-    out: dict[str, int] = {}
-    tc = lrn.stats["toolchains"].get(githash, {})
-    for arms in tc.get("arms", {}).values():
-        for name, a in arms.items():
-            out[name] = out.get(name, 0) + int(a[3])
-    return out
-
-
 def _applied(lrn, githash: str, only=None) -> int:
     """Compiles run with a strategy (those `only` accepts) under this toolchain, so far."""
     known = lrn.catalogue.all
-    return sum(n for name, n in _pulls(lrn, githash).items()
+    return sum(n for name, n in lrn.pulls_by_strategy(toolchain=githash).items()
                if name != "baseline" and (only is None or (name in known and only(known[name]))))
 
 

@@ -32,7 +32,7 @@ def export(
     origin = exchange.state_origin(sdir) if sdir.is_dir() else None
     doc = exchange.build_export(lrn.stats, lrn.catalogue, include_paths=include_paths,
                                 include_imported=include_imported, origin=origin)
-    imports = any(tc.get("imp") for tc in lrn.stats.get("toolchains", {}).values())
+    imports = lrn.has_imports()
     size = exchange.write_export(doc, out)
     tcs = doc["toolchains"]
     info = {

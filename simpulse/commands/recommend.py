@@ -22,21 +22,15 @@ def prior_sources(lrn, ctx: str, strategy) -> dict:
     """Where the posterior of (ctx, strategy) gets its evidence: own pulls in the context, the
     other contexts (shared prior), an earlier toolchain (discounted prior), the built-in prior."""
     from simpulse import learner as L
-    tc, prev = lrn._tc_chain()
-    arm = tc["arms"].get(ctx, {}).get(strategy.name) if tc else None
-    glob = tc["glob"].get(strategy.name) if tc else None
-    own_pulls = int(arm[3]) if arm else 0
-    own_weight = float(arm[0]) if arm else 0.0
-    others = max(0.0, float(glob[0]) - own_weight) if glob else 0.0
+    own = lrn.arm(ctx, strategy.name)
+    own_pulls, own_weight = own.pulls, own.weight
+    others = max(0.0, lrn.strategy_totals(strategy.name).weight - own_weight)
     prev_name, prev_weight = None, 0.0
-    earlier = lrn.earlier_evidence(ctx, strategy, prev)
+    earlier = lrn.earlier_evidence(ctx, strategy)
     if earlier is not None:
         prev_weight = min(earlier[1] * L.TOOLCHAIN_DISCOUNT, L.TOOLCHAIN_CAP)
         if prev_weight > 0:
-            for name in reversed(lrn.stats["order"]):
-                if name != lrn.toolchain:
-                    prev_name = name
-                    break
+            prev_name = lrn.earlier_toolchain()
     shared = min(others, L.SHARE_KAPPA)
     if strategy.is_baseline:
         main = "baseline is the reference (no effect by definition)"
@@ -88,8 +82,8 @@ def recommend(
     else:
         data = exploit_decision(lrn, mf)
     data["sampled"] = explore
-    tc = lrn.stats["toolchains"].get(lrn.toolchain) or {}
-    simulated = bool(tc.get("simulated"))
+    view = lrn.toolchain_view()
+    simulated = bool(view and view.simulated)
     ctx = data["context"]
     data.update({
         "file": mf.rel, "state_dir": str(sdir) if sdir else None, "simulated": simulated,

@@ -36,14 +36,13 @@ def parse_seconds(raw: str, what: str) -> float:
 
 
 def _posterior(lrn, ctx: str, strategy) -> dict:
-    tc = lrn.stats["toolchains"].get(lrn.toolchain)
-    arm = (tc["arms"].get(ctx, {}).get(strategy.name) if tc else None) or [0, 0, 0, 0, 0, 0]
+    arm = lrn.arm(ctx, strategy.name)
     if strategy.is_baseline:
-        return {"speedup": 1.0, "ci": [1.0, 1.0], "prob_better": 0.5, "pulls": int(arm[3]), "weight": float(arm[0])}
+        return {"speedup": 1.0, "ci": [1.0, 1.0], "prob_better": 0.5, "pulls": arm.pulls, "weight": arm.weight}
     post = lrn.arm_posterior(ctx, strategy)
     lo, hi = post.interval()
     return {"speedup": math.exp(-post.mu), "ci": [math.exp(-hi), math.exp(-lo)],
-            "prob_better": post.prob_below(0.0), "pulls": int(arm[3]), "weight": round(float(arm[0]), 6),
+            "prob_better": post.prob_below(0.0), "pulls": arm.pulls, "weight": round(arm.weight, 6),
             "suspended": lrn.suspension(ctx, strategy.name)}
 
 
@@ -98,7 +97,8 @@ def record(
         event["fallback_wall"] = round(base, 6)
     lrn.record_event(event)
     after = _posterior(lrn, context, strat)
-    simulated = bool((lrn.stats["toolchains"].get(lrn.toolchain) or {}).get("simulated"))
+    view = lrn.toolchain_view()
+    simulated = bool(view and view.simulated)
     data = {"event": event, "speedup": base / wall, "failed": failed, "before": before, "after": after,
             "toolchain": lrn.toolchain, "state_dir": str(sdir), "simulated": simulated}
     if as_json:

@@ -147,10 +147,14 @@ def run_verify(sdir: Path, files: list[Path], everything: bool, strategy_names: 
     strategies = choose_strategies(catalogue_for(cfg, sdir), strategy_names)
     tc = find_toolchain(ws, cache=sdir / "toolchain.json")
     lrn = learner(sdir, toolchain=tc.githash)
+    # the classification cache is an optimisation only: statistics that do not load
+    # classify from scratch
     try:
-        tc_stats = lrn._tc_chain()[0]
-    except Exception:  # noqa: BLE001 - the classification cache is an optimisation only
-        tc_stats = None
+        lrn.toolchains()
+        classify = lrn.classify
+    except Exception:  # noqa: BLE001
+        def classify(module, source, path):
+            return Learner._classify(None, module, source, path)
 
     modules, skipped = [], []
     todo = []
@@ -177,7 +181,7 @@ def run_verify(sdir: Path, files: list[Path], everything: bool, strategy_names: 
         for module, inv, src, path in todo:
             with open(src, "rb") as f:
                 source = f.read()
-            context, _features, source_hash = Learner._classify(tc_stats, module, source, path)
+            context, _features, source_hash = classify(module, source, path)
             source_hash = source_hash or _sha1(source)
             if progress:
                 progress.module(module, context, 2 + len(strategies))

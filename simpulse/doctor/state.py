@@ -71,7 +71,7 @@ def loads(sdir: Path | None) -> Check:
         from simpulse.store.store import Store
         store = Store(sdir, create=False)
         lrn = Learner(None, store=store)
-        compiles = int(lrn.stats["counters"].get("compiles", 0))
+        compiles = int(lrn.counters().get("compiles", 0))
         problems = list(store.problems)
     except Exception as e:  # noqa: BLE001 - whatever goes wrong is what this check reports
         return fail(cid, SECTION, title, f"{sdir} does not load: {type(e).__name__}: {e}",

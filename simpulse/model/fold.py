@@ -105,8 +105,8 @@ def fold(stats: dict, ev: dict) -> dict:
             counters["strategy_failed"] += 1
             counters["fallback_seconds"] += fb
             counters["seconds"] += wall + fb
-        arm[4] += 1
-        glob[4] += 1
+        arm[P.FAILS] += 1
+        glob[P.FAILS] += 1
         mod = module_record(tc, module) or {"s": {}, "c": {}}
         carry_level(stats, toolchain, module, mod)
         # Lean is deterministic: the failure stands for this version of the source (under this
@@ -156,12 +156,12 @@ def fold(stats: dict, ev: dict) -> dict:
     _put_module(tc, module, mod)
     if _refresh_predictions(tc, ctx, mod.get("x")):
         memo.clear()               # δ̂ may have moved with the block
-    arm[3] += 1
-    glob[3] += 1
+    arm[P.N] += 1
+    glob[P.N] += 1
     if r is not None:
         if r < 0:
-            arm[5] += 1
-            glob[5] += 1
+            arm[P.WINS] += 1
+            glob[P.WINS] += 1
         _push_recent(recent, r, idx)
     if level is not None:
         est_base = math.exp(level)

@@ -26,6 +26,7 @@ from simpulse.model.tunables import (
     TOOLCHAIN_DISCOUNT,
 )
 from simpulse.policy import joint as J
+from simpulse.policy import posterior as P
 from simpulse.policy.policies import ArmView, greedy
 from simpulse.strategy.catalogue import BASELINE, Strategy
 
@@ -92,10 +93,10 @@ class DecisionRules:
             # the rate is pooled over the strategies that break the same proofs; the cost of a
             # failure stays the strategy's own once it has one
             gf = sum(fails.get(o, (0, 0.0))[0] for o in group)
-            gn = sum(arms[o][3] for o in group if o in arms)
+            gn = sum(arms[o][P.N] for o in group if o in arms)
             a0, b0 = BREAK_PRIOR if s.may_break else SAFE_BREAK_PRIOR
             a, b = a0 + gf, b0 + max(0, gn - gf)
-            old_n = max(old_f, sum(prev_arms[o][3] for o in group if o in prev_arms))
+            old_n = max(old_f, sum(prev_arms[o][P.N] for o in group if o in prev_arms))
             if old_n > 0:
                 w = min(TOOLCHAIN_DISCOUNT, TOOLCHAIN_CAP / old_n)
                 a, b = a + w * old_f, b + w * (old_n - old_f)
@@ -130,8 +131,8 @@ class DecisionRules:
         # never ran here is suspended by the others' failures
         group = self.breaking_group(strategy)
         if any(g in arms for g in group):
-            n = sum(arms[g][3] for g in group if g in arms)
-            fails = sum(arms[g][4] for g in group if g in arms)
+            n = sum(arms[g][P.N] for g in group if g in arms)
+            fails = sum(arms[g][P.FAILS] for g in group if g in arms)
             if fails >= 2 and prob_rate_above(int(round(fails)), int(round(n)), BREAKING[0]) >= BREAKING[1]:
                 ran = max((r[-1][1] for g in group if (r := tc["recent"].get(ctx, {}).get(g))), default=0)
                 left = COOLDOWN * 2 ** min(int(round(fails)), BREAKING_LAPSE) - (ctx_n - ran)

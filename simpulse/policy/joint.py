@@ -130,13 +130,13 @@ def from_arms(arms: dict) -> dict:
     export files) enters the joint model."""
     block = new_block()
     for name, arm in arms.items():
-        if name == "baseline" or not arm or arm[0] <= 0:
+        if name == "baseline" or not arm or arm[P.W] <= 0:
             continue
         i = _index(block, name)
-        block["M"][i][i] += arm[0]
-        block["b"][i] += arm[1]
-        block["q"] += arm[2]
-        block["d"] += arm[3]
+        block["M"][i][i] += arm[P.W]
+        block["b"][i] += arm[P.S1]
+        block["q"] += arm[P.S2]
+        block["d"] += arm[P.N]
     return block
 
 

@@ -24,23 +24,28 @@ BETA0 = 0.02
 Z95 = 1.959963984540054
 
 
+# An arm's fields, by position (the layout the statistics store; `simpulse.model.schema.ArmStats`
+# names them for code outside the model)
+W, S1, S2, N, FAILS, WINS = range(6)
+
+
 def new_arm() -> list:
     return [0.0, 0.0, 0.0, 0, 0, 0]
 
 
 def add(arm: list, r: float, w: float = 1.0) -> None:
-    arm[0] += w
-    arm[1] += w * r
-    arm[2] += w * r * r
-    arm[3] += 1
+    arm[W] += w
+    arm[S1] += w * r
+    arm[S2] += w * r * r
+    arm[N] += 1
     if r < 0:
-        arm[5] += 1
+        arm[WINS] += 1
 
 
 def merged(a: list, b: list, scale: float = 1.0) -> list:
     """a + scale·b: the evidence of b discounted by `scale` (counts stay raw)."""
-    return [a[0] + scale * b[0], a[1] + scale * b[1], a[2] + scale * b[2],
-            a[3] + b[3], a[4] + b[4], a[5] + b[5]]
+    return [a[W] + scale * b[W], a[S1] + scale * b[S1], a[S2] + scale * b[S2],
+            a[N] + b[N], a[FAILS] + b[FAILS], a[WINS] + b[WINS]]
 
 
 class Posterior(Record):
@@ -78,12 +83,12 @@ class Posterior(Record):
 
 def posterior(arm: list, prior_mu: float = 0.0, prior_kappa: float = 1.0,
               alpha0: float = ALPHA0, beta0: float = BETA0) -> Posterior:
-    W, S1, S2 = arm[0], arm[1], arm[2]
-    kappa = prior_kappa + W
-    mu = (prior_kappa * prior_mu + S1) / kappa
-    alpha = alpha0 + W / 2.0
-    beta = beta0 + 0.5 * max(0.0, S2 + prior_kappa * prior_mu * prior_mu - kappa * mu * mu)
-    return Posterior(mu, kappa, alpha, beta, int(arm[3]))
+    w, s1, s2 = arm[W], arm[S1], arm[S2]
+    kappa = prior_kappa + w
+    mu = (prior_kappa * prior_mu + s1) / kappa
+    alpha = alpha0 + w / 2.0
+    beta = beta0 + 0.5 * max(0.0, s2 + prior_kappa * prior_mu * prior_mu - kappa * mu * mu)
+    return Posterior(mu, kappa, alpha, beta, int(arm[N]))
 
 
 def t_quantile_from_z(z: float, dof: float) -> float:
