@@ -6,6 +6,13 @@ directly (same parser, same output as `json.loads` / compact `json.dumps`). Anyt
 not cover (an indent, sorting keys, a platform without `_json`) goes to the real `json`.
 """
 
+from __future__ import annotations
+
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any, Callable, IO
+
+_make_scanner: Any
 try:
     from _json import encode_basestring_ascii as _ascii
     from _json import make_encoder as _make_encoder
@@ -24,17 +31,17 @@ class _Context:
     parse_float = float
     parse_int = int
     parse_constant = _CONSTANTS.__getitem__
-    memo: dict = {}
+    memo: dict[str, str] = {}
 
 
-_scan = _make_scanner(_Context()) if _make_scanner is not None else None
+_scan: Callable[[str, int], tuple[Any, int]] | None = _make_scanner(_Context()) if _make_scanner is not None else None
 
 
-def _default(o):
+def _default(o: object) -> Any:
     raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
-def loads(s):
+def loads(s: str | bytes | bytearray) -> Any:
     if _scan is None:
         import json
         return json.loads(s)
@@ -59,7 +66,8 @@ def loads(s):
     return obj
 
 
-def dumps(obj, *, separators=(", ", ": "), indent=None, sort_keys=False, ensure_ascii=True):
+def dumps(obj: Any, *, separators: tuple[str, str] = (", ", ": "), indent: int | str | None = None,
+          sort_keys: bool = False, ensure_ascii: bool = True) -> str:
     if _scan is None or indent is not None or sort_keys or not ensure_ascii:
         import json
         return json.dumps(obj, separators=separators, indent=indent, sort_keys=sort_keys,
@@ -69,9 +77,9 @@ def dumps(obj, *, separators=(", ", ": "), indent=None, sort_keys=False, ensure_
     return "".join(enc(obj, 0))
 
 
-def load(f):
+def load(f: IO[str]) -> Any:
     return loads(f.read())
 
 
-def dump(obj, f, **kw):
+def dump(obj: Any, f: IO[str], **kw: Any) -> None:
     f.write(dumps(obj, **kw))

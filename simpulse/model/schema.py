@@ -11,6 +11,8 @@ Standard library only; not imported by the shim (the query methods import it whe
 
 from __future__ import annotations
 
+from typing import Any
+
 from simpulse._record import Record
 from simpulse.policy.posterior import FAILS, N, S1, S2, W, WINS
 
@@ -24,9 +26,15 @@ class ArmStats(Record):
 
     __slots__ = ("weight", "total", "squares", "pulls", "fails", "wins")
     _frozen = True
+    weight: float
+    total: float
+    squares: float
+    pulls: int
+    fails: int
+    wins: int
 
     @classmethod
-    def of(cls, arm: list | None) -> ArmStats:
+    def of(cls, arm: list[float] | None) -> ArmStats:
         if not arm:
             return cls(0.0, 0.0, 0.0, 0, 0, 0)
         return cls(float(arm[W]), float(arm[S1]), float(arm[S2]), int(arm[N]), int(arm[FAILS]), int(arm[WINS]))
@@ -49,9 +57,16 @@ class ModuleView(Record):
 
     __slots__ = ("module", "context", "source_hash", "observations", "failed", "carried_level", "features")
     _frozen = True
+    module: str
+    context: str | None
+    source_hash: str | None
+    observations: dict[str, tuple[int, float]]
+    failed: dict[str, str]
+    carried_level: float | None
+    features: list[float] | None
 
     @classmethod
-    def of(cls, module: str, rec: dict) -> ModuleView:
+    def of(cls, module: str, rec: dict[str, Any]) -> ModuleView:
         obs = {str(k): (int(e[0]), float(e[1])) for k, e in (rec.get("s") or {}).items()}
         o = rec.get("o")
         x = rec.get("x")
@@ -72,9 +87,18 @@ class ToolchainView(Record):
     __slots__ = ("githash", "simulated", "first", "last", "contexts", "modules", "compiles",
                  "explored", "imported")
     _frozen = True
+    githash: str
+    simulated: bool
+    first: float | None
+    last: float | None
+    contexts: list[str]
+    modules: int
+    compiles: int
+    explored: int
+    imported: bool
 
     @classmethod
-    def of(cls, githash: str, tc: dict) -> ToolchainView:
+    def of(cls, githash: str, tc: dict[str, Any]) -> ToolchainView:
         explore = tc.get("explore") or [0, 0]
         return cls(githash, bool(tc.get("simulated")), tc.get("first"), tc.get("last"),
                    sorted(tc.get("arms", {})), len(tc.get("modules", {})), int(explore[1]),

@@ -18,6 +18,12 @@ import math
 
 from simpulse._record import Record
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    import random
+
+Arm = list[float]            # [W, S1, S2, n, fails, wins]: the counts are whole numbers
+
 # Prior on the noise of log compile times: σ² ~ IG(α0, β0), E[σ²] = β0/(α0−1) = 0.02 (σ ≈ 0.14).
 ALPHA0 = 2.0
 BETA0 = 0.02
@@ -29,11 +35,11 @@ Z95 = 1.959963984540054
 W, S1, S2, N, FAILS, WINS = range(6)
 
 
-def new_arm() -> list:
+def new_arm() -> Arm:
     return [0.0, 0.0, 0.0, 0, 0, 0]
 
 
-def add(arm: list, r: float, w: float = 1.0) -> None:
+def add(arm: Arm, r: float, w: float = 1.0) -> None:
     arm[W] += w
     arm[S1] += w * r
     arm[S2] += w * r * r
@@ -42,7 +48,7 @@ def add(arm: list, r: float, w: float = 1.0) -> None:
         arm[WINS] += 1
 
 
-def merged(a: list, b: list, scale: float = 1.0) -> list:
+def merged(a: Arm, b: Arm, scale: float = 1.0) -> Arm:
     """a + scale·b: the evidence of b discounted by `scale` (counts stay raw)."""
     return [a[W] + scale * b[W], a[S1] + scale * b[S1], a[S2] + scale * b[S2],
             a[N] + b[N], a[FAILS] + b[FAILS], a[WINS] + b[WINS]]
@@ -53,6 +59,11 @@ class Posterior(Record):
     # behind mu; alpha, beta: inverse-gamma noise posterior; n: raw observations (no prior).
     __slots__ = ("mu", "kappa", "alpha", "beta", "n")
     _frozen = True
+    mu: float
+    kappa: float
+    alpha: float
+    beta: float
+    n: int
 
     @property
     def dof(self) -> float:
@@ -76,12 +87,12 @@ class Posterior(Record):
         """P(effect < x): the probability the strategy beats the baseline when x = 0."""
         return t_cdf((x - self.mu) / self.scale, self.dof)
 
-    def sample(self, rng, inflate: float = 1.0) -> float:
+    def sample(self, rng: random.Random, inflate: float = 1.0) -> float:
         sigma2 = self.beta / rng.gammavariate(self.alpha, 1.0)
         return rng.gauss(self.mu, math.sqrt(inflate * sigma2 / self.kappa))
 
 
-def posterior(arm: list, prior_mu: float = 0.0, prior_kappa: float = 1.0,
+def posterior(arm: Arm, prior_mu: float = 0.0, prior_kappa: float = 1.0,
               alpha0: float = ALPHA0, beta0: float = BETA0) -> Posterior:
     w, s1, s2 = arm[W], arm[S1], arm[S2]
     kappa = prior_kappa + w

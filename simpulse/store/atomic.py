@@ -24,7 +24,7 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[k:]
 
 
-def write_atomic(path, data: bytes, *, mode: int = 0o600, fsync: bool = False, tmp: str | None = None) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600, fsync: bool = False, tmp: str | None = None) -> None:
     """Replace `path` with `data` in one rename. `mode`: the new file's permissions (0600: every
     file of the state directory); `tmp`: the temporary file's name (default: beside `path`)."""
     path = os.fspath(path)
