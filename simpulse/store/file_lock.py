@@ -19,12 +19,18 @@ The lock file is created ``0600`` (opened with ``O_NOFOLLOW``: a symlink is refu
 (removing it would let two processes lock two different inodes under the same name).
 """
 
+from __future__ import annotations
+
 import errno
 import fcntl
 import os
 import time
 
 from simpulse.store.safe_open import open_fd
+
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LockTimeout", "FileLock", "lock", "try_lock"]
 
@@ -38,7 +44,8 @@ class FileLock:
 
     __slots__ = ("path", "shared", "blocking", "timeout", "fd")
 
-    def __init__(self, path, *, shared=False, blocking=True, timeout=None):
+    def __init__(self, path: str | os.PathLike[str], *, shared: bool = False, blocking: bool = True,
+                 timeout: float | None = None) -> None:
         self.path = os.fspath(path)
         self.shared = shared
         self.blocking = blocking
@@ -46,10 +53,10 @@ class FileLock:
         self.fd = -1
 
     @property
-    def held(self):
+    def held(self) -> bool:
         return self.fd >= 0
 
-    def acquire(self):
+    def acquire(self) -> bool:
         """Take the lock. Returns True; False only when ``blocking=False`` and it is busy.
 
         Raises ``LockTimeout`` when ``timeout`` expires, ``OSError`` when the lock file cannot
@@ -68,39 +75,38 @@ class FileLock:
                 if not self.blocking:
                     os.close(fd)
                     return False
-                _wait_flock(fd, mode, self.timeout, self.path)
+                _wait_flock(fd, mode, self.timeout or 0.0, self.path)
         except BaseException:
             os.close(fd)
             raise
         self.fd = fd
         return True
 
-    def release(self):
+    def release(self) -> None:
         fd, self.fd = self.fd, -1
         if fd >= 0:
             os.close(fd)  # closing the only descriptor releases the flock
 
-    def __enter__(self):
+    def __enter__(self) -> FileLock:
         if self.fd < 0 and not self.acquire():
             raise LockTimeout(f"lock {self.path} is busy")
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: Any) -> None:
         self.release()
-        return False
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.release()
         except Exception:  # noqa: BLE001 - releasing in a destructor must never raise
             pass
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         kind = "shared" if self.shared else "exclusive"
         return f"<FileLock {kind} {self.path} {'held' if self.held else 'free'}>"
 
 
-def _try_flock(fd, mode):
+def _try_flock(fd: int, mode: int) -> bool:
     try:
         fcntl.flock(fd, mode | fcntl.LOCK_NB)
         return True
@@ -110,7 +116,7 @@ def _try_flock(fd, mode):
         raise
 
 
-def _wait_flock(fd, mode, timeout, path):
+def _wait_flock(fd: int, mode: int, timeout: float, path: str) -> None:
     deadline = time.monotonic() + max(0.0, float(timeout))
     delay = 0.0005
     while True:
@@ -127,7 +133,8 @@ def _wait_flock(fd, mode, timeout, path):
             return
 
 
-def lock(path, *, shared=False, blocking=True, timeout=None):
+def lock(path: str | os.PathLike[str], *, shared: bool = False, blocking: bool = True,
+         timeout: float | None = None) -> FileLock:
     """Context manager: hold an exclusive (or ``shared``) flock on ``path`` for the block.
 
     ``blocking=False`` (or ``timeout=0``) and ``timeout=seconds`` raise ``LockTimeout`` when
@@ -138,7 +145,7 @@ def lock(path, *, shared=False, blocking=True, timeout=None):
     return FileLock(path, shared=shared, blocking=True, timeout=timeout)
 
 
-def try_lock(path, *, shared=False):
+def try_lock(path: str | os.PathLike[str], *, shared: bool = False) -> FileLock | None:
     """Take the lock without waiting: a held ``FileLock`` (use it in ``with``), or None if busy."""
     fl = FileLock(path, shared=shared, blocking=False)
     return fl if fl.acquire() else None

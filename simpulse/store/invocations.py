@@ -25,6 +25,14 @@ import time
 
 from simpulse import _fastjson as json
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any
+
+    PathArg = str | os.PathLike[str]
+
+Record = dict[str, "Any"]     # one invocation record (the module docstring shows its fields)
+
 __all__ = ["VERSION", "DIR_NAME", "remember", "load", "load_all", "file_name"]
 
 VERSION = 1
@@ -63,7 +71,8 @@ def make_private_dir(path: str) -> None:
         os.chmod(path, 0o700)
 
 
-def remember(state_dir, module: str, *, argv, cwd, lean_path, source_path, source_hash, toolchain) -> str:
+def remember(state_dir: PathArg, module: str, *, argv: list[str], cwd: PathArg | None, lean_path: PathArg | None,
+             source_path: PathArg | None, source_hash: str | None, toolchain: str | None) -> str:
     """Record how `module` was compiled; returns the record's path. Raises OSError/TypeError on
     failure: the caller (the shim) wraps it in a try."""
     d = os.path.join(os.fspath(state_dir), DIR_NAME)
@@ -78,13 +87,13 @@ def remember(state_dir, module: str, *, argv, cwd, lean_path, source_path, sourc
     return path
 
 
-def _valid(rec) -> bool:
+def _valid(rec: object) -> bool:
     return (type(rec) is dict and rec.get("version") == VERSION and isinstance(rec.get("module"), str)
             and isinstance(rec.get("argv"), list) and all(isinstance(a, str) for a in rec["argv"])
             and isinstance(rec.get("cwd"), str))
 
 
-def _read(path: str):
+def _read(path: str) -> Record | None:
     from simpulse.store.safe_open import StoreError, read_file
     try:
         rec = json.loads(read_file(path))
@@ -93,20 +102,20 @@ def _read(path: str):
     return rec if _valid(rec) else None
 
 
-def load(state_dir, module: str) -> dict | None:
+def load(state_dir: PathArg, module: str) -> Record | None:
     """The record of `module`, or None (missing, unreadable, or not a version-1 record)."""
     rec = _read(os.path.join(os.fspath(state_dir), DIR_NAME, file_name(module)))
     return rec if rec is not None and rec["module"] == module else None
 
 
-def load_all(state_dir) -> dict[str, dict]:
+def load_all(state_dir: PathArg) -> dict[str, Record]:
     """Every readable record, keyed by module name (sorted). Unreadable files are skipped."""
     d = os.path.join(os.fspath(state_dir), DIR_NAME)
     try:
         names = sorted(os.listdir(d))
     except OSError:
         return {}
-    out: dict[str, dict] = {}
+    out: dict[str, Record] = {}
     for name in names:
         if not name.endswith(".json") or ".tmp." in name:
             continue

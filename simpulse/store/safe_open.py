@@ -15,6 +15,8 @@ Both exceptions are ``StoreError`` subclasses (so ``SimpulseError``): the shim f
 them, and ``simpulse build`` catches ``UnsafeStateDir`` to warn once and run plain ``lake build``.
 """
 
+from __future__ import annotations
+
 import errno
 import os
 import stat
@@ -44,11 +46,11 @@ class UnsafeFile(StoreError):
     """A file of the state directory is a symlink, not a regular file, or not the user's own."""
 
 
-def _euid():
+def _euid() -> int | None:
     return os.geteuid() if hasattr(os, "geteuid") else None
 
 
-def open_fd(path, flags, mode=FILE_MODE):
+def open_fd(path: str | os.PathLike[str], flags: int, mode: int = FILE_MODE) -> int:
     """``os.open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode)`` that only ever gives
     a descriptor of a regular file of ours. FileNotFoundError and other OSErrors pass through
     (the callers turn them into their own messages); a symlink, a FIFO, a device, a directory
@@ -80,12 +82,12 @@ def open_fd(path, flags, mode=FILE_MODE):
     return fd
 
 
-def read_file(path) -> bytes:
+def read_file(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a regular file of ours in the state directory (`open_fd`: never through a
     link). Raises OSError / UnsafeFile."""
     fd = open_fd(path, os.O_RDONLY)
     try:
-        chunks = []
+        chunks: list[bytes] = []
         while True:
             b = os.read(fd, 1 << 20)
             if not b:
@@ -95,7 +97,7 @@ def read_file(path) -> bytes:
         os.close(fd)
 
 
-def check_dir(path, create=True):
+def check_dir(path: str | os.PathLike[str], create: bool = True) -> str:
     """Make sure ``path`` is a usable state directory of the current user: create it 0700 (with
     its missing parents 0700), tighten an existing one of ours to 0700, refuse (UnsafeStateDir)
     one owned by someone else or one that is not a directory. A missing directory with
@@ -142,7 +144,7 @@ def check_dir(path, create=True):
     return d
 
 
-def _makedirs(d):
+def _makedirs(d: str) -> None:
     """os.makedirs with every directory it creates 0700 (umask notwithstanding)."""
     parent = os.path.dirname(os.path.abspath(d))
     if parent and parent != d and not os.path.exists(parent):
@@ -154,7 +156,7 @@ def _makedirs(d):
     os.chmod(d, DIR_MODE)
 
 
-def ensure_subdir(path):
+def ensure_subdir(path: str | os.PathLike[str]) -> str:
     """A directory inside the state directory (``segments/``): created 0700, refused if it is a
     symlink or not a directory, tightened to 0700 if it is ours."""
     d = os.fspath(path)

@@ -24,6 +24,12 @@ import time
 
 from simpulse import _fastjson as json
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any
+
+Evidence = dict[str, "Any"]     # {"version": 1, "evidence": {context: {strategy: {"identical", "differs"}}}}
+
 __all__ = ["VERSION", "FILE_NAME", "LOCK_NAME", "KINDS", "MAX_DIFFERS", "read", "observed", "record"]
 
 VERSION = 1
@@ -33,11 +39,11 @@ KINDS = ("messages", "outputs", "verdict")
 MAX_DIFFERS = 50
 
 
-def _empty() -> dict:
+def _empty() -> Evidence:
     return {"version": VERSION, "evidence": {}}
 
 
-def _clean(data) -> dict:
+def _clean(data: object) -> Evidence:
     """`data` with anything malformed dropped: what `read` returns is always well-formed."""
     out = _empty()
     if type(data) is not dict or data.get("version") != VERSION or type(data.get("evidence")) is not dict:
@@ -49,7 +55,7 @@ def _clean(data) -> dict:
             if not isinstance(strat, str) or type(ev) is not dict:
                 continue
             n = ev.get("identical", 0)
-            differs = []
+            differs: list[dict[str, Any]] = []
             for d in ev.get("differs") or ():
                 if type(d) is dict and isinstance(d.get("module"), str) and type(d.get("what")) is list:
                     what = [w for w in d["what"] if w in KINDS]
@@ -60,7 +66,7 @@ def _clean(data) -> dict:
     return out
 
 
-def read(state_dir) -> dict:
+def read(state_dir: str | os.PathLike[str]) -> Evidence:
     """The evidence in `state_dir` (missing or unreadable → empty evidence). Never raises."""
     try:
         from simpulse.store.safe_open import read_file
@@ -69,7 +75,7 @@ def read(state_dir) -> dict:
         return _empty()
 
 
-def observed(evidence: dict, context: str, strategy: str) -> set[str]:
+def observed(evidence: Evidence, context: str, strategy: str) -> set[str]:
     """What `strategy` was seen to change in `context`: the union of ``what`` over its differs."""
     try:
         ev = evidence["evidence"][context][strategy]
@@ -78,8 +84,8 @@ def observed(evidence: dict, context: str, strategy: str) -> set[str]:
         return set()
 
 
-def record(state_dir, context: str, strategy: str, module: str, path, what: list[str], detail,
-           source_hash, toolchain) -> dict:
+def record(state_dir: str | os.PathLike[str], context: str, strategy: str, module: str, path: str | os.PathLike[str] | None,
+           what: list[str], detail: object, source_hash: str | None, toolchain: str | None) -> Evidence:
     """Add one comparison of `module` under `strategy` to the evidence of `context`; returns the
     new evidence. ``what == []`` counts as identical. Raises ValueError on an unknown kind and
     OSError when the state directory cannot be written."""
