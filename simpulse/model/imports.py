@@ -10,7 +10,13 @@ from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.model.records import _arm, _block, _tc
 
-def own_table(table: dict, imported: dict | None) -> dict:
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any
+
+    from simpulse.model.records import Arm, Block, Event, Stats, Table, Toolchain
+
+def own_table(table: Table, imported: Table | None) -> Table:
     """A table of arms (strategy → arm) without the imported share `imported` (same shape; kept
     apart in ``tc["imp"]`` by `_fold_import`): the project's own compiles."""
     if not imported:
@@ -22,17 +28,17 @@ def own_table(table: dict, imported: dict | None) -> dict:
     return out
 
 
-def own_arms(tc: dict, ctx: str) -> dict:
+def own_arms(tc: Toolchain, ctx: str) -> Table:
     """The context's per-strategy arms without what imports brought into them."""
     return own_table(tc["arms"].get(ctx, {}), (tc.get("imp") or {}).get("arms", {}).get(ctx))
 
 
-def own_glob(tc: dict) -> dict:
+def own_glob(tc: Toolchain) -> Table:
     """The global arms (every context pooled) without what imports brought into them."""
     return own_table(tc.get("glob", {}), (tc.get("imp") or {}).get("glob"))
 
 
-def without_import(block: dict, tc: dict, ctx: str) -> tuple[dict, dict]:
+def without_import(block: Block, tc: Toolchain, ctx: str) -> tuple[Block, Table]:
     """The context's evidence without what imports brought into it: (`block` − the imported
     block, `own_arms`). `block` is the context's block with β already integrated out
     (`J.without_features`): imports carry strategies only, so subtracting them commutes with
@@ -45,7 +51,7 @@ def without_import(block: dict, tc: dict, ctx: str) -> tuple[dict, dict]:
     return own, own_arms(tc, ctx)
 
 
-def import_odds(with_import: J.Joint, own: J.Joint, imported: J.Joint, prior: dict) -> float:
+def import_odds(with_import: J.Joint, own: J.Joint, imported: J.Joint, prior: dict[str, tuple[float, float]]) -> float:
     """log Bayes factor of "the import describes this context" (H1: the strategies' prior is
     the catalogue's plus the imported evidence) against "it does not" (H0: the catalogue's
     prior alone), on the project's own evidence, levels' regression integrated out.
@@ -60,10 +66,11 @@ def import_odds(with_import: J.Joint, own: J.Joint, imported: J.Joint, prior: di
     ld_cat = sum(math.log(k0) for _, k0 in (prior[n] for n in own.names))
     f_cat = sum(k0 * mu0 * mu0 for mu0, k0 in (prior[n] for n in own.names))
     sigma2 = own.beta / max(own.alpha - 1.0, 1e-3)
-    return 0.5 * ((ldp - ld1) - (ld_cat - ld0)) + ((f1 - fp) - (f0 - f_cat)) / (2.0 * sigma2)
+    odds: float = 0.5 * ((ldp - ld1) - (ld_cat - ld0)) + ((f1 - fp) - (f0 - f_cat)) / (2.0 * sigma2)
+    return odds
 
 
-def _fold_import(stats: dict, ev: dict) -> None:
+def _fold_import(stats: Stats, ev: Event) -> None:
     """Merge exported sufficient statistics as evidence scaled by the import's weight.
 
     ``ev["toolchains"]``: {githash: {"arms": {ctx: {strategy: arm}}, "glob": {strategy: arm}}}
@@ -116,11 +123,11 @@ def _fold_import(stats: dict, ev: dict) -> None:
         _merge_share(tc, shares, data, w)
 
 
-def _merge_share(tc: dict, shares: list[dict], data: dict, scale: float) -> None:
+def _merge_share(tc: Toolchain, shares: list[dict[str, Any]], data: dict[str, Any], scale: float) -> None:
     """Add `scale` × one toolchain's exported statistics (`data`: arms, glob, joint, noise) to
     the toolchain's statistics `tc` and to each imported share in `shares`. With a negative
     `scale` (an earlier import taken out), what is left at rounding level is set to 0."""
-    def add(target: list, values) -> None:
+    def add(target: Arm, values: list[float]) -> None:
         for i in range(len(target)):
             v = target[i] + scale * float(values[i])
             target[i] = 0.0 if scale < 0 and abs(v) < 1e-9 else v

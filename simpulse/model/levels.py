@@ -9,14 +9,22 @@ from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.model.tunables import CARRY_MIN, DEBIAS_REFRESH, POOLED, REG_MIN, REG_RIDGE, SECONDARY
 
-def feature_vector(features: dict | None) -> list[float] | None:
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any
+
+    from simpulse.model.records import ModuleRecord, Toolchain
+
+Level = tuple[float, float]          # (log seconds, what it is worth in compiles of the module)
+
+def feature_vector(features: dict[str, Any] | None) -> list[float] | None:
     """The small vector the per-context level regression and `lints` use:
     [1, log(1+lines), log(1+declarations), log(1+simp calls), log(1+arithmetic tactics)]."""
     if not features:
         return None
     g = features.get
 
-    def num(*keys):
+    def num(*keys: str) -> float:
         total = 0.0
         for k in keys:
             v = g(k)
@@ -29,7 +37,7 @@ def feature_vector(features: dict | None) -> list[float] | None:
             math.log1p(num("omega", "decide", "norm_num", "arith"))]
 
 
-def _solve(A: list, b: list) -> list[float] | None:
+def _solve(A: list[list[float]], b: list[float]) -> list[float] | None:
     """Solve A x = b (A symmetric positive definite, small) by Gaussian elimination."""
     n = len(b)
     M = [list(row) + [b[i]] for i, row in enumerate(A)]
@@ -49,7 +57,7 @@ def _solve(A: list, b: list) -> list[float] | None:
     return x
 
 
-def _reg_add(tc: dict, ctx: str, x: list[float], y: float, sign: float = 1.0) -> None:
+def _reg_add(tc: Toolchain, ctx: str, x: list[float], y: float, sign: float = 1.0) -> None:
     reg = tc.setdefault("reg", {}).get(ctx)
     d = len(x)
     if reg is None:
@@ -65,7 +73,7 @@ def _reg_add(tc: dict, ctx: str, x: list[float], y: float, sign: float = 1.0) ->
     reg["age"] = reg.get("age", 0) + 1
 
 
-def regression_fit(tc: dict, ctx: str, d: int) -> tuple[list[float], float] | None:
+def regression_fit(tc: Toolchain, ctx: str, d: int) -> tuple[list[float], float] | None:
     """(β, residual variance) of the context's ridge regression of de-biased log-times on
     features — or, while the context has fewer than REG_MIN × d compiles, of the regression over
     every context, so that a context's first compiles already learn."""
@@ -91,7 +99,7 @@ def regression_fit(tc: dict, ctx: str, d: int) -> tuple[list[float], float] | No
     return fit[0], fit[1]
 
 
-def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, float] | None:
+def predicted_level(tc: Toolchain, ctx: str, x: list[float] | None) -> Level | None:
     """(predicted log-time under baseline, its effective number of observations) for a module
     with features x, from `regression_fit`."""
     if x is None:
@@ -103,7 +111,7 @@ def predicted_level(tc: dict, ctx: str, x: list[float] | None) -> tuple[float, f
     return J.dot(beta, x), _prediction_weight(tc, s2)
 
 
-def carry_fit(tc: dict, ctx: str) -> tuple[float, float, float] | None:
+def carry_fit(tc: Toolchain, ctx: str) -> tuple[float, float, float] | None:
     """Levels carried from an earlier toolchain, in the context: (their mean shift — a de-biased
     log-time now minus the module's level then —, the residual variance around it, and what a
     carried level is worth in compiles of the module, like `_prediction_weight`), once the
@@ -119,7 +127,7 @@ def carry_fit(tc: dict, ctx: str) -> tuple[float, float, float] | None:
     return round(mean, 5), round(var, 6), round(_prediction_weight(tc, var), 5)
 
 
-def carried_level(tc: dict, ctx: str, mod: dict | None) -> tuple[float, float] | None:
+def carried_level(tc: Toolchain, ctx: str, mod: ModuleRecord | None) -> Level | None:
     """(predicted log-time under baseline, weight) of a module from the level an earlier
     toolchain measured (record "o") and the context's shift (`carry_fit`), or None."""
     o = mod.get("o") if mod else None
@@ -129,14 +137,14 @@ def carried_level(tc: dict, ctx: str, mod: dict | None) -> tuple[float, float] |
     return None if cf is None else (o + cf[0], cf[2])
 
 
-def level_prior(tc: dict, ctx: str, mod: dict | None, x: list[float] | None) -> tuple[float, float] | None:
+def level_prior(tc: Toolchain, ctx: str, mod: ModuleRecord | None, x: list[float] | None) -> Level | None:
     """(predicted level, weight) of a module not yet compiled: its carried level
     (`carried_level`) or its features' prediction (`predicted_level`), whichever weighs more —
     the same choice `_joint_add` makes for its pseudo-observation."""
     return _weightier(carried_level(tc, ctx, mod), predicted_level(tc, ctx, x))
 
 
-def _weightier(carried, predicted):
+def _weightier(carried: Level | None, predicted: Level | None) -> Level | None:
     """Of a carried level and a features' prediction ((level, weight) or None), the one that
     weighs more — the carried one on a tie; itself, not a copy."""
     if carried is None or carried[1] <= 0:
@@ -144,7 +152,7 @@ def _weightier(carried, predicted):
     return carried if predicted is None or carried[1] >= predicted[1] else predicted
 
 
-def _prediction_weight(tc: dict, s2: float) -> float:
+def _prediction_weight(tc: Toolchain, s2: float) -> float:
     """What a level predicted with residual variance s2 is worth, in compiles of the module. s2
     is the level's misfit τ² plus one compile's timing noise σ²: a prediction is worth σ² / τ²
     compiles (at most one). The same for every module of a context."""
@@ -153,7 +161,7 @@ def _prediction_weight(tc: dict, s2: float) -> float:
     return min(1.0, noise / tau2)
 
 
-def noise_var(tc: dict) -> float:
+def noise_var(tc: Toolchain) -> float:
     """Posterior mean of one compile's timing variance on log-time, from repeated compiles of
     the same module under the same strategy (pure error), on the prior IG(α0, β0)."""
     e, f = tc.get("noise") or (0.0, 0.0)

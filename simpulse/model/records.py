@@ -9,76 +9,93 @@ from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.model.tunables import SCHEMA
 
-def empty_stats() -> dict:
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any
+
+    # The statistics are JSON (docs/state-format.md, "The statistics, field by field"); these
+    # names say which part a function takes. `simpulse.model.schema` has the named views.
+    Stats = dict[str, Any]           # the whole statistics
+    Toolchain = dict[str, Any]       # one toolchain's statistics
+    ModuleRecord = dict[str, Any]    # one module's record, decoded
+    Block = dict[str, Any]           # a context's joint block (`simpulse.policy.joint`)
+    Event = dict[str, Any]           # one event of the log
+    Arm = list[float]                # [W, S1, S2, n, fails, wins] (`simpulse.policy.posterior`)
+    Table = dict[str, Any]           # strategy → arm (or context → strategy → arm)
+
+def empty_stats() -> Stats:
     return {"schema": SCHEMA, "toolchains": {}, "order": [], "counters": _new_counters()}
 
 
-def _new_counters(ts: float | None = None) -> dict:
+def _new_counters(ts: float | None = None) -> dict[str, Any]:
     return {"since": ts, "compiles": 0, "explore": 0, "strategy_failed": 0, "module_failed": 0,
             "slower": 0, "faster": 0, "seconds": 0.0, "baseline_est_seconds": 0.0,
             "fallback_seconds": 0.0, "regret_seconds": 0.0, "records": 0, "benches": 0,
             "imports": 0, "recent_regret": []}
 
 
-def _tc(stats: dict, toolchain: str) -> dict:
+def _tc(stats: Stats, toolchain: str) -> Toolchain:
     tcs = stats["toolchains"]
-    tc = tcs.get(toolchain)
+    tc: Toolchain | None = tcs.get(toolchain)
     if tc is None:
         tc = tcs[toolchain] = {"arms": {}, "glob": {}, "recent": {}, "modules": {}, "ctx": {},
                                "secs": {}, "explore": [0, 0], "first": None, "last": None}
     return tc
 
 
-def earlier_toolchain(stats: dict, toolchain: str) -> dict | None:
+def earlier_toolchain(stats: Stats, toolchain: str) -> Toolchain | None:
     """The statistics of the newest toolchain other than `toolchain` (what a toolchain change
     carries over, discounted: `Learner.arm_prior`, `carry_level`), or None."""
     for name in reversed(stats["order"]):
         if name != toolchain:
-            return stats["toolchains"].get(name)
+            tc: Toolchain | None = stats["toolchains"].get(name)
+            return tc
     return None
 
 
-def _arm(table: dict, ctx: str, strategy: str) -> list:
+def _arm(table: Table, ctx: str, strategy: str) -> Arm:
     c = table.setdefault(ctx, {})
-    a = c.get(strategy)
+    a: Arm | None = c.get(strategy)
     if a is None:
         a = c[strategy] = P.new_arm()
     return a
 
 
-def _block(tc: dict, ctx: str) -> dict:
+def _block(tc: Toolchain, ctx: str) -> Block:
     """The context's joint block (`simpulse.policy.joint`), created empty when missing."""
-    return tc.setdefault("J", {}).setdefault(ctx, J.new_block())
+    block: Block = tc.setdefault("J", {}).setdefault(ctx, J.new_block())
+    return block
 
 
-def module_record(tc: dict, module: str) -> dict | None:
+def module_record(tc: Toolchain, module: str) -> ModuleRecord | None:
     """A module's record, decoded. Records are kept as compact JSON strings in the statistics
     so that loading a snapshot of a 6,000-module project parses 6,000 strings, not 6,000 nested
     structures (6× faster); only the modules an update or a decision touches are decoded."""
     raw = tc["modules"].get(module)
     if raw is None:
         return None
-    return json.loads(raw) if isinstance(raw, str) else raw
+    rec: ModuleRecord = json.loads(raw) if isinstance(raw, str) else raw
+    return rec
 
 
-def _put_module(tc: dict, module: str, rec: dict) -> None:
+def _put_module(tc: Toolchain, module: str, rec: ModuleRecord) -> None:
     tc["modules"][module] = json.dumps(rec, separators=(",", ":"))
 
 
-def _finite(x) -> bool:
+def _finite(x: object) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
 
 
-def _arm_ok(a) -> bool:
+def _arm_ok(a: object) -> bool:
     return isinstance(a, list) and len(a) == 6 and all(_finite(v) for v in a)
 
 
-def _table_ok(t) -> bool:
+def _table_ok(t: object) -> bool:
     """strategy → arm"""
     return isinstance(t, dict) and all(isinstance(k, str) and _arm_ok(a) for k, a in t.items())
 
 
-def _block_ok(b) -> bool:
+def _block_ok(b: object) -> bool:
     if not isinstance(b, dict):
         return False
     names, M, v = b.get("names"), b.get("M"), b.get("b")
@@ -90,7 +107,7 @@ def _block_ok(b) -> bool:
             and all(_finite(x) for x in v) and _finite(b.get("q", 0.0)) and _finite(b.get("d", 0.0)))
 
 
-def validate_stats(stats) -> str | None:
+def validate_stats(stats: object) -> str | None:
     """Why a snapshot's statistics cannot be what the fold makes (None: they can). Checks what
     every decision reads — each toolchain's arms, global arms, exploration counts and joint
     blocks: the right containers holding finite numbers — not the module records, which are
