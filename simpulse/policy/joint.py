@@ -29,14 +29,25 @@ import math
 
 from simpulse.policy import posterior as P
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable, Container, Sequence
+    from typing import Any
 
-def new_block() -> dict:
+    Block = dict[str, Any]               # names, M, b, q, d, fail (docs/state-format.md)
+    Matrix = list[list[float]]
+    Priors = dict[str, tuple[float, float]]                 # name → (μ0, κ0)
+    Breakage = dict[str, tuple[float, float, float]]        # name → (a, b, c), see `Joint`
+
+
+def new_block() -> Block:
     # names: strategy order of M and b (baseline included); d: residual degrees of freedom
     return {"names": [], "M": [], "b": [], "q": 0.0, "d": 0.0}
 
 
-def _index(block: dict, name: str) -> int:
-    names = block["names"]
+def _index(block: Block, name: str) -> int:
+    names: list[str] = block["names"]
     try:
         return names.index(name)
     except ValueError:
@@ -56,8 +67,8 @@ def feature_names(d: int) -> list[str]:
     return [f"{FEATURE}{i}" for i in range(d)]
 
 
-def add_module(block: dict, cells: dict, weight: float, real: float, sign: float = 1.0,
-               pseudo: tuple | None = None) -> None:
+def add_module(block: Block, cells: dict[str, list[float]], weight: float, real: float, sign: float = 1.0,
+               pseudo: tuple[Any, float] | None = None) -> None:
     """Add (sign +1) or remove (−1) one module: `cells` maps strategy → [n, S, Q] (weighted count,
     sum and sum of squares of its log-times), `real` the number of observations in it (each
     counts one degree of freedom whatever its weight; the module's level takes one).
@@ -105,7 +116,7 @@ def add_module(block: dict, cells: dict, weight: float, real: float, sign: float
     block["d"] += sign * max(0.0, real - 1.0)
 
 
-def add_direct(block: dict, name: str, r: float, weight: float = 1.0) -> None:
+def add_direct(block: Block, name: str, r: float, weight: float = 1.0) -> None:
     """A paired observation of δ_name itself (measured against the module's own baseline in the
     same invocation: a failure's cost, a `record`/`bench` result)."""
     i = _index(block, name)
@@ -115,7 +126,7 @@ def add_direct(block: dict, name: str, r: float, weight: float = 1.0) -> None:
     block["d"] += 1.0
 
 
-def add_failure(block: dict, name: str, r: float) -> None:
+def add_failure(block: Block, name: str, r: float) -> None:
     """A compile that `name` broke, costing r = log((t_failed + t_baseline) / t_baseline): kept
     apart from δ, as the breakage counts of `Joint`."""
     acc = block.setdefault("fail", {}).setdefault(name, [0, 0.0])
@@ -123,7 +134,7 @@ def add_failure(block: dict, name: str, r: float) -> None:
     acc[1] = round(acc[1] + r, 5)
 
 
-def from_arms(arms: dict) -> dict:
+def from_arms(arms: dict[str, P.Arm]) -> Block:
     """A block from per-strategy contrast statistics (`simpulse.policy.posterior` arms: weight,
     weighted sum and sum of squares of residuals against baseline), taken as direct
     observations of each δ: how evidence recorded without module structure (older state, older
@@ -140,7 +151,7 @@ def from_arms(arms: dict) -> dict:
     return block
 
 
-def merge(into: dict, other: dict, scale: float = 1.0) -> None:
+def merge(into: Block, other: Block, scale: float = 1.0) -> None:
     """into += scale · other (sufficient statistics of two evidence sources add)."""
     idx = [_index(into, k) for k in other["names"]]
     for a, i in enumerate(idx):
@@ -155,7 +166,7 @@ def merge(into: dict, other: dict, scale: float = 1.0) -> None:
         acc[1] += scale * float(r)
 
 
-def restrict(block: dict, keep) -> dict:
+def restrict(block: Block, keep: Container[str]) -> Block:
     """A copy of `block` with only the rows and columns of the names in `keep` (and their
     failures)."""
     idx = [i for i, n in enumerate(block["names"]) if n in keep]
@@ -165,7 +176,7 @@ def restrict(block: dict, keep) -> dict:
             "fail": {n: list(v) for n, v in (block.get("fail") or {}).items() if n in keep}}
 
 
-def dot(x, y) -> float:
+def dot(x: Sequence[float], y: Sequence[float]) -> float:
     """Σ xᵢ·yᵢ (standard library, hot path)."""
     acc = 0.0
     for a, b in zip(x, y):
@@ -173,7 +184,7 @@ def dot(x, y) -> float:
     return acc
 
 
-def features_of(block: dict | None) -> list[str]:
+def features_of(block: Block | None) -> list[str]:
     """The block's regression coefficients, in order: "#0", "#1", …, then SHIFT if present."""
     if not block:
         return []
@@ -181,7 +192,7 @@ def features_of(block: dict | None) -> list[str]:
                   key=lambda k: (0, int(k[1:])) if k[1:].isdigit() else (1, 0))
 
 
-def without_features(block: dict, prior: dict[str, tuple[float, float]]) -> dict:
+def without_features(block: Block, prior: Priors) -> Block:
     """The block's evidence on the strategies alone, β (the feature names) integrated out on its
     prior N(μ0, σ²/κ0) (`prior`: name → (μ0, κ0)) by the Schur complement: the strategies'
     joint posterior from the result (same priors on them) is exactly their marginal from the
@@ -190,7 +201,7 @@ def without_features(block: dict, prior: dict[str, tuple[float, float]]) -> dict
     names = block["names"]
     fi = [names.index(k) for k in features_of(block)]
     keep = [i for i, k in enumerate(names) if not k.startswith(FEATURE)]
-    out = {"names": [names[i] for i in keep], "M": [[block["M"][i][j] for j in keep] for i in keep],
+    out: Block = {"names": [names[i] for i in keep], "M": [[block["M"][i][j] for j in keep] for i in keep],
            "b": [block["b"][i] for i in keep], "q": block["q"], "d": block["d"]}
     if "fail" in block:
         out["fail"] = {k: list(v) for k, v in block["fail"].items()}
@@ -218,7 +229,7 @@ def without_features(block: dict, prior: dict[str, tuple[float, float]]) -> dict
     return out
 
 
-def cholesky(A: list[list[float]]) -> list[list[float]]:
+def cholesky(A: Matrix) -> Matrix:
     """L with A = L Lᵀ (A symmetric positive definite; pivots clamped at 1e-12)."""
     n = len(A)
     L = [[0.0] * n for _ in range(n)]
@@ -237,7 +248,7 @@ def cholesky(A: list[list[float]]) -> list[list[float]]:
     return L
 
 
-def forward(L, v):
+def forward(L: Matrix, v: Sequence[float]) -> list[float]:
     """Solve L y = v."""
     n = len(v)
     y = [0.0] * n
@@ -250,7 +261,7 @@ def forward(L, v):
     return y
 
 
-def backward(L, y):
+def backward(L: Matrix, y: Sequence[float]) -> list[float]:
     """Solve Lᵀ x = y."""
     n = len(y)
     x = [0.0] * n
@@ -262,7 +273,7 @@ def backward(L, y):
     return x
 
 
-def _inverse_diagonal(L) -> list[float]:
+def _inverse_diagonal(L: Matrix) -> list[float]:
     """diag((L Lᵀ)⁻¹) = column sums of squares of L⁻¹ (L lower triangular)."""
     n = len(L)
     inv = [[0.0] * n for _ in range(n)]
@@ -289,16 +300,18 @@ class Joint:
 
     __slots__ = ("names", "mean", "L", "alpha", "beta", "_diag", "_breakage", "rhs")
 
-    def __init__(self, names, mean, L, alpha, beta, breakage=None, rhs=None):
+    def __init__(self, names: list[str], mean: list[float], L: Matrix, alpha: float, beta: float,
+                 breakage: Breakage | Callable[[], Breakage | None] | None = None,
+                 rhs: list[float] | None = None) -> None:
         self.names, self.mean, self.L, self.alpha, self.beta = names, mean, L, alpha, beta
         self.rhs = rhs          # P·mean: the prior's κ0·μ0 plus the block's b
-        self._diag = None
+        self._diag: list[float] | None = None
         # name → (a, b, c): Beta(a, b) on the breakage rate, c the cost ratio of a failure; or a
         # function returning it, called at the first use (a model that may not be played)
-        self._breakage = breakage or {}
+        self._breakage: Breakage | Callable[[], Breakage | None] = breakage or {}
 
     @property
-    def breakage(self) -> dict:
+    def breakage(self) -> Breakage:
         if callable(self._breakage):
             self._breakage = self._breakage() or {}
         return self._breakage
@@ -323,13 +336,13 @@ class Joint:
     def evidence_terms(self) -> tuple[float, float]:
         """(log det P, rhsᵀ P⁻¹ rhs): the two data-dependent terms of the Gaussian model's
         evidence (`simpulse.learner.import_odds`)."""
-        return 2.0 * sum(math.log(self.L[i][i]) for i in range(len(self.mean))), dot(self.mean, self.rhs)
+        return 2.0 * sum(math.log(self.L[i][i]) for i in range(len(self.mean))), dot(self.mean, self.rhs or ())
 
     def speed(self, name: str) -> float:
         """The posterior mean of δ on the compiles that succeed (breakage left out)."""
         return self.mean[self.names.index(name)]
 
-    def sample(self, rng, inflate: float = 1.0) -> list[float]:
+    def sample(self, rng: random.Random, inflate: float = 1.0) -> list[float]:
         """One draw of every strategy's expected effect on log-cost (breakage included)."""
         sigma2 = self.beta / rng.gammavariate(self.alpha, 1.0)
         z = [rng.gauss(0.0, 1.0) for _ in self.names]
@@ -343,8 +356,8 @@ class Joint:
         return out
 
 
-def joint(block: dict | None, names: list[str], prior: dict[str, tuple[float, float]],
-          alpha0: float = P.ALPHA0, beta0: float = P.BETA0, breakage: dict | None = None) -> Joint:
+def joint(block: Block | None, names: list[str], prior: Priors, alpha0: float = P.ALPHA0,
+          beta0: float = P.BETA0, breakage: Breakage | Callable[[], Breakage | None] | None = None) -> Joint:
     """The posterior for `names` given the block (None: prior only), per-name priors (μ0, κ0)
     and, optionally, per-name breakage posteriors (a, b, c) (see `Joint`)."""
     n = len(names)
@@ -358,6 +371,7 @@ def joint(block: dict | None, names: list[str], prior: dict[str, tuple[float, fl
         i = pos.get(k)
         if i is None:
             continue
+        assert block is not None          # pos is empty without a block
         rhs[a] += block["b"][i]
         Mi = block["M"][i]
         for c, k2 in enumerate(names):
