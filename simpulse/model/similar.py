@@ -108,7 +108,7 @@ class Index:
                     continue
                 rec = decode(tc, name)
                 if rec and rec.get("k") == ctx:
-                    entry = _entry(rec)
+                    entry = _entry(rec, tc)
                     if entry is not None:
                         got[name] = entry
         return got
@@ -121,7 +121,7 @@ class Index:
         if table is None:
             return
         rec = decode(tc, module)
-        entry = _entry(rec) if rec else None
+        entry = _entry(rec, tc) if rec else None
         if entry is None:
             if table.pop(module, None) is not None:
                 self.version[ctx] = self.version.get(ctx, 0) + 1
@@ -131,7 +131,7 @@ class Index:
             table[module] = entry
 
 
-def _entry(rec: dict) -> tuple | None:
+def _entry(rec: dict, tc: dict | None = None) -> tuple | None:
     g = rec.get("g")
     if not g:
         return None
@@ -140,7 +140,14 @@ def _entry(rec: dict) -> tuple | None:
     if not cells and not broke:
         return None
     n_all = sum(n for n, _ in cells.values())
-    return (g, cells, broke, n_all, sum(n * y for n, y in cells.values()))
+    pred = None
+    if len(cells) == 1 and tc is not None and rec.get("x"):
+        # one strategy only: its reference is the level its features predict (worth w compiles)
+        from simpulse.model.levels import predicted_level
+        p = predicted_level(tc, rec.get("k", ""), rec["x"])
+        if p is not None and p[1] > 0:
+            pred = p
+    return (g, cells, broke, n_all, sum(n * y for n, y in cells.values()), pred)
 
 
 def _residual(entry: tuple, k: str, delta: dict, sigma2: float, dsum: dict) -> tuple[float, float] | None:
@@ -158,7 +165,12 @@ def _residual(entry: tuple, k: str, delta: dict, sigma2: float, dsum: dict) -> t
     else:
         n_ref = entry[3] - n_k
         if n_ref <= 0:
-            return None
+            if entry[5] is None:
+                return None
+            ref, w = entry[5]
+            e = y_k - d_k - ref
+            e = -CLIP if e < -CLIP else CLIP if e > CLIP else e
+            return e, sigma2 * (1.0 / n_k + 1.0 / w)
         key = id(entry)
         d_all = dsum.get(key)
         if d_all is None:
