@@ -304,3 +304,44 @@ def observed(learner, decision) -> None:
         return
     from simpulse.model.records import module_record
     index.update(tc, learner.stats, learner.toolchain, decision.context, decision.module, module_record)
+
+
+def explain(learner, context: str, module: str, features: dict | None = None) -> list[str]:
+    """What the module's neighbours say, one line per strategy they move (`describe`), for
+    `stats` and `recommend`; [] where the context's average stands for the module."""
+    tc, _ = learner._tc_chain()
+    if tc is None:
+        return []
+    from simpulse.model.records import module_record
+    mod = module_record(tc, module)
+    learner.__dict__.pop("_similar_why", None)
+    adjust(learner, tc, context, module, features, mod, learner.joint_posterior(context))
+    got = learner.__dict__.get("_similar_why")
+    if not got or got[0] != module:
+        return []
+    return [describe(module, k, why) for k, why in sorted(got[1].items()) if why]
+
+
+def split_lines(learner, per_context: int = 2, scan: int = 500) -> list[str]:
+    """For `stats`: per context, how many of its modules (of the first `scan` indexed) the
+    neighbours move away from the context's average, and up to `per_context` examples."""
+    tc, _ = learner._tc_chain()
+    if tc is None:
+        return []
+    from simpulse.model.records import module_record
+    out = []
+    for ctx in sorted(tc.get("arms", {})):
+        index = learner.__dict__.get("_similar")
+        if index is None:
+            index = learner._similar = Index()
+        table = index.context(tc, learner.stats, learner.toolchain, ctx, module_record)
+        moved = []
+        for name in list(table)[:scan]:
+            lines = explain(learner, ctx, name)
+            if lines:
+                moved.append(lines[0])
+        if moved:
+            out.append(f"{ctx}: {len(moved)} of {min(len(table), scan)} modules follow the modules most like "
+                       f"them rather than the context's average")
+            out += [f"  {line}" for line in moved[:per_context]]
+    return out

@@ -206,7 +206,8 @@ class DecisionRules:
                 suspended.append(s.name)
         return candidates, suspended
 
-    def exploit(self, context: str, module: str | None = None, source_hash: str | None = None) -> str:
+    def exploit(self, context: str, module: str | None = None, source_hash: str | None = None,
+                features: dict | None = None) -> str:
         """The strategy the posterior means say is best for the module now — what `choose`
         runs when it does not explore. No randomness, nothing recorded."""
         joint = self.joint_posterior(context)
@@ -214,7 +215,7 @@ class DecisionRules:
         if module:
             tc, _ = self._tc_chain()
             mod = module_record(tc, module) if tc else None
-            joint = similar.adjust(self, tc, context, module, None, mod, joint)
+            joint = similar.adjust(self, tc, context, module, features, mod, joint)
         views = [ArmView(s.name, None if s.is_baseline else joint.marginal(s.name)) for s in candidates]
         return candidates[greedy(views)].name
 
