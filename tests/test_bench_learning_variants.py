@@ -39,7 +39,7 @@ def test_hidden_kinds_show_in_tactic_counts_never_in_names():
     # (a kind with no tactic of its own, `misc`, shows by the absence of the others')
     for ctx in W.CONTEXTS:
         for kind, _, rates, _ in W.KINDS[ctx]:
-            def margin(key, kind=kind, rates=rates):
+            def margin(key, kind=kind, rates=rates, ctx=ctx):
                 return rates.get(key, 0) - max(r.get(key, 0) for k, _, r, _ in W.KINDS[ctx] if k != kind)
             key = max(W.KIND_FEATURES, key=margin)
             if margin(key) <= 0:
