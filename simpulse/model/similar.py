@@ -42,6 +42,7 @@ Z = 2.0           # how clearly the neighbours must differ from the context (sta
 MIN_TRIES = 3     # neighbours that tried a breaking group before their share counts
 PRIOR = 2.0       # the context's rate, as pseudo-observations, in a module's breakage posterior
 CLIP = 0.7        # a residual counts at most this far from the context (outliers, log-time)
+SCAN = 48         # neighbours are sought among this many nearest modules only (4 K): beyond, none is alike
 
 
 def signature(features: dict | None) -> list[float] | None:
@@ -181,18 +182,6 @@ def _residual(entry: tuple, k: str, delta: dict, sigma2: float, dsum: dict) -> t
     return e, sigma2 * (1.0 / n_k + 1.0 / n_ref)
 
 
-def _near(table: dict, ranked: list[str], usable) -> list[tuple]:
-    """The K nearest entries for which `usable(entry)` holds."""
-    out = []
-    for name in ranked:
-        e = table.get(name)
-        if e is not None and usable(e):
-            out.append(e)
-            if len(out) >= K:
-                break
-    return out
-
-
 def offsets(table: dict, ranked: list[str], module: str | None, names: list[str], delta: dict,
             sigma2: float, breakage: dict, group_of) -> tuple[dict, dict, dict]:
     """(speed offsets, breakage entries, explanation) for the module: per strategy, the shrunk
@@ -201,49 +190,81 @@ def offsets(table: dict, ranked: list[str], module: str | None, names: list[str]
     said (for `stats` and `recommend`)."""
     own = table.get(module) if module else None
     dsum: dict = {}
+    # one pass over the SCAN nearest modules, until every strategy has K neighbours:
+    # per strategy [Σw, Σw·e, Σw·e², count, faster]; per breaking strategy [tried, broke]
+    acc = {k: [0.0, 0.0, 0.0, 0, 0] for k in names}
+    groups = {k: frozenset(group_of(k)) for k in breakage}
+    tries = {k: [0, 0] for k in breakage}
+
+    def add(entry, k, a):
+        r = _residual(entry, k, delta, sigma2, dsum)
+        if r is not None:
+            e, v = r
+            w = 1.0 / (v if v > 1e-6 else 1e-6)
+            a[0] += w
+            a[1] += w * e
+            a[2] += w * e * e
+            a[3] += 1
+            a[4] += e + delta.get(k, 0.0) < 0
+    if own is not None:
+        for k in names:
+            if k in own[1]:
+                add(own, k, acc[k])
+    seen = dict.fromkeys(names, 0)
+    open_k, open_b = list(names), list(breakage)
+    for name in ranked[:SCAN]:
+        if not open_k and not open_b:
+            break
+        e = table.get(name)
+        if e is None:
+            continue
+        cells, broke = e[1], e[2]
+        full = False
+        for k in open_k:
+            if k in cells:
+                add(e, k, acc[k])
+                seen[k] += 1
+                full = full or seen[k] >= K
+        if full:
+            open_k = [k for k in open_k if seen[k] < K]
+        full = False
+        for k in open_b:
+            t = tries[k]
+            if broke and broke & groups[k]:
+                t[0] += 1
+                t[1] += 1
+            elif not groups[k].isdisjoint(cells):
+                t[0] += 1
+            else:
+                continue
+            full = full or t[0] >= K
+        if full:
+            open_b = [k for k in open_b if tries[k][0] < K]
     off: dict[str, float] = {}
     brk: dict[str, tuple] = {}
     why: dict[str, tuple] = {}
-    for k in names:
-        near = _near(table, ranked, lambda e, k=k: k in e[1])
-        res = []
-        if own is not None:
-            r = _residual(own, k, delta, sigma2, dsum)
-            if r is not None:
-                res.append(r)
-        for e in near:
-            r = _residual(e, k, delta, sigma2, dsum)
-            if r is not None:
-                res.append(r)
-        if res:
-            w = [1.0 / max(v, 1e-6) for _, v in res]
-            sw = sum(w)
-            mean = sum(wi * e for wi, (e, _) in zip(w, res)) / sw
-            se2 = 1.0 / sw
-            if len(res) >= 3:
-                spread = sum(wi * (e - mean) ** 2 for wi, (e, _) in zip(w, res)) / sw
-                se2 = max(se2, spread / (len(res) - 1))
-            z2 = mean * mean / se2 if se2 > 0 else 0.0
-            shrink = max(0.0, 1.0 - Z * Z / z2) if z2 > 0 else 0.0
-            if shrink > 0:
-                off[k] = mean * shrink
-                helps = sum(1 for e, _ in res if e + delta.get(k, 0.0) < 0)
-                why[k] = ("speed", len(res), helps, off[k])
+    for k, (sw, swe, swe2, n, helps) in acc.items():
+        if n == 0:
+            continue
+        mean = swe / sw
+        se2 = 1.0 / sw
+        if n >= 3:
+            se2 = max(se2, max(0.0, swe2 / sw - mean * mean) / (n - 1))
+        z2 = mean * mean / se2 if se2 > 0 else 0.0
+        shrink = max(0.0, 1.0 - Z * Z / z2) if z2 > 0 else 0.0
+        if shrink > 0:
+            off[k] = mean * shrink
+            why[k] = ("speed", n, helps, off[k])
     for k, entry in breakage.items():
-        group = group_of(k)
-        gset = set(group)
-        tried = _near(table, ranked, lambda e, g=gset: bool(e[2] & g) or any(s in e[1] for s in g))
-        n = len(tried)
+        n, f = tries[k]
         if n < MIN_TRIES:
             continue
-        f = sum(1 for e in tried if e[2] & gset)
         a0, b0, c = entry
         p = a0 / (a0 + b0)
         se = math.sqrt(max(p * (1.0 - p), 1e-4) / n)
         if abs(f / n - p) > Z * se:
             brk[k] = (PRIOR * p + f + 0.05, PRIOR * (1.0 - p) + n - f + 0.05, c)
-            why.setdefault(k, ())
-            why[k] = why[k] + ("breaks", n, f)
+            why[k] = why.get(k, ()) + ("breaks", n, f)
     return off, brk, why
 
 
@@ -270,7 +291,7 @@ def adjust(learner, tc: dict | None, context: str, module: str | None, features:
     breaking groups and the index (kept on it)."""
     if tc is None or not module:
         return joint
-    sig = signature(features) or (mod.get("g") if mod else None)
+    sig = (mod.get("g") if mod else None) or signature(features)   # the record's: computed once per source
     if not sig:
         return joint
     from simpulse.model.records import module_record
