@@ -14,6 +14,7 @@ oracle.
     python scripts/bench_learning.py --write-docs # ... and writes docs/bench_learning.json + benchmarks.md
     python scripts/bench_learning.py --quick      # 5 seeds × 500 compiles
     python scripts/bench_learning.py --workload safe-breaks   # effects drawn per seed; "safe" strategies break too
+    python scripts/bench_learning.py --workload mixed-contexts  # hidden kinds per context (also random-effects, skewed-edits)
     python scripts/bench_learning.py --seeds 30 --compiles 200,500,2000 --json OUT
     python scripts/bench_learning.py --reference-sweep   # true-model under 21 decision rules
     python scripts/bench_learning.py --lag 8 --no-write  # results 8 decisions late (9 parallel jobs)

@@ -42,6 +42,18 @@ the edits. The effects are drawn per seed, independently per (context, strategy)
 are no prior this variant rewards. Each compile request carries the module's ``version`` (how
 many times its source was edited before), which a learner can hash as its source.
 
+Hidden kinds (``mixed-contexts``, ``random-effects``, ``skewed-edits``; issue 21)
+--------------------------------------------------------------------------------
+Each context holds two or three kinds of module (`KINDS`) that respond differently; the kind
+shows only in tactic counts a real classifier could see (`KIND_FEATURES`: a Poisson number per
+declaration), never in a name. Kinds and counts come from a generator of their own, so the
+project is otherwise the default's for the seed. ``mixed-contexts``: each kind takes the default
+effects and break rates of another context (`KINDS`' last field); ``random-effects``: drawn per
+seed and kind as ``safe-breaks`` draws them per context (`kind_truth`); ``skewed-edits``:
+random-effects with the edits concentrated on a few modules (`SKEWED_ZIPF_S`). The truth is
+keyed by `Workload.group` (the kind; the context elsewhere), which the benchmark's competitors
+and references are told. Every number of these variants is invented.
+
 Costs
 -----
 ``expected_cost(m, s)`` is the mean of what a compile of module m under strategy s costs over
