@@ -1168,8 +1168,9 @@ def main(argv=None) -> int:
                          "tracked files alone)")
     ap.add_argument("--no-write", action="store_true", help="print only (the default; overrides --write-docs)")
     ap.add_argument("--workload", choices=W.VARIANTS, default="default",
-                    help="the simulated workload: `default`, or `safe-breaks` (effects drawn per seed; strategies "
-                         "declared safe break some modules too; docs/learning-benchmark.md)")
+                    help="the simulated workload: `default`; `safe-breaks` (effects drawn per seed; strategies "
+                         "declared safe break some modules too); `mixed-contexts`, `random-effects`, `skewed-edits` "
+                         "(hidden kinds of module inside each context; docs/learning-benchmark.md)")
     ap.add_argument("--reveal-levels", action="store_true",
                     help="experiment: give simpulse's learners a feature that reveals each module's exact "
                          "baseline time (what perfect level prediction would give); implies --no-write")
