@@ -28,6 +28,7 @@ import time
 
 from simpulse._record import Record
 from simpulse.errors import SimpulseError
+from simpulse.model import similar
 from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.policy.policies import POLICIES, ArmView, Situation, greedy
@@ -447,6 +448,7 @@ class Learner(DecisionRules):
             joint = with_import if self.rng.random() * (a + b) < a else own
         drawn = joint
         candidates, suspended = self._candidates(context, module, source_hash, joint)
+        joint = similar.adjust(self, tc, context, module, features, mod, joint)   # the module's neighbours
         views = []
         posts: dict[str, P.Posterior] = {}
         for s in candidates:
@@ -546,6 +548,7 @@ class Learner(DecisionRules):
         if extra:
             event.update(extra)
         self.record_event(event)
+        similar.observed(self, decision)
         return event
 
     def record_event(self, event: dict) -> None:

@@ -96,6 +96,8 @@ def recommend(
     data["arms"] = arm_rows(lrn, ctx, mf, data)
     data["leader"] = data["arms"][0]["strategy"] if data["arms"] else data["strategy"]
     data["why_not"] = why_not_line(data)
+    from simpulse.model.similar import explain
+    data["similar"] = explain(lrn, ctx, mf.module, c.features)     # what the modules most like it say
     from simpulse.commands.stats import verify_evidence
     data["verify"] = (verify_evidence(sdir, ctx) if sdir is not None
                       else {"totals": {"comparisons": 0, "contexts": 0, "differing_pairs": 0},
@@ -111,7 +113,7 @@ def exploit_decision(lrn, mf) -> dict:
     from simpulse.learner import CONFIDENT
     c = mf.classification
     ctx = c.context
-    best = lrn.exploit(ctx, module=mf.module, source_hash=c.source_hash)
+    best = lrn.exploit(ctx, module=mf.module, source_hash=c.source_hash, features=c.features)
     arms = {a.strategy: a for a in lrn.summary(ctx)}
     suspended = [n for n, a in arms.items() if a.suspended]
     p_best = arms[best].prob_better if best in arms and best != "baseline" else 0.0
@@ -230,6 +232,8 @@ def render(data: dict) -> None:
     if data.get("why_not"):
         console.print(f"  why not {data['why_not']['strategy']}: {escape(data['why_not']['why'])}")
     console.print(f"  evidence: {escape(data['prior']['main'])}")
+    for line in data.get("similar") or ():
+        console.print(f"  like: {escape(line)}")
     if data["suspended"]:
         console.print(f"  suspended in this context: {', '.join(data['suspended'])}")
     if data.get("outside_profile"):

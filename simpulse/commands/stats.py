@@ -89,6 +89,8 @@ def render(data: dict, console=None, *, simulated: bool = False) -> None:
         if p is not None:
             verdict = ("used" if p >= 0.5 else "set aside: this context's own compiles contradict it")
             say(f"  imported evidence in {escape(row['context'])}: describes it with P = {p:.2f} ({verdict})")
+    for line in data.get("similar") or ():
+        say(f"  split: {escape(line)}")
     saved = data["time_saved"]
     say(f"  time saved against baseline: [bold]{fmt_seconds(saved['seconds'])}[/bold] "
         f"(95% CI {fmt_seconds(saved['ci'][0])} … {fmt_seconds(saved['ci'][1])})")
@@ -134,6 +136,8 @@ def stats(
     data = summary(lrn, zeroed)
     data["zeroed"] = bool(zeroed) and zeroed.get("since") == data["totals"].get("since")
     data["verify"] = verify_evidence(sdir)
+    from simpulse.model.similar import split_lines
+    data["similar"] = split_lines(lrn)       # contexts that split themselves (model/similar.py)
     if as_json:
         print_json(data)
     elif not zero:

@@ -12,6 +12,7 @@ from simpulse.model.tunables import PLAUSIBLE_SECONDS, RECENT, SLOWER
 from simpulse.model.records import _arm, _block, _new_counters, _put_module, _tc, module_record
 from simpulse.model.contributions import _delta_hat, _level, _observe_module, _refresh_predictions, carry_level
 from simpulse.model.imports import _fold_import
+from simpulse.model.similar import note as _note_similar
 
 def _seconds(ev: dict, key: str) -> float | None:
     """A time of the event, if present (None/0 when absent): a float in PLAUSIBLE_SECONDS, or
@@ -189,6 +190,7 @@ def _remember_source(mod: dict, ev: dict, ctx: str, features: dict | None) -> No
     if isinstance(h, str):
         mod["h"] = h[:16]
         mod["k"] = ctx
+    _note_similar(mod, ev, features)     # its tactic profile; what ever broke it (model/similar.py)
 
 
 def _age_failures(mod: dict, h: str | None) -> None:

@@ -8,6 +8,7 @@ import math
 
 from simpulse.model.contributions import _evidence_block
 from simpulse.model.imports import own_arms
+from simpulse.model import similar
 from simpulse.model.records import module_record
 from simpulse.model.tunables import (
     BREAK_COST,
@@ -206,11 +207,16 @@ class DecisionRules:
                 suspended.append(s.name)
         return candidates, suspended
 
-    def exploit(self, context: str, module: str | None = None, source_hash: str | None = None) -> str:
+    def exploit(self, context: str, module: str | None = None, source_hash: str | None = None,
+                features: dict | None = None) -> str:
         """The strategy the posterior means say is best for the module now — what `choose`
         runs when it does not explore. No randomness, nothing recorded."""
         joint = self.joint_posterior(context)
         candidates, _ = self._candidates(context, module, source_hash, joint)
+        if module:
+            tc, _ = self._tc_chain()
+            mod = module_record(tc, module) if tc else None
+            joint = similar.adjust(self, tc, context, module, features, mod, joint)
         views = [ArmView(s.name, None if s.is_baseline else joint.marginal(s.name)) for s in candidates]
         return candidates[greedy(views)].name
 

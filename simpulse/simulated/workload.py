@@ -42,6 +42,18 @@ the edits. The effects are drawn per seed, independently per (context, strategy)
 are no prior this variant rewards. Each compile request carries the module's ``version`` (how
 many times its source was edited before), which a learner can hash as its source.
 
+Hidden kinds (``mixed-contexts``, ``random-effects``, ``skewed-edits``; issue 21)
+--------------------------------------------------------------------------------
+Each context holds two or three kinds of module (`KINDS`) that respond differently; the kind
+shows only in tactic counts a real classifier could see (`KIND_FEATURES`: a Poisson number per
+declaration), never in a name. Kinds and counts come from a generator of their own, so the
+project is otherwise the default's for the seed. ``mixed-contexts``: each kind takes the default
+effects and break rates of another context (`KINDS`' last field); ``random-effects``: drawn per
+seed and kind as ``safe-breaks`` draws them per context (`kind_truth`); ``skewed-edits``:
+random-effects with the edits concentrated on a few modules (`SKEWED_ZIPF_S`). The truth is
+keyed by `Workload.group` (the kind; the context elsewhere), which the benchmark's competitors
+and references are told. Every number of these variants is invented.
+
 Costs
 -----
 ``expected_cost(m, s)`` is the mean of what a compile of module m under strategy s costs over
@@ -97,7 +109,9 @@ BREAK_RATE: dict[str, dict[str, float]] = {
 }
 # Strategies sharing a breakage draw (they turn off the same thing).
 _BREAK_GROUP = {"no-simprocs": "simprocs", "simp-lean": "simprocs"}
-VARIANTS = ("default", "safe-breaks")
+VARIANTS = ("default", "safe-breaks", "mixed-contexts", "random-effects", "skewed-edits")
+# the variants whose contexts hold hidden kinds of module (`KINDS`, below)
+KIND_VARIANTS = ("mixed-contexts", "random-effects", "skewed-edits")
 # `safe-breaks`: what each strategy turns off, and so what can break a proof under it
 TURNS_OFF: dict[str, tuple[str, ...]] = {
     "no-linters": ("linters",), "no-async": ("async",), "no-simprocs": ("simprocs",),
@@ -122,6 +136,34 @@ NOISE_MEAN = math.exp(NOISE_SIGMA ** 2 / 2) * (1 - OUTLIER_P + OUTLIER_P * sum(O
 LINES_SCALE, LINES_EXPONENT, LINES_SIGMA = 90.0, 0.8, 0.25
 EDITS_PER_BUILD = (1, 4)
 ZIPF_S = 1.1
+# `skewed-edits`: a few modules are recompiled far more often than the rest (invented: the top
+# module of the hotness ranking draws ~60% of the edits, the top 5 ~90%)
+SKEWED_ZIPF_S = 2.0
+
+# Hidden kinds (the `mixed-contexts`, `random-effects` and `skewed-edits` variants): each context
+# holds modules of two or three kinds that respond differently to the strategies. A learner sees
+# the context, never the kind; the kind shows only in what a real classifier could count in the
+# source (`simpulse/context/features.py`): per declaration, a Poisson number of each tactic or
+# attribute below. Kind → (share of its context, per-declaration rates, `like`: in
+# `mixed-contexts`, the default context whose true effects and break rates the kind takes).
+# Every number here is invented, fixed before any learner was tuned on these variants.
+KINDS: dict[str, tuple[tuple[str, float, dict[str, float], str], ...]] = {
+    "simp_heavy": (("rewrite_lemmas", 0.5, {"simp_attr": 0.8, "dsimp": 0.3}, "simp_heavy"),
+                   ("list_induction", 0.3, {"induction": 0.6, "simp_only": 0.8}, "structural"),
+                   ("simp_arith", 0.2, {"omega": 0.7, "decide": 0.2}, "arith")),
+    "arith": (("omega_goals", 0.6, {"omega": 1.0}, "arith"),
+              ("decide_goals", 0.4, {"decide": 0.9, "match": 0.3}, "definitions")),
+    "structural": (("induction_proofs", 0.6, {"induction": 0.8, "cases": 0.5}, "structural"),
+                   ("match_defs", 0.4, {"match": 0.9}, "general")),
+    "definitions": (("plain_defs", 0.6, {"match": 0.4}, "definitions"),
+                    ("simp_instances", 0.4, {"simp_attr": 1.0, "dsimp": 0.2}, "simp_heavy")),
+    "general": (("misc", 0.5, {"cases": 0.2}, "general"),
+                ("case_analysis", 0.3, {"cases": 0.8, "rcases": 0.5, "omega": 0.3}, "arith"),
+                ("simp_lemmas", 0.2, {"simp_attr": 0.7, "simp_only": 0.5}, "simp_heavy")),
+}
+KIND_FEATURES = ("simp_attr", "dsimp", "simp_only", "induction", "cases", "rcases", "match", "omega", "decide")
+ALL_KINDS: tuple[str, ...] = tuple(k for c in CONTEXTS for k, *_ in KINDS[c])
+KIND_CONTEXT = {k: c for c in CONTEXTS for k, *_ in KINDS[c]}
 
 # Features per context: lines per declaration, simp calls / arithmetic goals / inductives per
 # declaration. Features are consistent with the context and grow with the module's base time.
@@ -142,6 +184,7 @@ class Module:
     base_seconds: float            # noise-free baseline time (median of its timings)
     imports: tuple[int, ...]
     features: dict = field(hash=False, compare=False, default_factory=dict)
+    kind: str = ""                 # the hidden kind (kind variants only; a learner never sees it)
 
 
 @dataclass(frozen=True)
@@ -188,6 +231,29 @@ def variant_truth(seed: int) -> tuple[dict[str, dict[str, float]], dict[str, dic
     return speed, rates
 
 
+def kind_truth(seed: int, variant: str) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]] | None]:
+    """The hidden kinds' truth for a seed: (effects per kind and strategy, as time multipliers;
+    per kind, the share of modules each thing a strategy turns off breaks — None for
+    `mixed-contexts`, whose kinds break as their `like` context does, `BREAK_RATE`).
+    `mixed-contexts`: each kind takes the default effects of its `like` context (fixed);
+    `random-effects`, `skewed-edits`: drawn per seed and kind as `variant_truth` draws them per
+    context (`VARIANT_EFFECT`, `SAFE_BREAKS`), so that any strategy can be best or break anywhere."""
+    if variant == "mixed-contexts":
+        like = {k: lk for c in CONTEXTS for k, _, _, lk in KINDS[c]}
+        return {k: dict(TRUE_SPEED[like[k]]) for k in ALL_KINDS}, None
+    rng = _sub(seed, "kind-truth")
+    mu, sd, (lo, hi) = VARIANT_EFFECT
+    speed = {k: {s: min(hi, max(lo, math.exp(rng.gauss(mu, sd)))) for s in STRATEGIES if s != BASELINE}
+             for k in ALL_KINDS}
+    rates: dict[str, dict[str, float]] = {}
+    for k in ALL_KINDS:
+        rates[k] = {}
+        for thing, (p, (a, b)) in SAFE_BREAKS.items():
+            hit, r = rng.random(), rng.uniform(a, b)
+            rates[k][thing] = r if hit < p else 0.0
+    return speed, rates
+
+
 def strategy_break_rates(things: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
     """Per context and strategy, the share of modules it breaks, from what it turns off
     (independent draws per thing: 1 − Π(1 − rate))."""
@@ -223,10 +289,17 @@ class Workload:
         self.variant = variant
         self.stream_seed = seed if stream_seed is None else stream_seed
         things = None
+        self.has_kinds = variant in KIND_VARIANTS
         if variant == "safe-breaks":
             drawn, things = variant_truth(seed)
             speed = drawn if speed is None else speed
             self.break_rate = strategy_break_rates(things)
+        elif self.has_kinds:
+            drawn, things = kind_truth(seed, variant)
+            speed = drawn if speed is None else speed
+            like = {k: lk for c in CONTEXTS for k, _, _, lk in KINDS[c]}
+            self.break_rate = (strategy_break_rates(things) if things is not None
+                               else {k: dict(BREAK_RATE.get(like[k], {})) for k in ALL_KINDS})
         else:
             self.break_rate = BREAK_RATE
         speed = TRUE_SPEED if speed is None else speed
@@ -241,6 +314,7 @@ class Workload:
         modules: list[Module] = []
         counters = {c: 0 for c in CONTEXTS}
         lrng = _sub(seed, "level-change")
+        krng = _sub(seed, "kinds")        # kind variants only: the default's draws are untouched
         for i in range(n_modules):
             ctx = rng.choices(ctx_names, ctx_weights)[0]
             counters[ctx] += 1
@@ -254,9 +328,15 @@ class Workload:
                     imports.add(rng.randrange(0, i))
             name = f"Sim.{_camel(ctx)}.M{i:03d}"
             features = _features(rng, ctx, base, len(imports))
+            kind = ""
+            if self.has_kinds:
+                kinds = KINDS[ctx]
+                kind, _, rates, _ = krng.choices(kinds, [k[1] for k in kinds])[0]
+                for key in KIND_FEATURES:
+                    features[key] = _poisson(krng, features["declarations"] * rates.get(key, 0.0))
             if level_change is not None:
                 base *= math.exp(lrng.gauss(*level_change))
-            modules.append(Module(i, name, ctx, base, tuple(sorted(imports)), features))
+            modules.append(Module(i, name, ctx, base, tuple(sorted(imports)), features, kind))
         self.modules: tuple[Module, ...] = tuple(modules)
         self.n_modules = n_modules
         # dependents (reverse edges)
@@ -280,18 +360,19 @@ class Workload:
                     brk.append(False)
                     frac.append(0.0)
                     continue
-                mult = speed.get(m.context, {}).get(s, 1.0)
+                mult = speed.get(m.kind or m.context, {}).get(s, 1.0)
                 eff.append(math.log(mult) + erng.gauss(0.0, EFFECT_JITTER))
                 g = _BREAK_GROUP.get(s, s)
                 if g not in group_draw:
                     group_draw[g] = erng.random()
-                brk.append(group_draw[g] < BREAK_RATE.get(m.context, {}).get(s, 0.0))
+                rate_of = self.break_rate if m.kind else BREAK_RATE
+                brk.append(group_draw[g] < rate_of.get(m.kind or m.context, {}).get(s, 0.0))
                 frac.append(erng.uniform(*FAIL_FRACTION))
             if things is not None:
                 # the variant: a module breaks under a strategy iff one of the things it turns
                 # off breaks it (one draw per (module, thing))
                 u = {t: brng.random() for t in SAFE_BREAKS}
-                brk = [any(u[t] < things[m.context][t] for t in TURNS_OFF.get(s, ())) for s in self.strategies]
+                brk = [any(u[t] < things[m.kind or m.context][t] for t in TURNS_OFF.get(s, ())) for s in self.strategies]
             self._log_effect.append(eff)
             self._breaks.append(brk)
             self._fail_frac.append(frac)
@@ -308,8 +389,9 @@ class Workload:
         ranking = sorted(range(n_modules), key=lambda m: -keys[m])
         self.hot_ranking: tuple[int, ...] = tuple(ranking)
         cum, acc = [], 0.0
+        zipf = SKEWED_ZIPF_S if variant == "skewed-edits" else ZIPF_S
         for r in range(n_modules):
-            acc += 1.0 / (r + 1) ** ZIPF_S
+            acc += 1.0 / (r + 1) ** zipf
             cum.append(acc)
         self._hot_cum = cum
 
@@ -330,11 +412,26 @@ class Workload:
             return "+".join(TURNS_OFF.get(strategy, ())) or strategy
         return _BREAK_GROUP.get(strategy, strategy)
 
+    def group(self, module: int) -> str:
+        """What the truth is keyed by: the module's hidden kind in the kind variants, else its
+        context (what the benchmark's competitors and references are told)."""
+        m = self.modules[module]
+        return m.kind or m.context
+
+    def groups(self) -> tuple[str, ...]:
+        return ALL_KINDS if self.has_kinds else CONTEXTS
+
+    def group_multiplier(self, group: str, strategy: str) -> float:
+        """`context_expected_multiplier` of a group (`group`): a kind, or a context."""
+        return context_expected_multiplier(group, strategy, self.speed, self.break_rate)
+
     def context_multiplier(self, context: str, strategy: str) -> float:
         """`context_expected_multiplier` under this workload's effects and break rates."""
         return context_expected_multiplier(context, strategy, self.speed, self.break_rate)
 
     def effect_table_markdown(self) -> str:
+        if self.has_kinds:
+            return effect_table_markdown(self.speed, self.break_rate, rows=ALL_KINDS)
         return effect_table_markdown(self.speed, self.break_rate)
 
     def fail_fraction(self, module: int, strategy: str) -> float:
@@ -455,7 +552,8 @@ def stream(seed: int, n_compiles: int, n_modules: int = 300) -> Iterator[Compile
     return Workload(seed, n_modules).stream(n_compiles)
 
 
-def effect_table_markdown(speed: dict | None = None, break_rate: dict | None = None) -> str:
+def effect_table_markdown(speed: dict | None = None, break_rate: dict | None = None,
+                          rows: tuple[str, ...] | None = None) -> str:
     """The true-effect table (time multipliers; breakage rates) as markdown; in bold the
     strategy of least expected cost in the context (failures included). Default: the
     default workload's (`TRUE_SPEED`, `BREAK_RATE`)."""
@@ -464,8 +562,8 @@ def effect_table_markdown(speed: dict | None = None, break_rate: dict | None = N
     strategies = [s for s in STRATEGIES if s != BASELINE]
     head = "| context (share) | " + " | ".join(strategies) + " |"
     sep = "|---|" + "---:|" * len(strategies)
-    rows = [head, sep]
-    for c in CONTEXTS:
+    out = [head, sep]
+    for c in rows or CONTEXTS:
         cells = []
         best = min(strategies, key=lambda s: context_expected_multiplier(c, s, speed, break_rate))
         for s in strategies:
@@ -476,8 +574,10 @@ def effect_table_markdown(speed: dict | None = None, break_rate: dict | None = N
             if s == best:
                 cell = f"**{cell}**"
             cells.append(cell)
-        rows.append(f"| {c} ({CONTEXT_SHARES[c]:.0%}) | " + " | ".join(cells) + " |")
-    return "\n".join(rows)
+        label = (f"{c} ({CONTEXT_SHARES[c]:.0%})" if c in CONTEXT_SHARES
+                 else f"{KIND_CONTEXT[c]} / {c}")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
 
 
 def context_expected_multiplier(context: str, strategy: str, speed: dict | None = None,

@@ -1,0 +1,368 @@
+"""Contexts that split themselves: a module's effects predicted from the modules most like it.
+
+A context is a heuristic, and one context can hold modules that respond differently to a
+strategy (list-induction lemmas and rewriting lemmas both read as `simp_heavy`). The context's
+joint posterior (`simpulse.policy.joint`) learns the context's *average* effect; this module
+corrects it, per module, by what the most similar modules of the context measured — and
+leaves it alone where they say nothing clear:
+
+* **Similarity** is read from the source, like the context: a module's *signature* is the
+  per-declaration rate of the tactics and attributes `simpulse/context/features.py` counts
+  (`SIG_KEYS`, log1p of 10 × count / declarations: size-free), stored in its record (`"g"`) by
+  the fold (`note`). Its neighbours are the K (`K`) modules of its context nearest in signature
+  that have evidence on the strategy; the module itself, when it has its own, counts first.
+* **Speed.** A neighbour j compiled under k and under something else has a within-module
+  residual e_jk = ȳ_jk − δ̂_k − ref_j, ref_j its baseline mean or, without one, the mean of its
+  other strategies' log-times de-biased by their δ̂ (variance σ²(1/n_k + 1/n_ref)). Their
+  precision-weighted mean ê, with its standard error (the larger of the noise's and the
+  neighbours' own spread), is shrunk by max(0, 1 − (Z·se / ê)²) (`Z`): an offset the neighbours
+  do not clearly support is ≈ 0, and a context whose modules respond alike (the default
+  benchmark) is left as the joint model has it.
+* **Breakage.** Strategies breaking the same proofs pool their evidence (the learner's
+  `breaking_group`). A neighbour that broke under the group (`"b"`, kept across edits: a kind
+  of module, not a version) or compiled under it informs the module's rate; where the
+  neighbours' failure share differs from the context's rate by more than Z binomial standard
+  errors (and at least `MIN_TRIES` of them tried), the module's Beta posterior is theirs
+  centred on the context's rate with `PRIOR` pseudo-observations, instead of the context's.
+
+Everything else — the draw, the temperature, the floor, the budget, the safety layer — is the
+context's. Standard library only: `Learner.choose` calls `adjust` on the hot path; the index
+(`Index`) is built once per process and context from the records (a substring test skips other
+contexts' records) and kept current by `Learner.observe`.
+"""
+
+from __future__ import annotations
+
+import math
+
+SIG_KEYS = ("simp", "simp_only", "simp_all", "simp_attr", "dsimp", "omega", "decide", "norm_num", "arith",
+            "induction", "cases", "rcases", "match", "inductives", "theorems")
+K = 12            # neighbours per strategy
+Z = 2.0           # how clearly the neighbours must differ from the context (standard errors)
+MIN_TRIES = 3     # neighbours that tried a breaking group before their share counts
+PRIOR = 2.0       # the context's rate, as pseudo-observations, in a module's breakage posterior
+CLIP = 0.7        # a residual counts at most this far from the context (outliers, log-time)
+SCAN = 48         # neighbours are sought among this many nearest modules only (4 K): beyond, none is alike
+
+
+def signature(features: dict | None) -> list[float] | None:
+    """The module's size-free tactic profile, or None without features."""
+    if not features:
+        return None
+    decl = features.get("declarations")
+    if not isinstance(decl, (int, float)) or not decl > 0:
+        return None
+    out = []
+    for key in SIG_KEYS:
+        v = features.get(key, 0)
+        v = float(v) if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else 0.0
+        out.append(round(math.log1p(10.0 * v / decl), 3))
+    return out
+
+
+def note(mod: dict, ev: dict, features: dict | None) -> None:
+    """The fold's hook: keep the module's signature and the strategies that ever broke it."""
+    g = signature(features)
+    if g is not None:
+        mod["g"] = g
+    if ev.get("outcome") == "strategy_failed":
+        s = str(ev.get("strategy"))
+        b = mod.setdefault("b", [])
+        if s not in b:
+            b.append(s)
+
+
+class Index:
+    """Per context: module → (signature, cells {strategy: (n, mean log-time)}, ever broke)."""
+
+    def __init__(self):
+        self.stats = None
+        self.toolchain = None
+        self.by_ctx: dict[str, dict[str, tuple]] = {}
+        self.version: dict[str, int] = {}          # per context: +1 when a module joins or leaves
+        self.ranked: dict[str, tuple] = {}         # module → (context, version, names nearest first)
+
+    def nearest(self, ctx: str, table: dict, sig: list[float], module: str | None) -> list[str]:
+        """Every indexed module of `ctx` but `module`, nearest first; cached per module until a
+        module joins or leaves the context (a rebuild's modules are all known)."""
+        v = self.version.get(ctx, 0)
+        hit = self.ranked.get(module) if module else None
+        if hit is not None and hit[0] == ctx and hit[1] == v and hit[2] == sig:
+            return hit[3]
+        dist = math.dist
+        ranked = sorted((dist(sig, e[0]), name) for name, e in table.items()
+                        if name != module and len(e[0]) == len(sig))
+        names = [n for _, n in ranked]
+        if module:
+            self.ranked[module] = (ctx, v, sig, names)
+        return names
+
+    def context(self, tc: dict, stats, toolchain: str, ctx: str, decode) -> dict[str, tuple]:
+        if stats is not self.stats or toolchain != self.toolchain:
+            self.stats, self.toolchain, self.by_ctx, self.ranked = stats, toolchain, {}, {}
+        got = self.by_ctx.get(ctx)
+        if got is None:
+            got = self.by_ctx[ctx] = {}
+            needle = '"k":' + '"' + ctx + '"'
+            for name, raw in tc["modules"].items():
+                if isinstance(raw, str) and needle not in raw:
+                    continue
+                rec = decode(tc, name)
+                if rec and rec.get("k") == ctx:
+                    entry = _entry(rec, tc)
+                    if entry is not None:
+                        got[name] = entry
+        return got
+
+    def update(self, tc: dict, stats, toolchain: str, ctx: str, module: str, decode) -> None:
+        """After a compile of `module` was folded: its entry, if its context is indexed."""
+        if stats is not self.stats or toolchain != self.toolchain:
+            return
+        table = self.by_ctx.get(ctx)
+        if table is None:
+            return
+        rec = decode(tc, module)
+        entry = _entry(rec, tc) if rec else None
+        if entry is None:
+            if table.pop(module, None) is not None:
+                self.version[ctx] = self.version.get(ctx, 0) + 1
+        else:
+            if module not in table or table[module][0] != entry[0]:
+                self.version[ctx] = self.version.get(ctx, 0) + 1
+            table[module] = entry
+
+
+def _entry(rec: dict, tc: dict | None = None) -> tuple | None:
+    g = rec.get("g")
+    if not g:
+        return None
+    cells = {k: (v[0], v[1] / v[0]) for k, v in rec.get("s", {}).items() if v and v[0] > 0}
+    broke = frozenset(rec.get("b", ()))
+    if not cells and not broke:
+        return None
+    n_all = sum(n for n, _ in cells.values())
+    pred = None
+    if len(cells) == 1 and tc is not None and rec.get("x"):
+        # one strategy only: its reference is the level its features predict (worth w compiles)
+        from simpulse.model.levels import predicted_level
+        p = predicted_level(tc, rec.get("k", ""), rec["x"])
+        if p is not None and p[1] > 0:
+            pred = p
+    return (g, cells, broke, n_all, sum(n * y for n, y in cells.values()), pred)
+
+
+def _residual(entry: tuple, k: str, delta: dict, sigma2: float, dsum: dict) -> tuple[float, float] | None:
+    """(e, variance) of a module's effect of k against the context's, or None. `dsum`: a
+    per-decision cache of Σ n_l δ̂_l per entry."""
+    cells = entry[1]
+    own = cells.get(k)
+    if own is None:
+        return None
+    n_k, y_k = own
+    d_k = delta.get(k, 0.0)
+    base = cells.get("baseline")
+    if base is not None and k != "baseline":
+        ref, n_ref = base[1], base[0]
+    else:
+        n_ref = entry[3] - n_k
+        if n_ref <= 0:
+            if entry[5] is None:
+                return None
+            ref, w = entry[5]
+            e = y_k - d_k - ref
+            e = -CLIP if e < -CLIP else CLIP if e > CLIP else e
+            return e, sigma2 * (1.0 / n_k + 1.0 / w)
+        key = id(entry)
+        d_all = dsum.get(key)
+        if d_all is None:
+            d_all = dsum[key] = sum(n * delta.get(s, 0.0) for s, (n, _) in cells.items())
+        ref = (entry[4] - n_k * y_k - d_all + n_k * d_k) / n_ref
+    e = y_k - d_k - ref
+    e = -CLIP if e < -CLIP else CLIP if e > CLIP else e
+    return e, sigma2 * (1.0 / n_k + 1.0 / n_ref)
+
+
+def offsets(table: dict, ranked: list[str], module: str | None, names: list[str], delta: dict,
+            sigma2: float, breakage: dict, group_of) -> tuple[dict, dict, dict]:
+    """(speed offsets, breakage entries, explanation) for the module: per strategy, the shrunk
+    offset of its log-effect from the context's; per breaking strategy whose neighbours differ
+    clearly from the context, a Beta (a, b, c) to use instead; per strategy, what the neighbours
+    said (for `stats` and `recommend`)."""
+    own = table.get(module) if module else None
+    dsum: dict = {}
+    # one pass over the SCAN nearest modules, until every strategy has K neighbours:
+    # per strategy [Σw, Σw·e, Σw·e², count, faster]; per breaking strategy [tried, broke]
+    acc = {k: [0.0, 0.0, 0.0, 0, 0] for k in names}
+    groups = {k: frozenset(group_of(k)) for k in breakage}
+    tries = {k: [0, 0] for k in breakage}
+
+    def add(entry, k, a):
+        r = _residual(entry, k, delta, sigma2, dsum)
+        if r is not None:
+            e, v = r
+            w = 1.0 / (v if v > 1e-6 else 1e-6)
+            a[0] += w
+            a[1] += w * e
+            a[2] += w * e * e
+            a[3] += 1
+            a[4] += e + delta.get(k, 0.0) < 0
+    if own is not None:
+        for k in names:
+            if k in own[1]:
+                add(own, k, acc[k])
+    seen = dict.fromkeys(names, 0)
+    open_k, open_b = list(names), list(breakage)
+    for name in ranked[:SCAN]:
+        if not open_k and not open_b:
+            break
+        e = table.get(name)
+        if e is None:
+            continue
+        cells, broke = e[1], e[2]
+        full = False
+        for k in open_k:
+            if k in cells:
+                add(e, k, acc[k])
+                seen[k] += 1
+                full = full or seen[k] >= K
+        if full:
+            open_k = [k for k in open_k if seen[k] < K]
+        full = False
+        for k in open_b:
+            t = tries[k]
+            if broke and broke & groups[k]:
+                t[0] += 1
+                t[1] += 1
+            elif not groups[k].isdisjoint(cells):
+                t[0] += 1
+            else:
+                continue
+            full = full or t[0] >= K
+        if full:
+            open_b = [k for k in open_b if tries[k][0] < K]
+    off: dict[str, float] = {}
+    brk: dict[str, tuple] = {}
+    why: dict[str, tuple] = {}
+    for k, (sw, swe, swe2, n, helps) in acc.items():
+        if n == 0:
+            continue
+        mean = swe / sw
+        se2 = 1.0 / sw
+        if n >= 3:
+            se2 = max(se2, max(0.0, swe2 / sw - mean * mean) / (n - 1))
+        z2 = mean * mean / se2 if se2 > 0 else 0.0
+        shrink = max(0.0, 1.0 - Z * Z / z2) if z2 > 0 else 0.0
+        if shrink > 0:
+            off[k] = mean * shrink
+            why[k] = ("speed", n, helps, off[k])
+    for k, entry in breakage.items():
+        n, f = tries[k]
+        if n < MIN_TRIES:
+            continue
+        a0, b0, c = entry
+        p = a0 / (a0 + b0)
+        se = math.sqrt(max(p * (1.0 - p), 1e-4) / n)
+        if abs(f / n - p) > Z * se:
+            brk[k] = (PRIOR * p + f + 0.05, PRIOR * (1.0 - p) + n - f + 0.05, c)
+            why[k] = why.get(k, ()) + ("breaks", n, f)
+    return off, brk, why
+
+
+def describe(module: str, strategy: str, why: tuple) -> str:
+    """One line for `stats` / `recommend`, e.g. "Fixtures.ListLemmas: like 12 modules where
+    no-simprocs helps, not like the 9 where it breaks"."""
+    parts = []
+    if why and why[0] == "speed":
+        _, n, helps, off = why[:4]
+        parts.append(f"like {n} modules where {strategy} {'helps' if off < 0 else 'helps less'}"
+                     f" ({helps} of them faster; {math.exp(off):.2f}× the context's effect)")
+        why = why[4:]
+    if why and why[0] == "breaks":
+        _, n, f = why[:3]
+        parts.append(f"{f} of its {n} nearest modules broke under {strategy}"
+                     if f else f"not like the modules where {strategy} breaks (0 of its {n} nearest broke)")
+    return f"{module}: " + "; ".join(parts)
+
+
+def adjust(learner, tc: dict | None, context: str, module: str | None, features: dict | None,
+           mod: dict | None, joint):
+    """The context's joint posterior `joint`, corrected for this module by its neighbours
+    (`offsets`); `joint` itself where they say nothing clear. `learner` gives the records, the
+    breaking groups and the index (kept on it)."""
+    if tc is None or not module:
+        return joint
+    sig = (mod.get("g") if mod else None) or signature(features)   # the record's: computed once per source
+    if not sig:
+        return joint
+    from simpulse.model.records import module_record
+    from simpulse.policy import joint as J
+    index = learner.__dict__.get("_similar")
+    if index is None:
+        index = learner._similar = Index()
+    table = index.context(tc, learner.stats, learner.toolchain, context, module_record)
+    if len(table) < MIN_TRIES:
+        return joint
+    a, b = joint.alpha, joint.beta
+    sigma2 = b / (a - 1.0) if a > 1.0 else 0.03
+    delta = dict(zip(joint.names, joint.mean))
+    ranked = index.nearest(context, table, sig, module)
+    off, brk, why = offsets(table, ranked, module, list(joint.names), delta, sigma2, joint.breakage,
+                            learner.breaking_group)
+    learner._similar_why = (module, why)
+    if not off and not brk:
+        return joint
+    mean = [m + off.get(k, 0.0) for k, m in zip(joint.names, joint.mean)]
+    return J.Joint(joint.names, mean, joint.L, joint.alpha, joint.beta, {**joint.breakage, **brk}, joint.rhs)
+
+
+def observed(learner, decision) -> None:
+    """After `Learner.observe` folded a compile: the module's entry in the index, if built."""
+    index = learner.__dict__.get("_similar")
+    if index is None:
+        return
+    tc = learner.stats["toolchains"].get(learner.toolchain)
+    if tc is None:
+        return
+    from simpulse.model.records import module_record
+    index.update(tc, learner.stats, learner.toolchain, decision.context, decision.module, module_record)
+
+
+def explain(learner, context: str, module: str, features: dict | None = None) -> list[str]:
+    """What the module's neighbours say, one line per strategy they move (`describe`), for
+    `stats` and `recommend`; [] where the context's average stands for the module."""
+    tc, _ = learner._tc_chain()
+    if tc is None:
+        return []
+    from simpulse.model.records import module_record
+    mod = module_record(tc, module)
+    learner.__dict__.pop("_similar_why", None)
+    adjust(learner, tc, context, module, features, mod, learner.joint_posterior(context))
+    got = learner.__dict__.get("_similar_why")
+    if not got or got[0] != module:
+        return []
+    return [describe(module, k, why) for k, why in sorted(got[1].items()) if why]
+
+
+def split_lines(learner, per_context: int = 2, scan: int = 500) -> list[str]:
+    """For `stats`: per context, how many of its modules (of the first `scan` indexed) the
+    neighbours move away from the context's average, and up to `per_context` examples."""
+    tc, _ = learner._tc_chain()
+    if tc is None:
+        return []
+    from simpulse.model.records import module_record
+    out = []
+    for ctx in sorted(tc.get("arms", {})):
+        index = learner.__dict__.get("_similar")
+        if index is None:
+            index = learner._similar = Index()
+        table = index.context(tc, learner.stats, learner.toolchain, ctx, module_record)
+        moved = []
+        for name in list(table)[:scan]:
+            lines = explain(learner, ctx, name)
+            if lines:
+                moved.append(lines[0])
+        if moved:
+            out.append(f"{ctx}: {len(moved)} of {min(len(table), scan)} modules follow the modules most like "
+                       f"them rather than the context's average")
+            out += [f"  {line}" for line in moved[:per_context]]
+    return out

@@ -1,0 +1,104 @@
+"""The learning benchmark's kind variants (issue 21): hidden kinds inside contexts, visible only
+through tactic counts; effects drawn per seed; skewed edits. Fixed seeds; no timing asserts."""
+
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from simpulse.simulated import workload as W
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_learning", ROOT / "scripts" / "bench_learning.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_default_workload_has_no_kinds_and_is_unchanged_by_the_variants():
+    """The kinds are drawn from a generator of their own: a kind variant's project has the
+    default's modules, contexts, base times and imports; only tactic counts are added."""
+    d, m = W.Workload(5, 120), W.Workload(5, 120, variant="mixed-contexts")
+    assert all(x.kind == "" and not set(W.KIND_FEATURES) & set(x.features) for x in d.modules)
+    for a, b in zip(d.modules, m.modules):
+        assert (a.name, a.context, a.base_seconds, a.imports) == (b.name, b.context, b.base_seconds, b.imports)
+        assert {k: v for k, v in b.features.items() if k not in W.KIND_FEATURES} == a.features
+        assert b.kind in [k for k, *_ in W.KINDS[b.context]]
+    assert d.groups() == W.CONTEXTS and m.groups() == W.ALL_KINDS
+
+
+def test_hidden_kinds_show_in_tactic_counts_never_in_names():
+    wl = W.Workload(1, 300, variant="random-effects")
+    for mod in wl.modules:
+        assert mod.kind not in mod.name and mod.kind not in mod.context
+    # in each context, a kind's own tactic is counted more often in its modules than in the others'
+    # (a kind with no tactic of its own, `misc`, shows by the absence of the others')
+    for ctx in W.CONTEXTS:
+        for kind, _, rates, _ in W.KINDS[ctx]:
+            def margin(key, kind=kind, rates=rates, ctx=ctx):
+                return rates.get(key, 0) - max(r.get(key, 0) for k, _, r, _ in W.KINDS[ctx] if k != kind)
+            key = max(W.KIND_FEATURES, key=margin)
+            if margin(key) <= 0:
+                continue
+            mine = [x.features[key] / x.features["declarations"] for x in wl.modules if x.kind == kind]
+            others = [x.features[key] / x.features["declarations"] for x in wl.modules
+                      if x.context == ctx and x.kind != kind]
+            if len(mine) >= 5 and len(others) >= 5:
+                assert sum(mine) / len(mine) > sum(others) / len(others)
+
+
+def test_mixed_contexts_kinds_have_different_best_strategies_within_a_context():
+    wl = W.Workload(0, 300, variant="mixed-contexts")
+    for ctx in W.CONTEXTS:
+        bests = {min(W.STRATEGIES, key=lambda s: wl.group_multiplier(k, s)) for k, *_ in W.KINDS[ctx]}
+        assert len(bests) >= 2, ctx
+
+
+def test_random_effects_favour_no_strategy_by_construction():
+    wins = Counter()
+    for seed in range(40):
+        wl = W.Workload(seed, 30, variant="random-effects")
+        for k in W.ALL_KINDS:
+            wins[min(W.STRATEGIES, key=lambda s: wl.group_multiplier(k, s))] += 1
+    assert all(wins[s] >= 10 for s in W.STRATEGIES[1:])
+
+
+def test_skewed_edits_concentrate_the_edits_on_a_few_modules():
+    def top5_share(variant):
+        wl = W.Workload(2, 300, variant=variant)
+        edits = Counter()
+        for b, ed, _ in wl.builds():
+            if b > 400:
+                break
+            edits.update(ed)
+        total = sum(edits.values())
+        return sum(n for _, n in edits.most_common(5)) / total
+    assert top5_share("skewed-edits") > 0.75 > top5_share("random-effects")
+
+
+def test_competitors_and_references_are_told_the_hidden_kind():
+    pytest.importorskip("mabwiser")
+    bench = _bench()
+    wl = W.Workload(0, 60, variant="mixed-contexts")
+    agent = bench.make_agent("mab-ucb1-a01", wl, 0)
+    req = next(iter(wl.stream(1)))
+    agent.observe(req, W.BASELINE, wl.outcome(req.module, W.BASELINE, [1.0] * len(wl.strategies)))
+    agent.observe(req, "no-linters", wl.outcome(req.module, "no-linters", [1.0] * len(wl.strategies)))
+    assert set(agent.mabs) == {wl.modules[req.module].kind}
+    oracle = bench.make_agent("ctx-oracle", wl, 0)
+    assert set(oracle.rank) == set(W.ALL_KINDS)
+
+
+def test_a_kind_variant_run_reports_the_issues_metrics():
+    bench = _bench()
+    res = bench.run(1, [300], ["thompson", "oracle"], n_modules=60, jobs=1, variant="skewed-edits")
+    cell = res["aggregate"]["thompson"][300]
+    for key in ("slower_last500", "decision_us_p50", "repeat_same_source", "captured_rebuilds"):
+        assert key in cell
+    assert res["aggregate"]["oracle"][300]["slower_last500"]["mean"] == 0
+    md = bench.markdown(res)
+    assert "hidden kind" in md and "slower, last 500" in md and "rewrite_lemmas" in md
