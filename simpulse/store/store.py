@@ -95,6 +95,12 @@ class Store(_Layout, _Snapshots, _Compaction):
         self._rejected = set()  # snapshots (stats_crc:cursor) found wrong in meaning: ignored
         self._snap_crc = None
         self._fold_failures = 0
+        # load() through snapshot.view (`views`): the shim's way, reading only the records it
+        # touches; the statistics it returns hold lazily read module tables
+        self.views = False
+        # load()'s checkpoints written by a detached process (`_checkpoint_detached`): the shim's
+        # way, so no compile waits for a snapshot to be written
+        self.background_checkpoints = False
         d = self._d = os.fspath(state_dir)
         self._log = os.path.join(d, LOG_NAME)
         self._lock = os.path.join(d, LOCK_NAME)
@@ -381,8 +387,15 @@ class Store(_Layout, _Snapshots, _Compaction):
         a read-only load.
         """
         self._fold_failures = 0
-        snap = self._checked_snapshot(initial, validate)
-        res = self._load_fast(snap, fold) if snap is not None else None
+        lazy = False
+        res = None
+        if self.views:
+            res = self._load_view(fold, initial, validate)
+            lazy = res is not None
+        snap = None
+        if res is None:
+            snap = self._checked_snapshot(initial, validate)
+            res = self._load_fast(snap, fold) if snap is not None else None
         slow = res is None
         if slow:
             lk = self._shared_compact_lock()
@@ -400,6 +413,9 @@ class Store(_Layout, _Snapshots, _Compaction):
             checkpoint_after = min(AUTO_CHECKPOINT, max(AUTO_CHECKPOINT_MIN, round(10 * math.sqrt(mb))))
         if checkpoint_after is not None and (
             n >= checkpoint_after
+            # the tail set off a refresh that read every module record: record it, so the
+            # next compiles do not each pay it again (amortised, `views`)
+            or (lazy and n > 0 and self._view_read_whole(stats))
             or (
                 # the slow path ran (no/invalid/outdated snapshot), or damage / an event that
                 # cannot be folded was met: record where we are so the next load is fast again
@@ -411,11 +427,107 @@ class Store(_Layout, _Snapshots, _Compaction):
                      or (snap is None and os.path.exists(self._snap)))
             )
         ):
+            if self.background_checkpoints and lazy:
+                self._checkpoint_detached(stats, self.cursor)
+            else:
+                try:
+                    self.checkpoint(stats, self.cursor)
+                except StoreError:
+                    pass
+        return stats, n
+
+    def _checkpoint_detached(self, stats, cursor):
+        """``checkpoint(stats, cursor)`` in a detached grandchild (double fork; its standard
+        streams on /dev/null, so Lake, reading the shim's output, never waits for it): the
+        snapshot of a mathlib-sized project takes ~50 ms to write, which no compile should
+        wait for. The grandchild has its own copy of the statistics; this process goes on at
+        once. Without fork: written here."""
+        try:
+            pid = os.fork()
+        except (OSError, AttributeError):
             try:
-                self.checkpoint(stats, self.cursor)
+                self.checkpoint(stats, cursor)
             except StoreError:
                 pass
-        return stats, n
+            return
+        if pid:
+            try:
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+            return
+        code = 0
+        try:
+            if os.fork():
+                os._exit(0)
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            self.checkpoint(stats, cursor)
+        except BaseException:  # noqa: BLE001 - best effort: the next load checkpoints instead
+            code = 1
+        finally:
+            os._exit(code)
+
+    @staticmethod
+    def _view_read_whole(stats):
+        from simpulse.store import views
+        return views.materialized(stats)
+
+    def _load_view(self, fold, initial, validate):
+        """`_load_fast` from snapshot.view instead of snapshot.json (`views`): only when the view
+        is the current snapshot's (same cursor, checksum and stamp at the snapshot's head) and
+        checks out; None otherwise, and the caller loads in full."""
+        from simpulse.store import views
+        try:
+            fd = open_fd(self._snap, os.O_RDONLY)
+        except (OSError, StoreError):
+            return None
+        try:
+            head = views.snapshot_head(os.pread(fd, views._HEAD_READ, 0))
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        if head is None:
+            return None
+        schema, cursor, written, crc = head
+        if schema != SCHEMA_VERSION or not _valid_cursor(cursor) or type(crc) is not str:
+            return None
+        key = f"{crc}:{cursor['gen']}:{cursor['offset']}:{cursor['seq']}"
+        if key in self._rejected:
+            return None
+        path = os.path.join(self._d, views.VIEW_NAME)
+        try:
+            vfd = open_fd(path, os.O_RDONLY)
+        except (OSError, StoreError):
+            return None
+        try:
+            view = views.View(vfd, path)
+        except (OSError, ValueError, RecursionError, KeyError, TypeError):
+            return None          # (View closed its descriptor)
+        try:
+            h = view.head
+            if h.get("cursor") != cursor or h.get("stats_crc") != crc or h.get("written") != written:
+                return None      # stale: written for another snapshot
+            core = view.core()
+        except (OSError, StoreError, ValueError, RecursionError, KeyError, TypeError):
+            return None
+        if not views.splittable(core) or _shape_error(core, initial, "stats", 0) is not None:
+            return None
+        if validate is not None:
+            try:
+                if validate(core) is not None:
+                    return None  # the full load reads the snapshot and sets it aside, reporting why
+            except Exception:  # noqa: BLE001
+                return None
+        self._snap_crc = key
+        self._snap_bytes = h.get("snap_bytes") if type(h.get("snap_bytes")) is int else 0
+        try:
+            return self._load_fast({"cursor": cursor, "stats": views.attach(core, view)}, fold)
+        except views.ViewDamaged:
+            return None
 
     def _fold(self, fold, stats, ev):
         """``fold(stats, ev)``; an event it raises on is skipped and reported (the first few one
@@ -423,6 +535,8 @@ class Store(_Layout, _Snapshots, _Compaction):
         try:
             return fold(stats, ev)
         except Exception as e:  # noqa: BLE001
+            if type(e).__name__ == "ViewDamaged":
+                raise            # not the event's fault: the load starts over from the snapshot
             self._fold_failures += 1
             if self._fold_failures <= _FOLD_REPORTS:
                 self._report(f"fold:{ev.get('seq')}:{ev.get('id')}",
