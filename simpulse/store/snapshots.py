@@ -180,11 +180,10 @@ class _Snapshots:
         from simpulse.store import views
         path = os.path.join(self._d, views.VIEW_NAME)
         try:
-            head = views.snapshot_head(data[:views._HEAD_READ])
-            if head is None or not views.splittable(stats):
+            base = views.base_of(views.snapshot_head(data[:views._HEAD_READ]))
+            if base is None or not views.splittable(stats):
                 raise ValueError("no view for these statistics")
-            _schema, cursor, written, crc = head
-            self._write_atomic(path, views.encode_view(stats, cursor, crc, written, len(data)))
+            self._write_atomic(path, views.encode_view(stats, base["cursor"], base, len(data)))
         except (OSError, ValueError, TypeError):
             try:
                 os.unlink(path)

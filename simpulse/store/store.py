@@ -57,6 +57,8 @@ from simpulse.store.codec import (  # noqa: F401 - the store's names, re-exporte
     _decode,
     _fresh,
     _segment_name,
+    VIEW_SPAN,
+    VIEW_CHECKPOINT,
     _parse_segment_name,
     _strerror,
     _LogScan,
@@ -389,9 +391,8 @@ class Store(_Layout, _Snapshots, _Compaction):
         self._fold_failures = 0
         lazy = False
         res = None
-        if self.views:
-            res = self._load_view(fold, initial, validate)
-            lazy = res is not None
+        res = self._load_view(fold, initial, validate, lazy=self.views)
+        lazy = self.views and res is not None
         snap = None
         if res is None:
             snap = self._checked_snapshot(initial, validate)
@@ -408,7 +409,9 @@ class Store(_Layout, _Snapshots, _Compaction):
         if self._fold_failures > _FOLD_REPORTS:
             self._report(f"fold:more:{self.cursor['gen']}:{self.cursor['seq']}",
                          f"{self._fold_failures - _FOLD_REPORTS} more events could not be folded and were skipped")
-        if checkpoint_after is AUTO:
+        if checkpoint_after is AUTO and lazy:
+            checkpoint_after = VIEW_CHECKPOINT
+        elif checkpoint_after is AUTO:
             mb = self._snap_bytes / 1e6
             checkpoint_after = min(AUTO_CHECKPOINT, max(AUTO_CHECKPOINT_MIN, round(10 * math.sqrt(mb))))
         if checkpoint_after is not None and (
@@ -427,8 +430,8 @@ class Store(_Layout, _Snapshots, _Compaction):
                      or (snap is None and os.path.exists(self._snap)))
             )
         ):
-            if self.background_checkpoints and lazy:
-                self._checkpoint_detached(stats, self.cursor)
+            if lazy:
+                self._checkpoint_view(stats, self.cursor)
             else:
                 try:
                     self.checkpoint(stats, self.cursor)
@@ -442,6 +445,12 @@ class Store(_Layout, _Snapshots, _Compaction):
         snapshot of a mathlib-sized project takes ~50 ms to write, which no compile should
         wait for. The grandchild has its own copy of the statistics; this process goes on at
         once. Without fork: written here."""
+        if not self.background_checkpoints:
+            try:
+                self.checkpoint(stats, cursor)
+            except StoreError:
+                pass
+            return
         try:
             pid = os.fork()
         except (OSError, AttributeError):
@@ -475,10 +484,8 @@ class Store(_Layout, _Snapshots, _Compaction):
         from simpulse.store import views
         return views.materialized(stats)
 
-    def _load_view(self, fold, initial, validate):
-        """`_load_fast` from snapshot.view instead of snapshot.json (`views`): only when the view
-        is the current snapshot's (same cursor, checksum and stamp at the snapshot's head) and
-        checks out; None otherwise, and the caller loads in full."""
+    def _snapshot_base(self):
+        """The head of snapshot.json as a view names it (`views.base_of`), or None."""
         from simpulse.store import views
         try:
             fd = open_fd(self._snap, os.O_RDONLY)
@@ -490,14 +497,13 @@ class Store(_Layout, _Snapshots, _Compaction):
             return None
         finally:
             os.close(fd)
-        if head is None:
+        if head is None or head[0] != SCHEMA_VERSION or not _valid_cursor(head[1]) or type(head[3]) is not str:
             return None
-        schema, cursor, written, crc = head
-        if schema != SCHEMA_VERSION or not _valid_cursor(cursor) or type(crc) is not str:
-            return None
-        key = f"{crc}:{cursor['gen']}:{cursor['offset']}:{cursor['seq']}"
-        if key in self._rejected:
-            return None
+        return views.base_of(head)
+
+    def _open_view(self, base):
+        """snapshot.view if it belongs to the snapshot whose head is ``base`` and checks out."""
+        from simpulse.store import views
         path = os.path.join(self._d, views.VIEW_NAME)
         try:
             vfd = open_fd(path, os.O_RDONLY)
@@ -507,12 +513,36 @@ class Store(_Layout, _Snapshots, _Compaction):
             view = views.View(vfd, path)
         except (OSError, ValueError, RecursionError, KeyError, TypeError):
             return None          # (View closed its descriptor)
+        cur = view.head.get("cursor")
+        if view.head.get("base") != base or not _valid_cursor(cur) or cur["gen"] != base["cursor"]["gen"] \
+                or cur["seq"] < base["cursor"]["seq"] or cur["offset"] < base["cursor"]["offset"]:
+            return None          # stale: written for another snapshot
+        return view
+
+    def _load_view(self, fold, initial, validate, *, lazy=True):
+        """`_load_fast` from snapshot.view instead of snapshot.json (`views`): only when the view
+        belongs to the current snapshot (its head's cursor, checksum and stamp) and checks out;
+        None otherwise, and the caller loads in full. ``lazy=False``: only a view newer than the
+        snapshot (checkpointed past it), read whole."""
+        from simpulse.store import views
+        base = self._snapshot_base()
+        if base is None:
+            return None
+        c = base["cursor"]
+        if f"{base['stats_crc']}:{c['gen']}:{c['offset']}:{c['seq']}" in self._rejected:
+            return None
+        view = self._open_view(base)
+        if view is None:
+            return None
+        cursor = view.head["cursor"]
+        if not lazy and cursor["seq"] == c["seq"]:
+            return None
+        key = f"view:{view.head['core'][1]}:{cursor['gen']}:{cursor['offset']}:{cursor['seq']}"
+        if key in self._rejected:
+            return None
         try:
-            h = view.head
-            if h.get("cursor") != cursor or h.get("stats_crc") != crc or h.get("written") != written:
-                return None      # stale: written for another snapshot
             core = view.core()
-        except (OSError, StoreError, ValueError, RecursionError, KeyError, TypeError):
+        except (OSError, ValueError, RecursionError, KeyError, TypeError):
             return None
         if not views.splittable(core) or _shape_error(core, initial, "stats", 0) is not None:
             return None
@@ -522,12 +552,58 @@ class Store(_Layout, _Snapshots, _Compaction):
                     return None  # the full load reads the snapshot and sets it aside, reporting why
             except Exception:  # noqa: BLE001
                 return None
-        self._snap_crc = key
-        self._snap_bytes = h.get("snap_bytes") if type(h.get("snap_bytes")) is int else 0
+        self._snap_crc = key     # a lying cursor sets this view aside, not the snapshot
+        self._snap_bytes = view.head.get("snap_bytes") if type(view.head.get("snap_bytes")) is int else 0
         try:
-            return self._load_fast({"cursor": cursor, "stats": views.attach(core, view)}, fold)
+            res = self._load_fast({"cursor": cursor, "stats": views.attach(core, view)}, fold)
+            if res is not None and not lazy:
+                views.detach(res[0])
         except views.ViewDamaged:
             return None
+        if res is not None:
+            self._view = view
+        return res
+
+    def _checkpoint_view(self, stats, cursor):
+        """The shim's checkpoint: a new snapshot.view for the same snapshot.json, covering the
+        events up to ``cursor`` (`views.encode_successor`: the changed records' buckets
+        rewritten, the others copied; a few ms). Every VIEW_SPAN events past the snapshot, a
+        full checkpoint instead, in a detached process (`_checkpoint_detached`), so the
+        snapshot — what every other reader starts from — keeps up. Never blocks; best effort."""
+        from simpulse.store import views
+        view = getattr(self, "_view", None)
+        if view is None:
+            return
+        base = view.head["base"]
+        if cursor["seq"] - base["cursor"]["seq"] >= VIEW_SPAN:
+            self._checkpoint_detached(stats, cursor)
+            return
+        try:
+            held = try_lock(self._clock)
+        except OSError:
+            return
+        if held is None:
+            return
+        with held:
+            if self._snapshot_base() != base:
+                return           # a new snapshot since: its view is the one to read
+            current = self._open_view(base)
+            if current is not None:
+                c = current.head["cursor"]
+                if c["seq"] > cursor["seq"] or (c["seq"] == cursor["seq"] and c["offset"] >= cursor["offset"]):
+                    return
+                del current
+            try:
+                data = views.encode_successor(view, stats, cursor)
+            except (OSError, ValueError, TypeError, views.ViewDamaged):
+                data = None
+            if data is not None:
+                try:
+                    self._write_atomic(os.path.join(self._d, views.VIEW_NAME), data)
+                except OSError:
+                    pass
+        if data is None:
+            self._checkpoint_detached(stats, cursor)
 
     def _fold(self, fold, stats, ev):
         """``fold(stats, ev)``; an event it raises on is skipped and reported (the first few one

@@ -50,29 +50,85 @@ def splittable(stats) -> bool:
     return type(tcs) is dict and all(type(tc) is dict and isinstance(tc.get("modules"), dict) for tc in tcs.values())
 
 
-def encode_view(stats: dict, cursor: dict, stats_crc: str, written, snap_bytes: int) -> bytes:
-    """The view of ``stats`` (as written to a snapshot with that cursor, crc and stamp)."""
-    tcs = stats["toolchains"]
-    records = [(g, name, raw) for g, tc in tcs.items() for name, raw in tc["modules"].items()]
+def _layout(core_b: bytes, buckets: list[bytes], cursor: dict, base: dict, snap_bytes: int,
+            crcs: list | None = None) -> bytes:
+    """The view's bytes; ``crcs``: the buckets' checksums where known (None: computed)."""
+    offsets = [len(core_b)]
+    if crcs is None:
+        crcs = [zlib.crc32(data) for data in buckets]
+    for data in buckets:
+        offsets.append(offsets[-1] + len(data))
+    head = json.dumps({"view": VIEW_VERSION, "cursor": cursor, "base": base, "snap_bytes": snap_bytes,
+                       "core": [len(core_b), zlib.crc32(core_b)], "b": offsets, "bcrc": crcs},
+                      separators=(",", ":")).encode("ascii")
+    return b"".join([head, b"\n", core_b, *buckets])
+
+
+def _core_bytes(stats: dict) -> bytes:
+    core = dict(stats)
+    core["toolchains"] = {g: {**tc, "modules": {}} for g, tc in stats["toolchains"].items()}
+    return json.dumps(core, separators=(",", ":")).encode("ascii")
+
+
+def encode_view(stats: dict, cursor: dict, base: dict, snap_bytes: int) -> bytes:
+    """The view of ``stats``, which cover the events up to ``cursor``; ``base``: the head of the
+    snapshot.json the view belongs to (``{"stats_crc", "cursor", "written"}``)."""
+    records = [(g, name, raw) for g, tc in stats["toolchains"].items() for name, raw in tc["modules"].items()]
     n = max(1, len(records) // PER_BUCKET + 1)
     buckets: list[list] = [[] for _ in range(n)]
     for g, name, raw in records:
         buckets[_bucket(g, name, n)].append([g, name, raw])
-    core = dict(stats)
-    core["toolchains"] = {g: {**tc, "modules": {}} for g, tc in tcs.items()}
-    core_b = json.dumps(core, separators=(",", ":")).encode("ascii")
-    parts = [core_b]
-    offsets = [len(core_b)]
-    crcs = []
-    for b in buckets:
-        data = json.dumps(b, separators=(",", ":")).encode("ascii")
-        parts.append(data)
-        crcs.append(zlib.crc32(data))
-        offsets.append(offsets[-1] + len(data))
-    head = json.dumps({"view": VIEW_VERSION, "cursor": cursor, "stats_crc": stats_crc, "written": written,
-                       "snap_bytes": snap_bytes, "core": [len(core_b), zlib.crc32(core_b)],
-                       "b": offsets, "bcrc": crcs}, separators=(",", ":")).encode("ascii")
-    return head + b"\n" + b"".join(parts)
+    return _layout(_core_bytes(stats), [json.dumps(b, separators=(",", ":")).encode("ascii") for b in buckets],
+                   cursor, base, snap_bytes)
+
+
+def encode_successor(view: "View", stats: dict, cursor: dict) -> bytes | None:
+    """A view of ``stats`` — loaded through ``view`` and folded on to ``cursor`` — for the same
+    snapshot: the core re-encoded, the buckets no changed record falls in copied as they are
+    (what makes it cheap: a few ms for 6,000 records), the others rewritten. None when the
+    statistics' records cannot be told apart that way (a table was emptied of a record, or is
+    not lazy and large): the caller writes a full checkpoint instead."""
+    n = len(view.crcs)
+    changed: dict[int, dict] = {}
+    for g, tc in stats["toolchains"].items():
+        m = tc["modules"]
+        if isinstance(m, LazyModules):
+            if m._removed:
+                return None
+            names = m._dirty
+        elif len(m) <= 4 * PER_BUCKET * 64:
+            names = m.keys()      # a toolchain new since the view (created by the tail): all new
+        else:
+            return None
+        for name in names:
+            changed.setdefault(_bucket(g, name, n), {})[(g, name)] = dict.__getitem__(m, name)
+    # the unchanged buckets are copied with their checksums, unchecked: damage in them stays
+    # detectable by whoever reads them next, exactly as in the view they come from
+    lo = view.offsets[0]
+    old = view._read(lo, view.offsets[-1])
+    if len(old) != view.offsets[-1] - lo:
+        return None
+    buckets, crcs = [], []
+    for i in range(n):
+        if i in changed:
+            rows = dict(view.bucket(i))
+            rows.update(changed[i])
+            data = json.dumps([[g, name, raw] for (g, name), raw in rows.items()],
+                              separators=(",", ":")).encode("ascii")
+            crcs.append(zlib.crc32(data))
+        else:
+            data = old[view.offsets[i] - lo:view.offsets[i + 1] - lo]
+            crcs.append(view.crcs[i])
+        buckets.append(data)
+    return _layout(_core_bytes(stats), buckets, cursor, view.head["base"], view.head.get("snap_bytes", 0), crcs)
+
+
+def base_of(head) -> dict | None:
+    """The key a view names its snapshot by, from `snapshot_head`'s result."""
+    if head is None:
+        return None
+    _schema, cursor, written, crc = head
+    return {"stats_crc": crc, "cursor": cursor, "written": written}
 
 
 def snapshot_head(raw: bytes):
@@ -94,7 +150,7 @@ class View:
     nothing for this reader); the header and the core read at once, each bucket read and
     checked when first asked for. The descriptor is closed when the view is dropped."""
 
-    __slots__ = ("fd", "base", "offsets", "crcs", "head", "_parsed", "path")
+    __slots__ = ("fd", "base", "offsets", "crcs", "head", "_parsed", "path", "__weakref__")
 
     def __init__(self, fd: int, path: str = VIEW_NAME):
         self.fd = fd
@@ -125,7 +181,7 @@ class View:
         offsets, crcs, core = head.get("b"), head.get("bcrc"), head.get("core")
         if not (type(offsets) is list and type(crcs) is list and len(offsets) == len(crcs) + 1 and crcs
                 and type(core) is list and len(core) == 2 and offsets[0] == core[0]
-                and all(type(o) is int for o in offsets) and offsets == sorted(offsets)
+                and offsets == sorted(offsets) and type(offsets[-1]) is int
                 and nl + 1 + offsets[-1] == os.fstat(fd).st_size):
             raise ValueError("malformed header")
         self.head = head
@@ -158,7 +214,7 @@ class View:
                 data = self._read(self.offsets[i], self.offsets[i + 1])
                 ok = zlib.crc32(data) == self.crcs[i]
                 rows = json.loads(data) if ok else None
-            except (OSError, ValueError, RecursionError):
+            except (OSError, ValueError, RecursionError, TypeError):
                 ok = False
             if not ok:
                 self.discard()
@@ -202,11 +258,13 @@ class LazyModules(dict):
     full table would: a lookup of a record not yet read reads its bucket; anything that needs
     the whole table (iterating, its length, removing) reads every record first (`full`)."""
 
-    __slots__ = ("_view", "_tc", "_all")
+    __slots__ = ("_view", "_tc", "_all", "_dirty", "_removed")
 
     def __init__(self, view: View, toolchain: str):
         super().__init__()
         self._view, self._tc, self._all = view, toolchain, False
+        self._dirty: set = set()        # records set since the view was read (`encode_successor`)
+        self._removed = False
 
     def _want(self, key) -> None:
         if not self._all and not dict.__contains__(self, key) and isinstance(key, str):
@@ -238,21 +296,38 @@ class LazyModules(dict):
         self._want(key)
         return dict.__contains__(self, key)
 
+    def __setitem__(self, key, value):
+        self._dirty.add(key)
+        dict.__setitem__(self, key, value)
+
     def setdefault(self, key, default=None):
         self._want(key)
+        if not dict.__contains__(self, key):
+            self._dirty.add(key)
         return dict.setdefault(self, key, default)
+
+    def update(self, *args, **kw):
+        for k, v in dict(*args, **kw).items():
+            self[k] = v
 
     def pop(self, key, *default):
         self.full()
+        self._removed = True
         return dict.pop(self, key, *default)
 
     def __delitem__(self, key):
         self.full()
+        self._removed = True
         dict.__delitem__(self, key)
 
     def popitem(self):
         self.full()
+        self._removed = True
         return dict.popitem(self)
+
+    def clear(self):
+        self._all = self._removed = True
+        dict.clear(self)
 
     def keys(self):
         return dict.keys(self.full())
