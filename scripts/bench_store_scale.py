@@ -57,13 +57,21 @@ SOURCE = "Fixtures/Tiny.lean"     # what every shim compile reads and hashes (it
 SOURCE_HASH = hashlib.sha1((ROOT / "lean_fixtures" / SOURCE).read_bytes()).hexdigest()
 
 
+# The history's compile times are those of the `lean` the shim runs here (/bin/true, started
+# by the shim: ~5 ms), so that the shim's own recordings continue it as a real build continues
+# its history (steady state). With times from another distribution, every recorded compile is
+# a surprise to the model and sets off context-wide refreshes (`_refresh_predictions`) that a
+# steady state does not have.
+LEVEL = math.log(0.005)
+
+
 def project(rng: random.Random):
     mods = []
     for i in range(N_MODULES):
         lines = int(math.exp(rng.gauss(4.5, 0.9)))
         mods.append({
             "module": f"Mathlib.Area{i % 40}.Topic{i}", "context": rng.choice(CONTEXTS),
-            "level": math.log(0.2) + 0.8 * math.log1p(lines) - 3.0 + rng.gauss(0, 0.3),
+            "level": LEVEL + 0.05 * (math.log1p(lines) - 4.5) + rng.gauss(0, 0.1),
             "features": {"lines": lines, "declarations": max(1, lines // 12), "theorems": lines // 20,
                          "simp": lines // 15, "omega": lines // 60, "decide": lines // 90},
         })

@@ -21,15 +21,34 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from simpulse.learner import BASELINE, Learner, empty_stats, fold
+from simpulse.learner import BASELINE, ArmSummary, Learner, empty_stats, fold
+from simpulse.policy import posterior as P
 
 TARGET_POINTS = 100
 SAVED_MILESTONE = 0.10
 
 
+def _summary(learner: Learner, ctx: str) -> list[ArmSummary]:
+    """`learner.summary(ctx)`, the context's joint posterior solved once for every strategy
+    (`summary` solves it once per strategy, and the replay asks after every compile): the same
+    numbers, ~5× less work per event."""
+    tc, _ = learner._tc_chain()
+    joint = learner.joint_posterior(ctx)
+    out = []
+    for s in learner.catalogue.active:
+        arm = (tc["arms"].get(ctx, {}).get(s.name) if tc else None) or P.new_arm()
+        if s.is_baseline:
+            out.append(ArmSummary(s.name, int(arm[3]), int(arm[4]), 0.0, (0.0, 0.0), 0.5, None))
+            continue
+        post = learner.arm_posterior(ctx, s, joint)
+        out.append(ArmSummary(s.name, int(arm[3]), int(arm[4]), post.mu, post.interval(),
+                              post.prob_below(0.0), learner.suspension(ctx, s.name, joint)))
+    return out
+
+
 def _best_arm(learner: Learner, ctx: str):
     """The leading non-baseline, non-suspended arm of `ctx` (by posterior mean), and all arms."""
-    arms = learner.summary(ctx)
+    arms = _summary(learner, ctx)
     cands = [a for a in arms if a.strategy != BASELINE and not a.suspended]
     return min(cands, key=lambda a: a.mean, default=None), arms
 
