@@ -149,7 +149,11 @@ def test_history_replays_exactly_what_the_learner_folded():
 
 def test_history_default_sampling_and_empty():
     h = history(_synthetic_events(250))
-    assert h["every"] == 3 and h["series"][-1]["compiles"] == 250   # ~100 points, plus the last
+    # every: the smallest power of two giving at most ~100 points; plus the state after the last
+    assert h["every"] == 4 and h["series"][-1]["compiles"] == 250
+    assert [pt["compiles"] for pt in h["series"]] == list(range(4, 249, 4)) + [250]
+    rpc = h["series"][1]["regret_per_compile"]
+    assert rpc == pytest.approx((h["series"][1]["regret_seconds"] - h["series"][0]["regret_seconds"]) / 4)
     e = history([])
     assert e["compiles"] == 0 and e["series"] == [] and e["final"] is None and e["milestones"] == []
 
@@ -179,3 +183,21 @@ def test_history_marks_a_new_toolchain():
     # the per-context series follow the current toolchain: pulls restart after the switch
     for pts in h["contexts"].values():
         assert pts[-1]["pulls"] <= 20
+
+
+def test_history_resumed_from_its_cache_equals_a_replay_of_everything():
+    """`simpulse report` keeps the replay (report.cache) and replays only what came since: the
+    result must be the one a replay of the whole log gives, points thinned as they go."""
+    from simpulse.stats.history import TARGET_POINTS, Replay
+    events = _synthetic_events(460)
+    whole = history(events)
+    first = Replay()
+    for e in events[:230]:
+        first.feed(e)
+    first.result()                                   # a report in between changes nothing
+    resumed = Replay.from_json(json.loads(json.dumps(first.to_json())))
+    for e in events[230:]:
+        resumed.feed(e)
+    assert json.dumps(resumed.result(), sort_keys=True) == json.dumps(whole, sort_keys=True)
+    assert whole["every"] == 8 and len(resumed.points) <= 2 * TARGET_POINTS
+    assert whole["series"][-1]["compiles"] == 460

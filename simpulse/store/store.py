@@ -773,16 +773,19 @@ class Store(_Layout, _Snapshots, _Compaction):
             f"no valid snapshot covers them: statistics are rebuilt without them",
         )
 
-    def iter_events(self, *, include_segments=True):
+    def iter_events(self, *, include_segments=True, after=0):
         """Every surviving event in seq order: the segments, then the log (holding a shared
-        compact.lock while iterating; do not call ``compact`` from inside the loop)."""
+        compact.lock while iterating; do not call ``compact`` from inside the loop). ``after``:
+        only events with a higher seq (segments wholly below it are not opened)."""
         lk = self._shared_compact_lock()
         try:
             segs = self._segments()
             max_seg = segs[-1][1] if segs else 0
-            last = 0
+            last = after
             if include_segments:
-                for _first, _last, name in segs:
+                for _first, seg_last, name in segs:
+                    if seg_last <= after:
+                        continue
                     for ev in self._segment_events(name):
                         if ev["seq"] > last:
                             last = ev["seq"]
