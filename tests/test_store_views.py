@@ -211,3 +211,21 @@ def test_view_file_is_private_and_atomic(tmp_path):
     mode = os.stat(sdir / views.VIEW_NAME).st_mode & 0o777
     assert mode == 0o600
     assert not [p for p in os.listdir(sdir) if ".tmp." in p]
+
+
+def test_a_view_records_the_check_it_passed_and_another_check_runs_again(tmp_path):
+    sdir, mods = _state(tmp_path, n_events=80)
+    Store(sdir, create=False).compact(fold, empty_stats(), validate=validate_stats)
+    head = json.loads((sdir / views.VIEW_NAME).read_bytes().split(b"\n", 1)[0])
+    assert head["valid"] == views.validator_name(validate_stats)
+    calls = []
+
+    def reject(stats):
+        calls.append(1)
+        return "rejected by this test"
+
+    store = Store(sdir, create=False)
+    store.views = True
+    stats, _ = store.load(fold, empty_stats(), validate=reject, checkpoint_after=None)
+    assert calls                                             # not trusted: another check
+    assert not isinstance(stats["toolchains"][TC]["modules"], views.LazyModules)

@@ -183,7 +183,7 @@ class _Snapshots:
             base = views.base_of(views.snapshot_head(data[:views._HEAD_READ]))
             if base is None or not views.splittable(stats):
                 raise ValueError("no view for these statistics")
-            self._write_atomic(path, views.encode_view(stats, base["cursor"], base, len(data)))
+            self._write_atomic(path, views.encode_view(stats, base["cursor"], base, len(data), self._passed(stats)))
         except (OSError, ValueError, TypeError):
             try:
                 os.unlink(path)

@@ -103,6 +103,7 @@ class Store(_Layout, _Snapshots, _Compaction):
         # load()'s checkpoints written by a detached process (`_checkpoint_detached`): the shim's
         # way, so no compile waits for a snapshot to be written
         self.background_checkpoints = False
+        self._validate = None   # the check of the last load/compact: a view records that it passed
         d = self._d = os.fspath(state_dir)
         self._log = os.path.join(d, LOG_NAME)
         self._lock = os.path.join(d, LOCK_NAME)
@@ -389,6 +390,7 @@ class Store(_Layout, _Snapshots, _Compaction):
         a read-only load.
         """
         self._fold_failures = 0
+        self._validate = validate
         lazy = False
         res = None
         res = self._load_view(fold, initial, validate, lazy=self.views)
@@ -438,6 +440,16 @@ class Store(_Layout, _Snapshots, _Compaction):
                 except StoreError:
                     pass
         return stats, n
+
+    def _passed(self, stats):
+        """`views.validator_name` of the last load's check if ``stats`` pass it, else None."""
+        from simpulse.store import views
+        if self._validate is None:
+            return None
+        try:
+            return views.validator_name(self._validate) if self._validate(stats) is None else None
+        except Exception:  # noqa: BLE001
+            return None
 
     def _checkpoint_detached(self, stats, cursor):
         """``checkpoint(stats, cursor)`` in a detached grandchild (double fork; its standard
@@ -546,7 +558,8 @@ class Store(_Layout, _Snapshots, _Compaction):
             return None
         if not views.splittable(core) or _shape_error(core, initial, "stats", 0) is not None:
             return None
-        if validate is not None:
+        if validate is not None and view.head.get("valid") != views.validator_name(validate):
+            # (a view whose writer saw these statistics pass the same check is not checked again)
             try:
                 if validate(core) is not None:
                     return None  # the full load reads the snapshot and sets it aside, reporting why
@@ -594,7 +607,7 @@ class Store(_Layout, _Snapshots, _Compaction):
                     return
                 del current
             try:
-                data = views.encode_successor(view, stats, cursor)
+                data = views.encode_successor(view, stats, cursor, self._passed(stats))
             except (OSError, ValueError, TypeError, views.ViewDamaged):
                 data = None
             if data is not None:

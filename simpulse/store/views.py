@@ -50,16 +50,24 @@ def splittable(stats) -> bool:
     return type(tcs) is dict and all(type(tc) is dict and isinstance(tc.get("modules"), dict) for tc in tcs.values())
 
 
+def validator_name(validate) -> str:
+    """How a view names the check its core passed when written (`Store.load(validate=)`): the
+    function and simpulse's version, so another version checks again."""
+    from simpulse import __version__
+    return f"{getattr(validate, '__module__', '?')}.{getattr(validate, '__qualname__', '?')}@{__version__}"
+
+
 def _layout(core_b: bytes, buckets: list[bytes], cursor: dict, base: dict, snap_bytes: int,
-            crcs: list | None = None) -> bytes:
-    """The view's bytes; ``crcs``: the buckets' checksums where known (None: computed)."""
+            crcs: list | None = None, valid: str | None = None) -> bytes:
+    """The view's bytes; ``crcs``: the buckets' checksums where known (None: computed);
+    ``valid``: the `validator_name` of a check the statistics passed."""
     offsets = [len(core_b)]
     if crcs is None:
         crcs = [zlib.crc32(data) for data in buckets]
     for data in buckets:
         offsets.append(offsets[-1] + len(data))
     head = json.dumps({"view": VIEW_VERSION, "cursor": cursor, "base": base, "snap_bytes": snap_bytes,
-                       "core": [len(core_b), zlib.crc32(core_b)], "b": offsets, "bcrc": crcs},
+                       "valid": valid, "core": [len(core_b), zlib.crc32(core_b)], "b": offsets, "bcrc": crcs},
                       separators=(",", ":")).encode("ascii")
     return b"".join([head, b"\n", core_b, *buckets])
 
@@ -70,7 +78,7 @@ def _core_bytes(stats: dict) -> bytes:
     return json.dumps(core, separators=(",", ":")).encode("ascii")
 
 
-def encode_view(stats: dict, cursor: dict, base: dict, snap_bytes: int) -> bytes:
+def encode_view(stats: dict, cursor: dict, base: dict, snap_bytes: int, valid: str | None = None) -> bytes:
     """The view of ``stats``, which cover the events up to ``cursor``; ``base``: the head of the
     snapshot.json the view belongs to (``{"stats_crc", "cursor", "written"}``)."""
     records = [(g, name, raw) for g, tc in stats["toolchains"].items() for name, raw in tc["modules"].items()]
@@ -79,10 +87,10 @@ def encode_view(stats: dict, cursor: dict, base: dict, snap_bytes: int) -> bytes
     for g, name, raw in records:
         buckets[_bucket(g, name, n)].append([g, name, raw])
     return _layout(_core_bytes(stats), [json.dumps(b, separators=(",", ":")).encode("ascii") for b in buckets],
-                   cursor, base, snap_bytes)
+                   cursor, base, snap_bytes, valid=valid)
 
 
-def encode_successor(view: "View", stats: dict, cursor: dict) -> bytes | None:
+def encode_successor(view: "View", stats: dict, cursor: dict, valid: str | None = None) -> bytes | None:
     """A view of ``stats`` — loaded through ``view`` and folded on to ``cursor`` — for the same
     snapshot: the core re-encoded, the buckets no changed record falls in copied as they are
     (what makes it cheap: a few ms for 6,000 records), the others rewritten. None when the
@@ -120,7 +128,8 @@ def encode_successor(view: "View", stats: dict, cursor: dict) -> bytes | None:
             data = old[view.offsets[i] - lo:view.offsets[i + 1] - lo]
             crcs.append(view.crcs[i])
         buckets.append(data)
-    return _layout(_core_bytes(stats), buckets, cursor, view.head["base"], view.head.get("snap_bytes", 0), crcs)
+    return _layout(_core_bytes(stats), buckets, cursor, view.head["base"], view.head.get("snap_bytes", 0), crcs,
+                   valid)
 
 
 def base_of(head) -> dict | None:
