@@ -454,6 +454,9 @@ def _write_doc(res, ok):
         f"{res['max_unacked_present_per_kill']} | {res['duplicated']} | **{res['corrupt']}** | "
         f"**{res['load_failures']}** | {res['stats_mismatches']} |",
         "",
+        "Each round also compares a load through `snapshot.view` (the shim's way; the loader checkpoints "
+        "successor views half the time, so it is killed inside those writes too) with the full load: "
+        "a difference counts as a statistics mismatch.",
         f"Compaction kill points reached: {res['compaction_kill_points']}. Torn or corrupt lines skipped on "
         f"load: {res['lines_skipped_torn_or_corrupt']}. Target (the state loads after every kill; at most the "
         f"one in-flight event missing): **{'met' if ok else 'NOT met'}**.",

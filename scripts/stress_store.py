@@ -336,7 +336,9 @@ def _write_doc(res, ok):
     from _benchdoc import write_section
     text = "\n".join([
         f"{res['procs']} writer processes × {res['events_per_proc']} events each through `Store.append` "
-        f"(fsync {'on' if res['fsync'] else 'off'}), with a process compacting the log meanwhile.",
+        f"(fsync {'on' if res['fsync'] else 'off'}), with a process compacting the log meanwhile and one loading "
+        "(every other load through `snapshot.view` as the shim does: records read lazily and checked against the "
+        "counters, checkpoints as successor views and detached full snapshots). Timings on a shared, busy 2-core machine.",
         "",
         "| written | found | lost | duplicated | corrupt | compactions meanwhile | loads meanwhile | appends/s | worst append |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
