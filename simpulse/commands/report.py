@@ -57,7 +57,9 @@ def _read_cache(sdir: Path, key: str, catalogue, store):
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if last is not None:
-        seen = next(iter(store.iter_events(after=last["seq"] - 1)), None)
+        if any(first <= last["seq"] <= end for first, end, _ in store._segments()):
+            return replay      # archived since (not decompressed again to look: a segment is big)
+        seen = next(iter(store.iter_events(after=last["seq"] - 1, include_segments=False)), None)
         if seen is None and store._max_known_seq() < last["seq"]:
             return None        # fewer events than it saw: another history (a state rebuilt)
         if seen is not None and seen["seq"] == last["seq"] and seen.get("id") != last["id"]:
