@@ -201,3 +201,39 @@ def test_history_resumed_from_its_cache_equals_a_replay_of_everything():
     assert json.dumps(resumed.result(), sort_keys=True) == json.dumps(whole, sort_keys=True)
     assert whole["every"] == 8 and len(resumed.points) <= 2 * TARGET_POINTS
     assert whole["series"][-1]["compiles"] == 460
+
+
+def test_load_history_resumes_from_report_cache(tmp_path, monkeypatch):
+    """The command's path: the first report replays the log and keeps report.cache; the next
+    ones replay only what came since — the same data as a replay without the cache."""
+    from simpulse.commands import report as R
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIMPULSE_STATE_DIR", raising=False)
+    events = _synthetic_events(150)
+    sdir = tmp_path / "state"
+    store = Store(sdir, fsync=False)
+    for e in events[:90]:
+        store.append({k: v for k, v in e.items() if k != "seq"})
+
+    def strip(d):
+        return {k: v for k, v in d.items() if k != "generated"}
+
+    first = R.load_history(sdir)
+    assert (sdir / R.CACHE_NAME).exists() and first["compiles"] == 90
+    assert strip(R.load_history(sdir)) == strip(first)
+    for e in events[90:]:
+        store.append({k: v for k, v in e.items() if k != "seq"})
+    store.compact(fold, empty_stats())                       # the cached last event is archived now
+    resumed = R.load_history(sdir)
+    (sdir / R.CACHE_NAME).unlink()
+    whole = R.load_history(sdir)
+    assert resumed["compiles"] == 150 and strip(resumed) == strip(whole)
+    # a cache of another history (its last event, in the log, is not this log's) is not used
+    store.append({"v": 1, "kind": "note", "id": "x", "ts": 1.0})
+    assert R.load_history(sdir)["events"] == 151
+    doc = json.loads((sdir / R.CACHE_NAME).read_text())
+    assert doc["last"]["id"] == "x"
+    doc["last"]["id"] = "not-this-one"
+    doc["replay"]["counts"][0] = 999
+    (sdir / R.CACHE_NAME).write_text(json.dumps(doc))
+    assert R.load_history(sdir)["compiles"] == 150
