@@ -219,18 +219,18 @@ class View:
     def bucket(self, i: int) -> dict:
         got = self._parsed.get(i)
         if got is None:
+            got = {}
             try:
                 data = self._read(self.offsets[i], self.offsets[i + 1])
                 ok = zlib.crc32(data) == self.crcs[i]
-                rows = json.loads(data) if ok else None
+                if ok:
+                    for g, name, raw in json.loads(data):
+                        got[(g, name)] = raw
             except (OSError, ValueError, RecursionError, TypeError):
                 ok = False
             if not ok:
                 self.discard()
                 raise ViewDamaged(f"{VIEW_NAME}: bucket {i} is damaged; removed (the next loads read the snapshot)")
-            got = {}
-            for g, name, raw in rows:
-                got[(g, name)] = raw
             self._parsed[i] = got
         return got
 
@@ -356,7 +356,7 @@ class LazyModules(dict):
     def __eq__(self, other):
         return dict.__eq__(self.full(), other)
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
     def copy(self):
         return dict(dict.items(self.full()))
