@@ -356,6 +356,9 @@ class LazyModules(dict):
     def __eq__(self, other):
         return dict.__eq__(self.full(), other)
 
+    def __ne__(self, other):
+        return dict.__ne__(self.full(), other)
+
     __hash__ = None
 
     def copy(self):
