@@ -229,3 +229,26 @@ def test_a_view_records_the_check_it_passed_and_another_check_runs_again(tmp_pat
     stats, _ = store.load(fold, empty_stats(), validate=reject, checkpoint_after=None)
     assert calls                                             # not trusted: another check
     assert not isinstance(stats["toolchains"][TC]["modules"], views.LazyModules)
+
+
+def test_lazy_modules_behave_as_the_full_table(tmp_path):
+    sdir, mods = _state(tmp_path, n_events=120)
+    full = _full(sdir)[0]["toolchains"][TC]["modules"]
+    _, lazy, _ = _lazy(sdir)
+    table = lazy["toolchains"][TC]["modules"]
+    name = next(iter(full))
+    assert table.get(name) == full[name] and name in table and table[name] == full[name]
+    assert table.get("No.Such.Module") is None and "No.Such.Module" not in table
+    with pytest.raises(KeyError):
+        table["No.Such.Module"]
+    assert not table.complete and dict.__len__(table) == 1          # one record read, not all
+    table["New.Module"] = "{}"                                       # a new record is a change
+    assert table._dirty == {"New.Module"}
+    assert table == dict(full, **{"New.Module": "{}"}) and table.complete
+    assert not (table != dict(full, **{"New.Module": "{}"}))
+    store = Store(sdir, create=False)
+    store.views = True
+    stats, _ = store.load(fold, empty_stats(), validate=validate_stats, checkpoint_after=None)
+    t2 = stats["toolchains"][TC]["modules"]
+    t2.pop(name)                                                     # a removal: no successor view
+    assert views.encode_successor(store._view, stats, store.cursor) is None
