@@ -553,8 +553,12 @@ class Learner(DecisionRules):
 
     def record_event(self, event: dict) -> None:
         """Append an event (compile, record, bench, reset) and fold it into the statistics.
-        (The store checkpoints the statistics itself when a load had a long tail to fold.)"""
-        stats = self.stats
-        if self.store is not None:
-            self.store.append(event)
-        fold(stats, event)
+        (The store checkpoints the statistics itself when a load had a long tail to fold.)
+        With the statistics not loaded (the shim drops them once it has decided), the event is
+        only appended: the next load folds it from the log."""
+        if self.store is None:
+            fold(self.stats, event)
+            return
+        self.store.append(event)
+        if self._stats is not None:
+            fold(self._stats, event)

@@ -149,7 +149,11 @@ def test_history_replays_exactly_what_the_learner_folded():
 
 def test_history_default_sampling_and_empty():
     h = history(_synthetic_events(250))
-    assert h["every"] == 3 and h["series"][-1]["compiles"] == 250   # ~100 points, plus the last
+    # every: the smallest power of two giving at most ~100 points; plus the state after the last
+    assert h["every"] == 4 and h["series"][-1]["compiles"] == 250
+    assert [pt["compiles"] for pt in h["series"]] == list(range(4, 249, 4)) + [250]
+    rpc = h["series"][1]["regret_per_compile"]
+    assert rpc == pytest.approx((h["series"][1]["regret_seconds"] - h["series"][0]["regret_seconds"]) / 4)
     e = history([])
     assert e["compiles"] == 0 and e["series"] == [] and e["final"] is None and e["milestones"] == []
 
@@ -179,3 +183,57 @@ def test_history_marks_a_new_toolchain():
     # the per-context series follow the current toolchain: pulls restart after the switch
     for pts in h["contexts"].values():
         assert pts[-1]["pulls"] <= 20
+
+
+def test_history_resumed_from_its_cache_equals_a_replay_of_everything():
+    """`simpulse report` keeps the replay (report.cache) and replays only what came since: the
+    result must be the one a replay of the whole log gives, points thinned as they go."""
+    from simpulse.stats.history import TARGET_POINTS, Replay
+    events = _synthetic_events(460)
+    whole = history(events)
+    first = Replay()
+    for e in events[:230]:
+        first.feed(e)
+    first.result()                                   # a report in between changes nothing
+    resumed = Replay.from_json(json.loads(json.dumps(first.to_json())))
+    for e in events[230:]:
+        resumed.feed(e)
+    assert json.dumps(resumed.result(), sort_keys=True) == json.dumps(whole, sort_keys=True)
+    assert whole["every"] == 8 and len(resumed.points) <= 2 * TARGET_POINTS
+    assert whole["series"][-1]["compiles"] == 460
+
+
+def test_load_history_resumes_from_report_cache(tmp_path, monkeypatch):
+    """The command's path: the first report replays the log and keeps report.cache; the next
+    ones replay only what came since — the same data as a replay without the cache."""
+    from simpulse.commands import report as R
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIMPULSE_STATE_DIR", raising=False)
+    events = _synthetic_events(150)
+    sdir = tmp_path / "state"
+    store = Store(sdir, fsync=False)
+    for e in events[:90]:
+        store.append({k: v for k, v in e.items() if k != "seq"})
+
+    def strip(d):
+        return {k: v for k, v in d.items() if k != "generated"}
+
+    first = R.load_history(sdir)
+    assert (sdir / R.CACHE_NAME).exists() and first["compiles"] == 90
+    assert strip(R.load_history(sdir)) == strip(first)
+    for e in events[90:]:
+        store.append({k: v for k, v in e.items() if k != "seq"})
+    store.compact(fold, empty_stats())                       # the cached last event is archived now
+    resumed = R.load_history(sdir)
+    (sdir / R.CACHE_NAME).unlink()
+    whole = R.load_history(sdir)
+    assert resumed["compiles"] == 150 and strip(resumed) == strip(whole)
+    # a cache of another history (its last event, in the log, is not this log's) is not used
+    store.append({"v": 1, "kind": "note", "id": "x", "ts": 1.0})
+    assert R.load_history(sdir)["events"] == 151
+    doc = json.loads((sdir / R.CACHE_NAME).read_text())
+    assert doc["last"]["id"] == "x"
+    doc["last"]["id"] = "not-this-one"
+    doc["replay"]["counts"][0] = 999
+    (sdir / R.CACHE_NAME).write_text(json.dumps(doc))
+    assert R.load_history(sdir)["compiles"] == 150

@@ -30,22 +30,84 @@ EMPTY_MESSAGE = "no compilations recorded yet in {dir} (run `simpulse build` fir
 # --------------------------------------------------------------------------- data
 
 
+CACHE_NAME = "report.cache"
+
+
+def _catalogue_key(catalogue) -> str:
+    """What the replay's posteriors depend on besides the events: the active strategies."""
+    import hashlib
+    import json
+    active = [] if catalogue is None else [s.to_json() for s in catalogue.active]
+    return hashlib.sha256(json.dumps(active, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _read_cache(sdir: Path, key: str, catalogue, store):
+    """The replay kept by the last report (`Replay.to_json`), if it was made with this catalogue
+    and the log still continues it (its last event is still there, or was archived and deleted
+    by retention; no seq went backwards); None otherwise: replay everything."""
+    import json
+    from simpulse.stats.history import Replay
+    from simpulse.store.safe_open import read_file
+    try:
+        doc = json.loads(read_file(sdir / CACHE_NAME))
+        if doc.get("key") != key:
+            return None
+        replay = Replay.from_json(doc["replay"], catalogue)
+        last = doc["last"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if last is not None:
+        if any(first <= last["seq"] <= end for first, end, _ in store._segments()):
+            return replay      # archived since (not decompressed again to look: a segment is big)
+        seen = next(iter(store.iter_events(after=last["seq"] - 1, include_segments=False)), None)
+        if seen is None and store._max_known_seq() < last["seq"]:
+            return None        # fewer events than it saw: another history (a state rebuilt)
+        if seen is not None and seen["seq"] == last["seq"] and seen.get("id") != last["id"]:
+            return None        # another history under the same seqs: start over
+        # (seen past it: retention deleted the segment it was in, which its replay covers)
+    return replay
+
+
+def _write_cache(sdir: Path, key: str, replay, last) -> None:
+    import json
+    from simpulse.store.atomic import write_atomic
+    try:
+        write_atomic(sdir / CACHE_NAME, json.dumps({"key": key, "last": last, "replay": replay.to_json()},
+                                                   separators=(",", ":")).encode())
+    except (OSError, TypeError, ValueError):
+        pass               # best effort: the next report replays more
+
+
 def load_history(sdir: Path, every: int | None = None) -> dict:
+    """The history's data. The replay is incremental: `report.cache` in the state directory keeps
+    the replay of the events seen by the last report (`simpulse.stats.history.Replay`), and only
+    the events recorded since are replayed; with `every` (``--every``), everything is."""
     from simpulse.commands._common import config
     from simpulse.errors import SimpulseError
-    from simpulse.stats.history import history
+    from simpulse.stats.history import Replay
     from simpulse.store.store import Store, StoreError
-    try:
-        events = list(Store(sdir, create=False).iter_events())
-    except StoreError as e:
-        raise SimpulseError(str(e)) from None
     catalogue = None
     try:
         from simpulse.config import catalogue_for
         catalogue = catalogue_for(config(), sdir)
     except SimpulseError:
         catalogue = None
-    data = history(events, every, catalogue=catalogue)
+    key = _catalogue_key(catalogue)
+    try:
+        store = Store(sdir, create=False)
+        replay = _read_cache(sdir, key, catalogue, store) if every is None else None
+        fresh = replay is None
+        if replay is None:
+            replay = Replay(catalogue, every)
+        last = None
+        for ev in store.iter_events(after=replay.last_seq):
+            replay.feed(ev)
+            last = ev
+    except StoreError as e:
+        raise SimpulseError(str(e)) from None
+    data = replay.result()
+    if every is None and (last is not None or fresh):
+        _write_cache(sdir, key, replay, {"seq": last["seq"], "id": last.get("id")} if last else None)
     data["state_dir"] = str(sdir)
     data["generated"] = time.time()
     data["empty"] = data["compiles"] == 0

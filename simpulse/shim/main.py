@@ -277,6 +277,8 @@ def _prepare(cfg: dict, call, real_lean: str):
     # create=False: `simpulse build` made the state directory; if it has been deleted since,
     # the shim must not resurrect it (and fails open instead).
     store = Store(cfg["state_dir"], create=False, fsync=cfg.get("fsync", False))
+    store.views = True       # the snapshot's view: this module's record, not all of them
+    store.background_checkpoints = True    # no compile waits for a snapshot to be written
     _inject_faults(store)
     learner = Learner(None, store=store, policy=cfg.get("policy", "thompson"), mode=cfg.get("mode", "auto"),
                       toolchain=cfg.get("toolchain", "unknown"), catalogue=catalogue, seed=seed,
@@ -288,6 +290,9 @@ def _prepare(cfg: dict, call, real_lean: str):
     workspace = cfg.get("workspace") or os.getcwd()
     path = os.path.relpath(os.path.abspath(call.source), workspace)
     decision = learner.choose(module=module, source=source, path=path)
+    # observe only appends: this process ends after it, and folding into statistics nobody
+    # reads again is work (a context-wide refresh, at worst) the next load does anyway
+    learner.reload()
     if forced:
         # --strategy: an experiment the user asked for, within what this build accepts
         strategy = catalogue.get(forced)

@@ -148,6 +148,7 @@ class _Compaction:
             lk.release()
 
     def _compact_locked(self, fold, initial, retention, validate=None):
+        self._validate = validate
         import gzip
 
         self._clean_tmp(self._segdir, None)

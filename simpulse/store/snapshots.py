@@ -162,6 +162,8 @@ class _Snapshots:
         return head[:-1] + b',"stats":' + stats_json + b"}\n"
 
     def _write_snapshot(self, stats, cursor, *, replace_invalid=False):
+        from simpulse.store import views
+        views.detach(stats)       # statistics loaded through the view: every record, plainly
         data = self._encode_snapshot(stats, cursor)
         if replace_invalid and os.path.exists(self._snap):
             try:
@@ -169,6 +171,24 @@ class _Snapshots:
             except OSError:
                 pass
         self._write_atomic(self._snap, data)
+        self._write_view(stats, data)
+
+    def _write_view(self, stats, data):
+        """snapshot.view beside the snapshot just written (`views`): after it, so a reader that
+        finds them out of step loads the snapshot in full. Best effort: a view that cannot be
+        written is removed (a stale one would only be ignored, but costs a read)."""
+        from simpulse.store import views
+        path = os.path.join(self._d, views.VIEW_NAME)
+        try:
+            base = views.base_of(views.snapshot_head(data[:views._HEAD_READ]))
+            if base is None or not views.splittable(stats):
+                raise ValueError("no view for these statistics")
+            self._write_atomic(path, views.encode_view(stats, base["cursor"], base, len(data), self._passed(stats)))
+        except (OSError, ValueError, TypeError):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
 
     def checkpoint(self, stats, covered=None):
         """Write snapshot.json: ``stats`` cover the events up to cursor ``covered`` (the
@@ -191,9 +211,9 @@ class _Snapshots:
         if held is None:
             return False
         with held:
-            cur = self._read_snapshot()
+            cur = self._snapshot_cursor()
             if cur is not None:
-                c = cur["cursor"]
+                c = cur
                 if c["seq"] > covered["seq"]:
                     return False
                 if c["seq"] == covered["seq"] and c["gen"] == covered["gen"] and c["offset"] >= covered["offset"]:
@@ -203,6 +223,29 @@ class _Snapshots:
             except OSError as e:
                 raise StoreError(f"cannot write {self._snap}: {_strerror(e)}") from e
         return True
+
+    def _snapshot_cursor(self):
+        """The cursor of a valid snapshot.json (None: none, or invalid, or set aside), read
+        from its head and checked by its checksum without parsing its statistics: what a
+        checkpoint compares its own cursor with (a full read costs a 4 MB parse)."""
+        from simpulse.store.views import snapshot_head
+        try:
+            raw = _read_file(self._snap)
+        except (OSError, UnsafeFile):
+            return None
+        head = snapshot_head(raw[:1024])
+        if head is None:
+            return None
+        schema, cursor, _written, crc = head
+        if schema != SCHEMA_VERSION or not _valid_cursor(cursor) or type(crc) is not str:
+            return None
+        marker = raw.find(b',"stats":')
+        end = raw.rstrip().rfind(b"}")
+        if end < marker or f"{zlib.crc32(raw[marker + 9:end]):08x}" != crc:
+            return None
+        if f"{crc}:{cursor['gen']}:{cursor['offset']}:{cursor['seq']}" in self._rejected:
+            return None
+        return cursor
 
     def _checked_snapshot(self, initial, validate):
         """The snapshot if its statistics have the shape of ``initial`` and pass ``validate``;

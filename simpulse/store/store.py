@@ -57,6 +57,8 @@ from simpulse.store.codec import (  # noqa: F401 - the store's names, re-exporte
     _decode,
     _fresh,
     _segment_name,
+    VIEW_SPAN,
+    VIEW_CHECKPOINT,
     _parse_segment_name,
     _strerror,
     _LogScan,
@@ -65,6 +67,7 @@ from simpulse.store.codec import (  # noqa: F401 - the store's names, re-exporte
     _write_all,
 )
 from simpulse.store.compaction import _Compaction
+from simpulse.store.viewload import _ViewLoads
 from simpulse.store.layout import _Layout
 from simpulse.store.snapshots import (  # noqa: F401 - re-exported
     _Snapshots,
@@ -82,7 +85,7 @@ __all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "UnsafeStateDir", "
 # --------------------------------------------------------------------------- the store
 
 
-class Store(_Layout, _Snapshots, _Compaction):
+class Store(_Layout, _Snapshots, _Compaction, _ViewLoads):
     """One state directory. Cheap to construct; holds no file open between calls."""
 
     def __init__(self, state_dir, *, create=True, fsync=True):
@@ -95,6 +98,13 @@ class Store(_Layout, _Snapshots, _Compaction):
         self._rejected = set()  # snapshots (stats_crc:cursor) found wrong in meaning: ignored
         self._snap_crc = None
         self._fold_failures = 0
+        # load() through snapshot.view (`views`): the shim's way, reading only the records it
+        # touches; the statistics it returns hold lazily read module tables
+        self.views = False
+        # load()'s checkpoints written by a detached process (`_checkpoint_detached`): the shim's
+        # way, so no compile waits for a snapshot to be written
+        self.background_checkpoints = False
+        self._validate = None   # the check of the last load/compact: a view records that it passed
         d = self._d = os.fspath(state_dir)
         self._log = os.path.join(d, LOG_NAME)
         self._lock = os.path.join(d, LOCK_NAME)
@@ -381,8 +391,15 @@ class Store(_Layout, _Snapshots, _Compaction):
         a read-only load.
         """
         self._fold_failures = 0
-        snap = self._checked_snapshot(initial, validate)
-        res = self._load_fast(snap, fold) if snap is not None else None
+        self._validate = validate
+        lazy = False
+        res = None
+        res = self._load_view(fold, initial, validate, lazy=self.views)
+        lazy = self.views and res is not None
+        snap = None
+        if res is None:
+            snap = self._checked_snapshot(initial, validate)
+            res = self._load_fast(snap, fold) if snap is not None else None
         slow = res is None
         if slow:
             lk = self._shared_compact_lock()
@@ -395,11 +412,16 @@ class Store(_Layout, _Snapshots, _Compaction):
         if self._fold_failures > _FOLD_REPORTS:
             self._report(f"fold:more:{self.cursor['gen']}:{self.cursor['seq']}",
                          f"{self._fold_failures - _FOLD_REPORTS} more events could not be folded and were skipped")
-        if checkpoint_after is AUTO:
+        if checkpoint_after is AUTO and lazy:
+            checkpoint_after = VIEW_CHECKPOINT
+        elif checkpoint_after is AUTO:
             mb = self._snap_bytes / 1e6
             checkpoint_after = min(AUTO_CHECKPOINT, max(AUTO_CHECKPOINT_MIN, round(10 * math.sqrt(mb))))
         if checkpoint_after is not None and (
             n >= checkpoint_after
+            # the tail set off a refresh that read every module record: record it, so the
+            # next compiles do not each pay it again (amortised, `views`)
+            or (lazy and n > 0 and self._view_read_whole(stats))
             or (
                 # the slow path ran (no/invalid/outdated snapshot), or damage / an event that
                 # cannot be folded was met: record where we are so the next load is fast again
@@ -411,10 +433,13 @@ class Store(_Layout, _Snapshots, _Compaction):
                      or (snap is None and os.path.exists(self._snap)))
             )
         ):
-            try:
-                self.checkpoint(stats, self.cursor)
-            except StoreError:
-                pass
+            if lazy:
+                self._checkpoint_view(stats, self.cursor)
+            else:
+                try:
+                    self.checkpoint(stats, self.cursor)
+                except StoreError:
+                    pass
         return stats, n
 
     def _fold(self, fold, stats, ev):
@@ -423,6 +448,8 @@ class Store(_Layout, _Snapshots, _Compaction):
         try:
             return fold(stats, ev)
         except Exception as e:  # noqa: BLE001
+            if type(e).__name__ == "ViewDamaged":
+                raise            # not the event's fault: the load starts over from the snapshot
             self._fold_failures += 1
             if self._fold_failures <= _FOLD_REPORTS:
                 self._report(f"fold:{ev.get('seq')}:{ev.get('id')}",
@@ -583,16 +610,19 @@ class Store(_Layout, _Snapshots, _Compaction):
             f"no valid snapshot covers them: statistics are rebuilt without them",
         )
 
-    def iter_events(self, *, include_segments=True):
+    def iter_events(self, *, include_segments=True, after=0):
         """Every surviving event in seq order: the segments, then the log (holding a shared
-        compact.lock while iterating; do not call ``compact`` from inside the loop)."""
+        compact.lock while iterating; do not call ``compact`` from inside the loop). ``after``:
+        only events with a higher seq (segments wholly below it are not opened)."""
         lk = self._shared_compact_lock()
         try:
             segs = self._segments()
             max_seg = segs[-1][1] if segs else 0
-            last = 0
+            last = after
             if include_segments:
-                for _first, _last, name in segs:
+                for _first, seg_last, name in segs:
+                    if seg_last <= after:
+                        continue
                     for ev in self._segment_events(name):
                         if ev["seq"] > last:
                             last = ev["seq"]
