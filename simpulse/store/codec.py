@@ -11,6 +11,13 @@ from simpulse import _fastjson as json   # `json` without `re`: the shim imports
 from simpulse.store.atomic import write_all
 from simpulse.store.safe_open import read_file
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from simpulse.store.store import Store
+
 
 SCHEMA_VERSION = 1  # of events (`v`) and of snapshot.json (`schema`)
 LAYOUT_VERSION = 1  # of the state directory (state.json `layout`)
@@ -51,13 +58,13 @@ _O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # --------------------------------------------------------------------------- line codec
 
 
-def _encode(obj):
+def _encode(obj: Any) -> bytes:
     """One log line: ``<crc32 of the JSON bytes, 8 lowercase hex> <compact JSON>\\n``."""
     body = json.dumps(obj, separators=(",", ":")).encode("ascii")
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
-def _decode(line):
+def _decode(line: bytes) -> dict[str, Any] | None:
     """The JSON object of a line without its newline, or None when it does not check out."""
     if len(line) < 11 or line[8] != 0x20:
         return None
@@ -75,7 +82,7 @@ def _decode(line):
     return obj if type(obj) is dict else None
 
 
-def _fresh(initial):
+def _fresh(initial: Any) -> Any:
     """A private copy of ``initial`` with the types a snapshot would give back."""
     try:
         return json.loads(json.dumps(initial))
@@ -85,11 +92,11 @@ def _fresh(initial):
         return copy.deepcopy(initial)
 
 
-def _segment_name(first, last):
+def _segment_name(first: int, last: int) -> str:
     return f"events-{first:012d}-{last:012d}.log.gz"
 
 
-def _parse_segment_name(name):
+def _parse_segment_name(name: str) -> tuple[int, int] | None:
     if not (name.startswith("events-") and name.endswith(".log.gz")):
         return None
     parts = name[7:-7].split("-")
@@ -99,7 +106,7 @@ def _parse_segment_name(name):
     return (first, last) if first <= last else None
 
 
-def _strerror(e):
+def _strerror(e: OSError) -> str:
     return e.strerror or str(e)
 
 
@@ -120,32 +127,33 @@ class _LogScan:
     __slots__ = ("store", "fd", "start", "limit", "gen", "end", "partial_at", "size",
                  "bad_lines", "bad_bytes", "bad_first", "bad_end")
 
-    def __init__(self, store, fd, start, gen, limit=None):
+    def __init__(self, store: Store, fd: int, start: int, gen: str | None, limit: int | None = None) -> None:
         self.store = store
         self.fd = fd
         self.start = start
         self.limit = limit
         self.gen = gen
         self.end = start
-        self.partial_at = None
+        self.partial_at: int | None = None
         self.size = start
         self.bad_lines = self.bad_bytes = 0
-        self.bad_first = self.bad_end = None
+        self.bad_first: int | None = None
+        self.bad_end: int | None = None
 
-    def _bad(self, off, n):
+    def _bad(self, off: int, n: int) -> None:
         self.bad_lines += 1
         self.bad_bytes += n
         if self.bad_first is None:
             self.bad_first = off
         self.bad_end = off + n
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[tuple[dict[str, Any], bytes]]:
         fd, limit, crc32 = self.fd, self.limit, zlib.crc32
         pos = self.start
         carry = b""
         carry_at = pos
         skipping = False  # inside an over-long line: drop bytes up to the next newline
-        skip_from = None
+        skip_from: int | None = None
         while True:
             want = _READ_CHUNK if limit is None else min(_READ_CHUNK, limit - pos)
             if want <= 0:
@@ -169,7 +177,9 @@ class _LogScan:
             lines = (carry + chunk if carry else chunk).split(b"\n")
             carry = lines.pop()
             off = carry_at
-            bodies, raws, offs = [], [], []
+            bodies: list[bytes] = []
+            raws: list[bytes] = []
+            offs: list[int] = []
             for line in lines:
                 n = len(line)
                 if n:
@@ -214,7 +224,7 @@ class _LogScan:
             self.store._damage(self.gen, self.bad_first, self.bad_end, self.bad_lines, self.bad_bytes)
 
 
-def _json_or_none(body):
+def _json_or_none(body: bytes) -> Any:
     try:
         return json.loads(body)
     except (ValueError, RecursionError):

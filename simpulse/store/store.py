@@ -88,14 +88,14 @@ __all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "UnsafeStateDir", "
 class Store(_Layout, _Snapshots, _Compaction, _ViewLoads):
     """One state directory. Cheap to construct; holds no file open between calls."""
 
-    def __init__(self, state_dir, *, create=True, fsync=True):
+    def __init__(self, state_dir: str | os.PathLike[str], *, create: bool = True, fsync: bool = True) -> None:
         self._snap_bytes = 0
         self.fsync = fsync
-        self.problems = []
+        self.problems: list[str] = []
         self.cursor = None  # the cursor of the last load(): {"gen", "offset", "seq"}
-        self._reported = set()
+        self._reported: set[object] = set()
         self.damaged = False   # a scan of this Store met damaged lines (load then checkpoints past them)
-        self._rejected = set()  # snapshots (stats_crc:cursor) found wrong in meaning: ignored
+        self._rejected: set[str | None] = set()  # snapshots (stats_crc:cursor) found wrong in meaning: ignored
         self._snap_crc = None
         self._fold_failures = 0
         # load() through snapshot.view (`views`): the shim's way, reading only the records it
@@ -136,7 +136,7 @@ class Store(_Layout, _Snapshots, _Compaction, _ViewLoads):
         self.problems.append(msg)
         self._diag(msg, key)
 
-    def _damage(self, gen, first, end, lines, nbytes):
+    def _damage(self, gen: str | None, first: int | None, end: int | None, lines: int, nbytes: int) -> None:
         """One summary line per scan that met damaged lines (not one per line: 200 MB of junk
         is one diagnostic), keyed by where the damage starts so simpulse.log has it once."""
         self.damaged = True

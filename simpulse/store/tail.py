@@ -12,13 +12,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from simpulse.store.codec import LOG_NAME, _decode
 from simpulse.store.safe_open import StoreError, open_fd
-from simpulse.store.store import LOG_NAME, _decode
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+    from simpulse.store.store import Store
+
+    Event = dict[str, Any]
 
 _CHUNK = 1 << 20
 
 
-def _read_header(fd: int):
+def _read_header(fd: int) -> tuple[str | None, int]:
     """(gen, end of header) of an open events.log, or (None, 0) if it has no valid header."""
     first = os.pread(fd, 4096, 0)
     nl = first.find(b"\n")
@@ -30,7 +39,7 @@ def _read_header(fd: int):
     return obj["gen"], nl + 1
 
 
-def _lines(fd: int, start: int, end: int):
+def _lines(fd: int, start: int, end: int) -> Iterator[tuple[bytes, int]]:
     """Complete lines of fd in [start, end): yields (line, offset just past its newline)."""
     pos = read_at = start
     carry = b""
@@ -54,7 +63,7 @@ class EventTail:
     never returns a seq twice.
     """
 
-    def __init__(self, sdir: Path, *, gen: str | None, offset: int, seq: int, store=None):
+    def __init__(self, sdir: Path, *, gen: str | None, offset: int, seq: int, store: Store | None = None) -> None:
         self.dir = Path(sdir)
         self.log = os.path.join(os.fspath(self.dir), LOG_NAME)
         self.gen = gen
@@ -63,16 +72,16 @@ class EventTail:
         self.store = store
         self.rotations = 0
 
-    def _store(self):
+    def _store(self) -> Store:
         if self.store is None:
             from simpulse.store.store import Store
             self.store = Store(self.dir, create=False)
         return self.store
 
-    def _from_segments(self) -> list[dict]:
+    def _from_segments(self) -> list[Event]:
         """Events with seq > self.seq archived in segments (after a rotation we had not read)."""
         store = self._store()
-        out = []
+        out: list[Event] = []
         for segment in store.archived_segments(after=self.seq):
             for ev in segment:
                 s = ev.get("seq")
@@ -81,12 +90,12 @@ class EventTail:
                     self.seq = s
         return out
 
-    def poll(self) -> list[dict]:
+    def poll(self) -> list[Event]:
         try:
             fd = open_fd(self.log, os.O_RDONLY)
         except (OSError, StoreError):
             return []          # no log yet, the state directory went away, or a link: nothing to read
-        out: list[dict] = []
+        out: list[Event] = []
         try:
             gen, hend = _read_header(fd)
             if gen is None:
@@ -114,12 +123,12 @@ class EventTail:
             os.close(fd)
         return out
 
-    def recent(self, n: int) -> list[dict]:
+    def recent(self, n: int) -> list[Event]:
         """The last `n` events with seq <= self.seq (for the initial view): read backwards from
         the cursor in the log, then the newest segments if the log holds fewer."""
         if n <= 0:
             return []
-        found: dict[int, dict] = {}
+        found: dict[int, Event] = {}
         try:
             fd = open_fd(self.log, os.O_RDONLY)
         except (OSError, StoreError):
