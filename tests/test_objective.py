@@ -197,3 +197,15 @@ def test_objective_is_a_checked_setting(tmp_path):
         load_config(tmp_path, env={})
     (tmp_path / "simpulse.toml").write_text('[simpulse]\nobjective = "module"\n')
     assert load_config(tmp_path, env={})["objective"] == "module"
+
+
+def test_markers_are_never_made_or_removed_through_a_link(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "4242").write_text("someone's file")      # would look like a stale marker
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / DIR).symlink_to(elsewhere)
+    assert Marker(str(state)).enter() is None
+    assert count(str(state / DIR)) is None
+    assert os.listdir(elsewhere) == ["4242"]

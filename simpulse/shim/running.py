@@ -28,11 +28,44 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def open_dir(path: str, create: bool = False) -> int | None:
+    """A descriptor of the markers' directory: a real directory of this user's (a symbolic link
+    planted there, e.g. by a cloned repository, is refused: nothing is created or removed
+    through it). None when it cannot be had."""
+    try:
+        if create:
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                pass
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        if os.fstat(fd).st_uid != os.getuid():
+            os.close(fd)
+            return None
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def count(directory: str, own: str | None = None) -> int | None:
     """Live markers in `directory` (`own`, this shim's marker name, counted without a check);
     stale ones are removed. None when the directory cannot be read."""
+    dfd = open_dir(directory)
+    if dfd is None:
+        return None
     try:
-        entries = os.listdir(directory)
+        return _count(dfd, own)
+    finally:
+        os.close(dfd)
+
+
+def _count(dfd: int, own: str | None) -> int | None:
+    try:
+        entries = os.listdir(dfd)
     except OSError:
         return None
     n = 0
@@ -41,17 +74,16 @@ def count(directory: str, own: str | None = None) -> int | None:
         if name == own:
             n += 1
             continue
-        path = os.path.join(directory, name)
         if name.endswith(".new"):
             try:
-                if now - os.stat(path).st_mtime < _NEW_GRACE:
+                if now - os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mtime < _NEW_GRACE:
                     continue
             except OSError:
                 continue
         elif not name.isdigit():
             continue
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dfd)
         except OSError:
             continue          # removed meanwhile: its shim has finished
         try:
@@ -65,8 +97,8 @@ def count(directory: str, own: str | None = None) -> int | None:
                 continue
             # lockable: its shim is gone; remove it unless the name now holds another file
             try:
-                if os.stat(path).st_ino == os.fstat(fd).st_ino:
-                    os.unlink(path)
+                if os.stat(name, dir_fd=dfd, follow_symlinks=False).st_ino == os.fstat(fd).st_ino:
+                    os.unlink(name, dir_fd=dfd)
             except OSError:
                 pass
         finally:
@@ -82,38 +114,40 @@ class Marker:
         self.dir = os.path.join(state_dir, DIR)
         self.name = str(os.getpid())
         self.fd: int | None = None
+        self.dfd: int | None = None
 
     def enter(self) -> int | None:
+        dfd = open_dir(self.dir, create=True)
+        if dfd is None:
+            return None
         try:
-            try:
-                os.mkdir(self.dir, 0o700)
-            except FileExistsError:
-                pass
-            tmp = os.path.join(self.dir, self.name + ".new")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+            tmp = self.name + ".new"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=dfd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                os.replace(tmp, os.path.join(self.dir, self.name))
+                os.replace(tmp, self.name, src_dir_fd=dfd, dst_dir_fd=dfd)
             except OSError:
                 os.close(fd)
                 raise
-            self.fd = fd
         except OSError:
+            os.close(dfd)
             return None
-        return count(self.dir, self.name)
+        self.fd, self.dfd = fd, dfd
+        return _count(dfd, self.name)
 
     def leave(self) -> int | None:
         """Count, then remove the marker (idempotent)."""
-        if self.fd is None:
+        if self.fd is None or self.dfd is None:
             return None
-        n = count(self.dir, self.name)
+        n = _count(self.dfd, self.name)
         try:
-            os.unlink(os.path.join(self.dir, self.name))
+            os.unlink(self.name, dir_fd=self.dfd)
         except OSError:
             pass
-        try:
-            os.close(self.fd)
-        except OSError:
-            pass
-        self.fd = None
+        for fd in (self.fd, self.dfd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.fd = self.dfd = None
         return n
