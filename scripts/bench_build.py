@@ -8,7 +8,9 @@ plain `lake build`, one with `simpulse build` (its state kept across builds); K 
 (`.lake` removed before each), then E edit rounds (the same few modules edited in both copies,
 then both rebuilt). The two sides alternate, ABAB… with the order swapped every build, and
 share the simulated noise (SIMPULSE_SIM_SEED per repeat, SIMPULSE_SIM_ROUND per build: the
-same module under the same options draws the same noise on both sides).
+same module under the same options draws the same noise on both sides). With
+`--objectives build,module`, a simpulse side per objective (simpulse.toml's `objective`): three
+sides, the order rotated every build, and a table of the two objectives' wall-time ratio.
 
 Reported per build number: the wall-time ratio simpulse/plain (geometric mean over repeats,
 95 % interval = exp(mean ± t(0.975, R−1)·sd/√R) of the per-repeat log ratios), the CPU time
@@ -491,7 +493,12 @@ workers). *shim share*: Σ over compiles of (Lake's job time − the lean wall t
 recorded) over Σ job times — what the facade launcher and the shim add to each compile; *shim
 ms/compile* the same per compile (Lake prints job times to the ms below 1 s and to 0.1 s above,
 so a long job carries ±50 ms of rounding, which averages out over a build). `--json FILE` keeps
-every build's figures; `--render FILE` prints (and with `--write-docs` writes) them again. The generator and what it imitates from the real import
+every build's figures; `--render FILE` prints (and with `--write-docs` writes) them again.
+`--objectives build,module` adds a simpulse side per objective (simpulse.toml's `objective`,
+set through `SIMPULSE_OBJECTIVE`; docs/learning.md, "The objective"), each with its own state,
+the same seeds and the same simulated noise, all sides of a build back to back in an order
+rotated every build; the last table is the build objective's wall time over the module
+objective's, per build number, with the same interval. The generator and what it imitates from the real import
 graphs of Batteries and Aesop: `simpulse/simulated/genproject.py` (docstring). Side by side
 (`../shared/lean-graphs.json` for the real ones):
 
