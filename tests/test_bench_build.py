@@ -127,7 +127,7 @@ def test_write_docs_writes_only_its_own_section(tmp_path, monkeypatch):
     assert bench.main(["--modules", "5", "--clean", "1", "--edits", "0", "--repeats", "1",
                        "--scale", "0.02", "--sleep", "--progress", "never", "--write-docs"]) == 0
     text = doc.read_text()
-    assert "keep me" in text and "<!-- bench_build:start -->" in text
+    assert "keep me" in text and "<!-- bench_build_first:start -->" in text    # a first build alone: its section
     assert "Command: `python scripts/bench_build.py --modules 5" in text and "SIMULATED" in text
 
 
