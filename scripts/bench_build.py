@@ -8,7 +8,9 @@ plain `lake build`, one with `simpulse build` (its state kept across builds); K 
 (`.lake` removed before each), then E edit rounds (the same few modules edited in both copies,
 then both rebuilt). The two sides alternate, ABAB… with the order swapped every build, and
 share the simulated noise (SIMPULSE_SIM_SEED per repeat, SIMPULSE_SIM_ROUND per build: the
-same module under the same options draws the same noise on both sides).
+same module under the same options draws the same noise on both sides). With
+`--objectives build,module`, a simpulse side per objective (simpulse.toml's `objective`): three
+sides, the order rotated every build, and a table of the two objectives' wall-time ratio.
 
 Reported per build number: the wall-time ratio simpulse/plain (geometric mean over repeats,
 95 % interval = exp(mean ± t(0.975, R−1)·sd/√R) of the per-repeat log ratios), the CPU time
@@ -144,7 +146,8 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
         env_extra["LEAN_NUM_THREADS"] = str(args.lake_jobs)
     _, env = simulated_env(work, **env_extra)
     env.pop("SIMPULSE_PROFILE", None)
-    sides = {"plain": work / "plain", "simpulse": work / "simpulse"}
+    objectives = side_objectives(args.objectives)
+    sides = {"plain": work / "plain", **{name: work / name for name in objectives}}
     rng = random.Random(f"bench-build-edits-{seed}")
     if args.project:
         # a real tree (e.g. Batteries): copied whole; an edit appends a comment line to a module
@@ -162,7 +165,7 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
             shutil.copytree(src, d)
         editable = [n for n in proj.modules if n != proj.root]
     edits_so_far: dict[str, int] = {}
-    known: set[str] = set()
+    known: dict[str, set[str]] = {name: set() for name in objectives}
     rows = []
     n_builds = args.clean + args.edits
     for b in range(1, n_builds + 1):
@@ -181,7 +184,10 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
                             fh.write(f"\n-- bench_build edit {edits_so_far[name]}\n")
                     else:
                         gp.edit_module(proj, d, name, seed, edits_so_far[name])
-        order = ["plain", "simpulse"] if (b + rep) % 2 else ["simpulse", "plain"]
+        # every side in turn, the order rotated each build (two sides: ABAB… swapped every build)
+        names = list(sides)
+        k = (b + rep) % len(names)
+        order = names[k:] + names[:k] if len(names) > 2 else (names if (b + rep) % 2 else names[::-1])
         row = {"repeat": rep, "seed": seed, "build": b, "kind": kind, "edited": edited, "order": order}
         benv = dict(env, SIMPULSE_SIM_ROUND=str(b))
         for side in order:
@@ -192,17 +198,18 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
             else:
                 cmd = [sys.executable, "-m", "simpulse", "build", *targets, "--profile", args.profile,
                        "--seed", str(seed * 1000 + b)]
+            senv = dict(benv, SIMPULSE_OBJECTIVE=objectives[side]) if side in objectives else benv
             c0 = children_cpu()
-            res = run_build(cmd, sides[side], benv)
+            res = run_build(cmd, sides[side], senv)
             cpu = children_cpu() - c0
             if res["rc"] != 0:
                 raise SystemExit(f"bench_build: {side} build {b} failed (exit {res['rc']}):\n"
                                  f"{res['stdout'][-2000:]}\n{res['stderr'][-2000:]}")
             jobs = built_jobs(res["stdout"])
             r = {"wall": res["wall"], "cpu": cpu, "rebuilt": len(jobs)}
-            if side == "simpulse":
-                evs, ids = build_events(sides[side] / ".simpulse", known)
-                known |= ids
+            if side in objectives:
+                evs, ids = build_events(sides[side] / ".simpulse", known[side])
+                known[side] |= ids
                 lean = {e["module"]: e["wall"] + (e.get("fallback_wall") or 0.0) for e in evs}
                 both = [m for m in jobs if m in lean]
                 job_sum = sum(jobs[m] for m in both)
@@ -214,8 +221,18 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
             row[side] = r
             progress.step(f"repeat {rep + 1} build {b} {kind}: {side}")
         row["ratio"] = row["simpulse"]["wall"] / row["plain"]["wall"]
+        for name in objectives:
+            if name != "simpulse":
+                row[f"ratio_{name}"] = row[name]["wall"] / row["plain"]["wall"]
+                row[f"simpulse_over_{name}"] = row["simpulse"]["wall"] / row[name]["wall"]
         rows.append(row)
     return rows
+
+
+def side_objectives(objectives: list[str]) -> dict[str, str]:
+    """Each simpulse side's name and the objective it learns under: the first objective's side
+    is "simpulse" (as in a run of one objective), the others "simpulse-<objective>"."""
+    return {("simpulse" if i == 0 else f"simpulse-{o}"): o for i, o in enumerate(objectives)}
 
 
 def _count(it) -> dict:
@@ -225,13 +242,15 @@ def _count(it) -> dict:
     return out
 
 
-def summarise(rows: list[dict], n_builds: int) -> list[dict]:
+def summarise(rows: list[dict], n_builds: int, side: str = "simpulse") -> list[dict]:
+    """Per build number: `side` (a simpulse side) against plain lake."""
     out = []
+    key = "ratio" if side == "simpulse" else f"ratio_{side}"
     for b in range(1, n_builds + 1):
-        rs = [r for r in rows if r["build"] == b]
+        rs = [dict(r, simpulse=r[side]) for r in rows if r["build"] == b]
         if not rs:
             continue
-        g, lo, hi = ratio_ci([r["ratio"] for r in rs])
+        g, lo, hi = ratio_ci([r[key] for r in rs])
         mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
         shares = [r["simpulse"]["shim_share"] for r in rs if r["simpulse"].get("shim_share") is not None]
         strat: dict = {}
@@ -252,6 +271,32 @@ def summarise(rows: list[dict], n_builds: int) -> list[dict]:
             "strategies": strat,
         })
     return out
+
+
+def summarise_between(rows: list[dict], n_builds: int, other: str) -> list[dict]:
+    """Per build number: the "simpulse" side's wall time over `other`'s (two objectives)."""
+    out = []
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    for b in range(1, n_builds + 1):
+        rs = [r for r in rows if r["build"] == b]
+        if not rs:
+            continue
+        g, lo, hi = ratio_ci([r[f"simpulse_over_{other}"] for r in rs])
+        out.append({"build": b, "kind": rs[0]["kind"], "repeats": len(rs), "ratio": g, "ci_low": lo, "ci_high": hi,
+                    "first_wall": mean([r["simpulse"]["wall"] for r in rs]),
+                    "other_wall": mean([r[other]["wall"] for r in rs]),
+                    "first_cpu": mean([r["simpulse"]["cpu"] for r in rs]),
+                    "other_cpu": mean([r[other]["cpu"] for r in rs])})
+    return out
+
+
+def between_table(between: list[dict], first: str, other: str) -> str:
+    lines = [f"| build | kind | {first} wall (s) | {other} wall (s) | ratio {first}/{other} | 95 % CI "
+             f"| {first} CPU (s) | {other} CPU (s) |", "|---|---|---|---|---|---|---|---|"]
+    for s in between:
+        lines.append(f"| {s['build']} | {s['kind']} | {s['first_wall']:.2f} | {s['other_wall']:.2f} | {s['ratio']:.3f} "
+                     f"| {fmt_ci(s)} | {s['first_cpu']:.2f} | {s['other_cpu']:.2f} |")
+    return "\n".join(lines)
 
 
 def fmt_ci(s: dict) -> str:
@@ -286,6 +331,30 @@ def verdict(summary: list[dict], build: int = 5) -> str:
             f"{'MET' if met else 'NOT MET'} — ratio {s['ratio']:.3f}, 95 % CI {fmt_ci(s)} (SIMULATED).")
 
 
+def between_verdict(between: list[dict], first: str, second: str) -> str:
+    """Where the first objective's builds are faster than the second's, with 95 % intervals."""
+    better = [s["build"] for s in between if s["ci_high"] is not None and s["ci_high"] < 1.0]
+    worse = [s["build"] for s in between if s["ci_low"] is not None and s["ci_low"] > 1.0]
+    return (f"{first} faster than {second} (95 % CI below 1) at builds: {', '.join(map(str, better)) or 'none'}; "
+            f"slower (CI above 1) at builds: {', '.join(map(str, worse)) or 'none'} (SIMULATED).")
+
+
+def first_build_verdict(summary: list[dict]) -> str:
+    """Issue 20's first-build target: ≤ 1.03× plain lake's wall time, nothing learned yet."""
+    s = next((x for x in summary if x["build"] == 1), None)
+    if s is None or s["ci_high"] is None:
+        return "Target (first build ≤ 1.03× plain lake): cannot be judged (no interval)."
+    if s["ci_high"] <= 1.03:
+        word = "MET"
+    elif s["ci_low"] > 1.03:
+        word = "NOT MET"
+    else:
+        word = "UNDECIDED (the interval spans 1.03)"
+    cpu = s["simpulse_cpu"] / s["plain_cpu"] if s["plain_cpu"] else float("nan")
+    return (f"Target (first build ≤ 1.03× plain lake): {word} — ratio {s['ratio']:.3f}, 95 % CI {fmt_ci(s)}; "
+            f"CPU time {cpu:.3f}× plain's (SIMULATED).")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--modules", type=int, default=60, help="modules in the generated project (default 60)")
@@ -300,6 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=float, default=1.0, help="SIMPULSE_SIM_SCALE (default 1.0)")
     ap.add_argument("--profile", default="safe", choices=["safe", "dev", "aggressive"],
                     help="simpulse's profile (default safe)")
+    ap.add_argument("--objectives", default="build",
+                    help="comma-separated: a simpulse side per objective (`build`, `module`: simpulse.toml's "
+                         "`objective`), all interleaved in one run; the first is compared with each other "
+                         "(default: build)")
     ap.add_argument("--lake-jobs", type=int, default=None,
                     help="LEAN_NUM_THREADS for lake's job pool (default: unset = the machine's cores)")
     ap.add_argument("--sleep", action="store_true",
@@ -314,6 +387,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--render", metavar="FILE",
                     help="measure nothing: print (and with --write-docs write) the results a --json FILE holds")
     args = ap.parse_args(argv)
+    from simpulse.model.objective import OBJECTIVES
+    args.objectives = [o.strip() for o in str(args.objectives).split(",") if o.strip()]
+    if (not args.objectives or any(o not in OBJECTIVES for o in args.objectives)
+            or len(set(args.objectives)) != len(args.objectives)):
+        ap.error(f"--objectives: distinct names among {', '.join(OBJECTIVES)}")
     if args.render:
         result = json.loads(Path(args.render).read_text())
         return report(result, args)
@@ -324,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n_builds = args.clean + args.edits
     enabled = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
-    progress = Progress(args.repeats * n_builds * 2, enabled)
+    progress = Progress(args.repeats * n_builds * (1 + len(args.objectives)), enabled)
     scratch = Path(tempfile.mkdtemp(prefix="simpulse-bench-build-"))
     rows: list[dict] = []
     t0 = time.monotonic()
@@ -343,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"kept {scratch}", file=sys.stderr)
     elapsed = time.monotonic() - t0
     summary = summarise(rows, n_builds)
+    others = {name: summarise(rows, n_builds, name) for name in side_objectives(args.objectives) if name != "simpulse"}
+    between = {name: summarise_between(rows, n_builds, name) for name in others}
     shape = ({"project": str(args.project), "target": args.target} if args.project
              else gp.describe(gp.make_graph(args.modules, args.seed)))
     cmd = "python scripts/bench_build.py " + " ".join(_reproducible(argv if argv is not None else sys.argv[1:]))
@@ -350,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
               "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                            if k not in ("json", "write_docs", "keep", "progress")},
               "cores": os.cpu_count(), "project_seed0": shape, "elapsed_s": elapsed,
-              "summary": summary, "builds": rows, "verdict": verdict(summary)}
+              "summary": summary, "builds": rows, "verdict": verdict(summary),
+              "objectives": side_objectives(args.objectives), "other_summaries": others, "between": between}
     if args.json and args.json != "-":
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     return report(result, args)
@@ -392,7 +473,17 @@ def report(result: dict, args) -> int:
              f"{st.clean} clean builds + {st.edits} edit rounds of {st.edit_modules} modules, "
              f"{st.repeats} repeats, scale {st.scale}, profile {st.profile}, {result['cores']} cores; "
              f"{elapsed:.0f} s.\n\n")
-    text += table(summary) + "\n\n" + result["verdict"] + "\n"
+    objectives = result.get("objectives") or {"simpulse": "build"}
+    if len(objectives) > 1:
+        text += f"simpulse (objective {objectives['simpulse']}) against plain lake:\n\n"
+    text += table(summary) + "\n\n" + first_build_verdict(summary) + "\n" + result["verdict"] + "\n"
+    for name, other in (result.get("other_summaries") or {}).items():
+        text += (f"\n{name} (objective {objectives[name]}) against plain lake:\n\n" + table(other) + "\n\n"
+                 + verdict(other) + "\n")
+        first, second = f"objective {objectives['simpulse']}", f"objective {objectives[name]}"
+        text += (f"\nsimpulse with {first} against simpulse with {second}, the same builds:\n\n"
+                 + between_table(result["between"][name], first, second) + "\n\n"
+                 + between_verdict(result["between"][name], first, second) + "\n")
     if args.json == "-":
         print(json.dumps(result, indent=1))
     else:
@@ -401,7 +492,15 @@ def report(result: dict, args) -> int:
         from _benchdoc import write_section
         body = (f"Command: `{args_cmd}` (add `--write-docs` to rewrite this section).\n\n"
                 + text + "\n" + DOC_NOTES)
-        write_section("bench_build", "Whole builds: plain `lake build` against `simpulse build` (SIMULATED)", body)
+        if len(objectives) > 1:
+            # its own section: the one-objective run's figures stay where they are
+            write_section("bench_build_objectives", "Whole builds: the build objective against each module's "
+                          "wall time (SIMULATED)", body)
+        elif st.clean == 1 and st.edits == 0:
+            # a first build alone (issue 20's first-build target): its own section too
+            write_section("bench_build_first", "Whole builds: the first build, nothing learned yet (SIMULATED)", body)
+        else:
+            write_section("bench_build", "Whole builds: plain `lake build` against `simpulse build` (SIMULATED)", body)
         print("wrote the section to docs/benchmarks.md", file=sys.stderr)
     return 0
 
@@ -418,7 +517,12 @@ workers). *shim share*: Σ over compiles of (Lake's job time − the lean wall t
 recorded) over Σ job times — what the facade launcher and the shim add to each compile; *shim
 ms/compile* the same per compile (Lake prints job times to the ms below 1 s and to 0.1 s above,
 so a long job carries ±50 ms of rounding, which averages out over a build). `--json FILE` keeps
-every build's figures; `--render FILE` prints (and with `--write-docs` writes) them again. The generator and what it imitates from the real import
+every build's figures; `--render FILE` prints (and with `--write-docs` writes) them again.
+`--objectives build,module` adds a simpulse side per objective (simpulse.toml's `objective`,
+set through `SIMPULSE_OBJECTIVE`; docs/learning.md, "The objective"), each with its own state,
+the same seeds and the same simulated noise, all sides of a build back to back in an order
+rotated every build; the last table is the build objective's wall time over the module
+objective's, per build number, with the same interval. The generator and what it imitates from the real import
 graphs of Batteries and Aesop: `simpulse/simulated/genproject.py` (docstring). Side by side
 (`../shared/lean-graphs.json` for the real ones):
 

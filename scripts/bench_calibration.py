@@ -37,6 +37,7 @@ for p in (ROOT, ROOT / "scripts"):
 
 from simpulse.learner import Learner  # noqa: E402
 from simpulse.simulated import workload as W  # noqa: E402
+from simpulse.strategy.catalogue import Catalogue  # noqa: E402
 
 CHECKPOINTS = (300, 500, 2000)
 SMALL_TRUE = {"baseline": 0.0, "no-linters": -0.10, "no-async": 0.05, "no-simprocs": -0.20,
@@ -61,7 +62,7 @@ def _posterior_errors(learner: Learner, truth) -> tuple[list[float], int, int]:
 def workload_run(seed: int) -> dict:
     wl = W.Workload(seed, 300)
     noise = wl.noise(max(CHECKPOINTS))
-    learner = Learner(None, policy="thompson", seed=seed)
+    learner = Learner(None, policy="thompson", seed=seed, catalogue=Catalogue(enabled=list(wl.strategies)))
     truth = {c: {s: math.log(W.TRUE_SPEED[c][s]) for s in wl.strategies if s != W.BASELINE} for c in W.CONTEXTS}
     out = {}
     for req in wl.stream(max(CHECKPOINTS)):
@@ -76,7 +77,7 @@ def workload_run(seed: int) -> dict:
 
 def small_run(args: tuple[int, int, int]) -> tuple[float, ...]:
     seed, n_modules, rounds = args
-    learner = Learner(None, policy="thompson", seed=seed)
+    learner = Learner(None, policy="thompson", seed=seed, catalogue=Catalogue(enabled=list(SMALL_TRUE)))
     rng = random.Random(f"calibration-small|{seed}")
     levels = {f"M{i}": rng.gauss(0.5, 1.0) for i in range(n_modules)}
     feats = {m: {"lines": int(W.LINES_SCALE * math.exp(W.LINES_EXPONENT * mu + rng.gauss(0.0, W.LINES_SIGMA)))}

@@ -360,7 +360,9 @@ class LearnerAgent:
 
     def __init__(self, wl: W.Workload, seed: int, policy: str, reveal_levels: bool = False):
         from simpulse.learner import Learner
-        self.learner = Learner(None, policy=policy, seed=seed)
+        from simpulse.strategy.catalogue import Catalogue
+        # the workload's strategies only (the catalogue's thread-budget strategies have no effect here)
+        self.learner = Learner(None, policy=policy, seed=seed, catalogue=Catalogue(enabled=list(wl.strategies)))
         self.decisions: dict[int, object] = {}     # compile index -> its decision, until observed
         self.explored = 0
         self.wl = wl

@@ -27,6 +27,7 @@ DEFAULTS: dict[str, object] = {
     "enabled": None,
     "fsync": False,
     "retention_segments": 50,
+    "objective": "build",
 }
 
 DOCS = {
@@ -43,14 +44,17 @@ DOCS = {
     "fsync": "fsync every compile event as the shim writes it (default false: the event log is fsync'd once per build, "
              "after Lake finishes, which costs the compiles nothing; record and import always fsync)",
     "retention_segments": "compacted event-log segments kept on disk (statistics are never lost)",
+    "objective": "build (default: a compile costs max(wall, CPU × compiles running ÷ cores), what it holds up the "
+                 "build) or module (each module's own wall time); docs/learning.md, \"The objective\"",
 }
 
 ENV = {"mode": "SIMPULSE_MODE", "policy": "SIMPULSE_POLICY", "state_dir": "SIMPULSE_STATE_DIR",
-       "explore_budget": "SIMPULSE_EXPLORE_BUDGET", "profile": "SIMPULSE_PROFILE"}
+       "explore_budget": "SIMPULSE_EXPLORE_BUDGET", "profile": "SIMPULSE_PROFILE",
+       "objective": "SIMPULSE_OBJECTIVE"}
 
 _TYPES = {"mode": str, "policy": str, "explore_budget": float, "state_dir": str,
           "profile": str, "allow_breaking": bool, "enabled": list,
-          "fsync": bool, "retention_segments": int}
+          "fsync": bool, "retention_segments": int, "objective": str}
 
 
 @dataclass
@@ -89,6 +93,10 @@ def _check(key: str, value, source: str):
         from simpulse.policy.policies import POLICIES
         if value not in POLICIES:
             raise SimpulseError(f"{source}: policy must be one of {', '.join(POLICIES)}, got {value!r}")
+    if key == "objective":
+        from simpulse.model.objective import OBJECTIVES
+        if value not in OBJECTIVES:
+            raise SimpulseError(f"{source}: objective must be one of {', '.join(OBJECTIVES)}, got {value!r}")
     if key == "explore_budget" and not (math.isfinite(value) and 0.0 <= value <= 1.0):
         raise SimpulseError(f"{source}: explore_budget must be between 0 and 1")
     if key == "retention_segments" and value < 1:

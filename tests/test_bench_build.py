@@ -127,7 +127,7 @@ def test_write_docs_writes_only_its_own_section(tmp_path, monkeypatch):
     assert bench.main(["--modules", "5", "--clean", "1", "--edits", "0", "--repeats", "1",
                        "--scale", "0.02", "--sleep", "--progress", "never", "--write-docs"]) == 0
     text = doc.read_text()
-    assert "keep me" in text and "<!-- bench_build:start -->" in text
+    assert "keep me" in text and "<!-- bench_build_first:start -->" in text    # a first build alone: its section
     assert "Command: `python scripts/bench_build.py --modules 5" in text and "SIMULATED" in text
 
 
@@ -144,3 +144,42 @@ def test_genproject_writes_a_project_the_simulated_lake_builds(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Build completed successfully (6 jobs)." in r.stdout
     assert "warning" not in r.stdout and "error" not in r.stdout
+
+
+def test_objectives_run_a_simpulse_side_each_and_compare_them(tmp_path):
+    """`--objectives build,module`: three sides interleaved, each simpulse side learning under its
+    objective (its events say which, with the compiles running beside each and the cores), and
+    the table of the two objectives' ratio; no live-compile marker is left behind."""
+    import shutil
+    out = tmp_path / "out.json"
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_build.py"), "--modules", "8", "--clean", "2",
+         "--edits", "0", "--repeats", "2", "--scale", "0.02", "--sleep", "--progress", "never",
+         "--objectives", "build,module", "--keep", "--json", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    kept = Path(r.stderr.split("kept ", 1)[1].split()[0])
+    try:
+        res = json.loads(out.read_text())
+        assert res["objectives"] == {"simpulse": "build", "simpulse-module": "module"}
+        between = res["between"]["simpulse-module"]
+        assert [b["build"] for b in between] == [1, 2] and all(b["ci_low"] <= b["ratio"] <= b["ci_high"] for b in between)
+        assert "objective build against simpulse with objective module" in r.stdout
+        orders = {tuple(b["order"]) for b in res["builds"]}
+        assert len(orders) > 1 and all(len(o) == 3 for o in orders)       # rotated
+        from simpulse.store.store import Store
+        for side, objective in res["objectives"].items():
+            state = kept / "r0" / side / ".simpulse"
+            evs = [e for e in Store(state, create=False).iter_events() if e.get("kind") == "compile"]
+            assert len(evs) == 16 and {e["objective"] for e in evs} == {objective}
+            assert all(e["conc"] >= 1 and e["cores"] >= 1 and e["cpu"] > 0 for e in evs)
+            assert list((state / "running").iterdir()) == []
+    finally:
+        shutil.rmtree(kept, ignore_errors=True)
+
+
+def test_objectives_are_checked():
+    bench = _load_bench()
+    for bad in ("wall", "build,build", ""):
+        with pytest.raises(SystemExit):
+            bench.main(["--objectives", bad, "--sleep"])

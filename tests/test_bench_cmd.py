@@ -109,7 +109,7 @@ def test_bench_text_output(built):
     out = p.stdout
     assert "…" not in out and all(len(line) <= 80 for line in out.splitlines())
     assert "SIMULATED" in out and "baseline (A/A)" in out and "A/A noise" in out and "noise floor" in out
-    for s in ("no-async", "single-thread"):      # every strategy active under the default profile (safe)
+    for s in ("no-async", "single-thread", "threads-2"):    # every strategy active under the default profile (safe)
         assert s in out
     assert "no-linters" not in out and "lean-fast" not in out
     assert "95% CI" in out and "--no-learn" in out

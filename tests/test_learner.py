@@ -16,6 +16,17 @@ TRUE = {"baseline": 0.0, "no-linters": -0.10, "no-async": 0.05, "no-simprocs": -
         "single-thread": 0.03, "lean-fast": -0.05, "simp-lean": -0.30}
 
 
+@pytest.fixture(autouse=True)
+def _seven_strategies(monkeypatch):
+    """The effect tables here (TRUE) cover the seven strategies of the learning workload, and the
+    fixed-seed tolerances were set for them: a Learner built without a catalogue gets those
+    seven. (The thread-budget strategies, `threads-2` and `threads-half`, have no effect in these
+    tables; test_objective.py and test_profiles.py test them.)"""
+    from simpulse import learner as L
+    real = L.Catalogue
+    monkeypatch.setattr(L, "Catalogue", lambda *a, **kw: real(*a, **kw) if (a or kw) else real(enabled=list(TRUE)))
+
+
 def run(learner, rounds, *, effects=TRUE, ctx="simp_heavy", n_modules=40, seed=1, breaks=()):
     rng = random.Random(seed)
     levels = {f"M{i}": rng.gauss(0.5, 1.0) for i in range(n_modules)}
@@ -184,7 +195,8 @@ def test_strategies_that_break_the_same_proofs_share_their_failures():
     """A failure is blamed on what can break a proof (`Catalogue.breaking_signature`): the
     linter option simp-lean adds cannot, so no-simprocs and simp-lean share their breakage
     rate and their per-module failure memory; a strategy breaking something else shares neither."""
-    cat = Catalogue.with_user({"low-heartbeats": {"options": {"maxHeartbeats": 50000}, "may_break": True}})
+    cat = Catalogue.with_user({"low-heartbeats": {"options": {"maxHeartbeats": 50000}, "may_break": True}},
+                              enabled=[*TRUE, "low-heartbeats"])
     assert cat.breaking_signature("simp-lean") == cat.breaking_signature("no-simprocs") == {("D", "simprocs", "false")}
     assert cat.breaking_signature("lean-fast") == frozenset()
     lrn = run(Learner(None, seed=5, catalogue=cat), 3, effects={**TRUE, "low-heartbeats": 0.05})
@@ -364,9 +376,9 @@ def test_toolchain_change_carries_module_levels(monkeypatch):
     monkeypatch.setattr(F, "carry_level", lambda *a: None)
     without = upgrade()
     assert kappa > 1.5 * without.arm_posterior("simp_heavy", without.catalogue.get("simp-lean")).kappa
-    monkeypatch.undo()
+    monkeypatch.undo()         # (this undoes _seven_strategies too: the catalogue is given)
     # another project's levels (the same names, reshuffled): carried levels weigh nothing
-    other = Learner(None, seed=3, toolchain="cccc")
+    other = Learner(None, seed=3, toolchain="cccc", catalogue=Catalogue(enabled=list(TRUE)))
     other._stats = copy.deepcopy(before)
     run(other, 2, seed=9)
     assert L.carry_fit(other.stats["toolchains"]["cccc"], "simp_heavy")[2] < 0.05

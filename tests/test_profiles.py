@@ -13,18 +13,24 @@ def names(cat):
     return {s.name for s in cat.active}
 
 
+# the thread-budget strategies: `threads-2` everywhere, `threads-half` on machines of ≥ 6 cores
+THREADS = {s.name for s in BUILTIN if s.name.startswith("threads-")}
+TIME_ONLY = {"baseline", "no-async", "single-thread"} | THREADS
+
+
 def test_builtins_declare_what_they_may_change():
     by = {s.name: s for s in BUILTIN}
     assert by["baseline"].changes == () and by["no-async"].changes == () and by["single-thread"].changes == ()
     assert by["no-linters"].changes == ("messages",) and by["lean-fast"].changes == ("messages",)
     assert by["no-simprocs"].changes == ("messages", "outputs") and by["simp-lean"].changes == ("messages", "outputs")
+    assert "threads-2" in THREADS and all(by[t].changes == () and not by[t].options for t in THREADS)
     for s in BUILTIN:      # every declaration covers what its options imply
         assert set(implied_changes(s.options, s.args)) <= set(s.changes), s.name
 
 
 def test_profiles_filter_on_the_declaration():
-    assert names(Catalogue(profile="safe")) == {"baseline", "no-async", "single-thread"}
-    assert names(Catalogue(profile="dev")) == {"baseline", "no-async", "single-thread", "no-linters", "lean-fast"}
+    assert names(Catalogue(profile="safe")) == TIME_ONLY
+    assert names(Catalogue(profile="dev")) == TIME_ONLY | {"no-linters", "lean-fast"}
     assert names(Catalogue(profile="aggressive")) == {s.name for s in BUILTIN}
     assert all("verdict" not in accepted for accepted in PROFILES.values())
     with pytest.raises(SimpulseError, match="unknown profile"):
@@ -34,7 +40,7 @@ def test_profiles_filter_on_the_declaration():
 def test_warnings_as_errors_leave_only_time_strategies_whatever_the_profile():
     for profile in PROFILES:
         cat = Catalogue(profile=profile, strict_messages=True)
-        assert names(cat) == {"baseline", "no-async", "single-thread"}
+        assert names(cat) == TIME_ONLY
         assert "warnings as errors" in cat.inactive_reason("no-linters")
 
 

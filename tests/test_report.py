@@ -102,7 +102,8 @@ def _synthetic_events(n: int, seed: int = 0) -> list[dict]:
     """A fixed-seed stream from the simulated workload through a real Learner (no processes)."""
     from simpulse.simulated import workload as W
     wl = W.Workload(seed, 40)
-    lrn = Learner(None, seed=seed, toolchain="cafe")
+    from simpulse.strategy.catalogue import Catalogue
+    lrn = Learner(None, seed=seed, toolchain="cafe", catalogue=Catalogue(enabled=list(wl.strategies)))
     noise = wl.noise(n)
     events = []
     lrn.record_event = lambda e: (events.append(dict(e, seq=len(events) + 1)), fold(lrn.stats, e))

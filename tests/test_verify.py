@@ -28,7 +28,7 @@ import pytest
 
 from conftest import Project, scratch_project
 
-SAFE = ("no-async", "single-thread")
+SAFE = ("no-async", "single-thread", "threads-2")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -295,7 +295,10 @@ def test_verify_all_on_the_fixtures(project, tmp_path):
     scratch.mkdir()
     data, p = verify_json(project, "--all", env={"TMPDIR": str(scratch)})
     assert p.returncode == 1                          # no-simprocs breaks Fixtures.Literals
-    assert data["strategies"] == ["no-linters", "no-async", "no-simprocs", "single-thread", "lean-fast", "simp-lean"]
+    from simpulse.strategy.catalogue import BUILTIN
+    threads = [s.name for s in BUILTIN if s.name.startswith("threads-")]     # the -j N strategies
+    assert data["strategies"] == ["no-linters", "no-async", "no-simprocs", "single-thread", "lean-fast", "simp-lean",
+                                  *threads]
     mods = {m["module"]: m for m in data["modules"]}
     assert set(mods) == set(invs) and all(m["status"] == "verified" for m in mods.values())
     assert all(m["aa"]["identical"] and m["baseline"]["ok"] for m in mods.values())
@@ -317,7 +320,7 @@ def test_verify_all_on_the_fixtures(project, tmp_path):
     assert "verdict" in verdicts.observed(ev, ctx, "no-simprocs")
     assert verdicts.observed(ev, ctx, "no-async") == set()
     counted = sum(e["identical"] + len(e["differs"]) for per in ev["evidence"].values() for e in per.values())
-    assert counted == n * 6
+    assert counted == n * (6 + len(threads))
 
 
 def test_verify_files_and_strategy_choice_exit_zero(project):

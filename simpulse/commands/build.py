@@ -186,7 +186,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     settings = {
         "state_dir": str(sdir), "workspace": str(workspace), "mode": cfg["mode"],
         "policy": cfg["policy"], "toolchain": tc.githash, "simulated": tc.simulated,
-        "explore_budget": cfg["explore_budget"], "fsync": cfg["fsync"],
+        "explore_budget": cfg["explore_budget"], "fsync": cfg["fsync"], "objective": cfg["objective"],
         "enabled": None if cfg["enabled"] is None else [n for n in cfg["enabled"] if n in catalogue.all],
         "profile": cfg["profile"], "strict_messages": warnings_fail(lake_args),
         "allow_breaking": cfg["allow_breaking"], "force_strategy": strategy, "seed": seed,

@@ -12,6 +12,7 @@ from simpulse.model.tunables import PLAUSIBLE_SECONDS, RECENT, SLOWER
 from simpulse.model.records import _arm, _block, _new_counters, _put_module, _tc, module_record
 from simpulse.model.contributions import _delta_hat, _level, _observe_module, _refresh_predictions, carry_level
 from simpulse.model.imports import _fold_import
+from simpulse.model.objective import event_cost
 from simpulse.model.similar import note as _note_similar
 
 def _seconds(ev: dict, key: str) -> float | None:
@@ -129,7 +130,11 @@ def fold(stats: dict, ev: dict) -> dict:
         _refresh_predictions(tc, ctx, mod.get("x"))
         return stats
 
-    y = math.log(wall)
+    # The objective (model/objective.py): the model learns the compile's cost; the counters
+    # stay in wall seconds (`scale` turns a cost back into wall time: exactly 1.0 when equal).
+    cost = event_cost(ev, wall)
+    scale = wall / cost
+    y = math.log(cost)
     if kind in ("record", "bench") and ev.get("baseline_wall"):
         # Measured elsewhere against its own baseline: a paired observation, counted once.
         b = float(ev["baseline_wall"])
@@ -165,14 +170,14 @@ def fold(stats: dict, ev: dict) -> dict:
             glob[P.WINS] += 1
         _push_recent(recent, r, idx)
     if level is not None:
-        est_base = math.exp(level)
+        est_base = math.exp(level) * scale
         counters["baseline_est_seconds"] += est_base
         if wall < est_base:
             counters["faster"] += 1
         elif strategy != BASELINE and y - level > SLOWER:
             counters["slower"] += 1
         best = min([0.0] + [_delta_hat(tc, ctx, s, memo) for s in tc["arms"].get(ctx, {}) if s != BASELINE])
-        regret = max(0.0, wall - math.exp(level + best))
+        regret = max(0.0, wall - math.exp(level + best) * scale)
         counters["regret_seconds"] += regret
         recent_regret = counters.setdefault("recent_regret", [])
         recent_regret.append(round(regret, 4))

@@ -107,6 +107,29 @@ class _Child:
                 wall, _children_cpu() - ru0)
 
 
+def _marker(state_dir):
+    """This compile's live-compile marker (`shim/running.py`), or None (fail open)."""
+    try:
+        from simpulse.shim.running import Marker
+        return Marker(state_dir) if state_dir else None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _load(cfg: dict, conc0, conc1) -> dict:
+    """The event's fields for the objective (`model/objective.py`): compiles running at the
+    start and at the end of this one (their mean, this one included), the cores, the objective."""
+    out = {"objective": cfg.get("objective") or "build"}
+    try:
+        from simpulse.shim.running import cores
+        seen = [n for n in (conc0, conc1) if n]
+        out["conc"] = round(sum(seen) / len(seen), 3) if seen else None
+        out["cores"] = cores()
+    except Exception:  # noqa: BLE001
+        pass
+    return out
+
+
 def _children_cpu() -> float:
     try:
         import resource
@@ -171,6 +194,8 @@ def main(real_lean: str, settings: str | None = None) -> None:
         if signal.getsignal(sig) != signal.SIG_IGN:
             signal.signal(sig, _forward_signal)
     learner, decision, cmd, temp = prepared
+    marker = _marker(state_dir)
+    conc0 = marker.enter() if marker is not None else None
     try:
         rc, out, err, wall, cpu = _Child.run(cmd)
     except OSError as e:
@@ -192,6 +217,7 @@ def main(real_lean: str, settings: str | None = None) -> None:
             error = f"lean killed by signal {-rc} under {decision.strategy.name}"
         rc, out, err, fallback_wall, cpu2 = _Child.run([real_lean] + argv)
         fallback_ok = rc == 0
+    conc1 = marker.leave() if marker is not None else None
     _emit(out, err)
     if rc < 0:
         # The baseline was killed by a signal (Lake cancelled, Ctrl-C): nothing learned from a
@@ -205,7 +231,7 @@ def main(real_lean: str, settings: str | None = None) -> None:
                         ok=fallback_wall is None and rc == 0, error=error,
                         fallback_seconds=fallback_wall, fallback_ok=fallback_ok,
                         extra={"simulated": bool(cfg.get("simulated")), "era": call.era,
-                               "build": cfg.get("build_id")})
+                               "build": cfg.get("build_id"), **_load(cfg, conc0, conc1)})
     except BaseException as e:  # noqa: BLE001 - the compile result stands whatever happens here
         log(state_dir, f"could not record the compile of {decision.module}: {type(e).__name__}: {e}")
     _remember(cfg, call, decision)

@@ -85,6 +85,17 @@ def _b(name, description, options=(), args=(), *, changes=(), breaks=False, prio
     return Strategy(name, description, tuple(options), tuple(args), tuple(changes), breaks, prior)
 
 
+def _share_of_cores() -> tuple[Strategy, ...]:
+    """`threads-half`: a task pool of half the machine's cores (-j cores/2), Lake running one
+    lean per core. Left out below 6 cores, where it would be `-j 1` or `-j 2` again."""
+    import os
+    half = (os.cpu_count() or 1) // 2
+    if half < 3:
+        return ()
+    return (_b("threads-half", f"A task pool of half the cores (-j {half} here) instead of one "
+               "worker per core: the main thread plus that many.", args=["-j", str(half)]),)
+
+
 BUILTIN: tuple[Strategy, ...] = (
     _b(BASELINE, "Lean exactly as Lake invokes it: no added options."),
     _b("no-linters", "Turn default-on linters off (-Dweak.linter.all=false): saves the linter "
@@ -96,12 +107,16 @@ BUILTIN: tuple[Strategy, ...] = (
     _b("no-simprocs", "Disable simp's built-in simplification procedures "
        "(-Dweak.simprocs=false): fewer rewrite attempts; breaks proofs that rely on them.",
        [("simprocs", "false")], changes=["messages", "outputs"], breaks=True),
-    _b("single-thread", "One elaboration thread per lean (-j 1): less oversubscription of the "
-       "machine while Lake runs many lean processes at once.", args=["-j", "1"]),
+    _b("single-thread", "A task pool of one worker (-j 1): lean's main thread plus one worker "
+       "(-j sizes the pool; it is not single-threaded): less oversubscription while Lake runs a "
+       "lean per core.", args=["-j", "1"]),
     _b("lean-fast", "no-linters and no-async together.",
        [("linter.all", "false"), ("Elab.async", "false")], changes=["messages"]),
     _b("simp-lean", "no-linters and no-simprocs together, for simp-heavy modules.",
        [("linter.all", "false"), ("simprocs", "false")], changes=["messages", "outputs"], breaks=True),
+    _b("threads-2", "A task pool of two workers (-j 2) instead of one per core: the main thread "
+       "plus two.", args=["-j", "2"]),
+    *_share_of_cores(),
 )
 
 
