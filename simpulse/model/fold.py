@@ -15,7 +15,11 @@ from simpulse.model.imports import _fold_import
 from simpulse.model.objective import event_cost
 from simpulse.model.similar import note as _note_similar
 
-def _seconds(ev: dict, key: str) -> float | None:
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from simpulse.model.records import Event, ModuleRecord, Stats
+
+def _seconds(ev: Event, key: str) -> float | None:
     """A time of the event, if present (None/0 when absent): a float in PLAUSIBLE_SECONDS, or
     ValueError."""
     raw = ev.get(key)
@@ -29,7 +33,7 @@ def _seconds(ev: dict, key: str) -> float | None:
     return float(raw)
 
 
-def fold(stats: dict, ev: dict) -> dict:
+def fold(stats: Stats, ev: Event) -> Stats:
     """Add one event to the sufficient statistics. Pure bookkeeping: no I/O, no randomness."""
     kind = ev.get("kind")
     counters = stats["counters"]
@@ -109,7 +113,7 @@ def fold(stats: dict, ev: dict) -> dict:
             counters["seconds"] += wall + fb
         arm[P.FAILS] += 1
         glob[P.FAILS] += 1
-        mod = module_record(tc, module) or {"s": {}, "c": {}}
+        mod: ModuleRecord = module_record(tc, module) or {"s": {}, "c": {}}
         carry_level(stats, toolchain, module, mod)
         # Lean is deterministic: the failure stands for this version of the source (under this
         # toolchain: records are per toolchain). Without a hash: "*" + the last hash seen, if any
@@ -149,13 +153,12 @@ def fold(stats: dict, ev: dict) -> dict:
     counters["seconds"] += wall
     secs = tc.setdefault("secs", {}).setdefault(ctx, {})
     secs[strategy] = round(secs.get(strategy, 0.0) + wall, 6)
-    memo: dict = {}
-    mod = module_record(tc, module)
-    level = _level(tc, mod, memo)
-    if mod is None:
-        mod = {"s": {}, "c": {}}
+    memo: dict[object, float] = {}
+    rec = module_record(tc, module)
+    level = _level(tc, rec, memo)
+    mod = rec if rec is not None else {"s": {}, "c": {}}
     carry_level(stats, toolchain, module, mod)
-    r = _observe_module(tc, mod, ctx, strategy, y, features, memo)
+    res = _observe_module(tc, mod, ctx, strategy, y, features, memo)
     if "f" in mod:
         _age_failures(mod, ev.get("source_hash") if isinstance(ev.get("source_hash"), str) else None)
     _remember_source(mod, ev, ctx, features)
@@ -164,11 +167,11 @@ def fold(stats: dict, ev: dict) -> dict:
         memo.clear()               # δ̂ may have moved with the block
     arm[P.N] += 1
     glob[P.N] += 1
-    if r is not None:
-        if r < 0:
+    if res is not None:
+        if res < 0:
             arm[P.WINS] += 1
             glob[P.WINS] += 1
-        _push_recent(recent, r, idx)
+        _push_recent(recent, res, idx)
     if level is not None:
         est_base = math.exp(level) * scale
         counters["baseline_est_seconds"] += est_base
@@ -187,7 +190,7 @@ def fold(stats: dict, ev: dict) -> dict:
     return stats
 
 
-def _remember_source(mod: dict, ev: dict, ctx: str, features: dict | None) -> None:
+def _remember_source(mod: ModuleRecord, ev: Event, ctx: str, features: dict[str, object] | None) -> None:
     """Keep the classification of the module's source (its hash → its context; the features
     the learner uses are the vector `x` of the record): the next compile of the same source
     needs no classifier (see `Learner._classify`)."""
@@ -198,7 +201,7 @@ def _remember_source(mod: dict, ev: dict, ctx: str, features: dict | None) -> No
     _note_similar(mod, ev, features)     # its tactic profile; what ever broke it (model/similar.py)
 
 
-def _age_failures(mod: dict, h: str | None) -> None:
+def _age_failures(mod: ModuleRecord, h: str | None) -> None:
     """A compile of the module's source of hash `h` dates the failures recorded without one
     ("*" + the hash the module had then, or "*" alone if it had none): one whose module has
     been seen with another source since is dropped (an edited source is eligible again); the
@@ -215,6 +218,6 @@ def _age_failures(mod: dict, h: str | None) -> None:
                 f[k] = h
 
 
-def _push_recent(recent: list, r: float, idx: int) -> None:
+def _push_recent(recent: list[list[float]], r: float, idx: int) -> None:
     recent.append([round(r, 5), idx])
     del recent[:-RECENT]

@@ -40,21 +40,28 @@ DEFAULT = "build"
 _MAX_CONC = 1e5     # more compiles than this at once, or more cores, is not a plausible count
 
 
-def cost(wall: float, cpu=None, conc=None, cores=None, objective: str = DEFAULT) -> float:
+def _finite(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+def cost(wall: float, cpu: object = None, conc: object = None, cores: object = None,
+         objective: str = DEFAULT) -> float:
     """One compile's cost in seconds; `wall` itself when the objective is "module", when any of
     `cpu`, `conc`, `cores` is absent or implausible, or when the compile ran alone."""
     if objective != "build":
         return wall
-    for v in (cpu, conc, cores):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return wall
-    if not (0 < cpu and 1 <= conc <= _MAX_CONC and 1 <= cores <= _MAX_CONC):
+    c, n, k = _finite(cpu), _finite(conc), _finite(cores)
+    if c is None or n is None or k is None:
         return wall
-    share = cpu * conc / cores
+    if not (0 < c and 1 <= n <= _MAX_CONC and 1 <= k <= _MAX_CONC):
+        return wall
+    share = c * n / k
     lo, hi = PLAUSIBLE_SECONDS
     if not lo <= share <= hi:
         return wall
-    w = 1.0 if cores <= 1 else min(1.0, (conc - 1) / (cores - 1))
+    w = 1.0 if k <= 1 else min(1.0, (n - 1) / (k - 1))
     if w <= 0.0:
         return wall
     if w >= 1.0:
@@ -62,9 +69,9 @@ def cost(wall: float, cpu=None, conc=None, cores=None, objective: str = DEFAULT)
     return math.exp((1.0 - w) * math.log(wall) + w * math.log(share))
 
 
-def event_cost(ev: dict, wall: float) -> float:
+def event_cost(ev: dict[str, object], wall: float) -> float:
     """The cost of a compile event whose (checked) wall time is `wall`: by the objective it was
     recorded under (`objective`, absent: "build")."""
     if ev.get("kind") != "compile" or ev.get("conc") is None:
         return wall
-    return cost(wall, ev.get("cpu"), ev.get("conc"), ev.get("cores"), ev.get("objective") or DEFAULT)
+    return cost(wall, ev.get("cpu"), ev.get("conc"), ev.get("cores"), str(ev.get("objective") or DEFAULT))
