@@ -28,7 +28,9 @@ leaves it alone where they say nothing clear:
 Everything else — the draw, the temperature, the floor, the budget, the safety layer — is the
 context's. Standard library only: `Learner.choose` calls `adjust` on the hot path; the index
 (`Index`) is built once per process and context from the records (a substring test skips other
-contexts' records) and kept current by `Learner.observe`.
+contexts' records; through the shim's view, from the view's section for the context instead,
+`simpulse.store.simindex`: the same entries without reading every record) and kept current by
+`Learner.observe`.
 """
 
 from __future__ import annotations
@@ -103,8 +105,17 @@ class Index:
         got = self.by_ctx.get(ctx)
         if got is None:
             got = self.by_ctx[ctx] = {}
+            modules = tc["modules"]
+            # through a view: the context's section (`simpulse.store.simindex`), not every record
+            section = modules.context_records(ctx) if hasattr(modules, "context_records") else None
+            if section is not None:
+                for name, part in section.items():
+                    entry = _entry({**part, "k": ctx}, tc)
+                    if entry is not None:
+                        got[name] = entry
+                return got
             needle = '"k":' + '"' + ctx + '"'
-            for name, raw in tc["modules"].items():
+            for name, raw in modules.items():
                 if isinstance(raw, str) and needle not in raw:
                     continue
                 rec = decode(tc, name)
