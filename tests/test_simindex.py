@@ -54,8 +54,9 @@ def _state(tmp_path, n_modules=150, n_events=300, seed=2):
     rng = random.Random(seed)
     mods = _modules(n_modules)
     for _ in range(2):
-        for mod in mods:
-            for strategy in ("baseline", "no-linters"):
+        for i, mod in enumerate(mods):
+            # every 7th module under baseline only: its entry's reference is its predicted level
+            for strategy in ("baseline",) if i % 7 == 0 else ("baseline", "no-linters"):
                 _compile(lrn, rng, mod, strategy=strategy)
     for i in range(n_events):
         _compile(lrn, rng, rng.choice(mods))
@@ -95,6 +96,7 @@ def _same_decisions(sdir, mods, n=24, expect_sections=True):
         assert isinstance(table, views.LazyModules)
         assert a._similar.by_ctx[ctx] == b._similar.by_ctx[ctx]
         assert len(a._similar.by_ctx[ctx]) > 20
+        assert any(e[5] is not None for e in a._similar.by_ctx[ctx].values())   # predicted levels too
         assert a.__dict__.get("_similar_why") == b.__dict__.get("_similar_why")
         moved += bool((a.__dict__.get("_similar_why") or (None, {}))[1])
         if expect_sections:
@@ -200,11 +202,15 @@ def test_the_similarity_step_reads_few_buckets(tmp_path):
 
 
 def test_slim_keeps_what_the_entry_reads():
-    rec = {"k": "arith", "g": [0.1, 0.2], "s": {"baseline": [2, -1.0, 0.6]}, "b": ["x"], "x": [1.0], "h": "zz",
-           "n": 4}
+    rec = {"k": "arith", "g": [0.1, 0.2], "s": {"baseline": [2, -1.0, 0.6], "no-linters": [1, -0.7, 0.5]},
+           "b": ["x"], "x": [1.0], "h": "zz", "n": 4}
     raw = json.dumps(rec, separators=(",", ":"))
     from simpulse.store.simindex import slim
-    ctx, part = slim(raw)
-    assert ctx == "arith" and similar._entry({**part, "k": ctx}) == similar._entry(rec)
+    ctx, (g, rest, d) = slim(raw)
+    assert ctx == "arith" and g == rec["g"] and d == 0      # two strategies measured: no level prediction
+    assert similar._entry({**json.loads(rest), "g": g, "k": ctx}) == similar._entry(rec)
+    one = {**rec, "s": {"baseline": [1, -1.0, 1.0]}, "x": [1.0, 2.0, 3.0]}
+    assert slim(json.dumps(one, separators=(",", ":")))[1][2] == 3   # one strategy: predicted from x (3 features)
     assert slim(json.dumps({"k": "arith", "s": {}})) is None          # no signature: not indexed
+    assert slim(json.dumps({"k": "arith", "g": [0.1], "s": {"a": [0, 0, 0]}})) is None   # nothing measured
     assert slim(json.dumps(rec, separators=(", ", ": "))) is None     # the full path's substring test skips it

@@ -1,13 +1,14 @@
 """The view's similarity sections (`snapshot.view`, header field ``"sim"``): per toolchain and
 context, the parts of that context's module records the similarity model reads
 (`simpulse.model.similar._entry`: a record's ``g``, ``s``, ``b`` and ``x``), so that a compile
-builds its context's neighbour index from one section instead of decoding every record.
+builds its context's neighbour index from one section instead of decoding every record, and
+decodes the rest of a record only for the modules it looks at (the nearest ones).
 
 A record belongs to the section of context ``ctx`` exactly when the full path
 (`similar.Index.context`) would index it: its ``k`` is ``ctx``, a record kept as a string holds
 the text ``"k":"<ctx>"`` (the substring test that path starts with), and it has a signature
-(``g``; without one `_entry` indexes nothing). A section is a JSON object
-``{module: {"g":…,"s":…,"b":…,"x":…}}`` (keys the record lacks left out). A toolchain with a
+(``g``) and something measured (a strategy's cell or a breakage: without either `_entry`
+indexes nothing). A section is a JSON array of ``[module, g, rest, d]`` (`slim`). A toolchain with a
 record that cannot be decoded gets no sections: its readers take the full path, which meets the
 record as it would without a view. Standard library only; imported when a view is written and
 when a compile reads a section (not on the shim's import path).
@@ -19,39 +20,62 @@ import zlib
 
 from simpulse import _fastjson as json
 
-KEYS = ("g", "s", "b", "x")
+KEYS = ("s", "b", "x")
 
 
-def slim(raw) -> tuple[str, dict] | None:
+def slim(raw) -> tuple[str, list] | None:
     """(context, section item) of one record as stored (a JSON string or a dict), or None when
-    the full path would not index it. Raises ValueError when the record cannot be decoded."""
+    the full path would not index it (`similar._entry` would give None). The item is
+    ``[g, rest, d]``: the signature, the record's ``s``/``b``/``x`` as compact JSON (decoded
+    only for the modules a decision looks at), and ``len(x)`` when the entry predicts the
+    module's level from its features (one strategy measured, ``x`` present), else 0. Raises
+    ValueError when the record cannot be decoded."""
     rec = json.loads(raw) if isinstance(raw, str) else raw
     if type(rec) is not dict:
         raise ValueError("record is not an object")
-    ctx = rec.get("k")
-    if type(ctx) is not str or not rec.get("g"):
+    ctx, g = rec.get("k"), rec.get("g")
+    if type(ctx) is not str or not g:
         return None
     if isinstance(raw, str) and '"k":"' + ctx + '"' not in raw:
         return None
-    return ctx, {k: rec[k] for k in KEYS if k in rec}
+    cells = sum(1 for v in rec.get("s", {}).values() if v and v[0] > 0)
+    if not cells and not frozenset(rec.get("b", ())):
+        return None
+    x = rec.get("x")
+    rest = json.dumps({k: rec[k] for k in KEYS if k in rec}, separators=(",", ":"))
+    return ctx, [g, rest, len(x) if cells == 1 and x else 0]
 
 
 def build(modules: dict) -> dict[str, dict] | None:
-    """context → section of one toolchain's records (a plain table), or None when some record
-    cannot be decoded (no sections for that toolchain)."""
+    """context → section (module → item) of one toolchain's records (a plain table), or None
+    when some record cannot be decoded (no sections for that toolchain)."""
     out: dict[str, dict] = {}
     try:
         for name, raw in modules.items():
             got = slim(raw)
             if got is not None:
                 out.setdefault(got[0], {})[name] = got[1]
-    except (ValueError, RecursionError, TypeError):
+    except (ValueError, RecursionError, TypeError, AttributeError, IndexError):
         return None
     return out
 
 
 def encode(section: dict) -> bytes:
-    return json.dumps(section, separators=(",", ":")).encode("ascii")
+    return json.dumps([[name, *item] for name, item in section.items()], separators=(",", ":")).encode("ascii")
+
+
+def decode(data: bytes) -> dict | None:
+    """A section's bytes as module → item, or None when they are not a section."""
+    got = json.loads(data)
+    if type(got) is not list:
+        return None
+    out = {}
+    for row in got:
+        if type(row) is not list or len(row) != 4 or type(row[0]) is not str or type(row[1]) is not list \
+                or type(row[2]) is not str or type(row[3]) is not int:
+            return None
+        out[row[0]] = row[1:]
+    return out
 
 
 def sections(stats: dict) -> dict[str, dict[str, tuple[bytes, int]]]:
@@ -97,7 +121,7 @@ def successor_sections(view, changed: dict, whole: set) -> dict[str, dict[str, t
                     touched.setdefault((g, old[0]), {})[name] = None
                 if new is not None:
                     touched.setdefault((g, new[0]), {})[name] = new[1]
-    except (ValueError, RecursionError, TypeError):
+    except (ValueError, RecursionError, TypeError, AttributeError, IndexError):
         return None
     for (g, ctx), items in touched.items():
         sec = view.sim_section(g, ctx) if ctx in have[g] else {}

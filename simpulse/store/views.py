@@ -279,7 +279,7 @@ class View:
         return sim if type(sim) is dict and all(type(v) is dict for v in sim.values()) else None
 
     def sim_section(self, toolchain: str, ctx: str) -> dict | None:
-        """The context's section, freshly parsed (module → {"g","s","b","x"}); {} for a context
+        """The context's section, freshly parsed (module → `simindex.slim` item); {} for a context
         without indexed modules in a toolchain that has sections; None when the toolchain has
         none or the section is damaged (the caller takes the full path: slower, same numbers)."""
         secs = (self.sim_index() or {}).get(toolchain)
@@ -295,10 +295,10 @@ class View:
             data = self._read(lo, hi)
             if len(data) != hi - lo or zlib.crc32(data) != crc:
                 return None
-            got = json.loads(data)
+            from simpulse.store.simindex import decode
+            return decode(data)
         except (OSError, ValueError, RecursionError, TypeError):
             return None
-        return got if type(got) is dict else None
 
     def lookup(self, toolchain: str, module: str):
         return self.bucket(_bucket(toolchain, module, len(self.crcs))).get((toolchain, module), _MISSING)
@@ -340,7 +340,7 @@ class LazyModules(dict):
                 dict.__setitem__(self, key, raw)
 
     def context_records(self, ctx: str) -> dict | None:
-        """module → {"g","s","b","x"} of every record the similarity index of context ``ctx``
+        """module → `simindex.slim` item of every record the similarity index of context ``ctx``
         takes (`simindex.slim`), from the view's section with the records set since the view
         was read laid over it; None when that cannot be known exactly (no or a damaged section,
         a record removed, one that cannot be decoded): the caller iterates the table instead."""
@@ -358,7 +358,7 @@ class LazyModules(dict):
                         sec[name] = got[1]
                     else:
                         sec.pop(name, None)
-            except (ValueError, RecursionError, TypeError, KeyError):
+            except (ValueError, RecursionError, TypeError, KeyError, AttributeError, IndexError):
                 return None
         return sec
 
