@@ -58,7 +58,7 @@ def _state(tmp_path, n_modules=150, n_events=300, seed=2):
             # every 7th module under baseline only: its entry's reference is its predicted level
             for strategy in ("baseline",) if i % 7 == 0 else ("baseline", "no-linters"):
                 _compile(lrn, rng, mod, strategy=strategy)
-    for i in range(n_events):
+    for _ in range(n_events):
         _compile(lrn, rng, rng.choice(mods))
     store.compact(fold, empty_stats())
     return sdir, mods
@@ -214,3 +214,16 @@ def test_slim_keeps_what_the_entry_reads():
     assert slim(json.dumps({"k": "arith", "s": {}})) is None          # no signature: not indexed
     assert slim(json.dumps({"k": "arith", "g": [0.1], "s": {"a": [0, 0, 0]}})) is None   # nothing measured
     assert slim(json.dumps(rec, separators=(", ", ": "))) is None     # the full path's substring test skips it
+
+
+def test_splice_replaces_exactly_the_rows_of_the_changed_modules():
+    from simpulse.store.simindex import decode, encode, splice
+    names = ["A", 'A",', "A.B", "Ünï\ncode", "A\\"]          # prefixes of each other, quotes, escapes
+    sec = {n: [[0.1 * i], '{"s":{"a":[1,2.0,4.0]}}', i] for i, n in enumerate(names)}
+    data = encode(sec)
+    assert decode(data) == sec
+    got = decode(splice(data, {"A": None, 'A",': [[9.0], "{}", 0], "new": [[1.0], "{}", 2]}))
+    want = {k: v for k, v in sec.items() if k != "A"}
+    want.update({'A",': [[9.0], "{}", 0], "new": [[1.0], "{}", 2]})
+    assert got == want
+    assert splice(encode({"A": sec["A"]}), {"A": None}) == b""

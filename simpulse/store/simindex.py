@@ -8,9 +8,10 @@ A record belongs to the section of context ``ctx`` exactly when the full path
 (`similar.Index.context`) would index it: its ``k`` is ``ctx``, a record kept as a string holds
 the text ``"k":"<ctx>"`` (the substring test that path starts with), and it has a signature
 (``g``) and something measured (a strategy's cell or a breakage: without either `_entry`
-indexes nothing). A section is a JSON array of ``[module, g, rest, d]`` (`slim`). A toolchain with a
-record that cannot be decoded gets no sections: its readers take the full path, which meets the
-record as it would without a view. Standard library only; imported when a view is written and
+indexes nothing). A section is one compact JSON row ``[module, g, rest, d]`` (`slim`) a line, so
+that a successor view rebuilds a section by replacing lines (`splice`), without parsing it. A
+toolchain with a record that cannot be decoded gets no sections: its readers take the full path,
+which meets the record as it would without a view. Standard library only; imported when a view is written and
 when a compile reads a section (not on the shim's import path).
 """
 
@@ -60,22 +61,30 @@ def build(modules: dict) -> dict[str, dict] | None:
     return out
 
 
+def _row(name: str, item: list) -> bytes:
+    return json.dumps([name, *item], separators=(",", ":")).encode("ascii")
+
+
 def encode(section: dict) -> bytes:
-    return json.dumps([[name, *item] for name, item in section.items()], separators=(",", ":")).encode("ascii")
+    """One compact JSON row ``[module, g, rest, d]`` a line (JSON text holds no raw newline)."""
+    return b"\n".join(_row(name, item) for name, item in section.items())
 
 
 def decode(data: bytes) -> dict | None:
     """A section's bytes as module → item, or None when they are not a section."""
-    got = json.loads(data)
-    if type(got) is not list:
+    rows = json.loads(b"[" + data.replace(b"\n", b",") + b"]")
+    if type(rows) is not list or not all(type(r) is list and len(r) == 4 for r in rows):
         return None
-    out = {}
-    for row in got:
-        if type(row) is not list or len(row) != 4 or type(row[0]) is not str or type(row[1]) is not list \
-                or type(row[2]) is not str or type(row[3]) is not int:
-            return None
-        out[row[0]] = row[1:]
-    return out
+    return {r[0]: r[1:] for r in rows}
+
+
+def splice(data: bytes, items: dict) -> bytes:
+    """A section's bytes with the rows of ``items``' modules removed and, for those whose item is
+    not None, the new rows appended: a successor's cheap rebuild (no parse of the others)."""
+    prefixes = tuple(b"[" + json.dumps(name).encode("ascii") + b"," for name in items)
+    rows = [row for row in data.split(b"\n") if row and not row.startswith(prefixes)] if data else []
+    rows += [_row(name, item) for name, item in items.items() if item is not None]
+    return b"\n".join(rows)
 
 
 def sections(stats: dict) -> dict[str, dict[str, tuple[bytes, int]]]:
@@ -124,17 +133,12 @@ def successor_sections(view, changed: dict, whole: set) -> dict[str, dict[str, t
     except (ValueError, RecursionError, TypeError, AttributeError, IndexError):
         return None
     for (g, ctx), items in touched.items():
-        sec = view.sim_section(g, ctx) if ctx in have[g] else {}
-        if sec is None:
-            return None
-        for name, item in items.items():
-            if item is None:
-                sec.pop(name, None)
-        for name, item in items.items():
-            if item is not None:
-                sec[name] = item
-        if sec:
-            out[g][ctx] = _sealed(sec)
+        old = view.sim_bytes(g, ctx) if ctx in have[g] else b""
+        if old is None:
+            return None          # damaged: not carried on (its readers would not see it)
+        data = splice(old, items)
+        if data:
+            out[g][ctx] = (data, zlib.crc32(data))
         else:
             out[g].pop(ctx, None)
     return out

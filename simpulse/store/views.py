@@ -282,23 +282,31 @@ class View:
         """The context's section, freshly parsed (module → `simindex.slim` item); {} for a context
         without indexed modules in a toolchain that has sections; None when the toolchain has
         none or the section is damaged (the caller takes the full path: slower, same numbers)."""
+        data = self.sim_bytes(toolchain, ctx)
+        if not data:
+            return None if data is None else {}
+        from simpulse.store.simindex import decode
+        try:
+            return decode(data)
+        except (ValueError, RecursionError, TypeError):
+            return None
+
+    def sim_bytes(self, toolchain: str, ctx: str) -> bytes | None:
+        """The context's section as written, checked (b"" for none); None as `sim_section`."""
         secs = (self.sim_index() or {}).get(toolchain)
         if secs is None:
             return None
         at = secs.get(ctx)
         if at is None:
-            return {}
+            return b""
         try:
             lo, hi, crc = at
             if not self.offsets[-1] <= lo <= hi:
                 return None
             data = self._read(lo, hi)
-            if len(data) != hi - lo or zlib.crc32(data) != crc:
-                return None
-            from simpulse.store.simindex import decode
-            return decode(data)
-        except (OSError, ValueError, RecursionError, TypeError):
+        except (OSError, ValueError, TypeError):
             return None
+        return data if len(data) == hi - lo and zlib.crc32(data) == crc else None
 
     def lookup(self, toolchain: str, module: str):
         return self.bucket(_bucket(toolchain, module, len(self.crcs))).get((toolchain, module), _MISSING)
