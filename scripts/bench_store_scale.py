@@ -16,12 +16,15 @@ take ~5 minutes), and then:
     state imported its own export (the costliest decision);
   * `simpulse stats`, `simpulse monitor --once` and `simpulse report` on the state (wall time
     of the command);
-  * the snapshot's and the view's size, and the disk used by the log and its segments.
+  * the snapshot's and the view's size, and the disk used by the log and its segments;
+  * the similarity step of a decision (the neighbour index of its context, `similar.Index`)
+    through the view's sections and, on a copy of the state whose view has none, from every
+    record; with `--compare-plain`, the shim end to end on that copy too.
 
 Targets: shim p50 ≤ 25 ms and ≤ 2× the floor, p99 ≤ 50 ms; a decision ≤ 1 ms p50, choose +
 observe ≤ 2 ms p50; stats and monitor --once ≤ 1 s, report ≤ 2 s; snapshot ≤ 5 MB at 10^6.
 Usage: python scripts/bench_store_scale.py [--sizes 1000,100000,1000000] [--reps N] [--shim-runs N]
-       [--quick] [--write-docs]
+       [--quick] [--compare-plain] [--write-docs]
 (`--write-docs` writes its section of docs/benchmarks.md; a bare run changes no tracked file)
 """
 
@@ -339,6 +342,8 @@ def main() -> int:
     ap.add_argument("--no-commands", action="store_true", help="skip timing stats / monitor --once / report")
     ap.add_argument("--report-max", type=int, default=10**9,
                     help="time `simpulse report` only up to this many events (it replays the whole history)")
+    ap.add_argument("--compare-plain", action="store_true",
+                    help="also time the shim on a copy of each state whose view has no similarity sections")
     ap.add_argument("--quick", action="store_true", help="sizes 1000,20000; 60 reps; 100 shim runs")
     ap.add_argument("--write-docs", action="store_true",
                     help="write the results into docs/benchmarks.md (a bare run changes no tracked file)")
@@ -362,6 +367,12 @@ def main() -> int:
             # compile runs the classifier, which is not what this measures
             r.update(bench.run(sdir, mods[:n], rng, args.shim_runs, args.warmup))
             r["import_ms"] = import_ms(bench, sdir, mods[0]["module"])
+            if args.compare_plain:
+                plain = work / f"state-{n}-plain"
+                strip_sections(sdir, plain)
+                got = bench.run(plain, mods[:n], rng, args.shim_runs, args.warmup)
+                r["plain_shim_p50"], r["plain_shim_cpu_p50"] = got["shim_p50"], got["shim_cpu_p50"]
+                shutil.rmtree(plain, ignore_errors=True)
             if not args.no_commands:
                 r.update(bench.commands(sdir, report=n <= args.report_max))
             import_own_export(sdir)
@@ -426,6 +437,15 @@ def report(rows, args) -> int:
                 f"{ms2(r['sim_rec_p50'])} ({ms2(r['sim_rec_cpu_p50'])}) | "
                 f"{r['sim_rec_cpu_p50'] / max(r['sim_cpu_p50'], 1e-9):.1f}× | {ms2(r['choose_cpu_p50'])} | "
                 f"{r['sim_read_p50']:.0f} ({r['sim_read_max']}) / {r['sim_buckets']} |" for r in rows]]
+    cmp = [r for r in rows if "plain_shim_p50" in r]
+    if cmp:
+        lines += ["", "The shim end to end with the view's similarity sections and on a copy of the same state whose "
+                  "view has none (`--compare-plain`; the same number of compiles):", "",
+                  "| events | shim p50 (CPU p50), sections | without sections | CPU without / with |",
+                  "|---:|---:|---:|---:|",
+                  *[f"| {r['n']:,} | {ms(r['shim_p50'])} ({ms(r['shim_cpu_p50'])}) | {ms(r['plain_shim_p50'])} "
+                    f"({ms(r['plain_shim_cpu_p50'])}) | {r['plain_shim_cpu_p50'] / max(r['shim_cpu_p50'], 1e-9):.2f}× |"
+                    for r in cmp]]
     if timed:
         lines += ["", "| events | `simpulse stats` | `simpulse monitor --once` | `simpulse report` (from report.cache) "
                   "| first report (replays the whole log) |", "|---:|---:|---:|---:|---:|",
@@ -440,7 +460,8 @@ def report(rows, args) -> int:
         f"{sum(r['passthrough'] for r in rows)}.",
         "",
         f"Reproduce: `.venv/bin/python scripts/bench_store_scale.py --sizes {args.sizes} --shim-runs {args.shim_runs} "
-        f"--reps {args.reps} --write-docs`",
+        f"--reps {args.reps}{' --warmup %d' % args.warmup if args.warmup != 40 else ''}"
+        f"{' --no-commands' if args.no_commands else ''}{' --compare-plain' if args.compare_plain else ''} --write-docs`",
     ]
     text = "\n".join(lines)
     print(text)
