@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import sys
 import zlib
-from array import array
 
 from simpulse import _fastjson as json
+
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any
 
 KEYS = ("s", "b", "x")
 _BIG = sys.byteorder == "big"
@@ -71,6 +74,7 @@ def encode(section: dict) -> bytes:
     signatures' lengths, their ``d``, their ``rest``'s lengths), then every signature as
     little-endian float64 (parsing 15,000 decimal floats was most of a decision's cost), then
     every ``rest`` (ASCII JSON) one after another."""
+    from array import array          # (a writer's import: a reader casts a memoryview)
     names, dims, ds, rl, flat, rests = [], [], [], [], array("d"), []
     for name, (g, rest, d) in section.items():
         names.append(name)
@@ -96,13 +100,18 @@ def decode(data: bytes) -> dict | None:
     if not (type(names) is type(dims) is type(ds) is type(rl) is list and len(names) == len(dims) == len(ds) == len(rl)):
         return None
     total = sum(dims)
-    flat = array("d")
-    flat.frombytes(data[nl + 1:nl + 1 + 8 * total])
-    if _BIG:
-        flat.byteswap()
+    raw = data[nl + 1:nl + 1 + 8 * total]
     blob = data[nl + 1 + 8 * total:]
-    if len(flat) != total or len(blob) != sum(rl):
+    if len(raw) != 8 * total or len(blob) != sum(rl):
         return None
+    flat: Any
+    if _BIG:
+        from array import array
+        flat = array("d")
+        flat.frombytes(raw)
+        flat.byteswap()
+    else:
+        flat = memoryview(raw).cast("d")         # no import on the shim's path
     out = {}
     at = pos = 0
     for name, k, d, r in zip(names, dims, ds, rl):
