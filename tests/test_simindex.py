@@ -219,7 +219,7 @@ def test_slim_keeps_what_the_entry_reads():
 def test_splice_replaces_exactly_the_rows_of_the_changed_modules():
     from simpulse.store.simindex import decode, encode, splice
     names = ["A", 'A",', "A.B", "Ünï\ncode", "A\\"]          # prefixes of each other, quotes, escapes
-    sec = {n: [[0.1 * i], '{"s":{"a":[1,2.0,4.0]}}', i] for i, n in enumerate(names)}
+    sec = {n: [[0.1 * i] * (1 + i % 3), '{"s":{"a":[1,2.0,%d.5]}}' % i, i] for i, n in enumerate(names)}
     data = encode(sec)
     assert decode(data) == sec
     got = decode(splice(data, {"A": None, 'A",': [[9.0], "{}", 0], "new": [[1.0], "{}", 2]}))

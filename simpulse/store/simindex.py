@@ -74,24 +74,32 @@ def encode(section: dict) -> bytes:
     signatures' lengths, their ``d``, their ``rest``'s lengths), then every signature as
     little-endian float64 (parsing 15,000 decimal floats was most of a decision's cost), then
     every ``rest`` (ASCII JSON) one after another."""
-    from array import array          # (a writer's import: a reader casts a memoryview)
-    names, dims, ds, rl, flat, rests = [], [], [], [], array("d"), []
-    for name, (g, rest, d) in section.items():
-        names.append(name)
-        dims.append(len(g))
-        ds.append(d)
-        flat.extend(g)
-        r = rest.encode("ascii")
-        rl.append(len(r))
-        rests.append(r)
-    if _BIG:
-        flat.byteswap()
+    return _join([], [], [], [], [], [], section)
+
+
+def _join(names: list, dims: list, ds: list, rl: list, gparts: list, rparts: list, more: dict) -> bytes:
+    """The bytes of a section of the rows given in pieces (signature bytes, rest bytes) and the
+    items of ``more`` after them."""
+    if more:
+        from array import array          # (a writer's import: a reader casts a memoryview)
+        flat = array("d")
+        for name, (g, rest, d) in more.items():
+            names.append(name)
+            dims.append(len(g))
+            ds.append(d)
+            flat.extend(g)
+            r = rest.encode("ascii")
+            rl.append(len(r))
+            rparts.append(r)
+        if _BIG:
+            flat.byteswap()
+        gparts.append(flat.tobytes())
     head = json.dumps({"names": names, "dims": dims, "d": ds, "rl": rl}, separators=(",", ":")).encode("ascii")
-    return b"".join([head, b"\n", flat.tobytes(), *rests])
+    return b"".join([head, b"\n", *gparts, *rparts])
 
 
-def decode(data: bytes) -> dict | None:
-    """A section's bytes as module → item, or None when they are not a section."""
+def _parts(data: bytes):
+    """(names, dims, ds, rl, signature bytes, rest bytes) of a section, or None."""
     nl = data.find(b"\n")
     head = json.loads(data[:nl]) if nl > 0 else None
     if type(head) is not dict:
@@ -104,6 +112,15 @@ def decode(data: bytes) -> dict | None:
     blob = data[nl + 1 + 8 * total:]
     if len(raw) != 8 * total or len(blob) != sum(rl):
         return None
+    return names, dims, ds, rl, raw, blob
+
+
+def decode(data: bytes) -> dict | None:
+    """A section's bytes as module → item, or None when they are not a section."""
+    got = _parts(data)
+    if got is None:
+        return None
+    names, dims, ds, rl, raw, blob = got
     flat: Any
     if _BIG:
         from array import array
@@ -123,18 +140,41 @@ def decode(data: bytes) -> dict | None:
 
 def splice(data: bytes, items: dict) -> bytes:
     """A section's bytes with the rows of ``items``' modules removed and, for those whose item is
-    not None, set anew (a successor's rebuild of a section a changed record left or joined).
-    Raises ValueError when ``data`` is not a section."""
-    sec = decode(data) if data else {}
-    if sec is None:
+    not None, set anew at the end: a successor's rebuild of a section a changed record left or
+    joined — the other rows copied as bytes, not decoded. Raises ValueError when ``data`` is not
+    a section."""
+    more = {name: item for name, item in items.items() if item is not None}
+    if not data:
+        return encode(more) if more else b""
+    got = _parts(data)
+    if got is None:
         raise ValueError("not a section")
-    for name, item in items.items():
-        if item is None:
-            sec.pop(name, None)
-    for name, item in items.items():
-        if item is not None:
-            sec[name] = item
-    return encode(sec) if sec else b""
+    names, dims, ds, rl, raw, blob = got
+    kn: list = []
+    kd: list = []
+    kds: list = []
+    krl: list = []
+    gparts: list = []
+    rparts: list = []
+    at = pos = 0
+    g0 = r0 = 0                 # where the current run of kept rows began
+    for name, k, d, r in zip(names, dims, ds, rl):
+        if name in items:
+            gparts.append(raw[8 * g0:8 * at])
+            rparts.append(blob[r0:pos])
+            g0, r0 = at + k, pos + r
+        else:
+            kn.append(name)
+            kd.append(k)
+            kds.append(d)
+            krl.append(r)
+        at += k
+        pos += r
+    gparts.append(raw[8 * g0:8 * at])
+    rparts.append(blob[r0:pos])
+    if not kn and not more:
+        return b""
+    return _join(kn, kd, kds, krl, gparts, rparts, more)
 
 
 def sections(stats: dict) -> dict[str, dict[str, tuple[bytes, int]]]:
