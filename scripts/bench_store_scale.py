@@ -16,12 +16,15 @@ take ~5 minutes), and then:
     state imported its own export (the costliest decision);
   * `simpulse stats`, `simpulse monitor --once` and `simpulse report` on the state (wall time
     of the command);
-  * the snapshot's and the view's size, and the disk used by the log and its segments.
+  * the snapshot's and the view's size, and the disk used by the log and its segments;
+  * the similarity step of a decision (the neighbour index of its context, `similar.Index`)
+    through the view's sections and, on a copy of the state whose view has none, from every
+    record; with `--compare-plain`, the shim end to end on that copy too.
 
 Targets: shim p50 ≤ 25 ms and ≤ 2× the floor, p99 ≤ 50 ms; a decision ≤ 1 ms p50, choose +
 observe ≤ 2 ms p50; stats and monitor --once ≤ 1 s, report ≤ 2 s; snapshot ≤ 5 MB at 10^6.
 Usage: python scripts/bench_store_scale.py [--sizes 1000,100000,1000000] [--reps N] [--shim-runs N]
-       [--quick] [--write-docs]
+       [--quick] [--compare-plain] [--write-docs]
 (`--write-docs` writes its section of docs/benchmarks.md; a bare run changes no tracked file)
 """
 
@@ -161,6 +164,64 @@ def measure(sdir: Path, rng: random.Random, mods, reps: int) -> dict:
             "view_bytes": view.stat().st_size if view.exists() else 0, "disk_bytes": disk}
 
 
+def strip_sections(src: Path, dst: Path) -> None:
+    """A copy of the state whose view has no similarity sections (as written before them): its
+    readers build a context's neighbour index by reading every record."""
+    shutil.copytree(src, dst)
+    path = dst / "snapshot.view"
+    raw = path.read_bytes()
+    nl = raw.index(b"\n")
+    head = json.loads(raw[:nl])
+    head.pop("sim", None)
+    end = head.pop("end", None)
+    body = raw[nl + 1:nl + 1 + head["b"][-1]] if end is not None else raw[nl + 1:]
+    path.write_bytes(json.dumps(head, separators=(",", ":")).encode() + b"\n" + body)
+
+
+def similarity(sdir: Path, rng: random.Random, mods, reps: int) -> dict:
+    """The similarity step of a decision in a fresh process's learner (`similar.Index.context`:
+    the neighbour index of the module's context, built once per process), through the view's
+    sections and — on a copy whose view has none — by reading every record; wall and CPU time,
+    and the view's buckets read by the whole decision."""
+    from simpulse.model import similar
+    from simpulse.model.records import module_record
+    plain = sdir.parent / (sdir.name + "-nosections")
+    strip_sections(sdir, plain)
+    out: dict = {"sec": [], "sec_cpu": [], "rec": [], "rec_cpu": [], "read": [], "of": 0, "indexed": [],
+                 "choose_cpu": []}
+    try:
+        for i in range(reps):
+            m = rng.choice(mods)
+            for key, d in (("sec", sdir), ("rec", plain)):
+                store = Store(d, create=False, fsync=False)
+                store.views = True
+                lrn = Learner(None, store=store, toolchain=TOOLCHAIN, seed=i)
+                tc = lrn.stats["toolchains"][TOOLCHAIN]
+                w0, c0 = time.perf_counter(), time.process_time()
+                table = similar.Index().context(tc, lrn.stats, TOOLCHAIN, m["context"], module_record)
+                w1, c1 = time.perf_counter(), time.process_time()
+                out[key].append(w1 - w0)
+                out[key + "_cpu"].append(c1 - c0)
+                if key == "sec":
+                    out["indexed"].append(len(table))
+                    # a whole decision in a fresh learner (its own index): CPU time, buckets read
+                    lrn = Learner(None, store=Store(d, create=False, fsync=False), toolchain=TOOLCHAIN, seed=i)
+                    lrn.store.views = True
+                    _ = lrn.stats
+                    c0 = time.process_time()
+                    lrn.choose(module=m["module"], context=m["context"], features=m["features"])
+                    out["choose_cpu"].append(time.process_time() - c0)
+                    view = lrn.stats["toolchains"][TOOLCHAIN]["modules"]._view
+                    out["read"].append(len(view._parsed))
+                    out["of"] = len(view.crcs)
+    finally:
+        shutil.rmtree(plain, ignore_errors=True)
+    return {"sim_p50": pct(out["sec"], 0.5), "sim_cpu_p50": pct(out["sec_cpu"], 0.5),
+            "sim_rec_p50": pct(out["rec"], 0.5), "sim_rec_cpu_p50": pct(out["rec_cpu"], 0.5),
+            "sim_read_p50": pct(out["read"], 0.5), "sim_read_max": max(out["read"]), "sim_buckets": out["of"],
+            "sim_indexed_p50": pct(out["indexed"], 0.5), "choose_cpu_p50": pct(out["choose_cpu"], 0.5)}
+
+
 class ShimBench:
     """A facade like the one `simpulse build` makes, over a toolchain whose `lean` is
     `/bin/true` (it exits at once: what is left of a compile is simpulse), and beside it the
@@ -281,6 +342,8 @@ def main() -> int:
     ap.add_argument("--no-commands", action="store_true", help="skip timing stats / monitor --once / report")
     ap.add_argument("--report-max", type=int, default=10**9,
                     help="time `simpulse report` only up to this many events (it replays the whole history)")
+    ap.add_argument("--compare-plain", action="store_true",
+                    help="also time the shim on a copy of each state whose view has no similarity sections")
     ap.add_argument("--quick", action="store_true", help="sizes 1000,20000; 60 reps; 100 shim runs")
     ap.add_argument("--write-docs", action="store_true",
                     help="write the results into docs/benchmarks.md (a bare run changes no tracked file)")
@@ -299,10 +362,17 @@ def main() -> int:
             sdir = work / f"state-{n}"
             fill_s = fill(sdir, n, rng, mods)
             r = measure(sdir, rng, mods, args.reps)
+            r.update(similarity(sdir, rng, mods, max(10, args.reps // 4)))
             # modules with a record (compiled before, source unchanged): a new module's first
             # compile runs the classifier, which is not what this measures
             r.update(bench.run(sdir, mods[:n], rng, args.shim_runs, args.warmup))
             r["import_ms"] = import_ms(bench, sdir, mods[0]["module"])
+            if args.compare_plain:
+                plain = work / f"state-{n}-plain"
+                strip_sections(sdir, plain)
+                got = bench.run(plain, mods[:n], rng, args.shim_runs, args.warmup)
+                r["plain_shim_p50"], r["plain_shim_cpu_p50"] = got["shim_p50"], got["shim_cpu_p50"]
+                shutil.rmtree(plain, ignore_errors=True)
             if not args.no_commands:
                 r.update(bench.commands(sdir, report=n <= args.report_max))
             import_own_export(sdir)
@@ -314,7 +384,10 @@ def main() -> int:
             ms = lambda x: f"{x * 1e3:.1f} ms"  # noqa: E731
             print(f"{n:>9} events: shim p50 {ms(r['shim_p50'])} p99 {ms(r['shim_p99'])} (floor p50 {ms(r['floor_p50'])}, "
                   f"ratio {r['shim_p50'] / r['floor_p50']:.2f}); load via view p50 {ms(r['load_p50'])}, in full "
-                  f"{ms(r['full_p50'])}; choose p50 {r['choose_p50'] * 1e3:.2f} ms; imports {r['import_ms']:.1f} ms"
+                  f"{ms(r['full_p50'])}; choose p50 {r['choose_p50'] * 1e3:.2f} ms (CPU {r['choose_cpu_p50'] * 1e3:.2f} ms; "
+                  f"similarity step {r['sim_p50'] * 1e3:.2f} ms from the sections, {r['sim_rec_p50'] * 1e3:.1f} ms "
+                  f"from every record; buckets read {r['sim_read_p50']:.0f} of {r['sim_buckets']}); "
+                  f"imports {r['import_ms']:.1f} ms"
                   + ("" if args.no_commands else f"; stats {r['stats']:.2f} s, monitor --once {r['monitor']:.2f} s, "
                      f"report {fmt_s(r.get('report'))}") + f" (recorded in {fill_s:.0f} s)", flush=True)
     finally:
@@ -352,6 +425,27 @@ def report(rows, args) -> int:
           f"{ms2(r['choose_p50'])} | {ms2(r['choose_imp_p50'])} | {ms2(r['co_p50'])} | "
           f"{r['snapshot_bytes'] / 1e6:.2f} MB | {r['view_bytes'] / 1e6:.2f} MB | {r['disk_bytes'] / 1e6:.1f} MB |" for r in rows],
     ]
+    lines += ["", "The similarity step (`similar.Index.context`: the neighbour index of the decided module's context, "
+              "built once per process — so once per compile in the shim) through the view's sections, and on a copy of "
+              "the same state whose view has none (every record read and decoded, as before the sections); the "
+              f"buckets of the view a whole decision reads (of all of them); {max(10, args.reps // 4)} rounds, modules "
+              "drawn from the 6,000. CPU times are this process's (`time.process_time`): the machine is shared.",
+              "", "| events | modules indexed (p50) | step from sections p50 (CPU) | from every record p50 (CPU) "
+              "| every record / sections (CPU) | choose CPU p50 | buckets read p50 (max) / of |",
+              "|---:|---:|---:|---:|---:|---:|---:|",
+              *[f"| {r['n']:,} | {r['sim_indexed_p50']:.0f} | {ms2(r['sim_p50'])} ({ms2(r['sim_cpu_p50'])}) | "
+                f"{ms2(r['sim_rec_p50'])} ({ms2(r['sim_rec_cpu_p50'])}) | "
+                f"{r['sim_rec_cpu_p50'] / max(r['sim_cpu_p50'], 1e-9):.1f}× | {ms2(r['choose_cpu_p50'])} | "
+                f"{r['sim_read_p50']:.0f} ({r['sim_read_max']}) / {r['sim_buckets']} |" for r in rows]]
+    cmp = [r for r in rows if "plain_shim_p50" in r]
+    if cmp:
+        lines += ["", "The shim end to end with the view's similarity sections and on a copy of the same state whose "
+                  "view has none (`--compare-plain`; the same number of compiles):", "",
+                  "| events | shim p50 (CPU p50), sections | without sections | CPU without / with |",
+                  "|---:|---:|---:|---:|",
+                  *[f"| {r['n']:,} | {ms(r['shim_p50'])} ({ms(r['shim_cpu_p50'])}) | {ms(r['plain_shim_p50'])} "
+                    f"({ms(r['plain_shim_cpu_p50'])}) | {r['plain_shim_cpu_p50'] / max(r['shim_cpu_p50'], 1e-9):.2f}× |"
+                    for r in cmp]]
     if timed:
         lines += ["", "| events | `simpulse stats` | `simpulse monitor --once` | `simpulse report` (from report.cache) "
                   "| first report (replays the whole log) |", "|---:|---:|---:|---:|---:|",
@@ -366,7 +460,8 @@ def report(rows, args) -> int:
         f"{sum(r['passthrough'] for r in rows)}.",
         "",
         f"Reproduce: `.venv/bin/python scripts/bench_store_scale.py --sizes {args.sizes} --shim-runs {args.shim_runs} "
-        f"--reps {args.reps} --write-docs`",
+        f"--reps {args.reps}{' --warmup %d' % args.warmup if args.warmup != 40 else ''}"
+        f"{' --no-commands' if args.no_commands else ''}{' --compare-plain' if args.compare_plain else ''} --write-docs`",
     ]
     text = "\n".join(lines)
     print(text)

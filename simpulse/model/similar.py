@@ -28,7 +28,9 @@ leaves it alone where they say nothing clear:
 Everything else — the draw, the temperature, the floor, the budget, the safety layer — is the
 context's. Standard library only: `Learner.choose` calls `adjust` on the hot path; the index
 (`Index`) is built once per process and context from the records (a substring test skips other
-contexts' records) and kept current by `Learner.observe`.
+contexts' records; through the shim's view, from the view's section for the context instead,
+`simpulse.store.simindex`: the same entries without reading every record) and kept current by
+`Learner.observe`.
 """
 
 from __future__ import annotations
@@ -90,8 +92,8 @@ class Index:
         if hit is not None and hit[0] == ctx and hit[1] == v and hit[2] == sig:
             return hit[3]
         dist = math.dist
-        ranked = sorted((dist(sig, e[0]), name) for name, e in table.items()
-                        if name != module and len(e[0]) == len(sig))
+        sigs = table.signatures() if isinstance(table, _Deferred) else ((n, e[0]) for n, e in table.items())
+        ranked = sorted((dist(sig, g), name) for name, g in sigs if name != module and len(g) == len(sig))
         names = [n for _, n in ranked]
         if module:
             self.ranked[module] = (ctx, v, sig, names)
@@ -103,8 +105,15 @@ class Index:
         got = self.by_ctx.get(ctx)
         if got is None:
             got = self.by_ctx[ctx] = {}
+            modules = tc["modules"]
+            # through a view: the context's section (`simpulse.store.simindex`), not every record
+            section = modules.context_records(ctx) if hasattr(modules, "context_records") else None
+            deferred = _Deferred.of(section, tc, ctx) if section is not None else None
+            if deferred is not None:
+                got = self.by_ctx[ctx] = deferred
+                return got
             needle = '"k":' + '"' + ctx + '"'
-            for name, raw in tc["modules"].items():
+            for name, raw in modules.items():
                 if isinstance(raw, str) and needle not in raw:
                     continue
                 rec = decode(tc, name)
@@ -132,7 +141,84 @@ class Index:
             table[module] = entry
 
 
-def _entry(rec: dict, tc: dict | None = None) -> tuple | None:
+class _Deferred(dict):
+    """A context's index built from the view's section (`simpulse.store.simindex`): module →
+    entry, each entry made from its section item when first asked for (a decision asks for its
+    nearest modules' only); the signatures at once (`signatures`, for `Index.nearest`). The
+    entries are those `_entry` gives at the moment the index is built: the level predictions
+    (one strategy measured) use the context's regression fit and weight taken then."""
+
+    __slots__ = ("ctx", "predict")
+
+    @classmethod
+    def of(cls, section: dict, tc: dict, ctx: str) -> "_Deferred | None":
+        dims = {item[2] for item in section.values() if item[2]}
+        if len(dims) > 1:
+            return None          # features of several lengths: the fit's cache would churn; full path
+        from simpulse.model.levels import _prediction_weight, regression_fit
+        table = cls(section)
+        table.ctx = ctx
+        table.predict = None
+        if dims:
+            fit = regression_fit(tc, ctx, dims.pop())     # what the full path's first prediction does
+            if fit is not None:
+                table.predict = (fit[0], _prediction_weight(tc, fit[1]))
+        return table
+
+    def _get(self, name):
+        v = dict.get(self, name)
+        if type(v) is list:
+            from simpulse import _fastjson as json
+            from simpulse.policy.joint import dot
+            g, rest, d = v
+            rec = json.loads(rest)
+            rec["g"] = g
+            pred = None
+            if d and self.predict is not None:
+                beta, w = self.predict
+                pred = (dot(beta, rec["x"]), w)
+            # never None: `simindex.slim` keeps only records `_entry` indexes
+            v = _entry(rec, None, pred if pred is not None and pred[1] > 0 else None)
+            dict.__setitem__(self, name, v)
+        return v
+
+    def get(self, name, default=None):
+        v = self._get(name)
+        return default if v is None else v
+
+    def __getitem__(self, name):
+        v = self._get(name)
+        if v is None:
+            raise KeyError(name)
+        return v
+
+    def signatures(self):
+        for name, v in dict.items(self):
+            yield name, v[0]
+
+    def _all(self) -> "_Deferred":
+        for name in list(dict.keys(self)):
+            self._get(name)
+        return self
+
+    def items(self):
+        return dict.items(self._all())
+
+    def values(self):
+        return dict.values(self._all())
+
+    def __eq__(self, other):
+        return dict.__eq__(self._all(), other)
+
+    def __ne__(self, other):
+        return not self == other
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _entry(rec: dict, tc: dict | None = None, pred: tuple | None = None) -> tuple | None:
+    """The index's entry of a module's record: (signature, cells, ever broke, compiles, Σ n·ȳ,
+    predicted level or None). ``pred``: the level prediction made already (`_Deferred`)."""
     g = rec.get("g")
     if not g:
         return None
@@ -141,7 +227,6 @@ def _entry(rec: dict, tc: dict | None = None) -> tuple | None:
     if not cells and not broke:
         return None
     n_all = sum(n for n, _ in cells.values())
-    pred = None
     if len(cells) == 1 and tc is not None and rec.get("x"):
         # one strategy only: its reference is the level its features predict (worth w compiles)
         from simpulse.model.levels import predicted_level

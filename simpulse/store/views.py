@@ -58,18 +58,30 @@ def validator_name(validate) -> str:
 
 
 def _layout(core_b: bytes, buckets: list[bytes], cursor: dict, base: dict, snap_bytes: int,
-            crcs: list | None = None, valid: str | None = None) -> bytes:
+            crcs: list | None = None, valid: str | None = None, sims: dict | None = None) -> bytes:
     """The view's bytes; ``crcs``: the buckets' checksums where known (None: computed);
-    ``valid``: the `validator_name` of a check the statistics passed."""
+    ``valid``: the `validator_name` of a check the statistics passed; ``sims``: the similarity
+    sections, toolchain → context → (bytes, crc32) (`simindex`), after the buckets."""
     offsets = [len(core_b)]
     if crcs is None:
         crcs = [zlib.crc32(data) for data in buckets]
     for data in buckets:
         offsets.append(offsets[-1] + len(data))
-    head = json.dumps({"view": VIEW_VERSION, "cursor": cursor, "base": base, "snap_bytes": snap_bytes,
-                       "valid": valid, "core": [len(core_b), zlib.crc32(core_b)], "b": offsets, "bcrc": crcs},
-                      separators=(",", ":")).encode("ascii")
-    return b"".join([head, b"\n", core_b, *buckets])
+    head = {"view": VIEW_VERSION, "cursor": cursor, "base": base, "snap_bytes": snap_bytes,
+            "valid": valid, "core": [len(core_b), zlib.crc32(core_b)], "b": offsets, "bcrc": crcs}
+    tail: list[bytes] = []
+    if sims is not None:
+        at = offsets[-1]
+        index: dict = {}
+        for g, secs in sims.items():
+            index[g] = {}
+            for ctx, (data, crc) in secs.items():
+                index[g][ctx] = [at, at + len(data), crc]
+                at += len(data)
+                tail.append(data)
+        head["sim"], head["end"] = index, at
+    line = json.dumps(head, separators=(",", ":")).encode("ascii")
+    return b"".join([line, b"\n", core_b, *buckets, *tail])
 
 
 def _core_bytes(stats: dict) -> bytes:
@@ -86,8 +98,9 @@ def encode_view(stats: dict, cursor: dict, base: dict, snap_bytes: int, valid: s
     buckets: list[list] = [[] for _ in range(n)]
     for g, name, raw in records:
         buckets[_bucket(g, name, n)].append([g, name, raw])
+    from simpulse.store import simindex
     return _layout(_core_bytes(stats), [json.dumps(b, separators=(",", ":")).encode("ascii") for b in buckets],
-                   cursor, base, snap_bytes, valid=valid)
+                   cursor, base, snap_bytes, valid=valid, sims=simindex.sections(stats))
 
 
 def encode_successor(view: "View", stats: dict, cursor: dict, valid: str | None = None) -> bytes | None:
@@ -98,6 +111,8 @@ def encode_successor(view: "View", stats: dict, cursor: dict, valid: str | None 
     not lazy and large): the caller writes a full checkpoint instead."""
     n = len(view.crcs)
     changed: dict[int, dict] = {}
+    per_tc: dict[str, dict] = {}          # the same records per toolchain (the similarity sections)
+    whole = set()
     for g, tc in stats["toolchains"].items():
         m = tc["modules"]
         if isinstance(m, LazyModules):
@@ -106,10 +121,24 @@ def encode_successor(view: "View", stats: dict, cursor: dict, valid: str | None 
             names = m._dirty
         elif len(m) <= 4 * PER_BUCKET * 64:
             names = m.keys()      # a toolchain new since the view (created by the tail): all new
+            whole.add(g)
         else:
             return None
         for name in names:
-            changed.setdefault(_bucket(g, name, n), {})[(g, name)] = dict.__getitem__(m, name)
+            raw = dict.__getitem__(m, name)
+            changed.setdefault(_bucket(g, name, n), {})[(g, name)] = raw
+            per_tc.setdefault(g, {})[name] = raw
+    from simpulse.store import simindex
+    sims = simindex.successor_sections(view, per_tc, whole)
+    if sims is not None:
+        for g, secs in sims.items():
+            for ctx, got in secs.items():
+                if got is None:           # unchanged: copied with its checksum, as the buckets
+                    lo, hi, crc = view.head["sim"][g][ctx]
+                    data = view._read(lo, hi)
+                    if len(data) != hi - lo:
+                        return None
+                    secs[ctx] = (data, crc)
     # the unchanged buckets are copied with their checksums, unchecked: damage in them stays
     # detectable by whoever reads them next, exactly as in the view they come from
     lo = view.offsets[0]
@@ -129,7 +158,7 @@ def encode_successor(view: "View", stats: dict, cursor: dict, valid: str | None 
             crcs.append(view.crcs[i])
         buckets.append(data)
     return _layout(_core_bytes(stats), buckets, cursor, view.head["base"], view.head.get("snap_bytes", 0), crcs,
-                   valid)
+                   valid, sims)
 
 
 def base_of(head) -> dict | None:
@@ -191,7 +220,8 @@ class View:
         if not (type(offsets) is list and type(crcs) is list and len(offsets) == len(crcs) + 1 and crcs
                 and type(core) is list and len(core) == 2 and offsets[0] == core[0]
                 and offsets == sorted(offsets) and type(offsets[-1]) is int
-                and nl + 1 + offsets[-1] == os.fstat(fd).st_size):
+                and type(head.get("end", 0)) is int
+                and nl + 1 + max(offsets[-1], head.get("end", 0)) == os.fstat(fd).st_size):
             raise ValueError("malformed header")
         self.head = head
         self.base = nl + 1
@@ -242,6 +272,42 @@ class View:
         except OSError:
             pass
 
+    def sim_index(self) -> dict | None:
+        """toolchain → context → [lo, hi, crc32] of the similarity sections (`simindex`), or
+        None when the view has none (written without them)."""
+        sim = self.head.get("sim")
+        return sim if type(sim) is dict and all(type(v) is dict for v in sim.values()) else None
+
+    def sim_section(self, toolchain: str, ctx: str) -> dict | None:
+        """The context's section, freshly parsed (module → `simindex.slim` item); {} for a context
+        without indexed modules in a toolchain that has sections; None when the toolchain has
+        none or the section is damaged (the caller takes the full path: slower, same numbers)."""
+        data = self.sim_bytes(toolchain, ctx)
+        if not data:
+            return None if data is None else {}
+        from simpulse.store.simindex import decode
+        try:
+            return decode(data)
+        except (ValueError, RecursionError, TypeError):
+            return None
+
+    def sim_bytes(self, toolchain: str, ctx: str) -> bytes | None:
+        """The context's section as written, checked (b"" for none); None as `sim_section`."""
+        secs = (self.sim_index() or {}).get(toolchain)
+        if secs is None:
+            return None
+        at = secs.get(ctx)
+        if at is None:
+            return b""
+        try:
+            lo, hi, crc = at
+            if not self.offsets[-1] <= lo <= hi:
+                return None
+            data = self._read(lo, hi)
+        except (OSError, ValueError, TypeError):
+            return None
+        return data if len(data) == hi - lo and zlib.crc32(data) == crc else None
+
     def lookup(self, toolchain: str, module: str):
         return self.bucket(_bucket(toolchain, module, len(self.crcs))).get((toolchain, module), _MISSING)
 
@@ -280,6 +346,29 @@ class LazyModules(dict):
             raw = self._view.lookup(self._tc, key)
             if raw is not _MISSING:
                 dict.__setitem__(self, key, raw)
+
+    def context_records(self, ctx: str) -> dict | None:
+        """module → `simindex.slim` item of every record the similarity index of context ``ctx``
+        takes (`simindex.slim`), from the view's section with the records set since the view
+        was read laid over it; None when that cannot be known exactly (no or a damaged section,
+        a record removed, one that cannot be decoded): the caller iterates the table instead."""
+        if self._removed:
+            return None
+        sec = self._view.sim_section(self._tc, ctx)
+        if sec is None:
+            return None
+        if self._dirty:
+            from simpulse.store.simindex import slim
+            try:
+                for name in self._dirty:
+                    got = slim(dict.__getitem__(self, name))
+                    if got is not None and got[0] == ctx:
+                        sec[name] = got[1]
+                    else:
+                        sec.pop(name, None)
+            except (ValueError, RecursionError, TypeError, KeyError, AttributeError, IndexError):
+                return None
+        return sec
 
     def full(self) -> "LazyModules":
         if not self._all:
