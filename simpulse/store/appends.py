@@ -22,22 +22,32 @@ from simpulse.store.codec import (
 )
 from simpulse.store.safe_open import StoreError, open_fd
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from simpulse.model.records import Event
+    from simpulse.store.store import Store
+
 
 class _Appends:
-    """`Store`'s appends (its attributes — the log's path, its lock, fsync — are `Store`'s)."""
+    """`Store`'s appends (its attributes — the log's path, its lock, fsync — are `Store`'s).
 
-    def append(self, event):
+    Its methods annotate ``self: Store``; mypy accepts a self type narrower than the class only
+    from a Protocol, hence the ``type: ignore[misc]`` on each (the bodies are checked as Store's)."""
+
+    def append(self: Store, event: Event) -> None:  # type: ignore[misc]  # Store mixin
         """Append one event (``seq`` and, if absent, ``v`` are added to the dict). Durable when
         it returns (with ``fsync``); raises StoreError and leaves no partial line on failure."""
         self._append((event,))
 
-    def append_many(self, events):
+    def append_many(self: Store, events: Iterable[Event]) -> None:  # type: ignore[misc]  # Store mixin
         """Append several events under one lock and one write (consecutive seqs)."""
         events = list(events)
         if events:
             self._append(events)
 
-    def _append(self, events):
+    def _append(self: Store, events: Iterable[Event]) -> None:  # type: ignore[misc]  # Store mixin
         for ev in events:
             if not isinstance(ev, dict):
                 raise StoreError(f"an event must be a dict, not {type(ev).__name__}")
@@ -86,7 +96,7 @@ class _Appends:
         if torn is not None:
             self._torn(*torn)
 
-    def _write_line(self, fd, buf, size):
+    def _write_line(self: Store, fd: int, buf: bytes, size: int) -> None:  # type: ignore[misc]  # Store mixin
         """Write ``buf`` at the end (one os.write); on any failure cut the file back to ``size``."""
         try:
             n = os.write(fd, buf)
@@ -110,7 +120,7 @@ class _Appends:
                 self._diag(f"{LOG_NAME}: failed append left a partial line at byte {size} ({_strerror(e2)})")
             raise StoreError(f"cannot append to {self._log}: {_strerror(e)}") from e
 
-    def _tail_state(self, fd, size):
+    def _tail_state(self: Store, fd: int, size: int) -> tuple[int, tuple[str | None, int] | None, bool]:  # type: ignore[misc]  # Store mixin
         """(last seq, (gen, offset) of a torn last line or None, file ends with newline).
 
         Looks for the last valid line in the last MB, backwards; when damage fills that window
@@ -156,7 +166,7 @@ class _Appends:
                 return found, torn_info, ends_nl
             chunk = min(chunk * 8, _TAIL_WINDOW)
 
-    def _tail_by_scan(self, fd, size, torn):
+    def _tail_by_scan(self: Store, fd: int, size: int, torn: int | None) -> tuple[int | None, int | None]:  # type: ignore[misc]  # Store mixin
         """(highest seq in the log or None, torn offset): a forward scan, for a damaged tail."""
         gen, base, hend = self._read_header(fd)
         start, best = hend, (base if gen is not None else None)

@@ -20,14 +20,20 @@ from simpulse.store.codec import (
     _strerror,
 )
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from simpulse.store.store import Store
+
 
 class _Layout:
     """The state directory's layout version (`state.json`) and the migration of an earlier layout.
-    A part of `Store`: its methods use the store's other methods and fields."""
+    A part of `Store`: its methods use the store's other methods and fields (``self: Store``:
+    mypy accepts a self type narrower than the class only from a Protocol, hence the
+    ``type: ignore[misc]`` on each; the bodies are checked as Store's)."""
 
     # ----------------------------------------------------------------- layout & migration
 
-    def _check_layout(self):
+    def _check_layout(self: Store) -> None:  # type: ignore[misc]  # Store mixin
         try:
             raw = _read_file(self._state)
         except FileNotFoundError:
@@ -52,9 +58,9 @@ class _Layout:
             except OSError:
                 pass  # read-only directory: reading works, appending will raise StoreError
 
-    def _parse_layout(self, raw):
+    def _parse_layout(self: Store, raw: bytes) -> int:  # type: ignore[misc]  # Store mixin
         try:
-            layout = json.loads(raw)["layout"]
+            layout: object = json.loads(raw)["layout"]
             if type(layout) is not int:
                 raise TypeError(layout)
         except (ValueError, KeyError, TypeError, RecursionError) as e:
@@ -75,13 +81,13 @@ class _Layout:
             raise StoreError(f"{self._state}: invalid layout {layout}")
         return layout
 
-    def _write_state(self):
+    def _write_state(self: Store) -> None:  # type: ignore[misc]  # Store mixin
         from simpulse import __version__
 
         info = {"layout": LAYOUT_VERSION, "written": round(time.time(), 3), "simpulse": __version__}
         self._write_atomic(self._state, (json.dumps(info) + "\n").encode())
 
-    def _migrate(self):
+    def _migrate(self: Store) -> None:  # type: ignore[misc]  # Store mixin
         """Layout 0 (``events.jsonl``: plain JSON lines, no checksums) -> layout 1.
 
         Order: write the new ``events.log`` (tmp + rename, header marked ``migrated``), rename
@@ -113,7 +119,8 @@ class _Layout:
                             f"one of them away"
                         )
                 raw = _read_file(legacy)
-                lines, seq, bad = [], 0, 0
+                lines: list[bytes] = []
+                seq, bad = 0, 0
                 for lineno, line in enumerate(raw.split(b"\n"), 1):
                     if not line.strip():
                         continue

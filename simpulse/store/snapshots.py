@@ -19,6 +19,13 @@ from simpulse.store.codec import (
     _strerror,
 )
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any, TypeGuard
+
+    from simpulse.model.records import Stats
+    from simpulse.store.store import Cursor, Fold, Snapshot, Store, Validate
+
 
 class _SnapshotLies(Exception):
     """compact found the snapshot's cursor beyond every event there is (internal)."""
@@ -27,7 +34,7 @@ class _SnapshotLies(Exception):
 _MAX_POS = 1 << 62     # no offset or seq of a real log comes near this
 
 
-def _valid_cursor(c):
+def _valid_cursor(c: object) -> TypeGuard[Cursor]:
     return (
         type(c) is dict
         and "gen" in c
@@ -42,7 +49,7 @@ def _valid_cursor(c):
 _SHAPE_DEPTH = 4
 
 
-def _shape_error(v, t, path, depth):
+def _shape_error(v: Any, t: Any, path: str, depth: int) -> str | None:
     """None if ``v`` has the shape of the template ``t`` (the caller's ``initial``), else why.
 
     At the top, a dict must hold every key of the template's dict (more keys are fine); below,
@@ -82,14 +89,14 @@ def _shape_error(v, t, path, depth):
     return None
 
 
-def _kind(v):
+def _kind(v: object) -> str:
     if type(v) is float and not math.isfinite(v):
         return repr(v)
     return {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
             float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
 
 
-def _check_snapshot(snap, raw):
+def _check_snapshot(snap: Any, raw: bytes) -> str | None:
     """None if ``snap`` (parsed from ``raw``) is a valid snapshot, else the reason."""
     if type(snap) is not dict:
         return "not a JSON object"
@@ -110,11 +117,14 @@ def _check_snapshot(snap, raw):
 
 class _Snapshots:
     """The snapshot: reading it and checking it for meaning (shape, types, a cursor inside the log), writing it, checkpoints.
-    A part of `Store`: its methods use the store's other methods and fields."""
+    A part of `Store`: its methods use the store's other methods and fields.
+
+    Its methods annotate ``self: Store``; mypy accepts a self type narrower than the class only
+    from a Protocol, hence the ``type: ignore[misc]`` on each (the bodies are checked as Store's)."""
 
     # ----------------------------------------------------------------- snapshot
 
-    def _read_snapshot(self, report=True):
+    def _read_snapshot(self: Store, report: bool = True) -> Snapshot | None:  # type: ignore[misc]  # Store mixin
         """The valid snapshot as a dict, or None (missing, or invalid: reported)."""
         self._snap_bytes = 0
         try:
@@ -143,7 +153,8 @@ class _Snapshots:
             self._snap_crc = f"{snap['stats_crc']}:{c['gen']}:{c['offset']}:{c['seq']}"
             if self._snap_crc in self._rejected:
                 return None  # set aside by this Store already (reported then)
-            return snap
+            checked: Snapshot = snap
+            return checked
         if report:
             self._report(
                 f"snapshot:{zlib.crc32(raw):08x}",
@@ -151,7 +162,7 @@ class _Snapshots:
             )
         return None
 
-    def _encode_snapshot(self, stats, cursor):
+    def _encode_snapshot(self: Store, stats: Stats, cursor: Cursor) -> bytes:  # type: ignore[misc]  # Store mixin
         try:
             stats_json = json.dumps(stats, separators=(",", ":")).encode("ascii")
         except (TypeError, ValueError) as e:
@@ -161,7 +172,7 @@ class _Snapshots:
         # stats last, so the reader can checksum the exact bytes without re-serialising them
         return head[:-1] + b',"stats":' + stats_json + b"}\n"
 
-    def _write_snapshot(self, stats, cursor, *, replace_invalid=False):
+    def _write_snapshot(self: Store, stats: Stats, cursor: Cursor, *, replace_invalid: bool = False) -> None:  # type: ignore[misc]  # Store mixin
         from simpulse.store import views
         views.detach(stats)       # statistics loaded through the view: every record, plainly
         data = self._encode_snapshot(stats, cursor)
@@ -173,7 +184,7 @@ class _Snapshots:
         self._write_atomic(self._snap, data)
         self._write_view(stats, data)
 
-    def _write_view(self, stats, data):
+    def _write_view(self: Store, stats: Stats, data: bytes) -> None:  # type: ignore[misc]  # Store mixin
         """snapshot.view beside the snapshot just written (`views`): after it, so a reader that
         finds them out of step loads the snapshot in full. Best effort: a view that cannot be
         written is removed (a stale one would only be ignored, but costs a read)."""
@@ -190,7 +201,7 @@ class _Snapshots:
             except OSError:
                 pass
 
-    def checkpoint(self, stats, covered=None):
+    def checkpoint(self: Store, stats: Stats, covered: Cursor | Fold | None = None) -> bool:  # type: ignore[misc]  # Store mixin
         """Write snapshot.json: ``stats`` cover the events up to cursor ``covered`` (the
         ``store.cursor`` left by the ``load`` that produced them; the default).
 
@@ -224,7 +235,7 @@ class _Snapshots:
                 raise StoreError(f"cannot write {self._snap}: {_strerror(e)}") from e
         return True
 
-    def _snapshot_cursor(self):
+    def _snapshot_cursor(self: Store) -> Cursor | None:  # type: ignore[misc]  # Store mixin
         """The cursor of a valid snapshot.json (None: none, or invalid, or set aside), read
         from its head and checked by its checksum without parsing its statistics: what a
         checkpoint compares its own cursor with (a full read costs a 4 MB parse)."""
@@ -247,7 +258,7 @@ class _Snapshots:
             return None
         return cursor
 
-    def _checked_snapshot(self, initial, validate):
+    def _checked_snapshot(self: Store, initial: Stats, validate: Validate | None) -> Snapshot | None:  # type: ignore[misc]  # Store mixin
         """The snapshot if its statistics have the shape of ``initial`` and pass ``validate``;
         otherwise None (it is set aside: reported, and replaced by the next checkpoint)."""
         snap = self._read_snapshot()
@@ -264,7 +275,7 @@ class _Snapshots:
             return None
         return snap
 
-    def _reject_snapshot(self, why):
+    def _reject_snapshot(self: Store, why: str) -> None:  # type: ignore[misc]  # Store mixin
         """The snapshot last read is wrong (valid checksum, wrong meaning): every later read by
         this Store ignores it, and the next checkpoint renames it ``.corrupt``."""
         self._rejected.add(self._snap_crc)

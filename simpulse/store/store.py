@@ -22,6 +22,8 @@ format, the locking protocol and the crash-safety argument are written down in
   correctly thanks to the seq rule.
 """
 
+from __future__ import annotations
+
 import errno
 import fcntl
 import math
@@ -81,6 +83,20 @@ from simpulse.store.snapshots import (  # noqa: F401 - re-exported
     _check_snapshot,
 )
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from pathlib import Path
+    from typing import Any, Literal
+
+    from simpulse.model.records import Event, Stats
+    from simpulse.store.views import View
+
+    Cursor = dict[str, Any]          # {"gen", "offset", "seq"} (`_valid_cursor`)
+    Snapshot = dict[str, Any]        # a parsed snapshot.json: {"schema", "cursor", "stats_crc", "stats"}
+    Fold = Callable[[Stats, Event], Stats]
+    Validate = Callable[[Stats], str | None]
+
 __all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "UnsafeStateDir", "UnsafeFile", "Store"]
 
 # --------------------------------------------------------------------------- the store
@@ -89,15 +105,17 @@ __all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "UnsafeStateDir", "
 class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
     """One state directory. Cheap to construct; holds no file open between calls."""
 
+    _view: View   # the view of the last load through snapshot.view (set by `_load_view` only)
+
     def __init__(self, state_dir: str | os.PathLike[str], *, create: bool = True, fsync: bool = True) -> None:
         self._snap_bytes = 0
         self.fsync = fsync
         self.problems: list[str] = []
-        self.cursor = None  # the cursor of the last load(): {"gen", "offset", "seq"}
+        self.cursor: Cursor | None = None  # the cursor of the last load(): {"gen", "offset", "seq"}
         self._reported: set[object] = set()
         self.damaged = False   # a scan of this Store met damaged lines (load then checkpoints past them)
         self._rejected: set[str | None] = set()  # snapshots (stats_crc:cursor) found wrong in meaning: ignored
-        self._snap_crc = None
+        self._snap_crc: str | None = None
         self._fold_failures = 0
         # load() through snapshot.view (`views`): the shim's way, reading only the records it
         # touches; the statistics it returns hold lazily read module tables
@@ -105,7 +123,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
         # load()'s checkpoints written by a detached process (`_checkpoint_detached`): the shim's
         # way, so no compile waits for a snapshot to be written
         self.background_checkpoints = False
-        self._validate = None   # the check of the last load/compact: a view records that it passed
+        self._validate: Validate | None = None   # the check of the last load/compact: a view records that it passed
         d = self._d = os.fspath(state_dir)
         self._log = os.path.join(d, LOG_NAME)
         self._lock = os.path.join(d, LOCK_NAME)
@@ -119,17 +137,17 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
         self._check_layout()
 
     @property
-    def dir(self):
+    def dir(self) -> Path:
         """The state directory as a Path (pathlib is kept off the shim's import path)."""
         from pathlib import Path
         return Path(self._d)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Store({self._d!r})"
 
     # ----------------------------------------------------------------- diagnostics
 
-    def _report(self, key, msg):
+    def _report(self, key: str, msg: str) -> None:
         """Record a problem once per Store in ``problems`` and once per state dir in simpulse.log."""
         if key in self._reported:
             return
@@ -147,10 +165,10 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
             msg = f"{LOG_NAME}: skipped {lines} corrupt lines ({nbytes} bytes) in bytes {first}..{end}"
         self._report(f"log:{gen}:{first}", msg)
 
-    def _torn(self, gen, offset):
+    def _torn(self, gen: str | None, offset: int) -> None:
         self._report(f"log:{gen}:{offset}", f"{LOG_NAME}: skipped 1 torn line at byte {offset}")
 
-    def _diag(self, msg, key=None):
+    def _diag(self, msg: str, key: str | None = None) -> None:
         """Append to simpulse.log; with ``key``, only if no line with that key is there yet."""
         try:
             fd = open_fd(self._diag_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -174,7 +192,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
 
     # ----------------------------------------------------------------- small file helpers
 
-    def _fsync_dir(self, path):
+    def _fsync_dir(self, path: str) -> None:
         if not self.fsync:
             return
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | _O_CLOEXEC)
@@ -183,24 +201,24 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
         finally:
             os.close(fd)
 
-    def _tmp_name(self, path):
+    def _tmp_name(self, path: str) -> str:
         return f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
 
-    def _write_atomic(self, path, data):
+    def _write_atomic(self, path: str, data: bytes) -> None:
         """tmp file + fsync + rename: the file is either old or new, never torn (`atomic`)."""
         write_atomic(path, data, fsync=self.fsync, tmp=self._tmp_name(path))
         self._fsync_dir(os.path.dirname(path))
 
-    def _create_log(self, base_seq, lines=(), *, migrated=False):
+    def _create_log(self, base_seq: int, lines: Iterable[bytes] = (), *, migrated: bool = False) -> tuple[str, int]:
         """Atomically replace (or create) events.log: a new generation. Caller holds events.lock."""
-        head = {"log": LAYOUT_VERSION, "gen": os.urandom(8).hex(), "base_seq": base_seq, "created": round(time.time(), 3)}
+        head: dict[str, Any] = {"log": LAYOUT_VERSION, "gen": os.urandom(8).hex(), "base_seq": base_seq, "created": round(time.time(), 3)}
         if migrated:
             head["migrated"] = LEGACY_NAME
         header = _encode(head)
         self._write_atomic(self._log, header + b"".join(lines))
         return head["gen"], len(header)
 
-    def _read_header_obj(self, fd):
+    def _read_header_obj(self, fd: int) -> dict[str, Any] | None:
         first = os.pread(fd, 4096, 0)
         nl = first.find(b"\n")
         if nl < 0:
@@ -211,7 +229,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
         obj["_end"] = nl + 1
         return obj
 
-    def _read_header(self, fd):
+    def _read_header(self, fd: int) -> tuple[str | None, int, int]:
         """(gen, base_seq, header_end); (None, 0, 0) when the log has no valid header."""
         obj = self._read_header_obj(fd)
         if obj is None:
@@ -221,7 +239,8 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
 
     # ----------------------------------------------------------------- reading
 
-    def load(self, fold, initial, *, checkpoint_after=AUTO, validate=None):
+    def load(self, fold: Fold, initial: Stats, *, checkpoint_after: Any = AUTO,
+             validate: Validate | None = None) -> tuple[Stats, int]:
         """(stats, n_folded): the snapshot's stats (or a copy of ``initial``) with every later
         event folded in by ``fold(stats, event) -> stats``. Leaves ``self.cursor`` for
         ``checkpoint``. The hot path reads only the log's tail after the snapshot cursor.
@@ -259,6 +278,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
                 res = self._load_slow(snap, fold, initial)
             finally:
                 lk.release()
+        assert res is not None and self.cursor is not None   # the slow path always loads, and leaves a cursor
         stats, n = res
         if self._fold_failures > _FOLD_REPORTS:
             self._report(f"fold:more:{self.cursor['gen']}:{self.cursor['seq']}",
@@ -293,7 +313,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
                     pass
         return stats, n
 
-    def _fold(self, fold, stats, ev):
+    def _fold(self, fold: Fold, stats: Stats, ev: Event) -> Stats:
         """``fold(stats, ev)``; an event it raises on is skipped and reported (the first few one
         by one, then a count), never stopping the events after it."""
         try:
@@ -308,11 +328,11 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
                              f"skipped, the events after it are folded")
             return stats
 
-    def _shared_compact_lock(self):
+    def _shared_compact_lock(self) -> FileLock:
         # read-only state dir: nobody can compact it, reading without the lock is safe
         return self._acquire(self._clock, shared=True, readonly_ok=True)
 
-    def _acquire(self, path, *, shared=False, readonly_ok=False):
+    def _acquire(self, path: str, *, shared: bool = False, readonly_ok: bool = False) -> FileLock:
         """A FileLock on `path`, acquired; a vanished state directory or a lock error becomes a
         StoreError with a clear message (with `readonly_ok`, a permission error on a read-only
         directory leaves the lock unheld instead)."""
@@ -326,7 +346,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
                 raise StoreError(f"cannot lock {path}: {_strerror(e)}") from e
         return lk
 
-    def _open_log_ro(self):
+    def _open_log_ro(self) -> int:
         try:
             return open_fd(self._log, os.O_RDONLY)
         except FileNotFoundError:
@@ -334,7 +354,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
         except OSError as e:
             raise StoreError(f"cannot read {self._log}: {_strerror(e)}") from e
 
-    def _load_fast(self, snap, fold):
+    def _load_fast(self, snap: Snapshot, fold: Fold) -> tuple[Stats, int] | None:
         cur = snap["cursor"]
         gen, off, seq = cur["gen"], cur["offset"], cur["seq"]
         if gen is None:
@@ -359,7 +379,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
                 # the last event before the offset has a seq the cursor does not cover
                 self._reject_snapshot(f"cursor seq {seq} is below event seq {before} before its offset {off}")
                 return None
-            stats = snap["stats"]
+            stats: Stats = snap["stats"]
             n = 0
             last = seq
             scan = _LogScan(self, fd, off, gen)
@@ -382,7 +402,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
         finally:
             os.close(fd)
 
-    def _seq_before(self, fd, hend, off):
+    def _seq_before(self, fd: int, hend: int, off: int) -> int | None:
         """The seq of the last valid event line in the few KB before byte ``off`` (None: none
         there, e.g. damage). One pread: what lets the fast path check its cursor cheaply."""
         if off <= hend:
@@ -393,13 +413,15 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
         for idx in range(len(lines) - 1, -1 if start == hend else 0, -1):
             obj = _decode(lines[idx])
             if obj is not None and type(obj.get("seq")) is int:
-                return obj["seq"]
+                seq: int = obj["seq"]
+                return seq
         return None
 
-    def _check_partial(self, fd, scan):
+    def _check_partial(self, fd: int, scan: _LogScan) -> None:
         """Report trailing bytes without a newline, unless a writer is still writing them."""
         if scan.partial_at is None:
             return
+        held: FileLock | Literal[True] | None
         try:
             held = try_lock(self._lock, shared=True)
         except OSError:
@@ -414,7 +436,7 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
             if held is not True:
                 held.release()
 
-    def _load_slow(self, snap, fold, initial):
+    def _load_slow(self, snap: Snapshot | None, fold: Fold, initial: Stats) -> tuple[Stats, int]:
         """Fold by seq from segments and the whole log. Caller holds compact.lock (shared or
         exclusive), so no segment disappears under us."""
         stats, n, last, expected, max_seg, floor = self._fold_segments(snap, fold, initial)
@@ -454,14 +476,14 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
                 os.close(fd)
         return stats, n
 
-    def _gap(self, lo, hi):
+    def _gap(self, lo: int, hi: int) -> None:
         self._report(
             f"gap:{lo}:{hi}",
             f"events {lo}..{hi} are not available (segments deleted by retention, or lost) and "
             f"no valid snapshot covers them: statistics are rebuilt without them",
         )
 
-    def iter_events(self, *, include_segments=True, after=0):
+    def iter_events(self, *, include_segments: bool = True, after: int = 0) -> Iterator[Event]:
         """Every surviving event in seq order: the segments, then the log (holding a shared
         compact.lock while iterating; do not call ``compact`` from inside the loop). ``after``:
         only events with a higher seq (segments wholly below it are not opened)."""
