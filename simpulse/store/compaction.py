@@ -26,12 +26,30 @@ from simpulse.store.snapshots import (
     _SnapshotLies,
 )
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    from simpulse.model.records import Event, Stats
+    from simpulse.store.store import Store
+
+    Cursor = dict[str, Any]      # {"gen", "offset", "seq"}
+    Fold = Callable[[Stats, Event], Stats]
+    Validate = Callable[[Stats], str | None]
+
 
 class _Compaction:
     """Segments (archived logs) and compaction: reading segments, folding them, archiving the log into a new one, retention.
-    A part of `Store`: its methods use the store's other methods and fields."""
+    A part of `Store`: its methods use the store's other methods and fields (``self: Store``:
+    mypy accepts a self type that is a subclass only with an ignore, ``misc``)."""
 
-    def _segments(self):
+    if TYPE_CHECKING:    # the Store fields its methods set (declared here too, so mypy does not infer them anew)
+        cursor: Cursor | None
+        _fold_failures: int
+        _validate: Validate | None
+
+    def _segments(self: Store) -> list[tuple[int, int, str]]:  # type: ignore[misc]
         """[(first, last, name)] of the archived segments, in seq order."""
         try:
             if os.path.islink(self._segdir):
@@ -40,7 +58,7 @@ class _Compaction:
             names = os.listdir(self._segdir)
         except (FileNotFoundError, NotADirectoryError):
             return []
-        segs = []
+        segs: list[tuple[int, int, str]] = []
         for name in names:
             r = _parse_segment_name(name)
             if r is not None:
@@ -48,7 +66,7 @@ class _Compaction:
         segs.sort()
         return segs
 
-    def _segment_events(self, name):
+    def _segment_events(self: Store, name: str) -> Iterator[Event]:  # type: ignore[misc]
         """The valid events of one segment, in order (problems reported)."""
         import gzip
 
@@ -76,7 +94,8 @@ class _Compaction:
                 f"{SEGMENTS_NAME}/{name}: unreadable after line {lineno} ({type(e).__name__}: {e})",
             )
 
-    def archived_segments(self, *, after: int | None = None, newest_first: bool = False):
+    def archived_segments(self: Store, *, after: int | None = None,  # type: ignore[misc]
+                          newest_first: bool = False) -> Iterator[Iterator[Event]]:
         """The segments compaction archived, each as an iterator of its valid events (in seq
         order); only segments holding a seq above `after`; the newest first with
         `newest_first`. Read-only: how `monitor` catches up on a rotation it had not seen."""
@@ -85,7 +104,7 @@ class _Compaction:
             if after is None or last > after:
                 yield self._segment_events(name)
 
-    def _max_known_seq(self):
+    def _max_known_seq(self: Store) -> int:  # type: ignore[misc]
         """The highest seq recorded outside events.log (segments, snapshot): to seed a new log."""
         best = 0
         for _first, last, _name in self._segments():
@@ -95,7 +114,8 @@ class _Compaction:
             best = max(best, snap["cursor"]["seq"])
         return best
 
-    def _fold_segments(self, snap, fold, initial):
+    def _fold_segments(self: Store, snap: dict[str, Any] | None, fold: Fold, initial: Stats  # type: ignore[misc]
+                       ) -> tuple[Stats, int, int, int, int, int]:
         """Start from the snapshot (or a copy of `initial`) and fold, in seq order, every
         segment event beyond it, reporting gaps. Returns (stats, n folded, last seq folded,
         next seq expected, last seq archived in a segment, the snapshot's seq)."""
@@ -123,7 +143,8 @@ class _Compaction:
 
     # ----------------------------------------------------------------- compaction
 
-    def compact(self, fold, initial, *, retention_segments=None, validate=None):
+    def compact(self: Store, fold: Fold, initial: Stats, *, retention_segments: int | None = None,  # type: ignore[misc]
+                validate: Validate | None = None) -> dict[str, Any]:
         """Archive the log into a segment, start a new log generation, write a snapshot of all
         the statistics, then delete segments beyond ``retention_segments`` (None: keep all).
         The snapshot it starts from is checked as ``load`` checks it (``validate`` likewise).
@@ -147,7 +168,8 @@ class _Compaction:
         finally:
             lk.release()
 
-    def _compact_locked(self, fold, initial, retention, validate=None):
+    def _compact_locked(self: Store, fold: Fold, initial: Stats, retention: int | None,  # type: ignore[misc]
+                        validate: Validate | None = None) -> dict[str, Any]:
         self._validate = validate
         import gzip
 
@@ -201,6 +223,7 @@ class _Compaction:
                                             f"(highest seq {max(top, max_seg)})")
                     scan_end = scan.end
                     if gz is not None:
+                        assert raw is not None and seg_first is not None and seg_last is not None  # opened with gz
                         gz.close()
                         raw.flush()
                         if self.fsync:
@@ -252,7 +275,7 @@ class _Compaction:
         self.cursor = {"gen": new_gen, "offset": header_len, "seq": covered}
         return {
             "archived": archived,
-            "segment": _segment_name(seg_first, seg_last) if seg_first is not None else None,
+            "segment": _segment_name(seg_first, seg_last) if seg_first is not None and seg_last is not None else None,
             "carried": len(carried),
             "folded": n,
             "seq": covered,
@@ -261,7 +284,7 @@ class _Compaction:
             "problems": len(self.problems),
         }
 
-    def _clean_tmp(self, directory, prefix, older_than=None):
+    def _clean_tmp(self: Store, directory: str, prefix: str | None, older_than: float | None = None) -> None:  # type: ignore[misc]
         """Remove leftover tmp files of crashed writers (the caller holds the lock that guards
         them; ``older_than`` seconds for those no lock guards)."""
         try:

@@ -26,11 +26,18 @@ TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads thi
 if TYPE_CHECKING:
     from typing import Any
 
+    from simpulse.model.records import Stats
+    from simpulse.store.views import View
+
+    Item = list[Any]                         # [g, rest, d] (`slim`)
+    Section = dict[str, Item]                # module → item
+    Sealed = tuple[bytes, int]               # a section's bytes and their crc32
+
 KEYS = ("s", "b", "x")
 _BIG = sys.byteorder == "big"
 
 
-def slim(raw) -> tuple[str, list] | None:
+def slim(raw: Any) -> tuple[str, Item] | None:
     """(context, section item) of one record as stored (a JSON string or a dict), or None when
     the full path would not index it (`similar._entry` would give None). The item is
     ``[g, rest, d]``: the signature, the record's ``s``/``b``/``x`` as compact JSON (decoded
@@ -55,10 +62,10 @@ def slim(raw) -> tuple[str, list] | None:
     return ctx, [g, rest, len(x) if cells == 1 and x else 0]
 
 
-def build(modules: dict) -> dict[str, dict] | None:
+def build(modules: dict[str, Any]) -> dict[str, Section] | None:
     """context → section (module → item) of one toolchain's records (a plain table), or None
     when some record cannot be decoded (no sections for that toolchain)."""
-    out: dict[str, dict] = {}
+    out: dict[str, Section] = {}
     try:
         for name, raw in modules.items():
             got = slim(raw)
@@ -69,7 +76,7 @@ def build(modules: dict) -> dict[str, dict] | None:
     return out
 
 
-def encode(section: dict) -> bytes:
+def encode(section: Section) -> bytes:
     """A section's bytes: a JSON header line ``{"names","dims","d","rl"}`` (the modules, their
     signatures' lengths, their ``d``, their ``rest``'s lengths), then every signature as
     little-endian float64 (parsing 15,000 decimal floats was most of a decision's cost), then
@@ -77,7 +84,8 @@ def encode(section: dict) -> bytes:
     return _join([], [], [], [], [], [], section)
 
 
-def _join(names: list, dims: list, ds: list, rl: list, gparts: list, rparts: list, more: dict) -> bytes:
+def _join(names: list[str], dims: list[int], ds: list[int], rl: list[int], gparts: list[bytes], rparts: list[bytes],
+          more: Section) -> bytes:
     """The bytes of a section of the rows given in pieces (signature bytes, rest bytes) and the
     items of ``more`` after them."""
     if more:
@@ -98,7 +106,7 @@ def _join(names: list, dims: list, ds: list, rl: list, gparts: list, rparts: lis
     return b"".join([head, b"\n", *gparts, *rparts])
 
 
-def _parts(data: bytes):
+def _parts(data: bytes) -> tuple[list[str], list[int], list[int], list[int], bytes, bytes] | None:
     """(names, dims, ds, rl, signature bytes, rest bytes) of a section, or None."""
     nl = data.find(b"\n")
     head = json.loads(data[:nl]) if nl > 0 else None
@@ -115,7 +123,7 @@ def _parts(data: bytes):
     return names, dims, ds, rl, raw, blob
 
 
-def decode(data: bytes) -> dict | None:
+def decode(data: bytes) -> Section | None:
     """A section's bytes as module → item, or None when they are not a section."""
     got = _parts(data)
     if got is None:
@@ -129,7 +137,7 @@ def decode(data: bytes) -> dict | None:
         flat.byteswap()
     else:
         flat = memoryview(raw).cast("d")         # no import on the shim's path
-    out = {}
+    out: Section = {}
     at = pos = 0
     for name, k, d, r in zip(names, dims, ds, rl):
         out[name] = [flat[at:at + k].tolist(), blob[pos:pos + r].decode("ascii"), d]
@@ -138,7 +146,7 @@ def decode(data: bytes) -> dict | None:
     return out
 
 
-def splice(data: bytes, items: dict) -> bytes:
+def splice(data: bytes, items: dict[str, Item | None]) -> bytes:
     """A section's bytes with the rows of ``items``' modules removed and, for those whose item is
     not None, set anew at the end: a successor's rebuild of a section a changed record left or
     joined — the other rows copied as bytes, not decoded. Raises ValueError when ``data`` is not
@@ -150,12 +158,12 @@ def splice(data: bytes, items: dict) -> bytes:
     if got is None:
         raise ValueError("not a section")
     names, dims, ds, rl, raw, blob = got
-    kn: list = []
-    kd: list = []
-    kds: list = []
-    krl: list = []
-    gparts: list = []
-    rparts: list = []
+    kn: list[str] = []
+    kd: list[int] = []
+    kds: list[int] = []
+    krl: list[int] = []
+    gparts: list[bytes] = []
+    rparts: list[bytes] = []
     at = pos = 0
     g0 = r0 = 0                 # where the current run of kept rows began
     for name, k, d, r in zip(names, dims, ds, rl):
@@ -177,9 +185,9 @@ def splice(data: bytes, items: dict) -> bytes:
     return _join(kn, kd, kds, krl, gparts, rparts, more)
 
 
-def sections(stats: dict) -> dict[str, dict[str, tuple[bytes, int]]]:
+def sections(stats: Stats) -> dict[str, dict[str, Sealed]]:
     """toolchain → context → (bytes, crc32): the sections of a full view of ``stats``."""
-    out = {}
+    out: dict[str, dict[str, Sealed]] = {}
     for g, tc in stats["toolchains"].items():
         built = build(tc["modules"])
         if built is not None:
@@ -187,12 +195,12 @@ def sections(stats: dict) -> dict[str, dict[str, tuple[bytes, int]]]:
     return out
 
 
-def _sealed(sec: dict) -> tuple[bytes, int]:
+def _sealed(sec: Section) -> Sealed:
     data = encode(sec)
     return data, zlib.crc32(data)
 
 
-def successor_sections(view, changed: dict, whole: set) -> dict[str, dict[str, tuple[bytes, int] | None]] | None:
+def successor_sections(view: View, changed: dict[str, dict[str, Any]], whole: set[str]) -> dict[str, dict[str, Sealed | None]] | None:
     """The sections of a successor of ``view`` (toolchain → context → (bytes, crc32), or None
     for a section copied unchanged from ``view``): those of the contexts a changed record left
     or joined rebuilt from the view's section and the changed records, the others copied.
@@ -203,8 +211,8 @@ def successor_sections(view, changed: dict, whole: set) -> dict[str, dict[str, t
     have = view.sim_index()
     if have is None:
         return None
-    out: dict[str, dict[str, tuple[bytes, int] | None]] = {g: dict.fromkeys(ctxs) for g, ctxs in have.items()}
-    touched: dict[tuple[str, str], dict] = {}     # (toolchain, context) → {module: item or None}
+    out: dict[str, dict[str, Sealed | None]] = {g: dict.fromkeys(ctxs) for g, ctxs in have.items()}
+    touched: dict[tuple[str, str], dict[str, Item | None]] = {}     # (toolchain, context) → {module: item or None}
     try:
         for g, recs in changed.items():
             if g not in have:

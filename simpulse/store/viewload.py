@@ -13,11 +13,30 @@ from simpulse.store.file_lock import try_lock
 from simpulse.store.safe_open import StoreError, open_fd
 from simpulse.store.snapshots import _shape_error, _valid_cursor
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from simpulse.model.records import Event, Stats
+    from simpulse.store.store import Store
+
+    Cursor = dict[str, Any]      # {"gen", "offset", "seq"}
+    Fold = Callable[[Stats, Event], Stats]
+    Validate = Callable[[Stats], str | None]
+
 
 class _ViewLoads:
-    """Loads and checkpoints through snapshot.view (docs/state-format.md, "View")."""
+    """Loads and checkpoints through snapshot.view (docs/state-format.md, "View").
+    (Its methods take ``self: Store``: mypy accepts a self type that is a subclass only with an
+    ignore, ``misc``.)"""
 
-    def _passed(self, stats):
+    if TYPE_CHECKING:    # the Store fields its methods set (declared here too, so mypy does not infer them anew)
+        _snap_crc: str | None
+        _snap_bytes: int
+        _view: views.View
+
+    def _passed(self: Store, stats: Stats) -> str | None:  # type: ignore[misc]
         """`views.validator_name` of the last load's check if ``stats`` pass it, else None."""
         if self._validate is None:
             return None
@@ -26,7 +45,7 @@ class _ViewLoads:
         except Exception:  # noqa: BLE001
             return None
 
-    def _checkpoint_detached(self, stats, cursor):
+    def _checkpoint_detached(self: Store, stats: Stats, cursor: Cursor) -> None:  # type: ignore[misc]
         """``checkpoint(stats, cursor)`` in a detached grandchild (double fork; its standard
         streams on /dev/null, so Lake, reading the shim's output, never waits for it): the
         snapshot of a mathlib-sized project takes ~50 ms to write, which no compile should
@@ -67,10 +86,10 @@ class _ViewLoads:
             os._exit(code)
 
     @staticmethod
-    def _view_read_whole(stats):
+    def _view_read_whole(stats: Stats) -> bool:
         return views.materialized(stats)
 
-    def _snapshot_base(self):
+    def _snapshot_base(self: Store) -> dict[str, Any] | None:  # type: ignore[misc]
         """The head of snapshot.json as a view names it (`views.base_of`), or None."""
         try:
             fd = open_fd(self._snap, os.O_RDONLY)
@@ -86,7 +105,7 @@ class _ViewLoads:
             return None
         return views.base_of(head)
 
-    def _open_view(self, base):
+    def _open_view(self: Store, base: dict[str, Any]) -> views.View | None:  # type: ignore[misc]
         """snapshot.view if it belongs to the snapshot whose head is ``base`` and checks out."""
         path = os.path.join(self._d, views.VIEW_NAME)
         try:
@@ -97,13 +116,14 @@ class _ViewLoads:
             view = views.View(vfd, path)
         except (OSError, ValueError, RecursionError, KeyError, TypeError):
             return None          # (View closed its descriptor)
-        cur = view.head.get("cursor")
+        cur: Any = view.head.get("cursor")   # (a cursor once `_valid_cursor` passes)
         if view.head.get("base") != base or not _valid_cursor(cur) or cur["gen"] != base["cursor"]["gen"] \
                 or cur["seq"] < base["cursor"]["seq"] or cur["offset"] < base["cursor"]["offset"]:
             return None          # stale: written for another snapshot
         return view
 
-    def _load_view(self, fold, initial, validate, *, lazy=True):
+    def _load_view(self: Store, fold: Fold, initial: Stats, validate: Validate | None,  # type: ignore[misc]
+                   *, lazy: bool = True) -> tuple[Stats, int] | None:
         """`_load_fast` from snapshot.view instead of snapshot.json (`views`): only when the view
         belongs to the current snapshot (its head's cursor, checksum and stamp) and checks out;
         None otherwise, and the caller loads in full. ``lazy=False``: only a view newer than the
@@ -137,7 +157,7 @@ class _ViewLoads:
             except Exception:  # noqa: BLE001
                 return None
         self._snap_crc = key     # a lying cursor sets this view aside, not the snapshot
-        self._snap_bytes = view.head.get("snap_bytes") if type(view.head.get("snap_bytes")) is int else 0
+        self._snap_bytes = view.head["snap_bytes"] if type(view.head.get("snap_bytes")) is int else 0
         try:
             res = self._load_fast({"cursor": cursor, "stats": views.attach(core, view)}, fold)
             if res is not None and not lazy:
@@ -148,7 +168,7 @@ class _ViewLoads:
             self._view = view
         return res
 
-    def _checkpoint_view(self, stats, cursor):
+    def _checkpoint_view(self: Store, stats: Stats, cursor: Cursor) -> None:  # type: ignore[misc]
         """The shim's checkpoint: a new snapshot.view for the same snapshot.json, covering the
         events up to ``cursor`` (`views.encode_successor`: the changed records' buckets
         rewritten, the others copied; a few ms). Every VIEW_SPAN events past the snapshot, a

@@ -34,6 +34,19 @@ import zlib
 
 from simpulse import _fastjson as json   # `json` without `re`: the shim imports this module
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_keys, dict_values
+    from collections.abc import Iterable, Iterator, Mapping
+    from typing import Any
+
+    from simpulse.model.records import Stats
+
+    Cursor = dict[str, Any]      # {"gen", "offset", "seq"}
+    Base = dict[str, Any]        # {"stats_crc", "cursor", "written"}: the snapshot a view belongs to
+    Head = tuple[Any, Any, Any, Any]   # (schema, cursor, written, stats_crc) of a snapshot.json
+    Rows = dict[tuple[str, str], Any]  # (toolchain, module) → record, as stored
+
 VIEW_NAME = "snapshot.view"
 VIEW_VERSION = 1
 PER_BUCKET = 8          # records per bucket on average: a lookup parses ~8 short strings
@@ -44,21 +57,22 @@ def _bucket(toolchain: str, module: str, n: int) -> int:
     return zlib.crc32(f"{toolchain}\0{module}".encode("utf-8", "surrogatepass")) % n
 
 
-def splittable(stats) -> bool:
+def splittable(stats: object) -> bool:
     """Statistics of the learner's shape: toolchains whose module records are a table."""
     tcs = stats.get("toolchains") if type(stats) is dict else None
     return type(tcs) is dict and all(type(tc) is dict and isinstance(tc.get("modules"), dict) for tc in tcs.values())
 
 
-def validator_name(validate) -> str:
+def validator_name(validate: object) -> str:
     """How a view names the check its core passed when written (`Store.load(validate=)`): the
     function and simpulse's version, so another version checks again."""
     from simpulse import __version__
     return f"{getattr(validate, '__module__', '?')}.{getattr(validate, '__qualname__', '?')}@{__version__}"
 
 
-def _layout(core_b: bytes, buckets: list[bytes], cursor: dict, base: dict, snap_bytes: int,
-            crcs: list | None = None, valid: str | None = None, sims: dict | None = None) -> bytes:
+def _layout(core_b: bytes, buckets: list[bytes], cursor: Cursor, base: Base, snap_bytes: int,
+            crcs: list[int] | None = None, valid: str | None = None,
+            sims: Mapping[str, Mapping[str, tuple[bytes, int] | None]] | None = None) -> bytes:
     """The view's bytes; ``crcs``: the buckets' checksums where known (None: computed);
     ``valid``: the `validator_name` of a check the statistics passed; ``sims``: the similarity
     sections, toolchain → context → (bytes, crc32) (`simindex`), after the buckets."""
@@ -67,15 +81,17 @@ def _layout(core_b: bytes, buckets: list[bytes], cursor: dict, base: dict, snap_
         crcs = [zlib.crc32(data) for data in buckets]
     for data in buckets:
         offsets.append(offsets[-1] + len(data))
-    head = {"view": VIEW_VERSION, "cursor": cursor, "base": base, "snap_bytes": snap_bytes,
+    head: dict[str, Any] = {"view": VIEW_VERSION, "cursor": cursor, "base": base, "snap_bytes": snap_bytes,
             "valid": valid, "core": [len(core_b), zlib.crc32(core_b)], "b": offsets, "bcrc": crcs}
     tail: list[bytes] = []
     if sims is not None:
         at = offsets[-1]
-        index: dict = {}
+        index: dict[str, dict[str, list[int]]] = {}
         for g, secs in sims.items():
             index[g] = {}
-            for ctx, (data, crc) in secs.items():
+            for ctx, sec in secs.items():
+                assert sec is not None     # (`encode_successor` fills in the unchanged ones)
+                data, crc = sec
                 index[g][ctx] = [at, at + len(data), crc]
                 at += len(data)
                 tail.append(data)
@@ -84,18 +100,18 @@ def _layout(core_b: bytes, buckets: list[bytes], cursor: dict, base: dict, snap_
     return b"".join([line, b"\n", core_b, *buckets, *tail])
 
 
-def _core_bytes(stats: dict) -> bytes:
+def _core_bytes(stats: Stats) -> bytes:
     core = dict(stats)
     core["toolchains"] = {g: {**tc, "modules": {}} for g, tc in stats["toolchains"].items()}
     return json.dumps(core, separators=(",", ":")).encode("ascii")
 
 
-def encode_view(stats: dict, cursor: dict, base: dict, snap_bytes: int, valid: str | None = None) -> bytes:
+def encode_view(stats: Stats, cursor: Cursor, base: Base, snap_bytes: int, valid: str | None = None) -> bytes:
     """The view of ``stats``, which cover the events up to ``cursor``; ``base``: the head of the
     snapshot.json the view belongs to (``{"stats_crc", "cursor", "written"}``)."""
     records = [(g, name, raw) for g, tc in stats["toolchains"].items() for name, raw in tc["modules"].items()]
     n = max(1, len(records) // PER_BUCKET + 1)
-    buckets: list[list] = [[] for _ in range(n)]
+    buckets: list[list[list[Any]]] = [[] for _ in range(n)]
     for g, name, raw in records:
         buckets[_bucket(g, name, n)].append([g, name, raw])
     from simpulse.store import simindex
@@ -103,18 +119,19 @@ def encode_view(stats: dict, cursor: dict, base: dict, snap_bytes: int, valid: s
                    cursor, base, snap_bytes, valid=valid, sims=simindex.sections(stats))
 
 
-def encode_successor(view: "View", stats: dict, cursor: dict, valid: str | None = None) -> bytes | None:
+def encode_successor(view: View, stats: Stats, cursor: Cursor, valid: str | None = None) -> bytes | None:
     """A view of ``stats`` — loaded through ``view`` and folded on to ``cursor`` — for the same
     snapshot: the core re-encoded, the buckets no changed record falls in copied as they are
     (what makes it cheap: a few ms for 6,000 records), the others rewritten. None when the
     statistics' records cannot be told apart that way (a table was emptied of a record, or is
     not lazy and large): the caller writes a full checkpoint instead."""
     n = len(view.crcs)
-    changed: dict[int, dict] = {}
-    per_tc: dict[str, dict] = {}          # the same records per toolchain (the similarity sections)
-    whole = set()
+    changed: dict[int, Rows] = {}
+    per_tc: dict[str, dict[str, Any]] = {}          # the same records per toolchain (the similarity sections)
+    whole: set[str] = set()
     for g, tc in stats["toolchains"].items():
         m = tc["modules"]
+        names: Iterable[str]
         if isinstance(m, LazyModules):
             if m._removed:
                 return None
@@ -145,7 +162,8 @@ def encode_successor(view: "View", stats: dict, cursor: dict, valid: str | None 
     old = view._read(lo, view.offsets[-1])
     if len(old) != view.offsets[-1] - lo:
         return None
-    buckets, crcs = [], []
+    buckets: list[bytes] = []
+    crcs: list[int] = []
     for i in range(n):
         if i in changed:
             rows = dict(view.bucket(i))
@@ -161,7 +179,7 @@ def encode_successor(view: "View", stats: dict, cursor: dict, valid: str | None 
                    valid, sims)
 
 
-def base_of(head) -> dict | None:
+def base_of(head: Head | None) -> Base | None:
     """The key a view names its snapshot by, from `snapshot_head`'s result."""
     if head is None:
         return None
@@ -169,7 +187,7 @@ def base_of(head) -> dict | None:
     return {"stats_crc": crc, "cursor": cursor, "written": written}
 
 
-def snapshot_head(raw: bytes):
+def snapshot_head(raw: bytes) -> Head | None:
     """(schema, cursor, written, stats_crc) from the first bytes of a snapshot.json, or None."""
     marker = raw.find(b',"stats":')
     if marker < 0:
@@ -190,10 +208,10 @@ class View:
 
     __slots__ = ("fd", "base", "offsets", "crcs", "head", "_parsed", "path", "__weakref__")
 
-    def __init__(self, fd: int, path: str = VIEW_NAME):
+    def __init__(self, fd: int, path: str = VIEW_NAME) -> None:
         self.fd = fd
         self.path = path
-        self._parsed: dict = {}
+        self._parsed: dict[int, Rows] = {}
         try:
             self._open()
         except BaseException:
@@ -223,12 +241,12 @@ class View:
                 and type(head.get("end", 0)) is int
                 and nl + 1 + max(offsets[-1], head.get("end", 0)) == os.fstat(fd).st_size):
             raise ValueError("malformed header")
-        self.head = head
+        self.head: dict[str, Any] = head
         self.base = nl + 1
-        self.offsets = offsets
-        self.crcs = crcs
+        self.offsets: list[int] = offsets
+        self.crcs: list[int] = crcs
 
-    def __del__(self):
+    def __del__(self) -> None:
         fd, self.fd = getattr(self, "fd", -1), -1
         if fd >= 0:
             try:
@@ -240,13 +258,14 @@ class View:
         data = os.pread(self.fd, hi - lo, self.base + lo)
         return data
 
-    def core(self) -> dict:
+    def core(self) -> Stats:
         data = self._read(0, self.offsets[0])
         if zlib.crc32(data) != self.head["core"][1]:
             raise ValueError("core checksum mismatch")
-        return json.loads(data)
+        core: Stats = json.loads(data)
+        return core
 
-    def bucket(self, i: int) -> dict:
+    def bucket(self, i: int) -> Rows:
         got = self._parsed.get(i)
         if got is None:
             got = {}
@@ -272,13 +291,13 @@ class View:
         except OSError:
             pass
 
-    def sim_index(self) -> dict | None:
+    def sim_index(self) -> dict[str, dict[str, Any]] | None:
         """toolchain → context → [lo, hi, crc32] of the similarity sections (`simindex`), or
         None when the view has none (written without them)."""
-        sim = self.head.get("sim")
+        sim: dict[str, dict[str, Any]] | None = self.head.get("sim")
         return sim if type(sim) is dict and all(type(v) is dict for v in sim.values()) else None
 
-    def sim_section(self, toolchain: str, ctx: str) -> dict | None:
+    def sim_section(self, toolchain: str, ctx: str) -> dict[str, list[Any]] | None:
         """The context's section, freshly parsed (module → `simindex.slim` item); {} for a context
         without indexed modules in a toolchain that has sections; None when the toolchain has
         none or the section is damaged (the caller takes the full path: slower, same numbers)."""
@@ -308,11 +327,11 @@ class View:
             return None
         return data if len(data) == hi - lo and zlib.crc32(data) == crc else None
 
-    def lookup(self, toolchain: str, module: str):
+    def lookup(self, toolchain: str, module: str) -> Any:
         return self.bucket(_bucket(toolchain, module, len(self.crcs))).get((toolchain, module), _MISSING)
 
-    def records(self, toolchain: str) -> dict:
-        out = {}
+    def records(self, toolchain: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         for i in range(len(self.crcs)):
             for (g, name), raw in self.bucket(i).items():
                 if g == toolchain:
@@ -328,26 +347,26 @@ class ViewDamaged(Exception):
 _MISSING = object()
 
 
-class LazyModules(dict):
+class LazyModules(dict[str, "Any"]):
     """A toolchain's module records, read from the view as they are asked for. Behaves as the
     full table would: a lookup of a record not yet read reads its bucket; anything that needs
     the whole table (iterating, its length, removing) reads every record first (`full`)."""
 
     __slots__ = ("_view", "_tc", "_all", "_dirty", "_removed")
 
-    def __init__(self, view: View, toolchain: str):
+    def __init__(self, view: View, toolchain: str) -> None:
         super().__init__()
         self._view, self._tc, self._all = view, toolchain, False
-        self._dirty: set = set()        # records set since the view was read (`encode_successor`)
+        self._dirty: set[str] = set()        # records set since the view was read (`encode_successor`)
         self._removed = False
 
-    def _want(self, key) -> None:
+    def _want(self, key: object) -> None:
         if not self._all and not dict.__contains__(self, key) and isinstance(key, str):
             raw = self._view.lookup(self._tc, key)
             if raw is not _MISSING:
                 dict.__setitem__(self, key, raw)
 
-    def context_records(self, ctx: str) -> dict | None:
+    def context_records(self, ctx: str) -> dict[str, list[Any]] | None:
         """module → `simindex.slim` item of every record the similarity index of context ``ctx``
         takes (`simindex.slim`), from the view's section with the records set since the view
         was read laid over it; None when that cannot be known exactly (no or a damaged section,
@@ -370,7 +389,7 @@ class LazyModules(dict):
                 return None
         return sec
 
-    def full(self) -> "LazyModules":
+    def full(self) -> LazyModules:
         if not self._all:
             for name, raw in self._view.records(self._tc).items():
                 if not dict.__contains__(self, name):
@@ -382,92 +401,92 @@ class LazyModules(dict):
     def complete(self) -> bool:
         return self._all
 
-    def get(self, key, default=None):
+    def get(self, key: str, default: Any = None) -> Any:
         self._want(key)
         return dict.get(self, key, default)
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> Any:
         self._want(key)
         return dict.__getitem__(self, key)
 
-    def __contains__(self, key):
+    def __contains__(self, key: object) -> bool:
         self._want(key)
         return dict.__contains__(self, key)
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: str, value: Any) -> None:
         self._dirty.add(key)
         dict.__setitem__(self, key, value)
 
-    def setdefault(self, key, default=None):
+    def setdefault(self, key: str, default: Any = None) -> Any:
         self._want(key)
         if not dict.__contains__(self, key):
             self._dirty.add(key)
         return dict.setdefault(self, key, default)
 
-    def update(self, *args, **kw):
+    def update(self, *args: Any, **kw: Any) -> None:
         for k, v in dict(*args, **kw).items():
             self[k] = v
 
-    def pop(self, key, *default):
+    def pop(self, key: str, *default: Any) -> Any:
         self.full()
         self._removed = True
         return dict.pop(self, key, *default)
 
-    def __delitem__(self, key):
+    def __delitem__(self, key: str) -> None:
         self.full()
         self._removed = True
         dict.__delitem__(self, key)
 
-    def popitem(self):
+    def popitem(self) -> tuple[str, Any]:
         self.full()
         self._removed = True
         return dict.popitem(self)
 
-    def clear(self):
+    def clear(self) -> None:
         self._all = self._removed = True
         dict.clear(self)
 
-    def keys(self):
+    def keys(self) -> dict_keys[str, Any]:
         return dict.keys(self.full())
 
-    def values(self):
+    def values(self) -> dict_values[str, Any]:
         return dict.values(self.full())
 
-    def items(self):
+    def items(self) -> dict_items[str, Any]:
         return dict.items(self.full())
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return dict.__iter__(self.full())
 
-    def __len__(self):
+    def __len__(self) -> int:
         return dict.__len__(self.full())
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return dict.__eq__(self.full(), other)
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return dict.__ne__(self.full(), other)
 
     __hash__ = None
 
-    def copy(self):
+    def copy(self) -> dict[str, Any]:
         return dict(dict.items(self.full()))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"LazyModules({self._tc!r}, {dict.__len__(self)} read{', all' if self._all else ''})"
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return (dict, (self.copy(),))
 
 
-def attach(core: dict, view: View) -> dict:
+def attach(core: Stats, view: View) -> Stats:
     """The core's toolchains given lazily read module tables (the core's own are empty)."""
     for g, tc in core["toolchains"].items():
         tc["modules"] = LazyModules(view, g)
     return core
 
 
-def detach(stats: dict) -> bool:
+def detach(stats: Stats) -> bool:
     """Every lazy module table read in full and made a plain dict (before the statistics are
     written or handed on). True when some table had to be read whole here."""
     read = False
@@ -479,7 +498,7 @@ def detach(stats: dict) -> bool:
     return read
 
 
-def materialized(stats: dict) -> bool:
+def materialized(stats: Stats) -> bool:
     """True when some lazy module table has been read whole (a context-wide refresh ran)."""
     return any(isinstance(tc.get("modules"), LazyModules) and tc["modules"].complete
                for tc in stats.get("toolchains", {}).values() if type(tc) is dict)
