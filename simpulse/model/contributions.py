@@ -35,7 +35,20 @@ from simpulse.model.levels import (
     regression_fit,
 )
 
-def carry_level(stats: dict, toolchain: str, module: str, mod: dict) -> None:
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from typing import Any
+
+    from simpulse.model.records import Block, ModuleRecord, Stats, Toolchain
+
+    # per context, strategy → δ̂ (`_delta_hat`): dict[str, dict[str, float]], loose because
+    # `simpulse.model.fold` declares the memo it passes dict[object, float]
+    Memo = dict[Any, Any]
+    # `_pseudo`: (x, w) or (design, w, offset), what `J.add_module` takes (its annotation names
+    # the first shape only)
+    Pseudo = tuple[Any, ...]
+
+def carry_level(stats: Stats, toolchain: str, module: str, mod: ModuleRecord) -> None:
     """Give the module record `mod` (under `toolchain`) the level the newest earlier toolchain
     measured for the module, as "o", once: a Lean upgrade changes compile times, but rarely
     which modules are slow — what a first build without levels lacks most."""
@@ -43,23 +56,23 @@ def carry_level(stats: dict, toolchain: str, module: str, mod: dict) -> None:
         return
     prev = earlier_toolchain(stats, toolchain)
     rec = module_record(prev, module) if prev else None
-    level = _level(prev, rec) if rec else None
+    level = _level(prev, rec) if prev and rec else None     # (rec only with prev)
     if level is not None and math.isfinite(level):
         mod["o"] = round(level, 5)
 
 
-def _evidence_block(tc: dict | None, ctx: str) -> dict | None:
+def _evidence_block(tc: Toolchain | None, ctx: str) -> Block | None:
     """The joint block the context's posterior is computed from: its own, or — state written
     before the joint model — its per-strategy contrasts taken as direct observations."""
     if tc is None:
         return None
-    block = tc.get("J", {}).get(ctx)
+    block: Block | None = tc.get("J", {}).get(ctx)
     if block is None and tc["arms"].get(ctx):
         block = J.from_arms(tc["arms"][ctx])
     return block
 
 
-def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> float:
+def _delta_hat(tc: Toolchain, ctx: str, strategy: str, memo: Memo | None = None) -> float:
     """Current estimate of δ(ctx, strategy): the mean of the context's joint block on a unit
     prior at 0 (what de-biases a module's observations under other strategies); `memo` caches
     the context's estimates within one update."""
@@ -67,7 +80,7 @@ def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> f
         return 0.0
     if memo is None:
         memo = {}
-    means = memo.get(ctx)
+    means: dict[str, float] | None = memo.get(ctx)
     if means is None:
         block = _evidence_block(tc, ctx)
         if block is not None and "mu" in block and block.get("age", 0) < DEBIAS_REFRESH:
@@ -84,7 +97,7 @@ def _delta_hat(tc: dict, ctx: str, strategy: str, memo: dict | None = None) -> f
     return means.get(strategy, 0.0)
 
 
-def importance_weight(tc: dict, ctx: str, y: float) -> float:
+def importance_weight(tc: Toolchain, ctx: str, y: float) -> float:
     """Slow modules count more: weight √(t / typical t in the context), clipped to [0.3, 3]."""
     c = tc["ctx"].get(ctx)
     if not c or c[0] < 3:
@@ -93,7 +106,7 @@ def importance_weight(tc: dict, ctx: str, y: float) -> float:
     return min(3.0, max(0.3, math.exp(0.5 * (y - typical))))
 
 
-def _refresh_predictions(tc: dict, ctx: str, x: list | None) -> bool:
+def _refresh_predictions(tc: Toolchain, ctx: str, x: list[float] | None) -> bool:
     """Keep the weight of every module's level prediction in the context's joint block current.
 
     A module joins the block with its prediction weighted by what the regression was worth when
@@ -134,6 +147,7 @@ def _refresh_predictions(tc: dict, ctx: str, x: list | None) -> bool:
         mx = mod.get("x") if mod else None
         if not (isinstance(j, list) and len(j) == 4 and j[0] == ctx):
             continue
+        assert mod is not None                # (j is None without a record)
         feat = f if isinstance(mx, list) and len(mx) == d else None
         if cw and isinstance(mod.get("o"), (int, float)) and (feat is None or cw >= feat):
             if isinstance(j[2], dict) and j[3] == cw:
@@ -146,7 +160,7 @@ def _refresh_predictions(tc: dict, ctx: str, x: list | None) -> bool:
     return True
 
 
-def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[float, float]]:
+def beta_prior(tc: Toolchain | None, ctx: str, feats: list[str]) -> dict[str, tuple[float, float]]:
     """The prior (μ0, κ0) of the joint model's regression coefficients β (`feats`): centred on
     `regression_fit` (the level regression de-biased as each compile arrived: cheap, stale,
     but a fair guess — and the only source for a context's first compiles, where it is the
@@ -163,26 +177,28 @@ def beta_prior(tc: dict | None, ctx: str, feats: list[str]) -> dict[str, tuple[f
     return out
 
 
-def on_strategies(tc: dict | None, ctx: str, block: dict | None) -> dict | None:
+def on_strategies(tc: Toolchain | None, ctx: str, block: Block | None) -> Block | None:
     """The block's evidence on the strategies alone: its regression coefficients β integrated
     out on their prior (`beta_prior`, `J.without_features`)."""
     feats = J.features_of(block)
-    return J.without_features(block, beta_prior(tc, ctx, feats)) if feats else block
+    # (feats is empty without a block)
+    return J.without_features(block, beta_prior(tc, ctx, feats)) if feats and block is not None else block
 
 
-def joint_of(tc: dict | None, ctx: str, block: dict | None, names: list[str], prior: dict, **kw) -> J.Joint:
+def joint_of(tc: Toolchain | None, ctx: str, block: Block | None, names: list[str], prior: dict[str, tuple[float, float]],
+             **kw: Any) -> J.Joint:
     """`J.joint` over `names` on `on_strategies(block)`: exactly the strategies' marginal posterior."""
     return J.joint(on_strategies(tc, ctx, block), names, prior, **kw)
 
 
-def module_level(stats: dict, toolchain: str, module: str) -> float | None:
+def module_level(stats: Stats, toolchain: str, module: str) -> float | None:
     """The module's estimated baseline compile time in seconds (e^μ̂), or None if unknown."""
     tc = stats["toolchains"].get(toolchain)
     level = _level(tc, module_record(tc, module)) if tc else None
     return math.exp(level) if level is not None else None
 
 
-def _level(tc: dict, mod: dict | None, memo: dict | None = None) -> float | None:
+def _level(tc: Toolchain, mod: ModuleRecord | None, memo: Memo | None = None) -> float | None:
     """The module's de-biased level μ̂ (log seconds under baseline), from all its observations."""
     if not mod:
         return None
@@ -196,8 +212,8 @@ def _level(tc: dict, mod: dict | None, memo: dict | None = None) -> float | None
     return acc / n_tot if n_tot else None
 
 
-def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
-                    features: dict | None = None, memo: dict | None = None) -> float | None:
+def _observe_module(tc: Toolchain, mod: ModuleRecord, ctx: str, strategy: str, y: float,
+                    features: dict[str, Any] | None = None, memo: Memo | None = None) -> float | None:
     """Record y under `strategy` in the module record `mod`, then refresh its contributions.
 
     For every non-baseline strategy k seen on the module, its contribution to the arm is the
@@ -274,7 +290,7 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     n_all = sum(n for n, _ in debiased.values())
     sum_all = sum(v for _, v in debiased.values())
     old_x = mod.get("x")
-    this_residual = None
+    this_residual: float | None = None
     _joint_add(tc, mod, ctx, x, from_features[1] if from_features is not None else None,
                importance_weight(tc, ctx, sum_all / n_all))
     for k, (n, sy, *_) in s.items():
@@ -309,7 +325,7 @@ def _observe_module(tc: dict, mod: dict, ctx: str, strategy: str, y: float,
     return this_residual
 
 
-def _joint_cells(mod: dict, pseudo) -> tuple[dict, float, float, float]:
+def _joint_cells(mod: ModuleRecord, pseudo: Pseudo | None) -> tuple[dict[str, list[float]], float, float, float]:
     """The module's cells for its joint contribution: per strategy [n, Σy, Σy²], the number of
     observations (the level's pseudo-observation included), and the pure error (sum of squares,
     degrees of freedom) of its repeated compiles. A legacy pseudo-observation (value, weight),
@@ -325,7 +341,7 @@ def _joint_cells(mod: dict, pseudo) -> tuple[dict, float, float, float]:
     return cells, real, pe, pf
 
 
-def _joint_apply(tc: dict, mod: dict, ctx: str, weight: float, pseudo, sign: float) -> None:
+def _joint_apply(tc: Toolchain, mod: ModuleRecord, ctx: str, weight: float, pseudo: Pseudo | None, sign: float) -> None:
     cells, real, pe, pf = _joint_cells(mod, pseudo)
     J.add_module(_block(tc, ctx), cells, weight, real, sign,
                  pseudo=pseudo if pseudo is not None and isinstance(pseudo[0], (list, dict)) else None)
@@ -334,7 +350,7 @@ def _joint_apply(tc: dict, mod: dict, ctx: str, weight: float, pseudo, sign: flo
     noise[1] = max(0.0, noise[1] + sign * pf)
 
 
-def _joint_remove(tc: dict, mod: dict) -> None:
+def _joint_remove(tc: Toolchain, mod: ModuleRecord) -> None:
     """Subtract the module's contribution to its context's joint block (`simpulse.policy.joint`)
     — recomputed from its cells, which have not changed since it was added, and the record
     ``j = [context, weight, features x, pseudo weight]`` (x = {"o": level} for a level carried
@@ -346,7 +362,7 @@ def _joint_remove(tc: dict, mod: dict) -> None:
     # module's new contribution added: one module counted twice, never a failed load)
 
 
-def _pseudo(x, w):
+def _pseudo(x: Any, w: float | None) -> Pseudo | None:
     """The pseudo-observation of a module's level as `J.add_module` takes it, from the record's
     (x, w): features x → N(xᵀβ, σ²/w); {"o": level} → N(level + shift, σ²/w); a number (legacy)
     → (value, weight)."""
@@ -357,13 +373,13 @@ def _pseudo(x, w):
     return (x, w)
 
 
-def _joint_add(tc: dict, mod: dict, ctx: str, x: list | None, w: float | None, weight: float) -> None:
+def _joint_add(tc: Toolchain, mod: ModuleRecord, ctx: str, x: list[float] | None, w: float | None, weight: float) -> None:
     """Add the module to its context's joint block; with features x, its level's prior
     N(xᵀβ, σ²/w) joins as a pseudo-observation (`J.add_module`). A module with a level carried
     from an earlier toolchain (record "o"), once the context's carried levels predict
     (`carry_fit`), has instead the prior N(that level + the context's shift, σ²/w_carry)."""
     weight = round(weight, 5)
-    pseudo = None if x is None or not w else ([round(v, 5) for v in x], round(w, 5))
+    pseudo: tuple[Any, float] | None = None if x is None or not w else ([round(v, 5) for v in x], round(w, 5))
     cf = carry_fit(tc, ctx) if isinstance(mod.get("o"), (int, float)) else None
     if cf is not None and cf[2] > 0 and (pseudo is None or cf[2] >= pseudo[1]):
         pseudo = ({"o": mod["o"]}, cf[2])
@@ -373,13 +389,13 @@ def _joint_add(tc: dict, mod: dict, ctx: str, x: list | None, w: float | None, w
     mod["j"] = [ctx, weight, None, None] if pseudo is None else [ctx, weight, pseudo[0], pseudo[1]]
 
 
-def share_strength(tc: dict, strategy: str) -> float:
+def share_strength(tc: Toolchain, strategy: str) -> float:
     """What the other contexts' evidence on a strategy is worth in a context, in compiles:
     σ² / υ², with υ² the between-context variance of the strategy's effect (DerSimonian–Laird
     estimate from the contexts' contrasts) and σ² one compile's noise. Contexts that agree share
     up to SHARE_KAPPA; contexts whose effects differ share little."""
     noise = noise_var(tc)
-    pts = []
+    pts: list[tuple[float, float]] = []
     for by in tc["arms"].values():
         a = by.get(strategy)
         if a is not None and a[0] >= 1.0:
@@ -394,14 +410,15 @@ def share_strength(tc: dict, strategy: str) -> float:
     return SHARE_KAPPA if tau2 <= 0 else min(SHARE_KAPPA, noise / tau2)
 
 
-def relative_cost(tc: dict | None, ctx: str, mod: dict | None, x: list[float] | None,
-                  memo: dict | None = None) -> float:
+def relative_cost(tc: Toolchain | None, ctx: str, mod: ModuleRecord | None, x: list[float] | None,
+                  memo: Memo | None = None) -> float:
     """The module's expected baseline time relative to its context's typical (geometric mean)
     one: from its own compiles, else from its level under an earlier toolchain, else predicted
     from its features, else 1."""
     c = tc["ctx"].get(ctx) if tc else None
     if not c or c[0] < 3:
         return 1.0
+    assert tc is not None                 # (c is None without tc)
     level = _level(tc, mod, memo) if mod else None
     if level is None:
         p = level_prior(tc, ctx, mod, x)
@@ -411,7 +428,7 @@ def relative_cost(tc: dict | None, ctx: str, mod: dict | None, x: list[float] | 
     return math.exp(max(-20.0, min(20.0, level - c[1] / c[0])))
 
 
-def _contribute(tc: dict, ctx: str, strategy: str, w: float, r: float, x: list | None) -> None:
+def _contribute(tc: Toolchain, ctx: str, strategy: str, w: float, r: float, x: list[float] | None) -> None:
     """Add (w > 0) or remove (w < 0) one module's contrast to an arm, its global arm, and the
     arm's linear statistics (for `lints`)."""
     for a in (_arm(tc["arms"], ctx, strategy), tc["glob"].setdefault(strategy, P.new_arm())):

@@ -37,6 +37,26 @@ from __future__ import annotations
 
 import math
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from _collections_abc import dict_items, dict_values
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import Any
+
+    from simpulse.model.levels import Level
+    from simpulse.model.records import Event, ModuleRecord, Stats, Toolchain
+    from simpulse.policy.joint import Breakage, Joint
+
+    # The index's entry of a module (`_entry`): (signature, cells {strategy: (n, mean log-time)},
+    # ever broke, compiles, Σ n·ȳ, predicted level or None)
+    Entry = tuple[list[float], dict[str, tuple[float, float]], frozenset[str], float, float, Level | None]
+    Decode = Callable[[Toolchain, str], ModuleRecord | None]      # `records.module_record`
+    Why = tuple[Any, ...]          # ("speed", n, helps, offset) and/or ("breaks", n, failed)
+    # `_Deferred`'s base: a dict of entries (an undecoded one is its section item, a list)
+    _EntryDict = dict[str, Any]
+else:
+    _EntryDict = dict
+
 SIG_KEYS = ("simp", "simp_only", "simp_all", "simp_attr", "dsimp", "omega", "decide", "norm_num", "arith",
             "induction", "cases", "rcases", "match", "inductives", "theorems")
 K = 12            # neighbours per strategy
@@ -47,14 +67,14 @@ CLIP = 0.7        # a residual counts at most this far from the context (outlier
 SCAN = 48         # neighbours are sought among this many nearest modules only (4 K): beyond, none is alike
 
 
-def signature(features: dict | None) -> list[float] | None:
+def signature(features: dict[str, Any] | None) -> list[float] | None:
     """The module's size-free tactic profile, or None without features."""
     if not features:
         return None
     decl = features.get("declarations")
     if not isinstance(decl, (int, float)) or not decl > 0:
         return None
-    out = []
+    out: list[float] = []
     for key in SIG_KEYS:
         v = features.get(key, 0)
         v = float(v) if isinstance(v, (int, float)) and math.isfinite(v) and v > 0 else 0.0
@@ -62,7 +82,7 @@ def signature(features: dict | None) -> list[float] | None:
     return out
 
 
-def note(mod: dict, ev: dict, features: dict | None) -> None:
+def note(mod: ModuleRecord, ev: Event, features: dict[str, Any] | None) -> None:
     """The fold's hook: keep the module's signature and the strategies that ever broke it."""
     g = signature(features)
     if g is not None:
@@ -77,14 +97,15 @@ def note(mod: dict, ev: dict, features: dict | None) -> None:
 class Index:
     """Per context: module → (signature, cells {strategy: (n, mean log-time)}, ever broke)."""
 
-    def __init__(self):
-        self.stats = None
-        self.toolchain = None
-        self.by_ctx: dict[str, dict[str, tuple]] = {}
+    def __init__(self) -> None:
+        self.stats: Stats | None = None
+        self.toolchain: str | None = None
+        self.by_ctx: dict[str, dict[str, Entry]] = {}
         self.version: dict[str, int] = {}          # per context: +1 when a module joins or leaves
-        self.ranked: dict[str, tuple] = {}         # module → (context, version, names nearest first)
+        # module → (context, version, signature, names nearest first)
+        self.ranked: dict[str, tuple[str, int, list[float], list[str]]] = {}
 
-    def nearest(self, ctx: str, table: dict, sig: list[float], module: str | None) -> list[str]:
+    def nearest(self, ctx: str, table: dict[str, Entry], sig: list[float], module: str | None) -> list[str]:
         """Every indexed module of `ctx` but `module`, nearest first; cached per module until a
         module joins or leaves the context (a rebuild's modules are all known)."""
         v = self.version.get(ctx, 0)
@@ -92,14 +113,15 @@ class Index:
         if hit is not None and hit[0] == ctx and hit[1] == v and hit[2] == sig:
             return hit[3]
         dist = math.dist
-        sigs = table.signatures() if isinstance(table, _Deferred) else ((n, e[0]) for n, e in table.items())
+        sigs: Iterable[tuple[str, list[float]]] = (
+            table.signatures() if isinstance(table, _Deferred) else ((n, e[0]) for n, e in table.items()))
         ranked = sorted((dist(sig, g), name) for name, g in sigs if name != module and len(g) == len(sig))
         names = [n for _, n in ranked]
         if module:
             self.ranked[module] = (ctx, v, sig, names)
         return names
 
-    def context(self, tc: dict, stats, toolchain: str, ctx: str, decode) -> dict[str, tuple]:
+    def context(self, tc: Toolchain, stats: Stats, toolchain: str, ctx: str, decode: Decode) -> dict[str, Entry]:
         if stats is not self.stats or toolchain != self.toolchain:
             self.stats, self.toolchain, self.by_ctx, self.ranked = stats, toolchain, {}, {}
         got = self.by_ctx.get(ctx)
@@ -123,7 +145,7 @@ class Index:
                         got[name] = entry
         return got
 
-    def update(self, tc: dict, stats, toolchain: str, ctx: str, module: str, decode) -> None:
+    def update(self, tc: Toolchain, stats: Stats, toolchain: str, ctx: str, module: str, decode: Decode) -> None:
         """After a compile of `module` was folded: its entry, if its context is indexed."""
         if stats is not self.stats or toolchain != self.toolchain:
             return
@@ -141,7 +163,7 @@ class Index:
             table[module] = entry
 
 
-class _Deferred(dict):
+class _Deferred(_EntryDict):
     """A context's index built from the view's section (`simpulse.store.simindex`): module →
     entry, each entry made from its section item when first asked for (a decision asks for its
     nearest modules' only); the signatures at once (`signatures`, for `Index.nearest`). The
@@ -149,9 +171,11 @@ class _Deferred(dict):
     (one strategy measured) use the context's regression fit and weight taken then."""
 
     __slots__ = ("ctx", "predict")
+    ctx: str
+    predict: tuple[list[float], float] | None      # (β, the prediction's weight)
 
     @classmethod
-    def of(cls, section: dict, tc: dict, ctx: str) -> "_Deferred | None":
+    def of(cls, section: dict[str, Any], tc: Toolchain, ctx: str) -> "_Deferred | None":
         dims = {item[2] for item in section.values() if item[2]}
         if len(dims) > 1:
             return None          # features of several lengths: the fit's cache would churn; full path
@@ -165,7 +189,7 @@ class _Deferred(dict):
                 table.predict = (fit[0], _prediction_weight(tc, fit[1]))
         return table
 
-    def _get(self, name):
+    def _get(self, name: str) -> Entry | None:
         v = dict.get(self, name)
         if type(v) is list:
             from simpulse import _fastjson as json
@@ -180,19 +204,20 @@ class _Deferred(dict):
             # never None: `simindex.slim` keeps only records `_entry` indexes
             v = _entry(rec, None, pred if pred is not None and pred[1] > 0 else None)
             dict.__setitem__(self, name, v)
-        return v
+        entry: Entry | None = v
+        return entry
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:
         v = self._get(name)
         return default if v is None else v
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> Entry:
         v = self._get(name)
         if v is None:
             raise KeyError(name)
         return v
 
-    def signatures(self):
+    def signatures(self) -> Iterator[tuple[str, list[float]]]:
         for name, v in dict.items(self):
             yield name, v[0]
 
@@ -201,22 +226,22 @@ class _Deferred(dict):
             self._get(name)
         return self
 
-    def items(self):
+    def items(self) -> dict_items[str, Any]:
         return dict.items(self._all())
 
-    def values(self):
+    def values(self) -> dict_values[str, Any]:
         return dict.values(self._all())
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return dict.__eq__(self._all(), other)
 
-    def __ne__(self, other):
+    def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None
 
 
-def _entry(rec: dict, tc: dict | None = None, pred: tuple | None = None) -> tuple | None:
+def _entry(rec: ModuleRecord, tc: Toolchain | None = None, pred: Level | None = None) -> Entry | None:
     """The index's entry of a module's record: (signature, cells, ever broke, compiles, Σ n·ȳ,
     predicted level or None). ``pred``: the level prediction made already (`_Deferred`)."""
     g = rec.get("g")
@@ -236,7 +261,8 @@ def _entry(rec: dict, tc: dict | None = None, pred: tuple | None = None) -> tupl
     return (g, cells, broke, n_all, sum(n * y for n, y in cells.values()), pred)
 
 
-def _residual(entry: tuple, k: str, delta: dict, sigma2: float, dsum: dict) -> tuple[float, float] | None:
+def _residual(entry: Entry, k: str, delta: dict[str, float], sigma2: float,
+              dsum: dict[int, float]) -> tuple[float, float] | None:
     """(e, variance) of a module's effect of k against the context's, or None. `dsum`: a
     per-decision cache of Σ n_l δ̂_l per entry."""
     cells = entry[1]
@@ -267,21 +293,22 @@ def _residual(entry: tuple, k: str, delta: dict, sigma2: float, dsum: dict) -> t
     return e, sigma2 * (1.0 / n_k + 1.0 / n_ref)
 
 
-def offsets(table: dict, ranked: list[str], module: str | None, names: list[str], delta: dict,
-            sigma2: float, breakage: dict, group_of) -> tuple[dict, dict, dict]:
+def offsets(table: dict[str, Entry], ranked: list[str], module: str | None, names: list[str],
+            delta: dict[str, float], sigma2: float, breakage: Breakage, group_of: Callable[[str], Iterable[str]],
+            ) -> tuple[dict[str, float], Breakage, dict[str, Why]]:
     """(speed offsets, breakage entries, explanation) for the module: per strategy, the shrunk
     offset of its log-effect from the context's; per breaking strategy whose neighbours differ
     clearly from the context, a Beta (a, b, c) to use instead; per strategy, what the neighbours
     said (for `stats` and `recommend`)."""
     own = table.get(module) if module else None
-    dsum: dict = {}
+    dsum: dict[int, float] = {}
     # one pass over the SCAN nearest modules, until every strategy has K neighbours:
     # per strategy [Σw, Σw·e, Σw·e², count, faster]; per breaking strategy [tried, broke]
-    acc = {k: [0.0, 0.0, 0.0, 0, 0] for k in names}
+    acc: dict[str, list[float]] = {k: [0.0, 0.0, 0.0, 0, 0] for k in names}
     groups = {k: frozenset(group_of(k)) for k in breakage}
     tries = {k: [0, 0] for k in breakage}
 
-    def add(entry, k, a):
+    def add(entry: Entry, k: str, a: list[float]) -> None:
         r = _residual(entry, k, delta, sigma2, dsum)
         if r is not None:
             e, v = r
@@ -326,8 +353,8 @@ def offsets(table: dict, ranked: list[str], module: str | None, names: list[str]
         if full:
             open_b = [k for k in open_b if tries[k][0] < K]
     off: dict[str, float] = {}
-    brk: dict[str, tuple] = {}
-    why: dict[str, tuple] = {}
+    brk: Breakage = {}
+    why: dict[str, Why] = {}
     for k, (sw, swe, swe2, n, helps) in acc.items():
         if n == 0:
             continue
@@ -353,10 +380,10 @@ def offsets(table: dict, ranked: list[str], module: str | None, names: list[str]
     return off, brk, why
 
 
-def describe(module: str, strategy: str, why: tuple) -> str:
+def describe(module: str, strategy: str, why: Why) -> str:
     """One line for `stats` / `recommend`, e.g. "Fixtures.ListLemmas: like 12 modules where
     no-simprocs helps, not like the 9 where it breaks"."""
-    parts = []
+    parts: list[str] = []
     if why and why[0] == "speed":
         _, n, helps, off = why[:4]
         parts.append(f"like {n} modules where {strategy} {'helps' if off < 0 else 'helps less'}"
@@ -369,8 +396,10 @@ def describe(module: str, strategy: str, why: tuple) -> str:
     return f"{module}: " + "; ".join(parts)
 
 
-def adjust(learner, tc: dict | None, context: str, module: str | None, features: dict | None,
-           mod: dict | None, joint):
+# `learner`: a `Learner` (typed Any: the index and the last explanation are kept on it as
+# attributes its class does not declare, `_similar` and `_similar_why`)
+def adjust(learner: Any, tc: Toolchain | None, context: str, module: str | None, features: dict[str, Any] | None,
+           mod: ModuleRecord | None, joint: Joint) -> Joint:
     """The context's joint posterior `joint`, corrected for this module by its neighbours
     (`offsets`); `joint` itself where they say nothing clear. `learner` gives the records, the
     breaking groups and the index (kept on it)."""
@@ -400,7 +429,7 @@ def adjust(learner, tc: dict | None, context: str, module: str | None, features:
     return J.Joint(joint.names, mean, joint.L, joint.alpha, joint.beta, {**joint.breakage, **brk}, joint.rhs)
 
 
-def observed(learner, decision) -> None:
+def observed(learner: Any, decision: Any) -> None:
     """After `Learner.observe` folded a compile: the module's entry in the index, if built."""
     index = learner.__dict__.get("_similar")
     if index is None:
@@ -412,7 +441,7 @@ def observed(learner, decision) -> None:
     index.update(tc, learner.stats, learner.toolchain, decision.context, decision.module, module_record)
 
 
-def explain(learner, context: str, module: str, features: dict | None = None) -> list[str]:
+def explain(learner: Any, context: str, module: str, features: dict[str, Any] | None = None) -> list[str]:
     """What the module's neighbours say, one line per strategy they move (`describe`), for
     `stats` and `recommend`; [] where the context's average stands for the module."""
     tc, _ = learner._tc_chain()
@@ -428,20 +457,20 @@ def explain(learner, context: str, module: str, features: dict | None = None) ->
     return [describe(module, k, why) for k, why in sorted(got[1].items()) if why]
 
 
-def split_lines(learner, per_context: int = 2, scan: int = 500) -> list[str]:
+def split_lines(learner: Any, per_context: int = 2, scan: int = 500) -> list[str]:
     """For `stats`: per context, how many of its modules (of the first `scan` indexed) the
     neighbours move away from the context's average, and up to `per_context` examples."""
     tc, _ = learner._tc_chain()
     if tc is None:
         return []
     from simpulse.model.records import module_record
-    out = []
+    out: list[str] = []
     for ctx in sorted(tc.get("arms", {})):
         index = learner.__dict__.get("_similar")
         if index is None:
             index = learner._similar = Index()
         table = index.context(tc, learner.stats, learner.toolchain, ctx, module_record)
-        moved = []
+        moved: list[str] = []
         for name in list(table)[:scan]:
             lines = explain(learner, ctx, name)
             if lines:

@@ -21,11 +21,27 @@ import time
 
 from simpulse import _fastjson as json
 
+TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
+if TYPE_CHECKING:
+    from types import FrameType
+    from typing import Any, NoReturn
+
+    from simpulse.learner import Learner
+    from simpulse.model.records import Event
+    from simpulse.shim.running import Marker
+    from simpulse.store.store import Store
+    from simpulse.strategy.catalogue import Catalogue
+
+    # `LeanCall`, `Decision`, `Strategy` and `Applied` are records (`simpulse._record`) whose
+    # classes do not declare their fields, so mypy knows none of them: they are typed Any here.
+    Call = Any                   # `simpulse.lake.leanargs.LeanCall`
+    DecisionT = Any              # `simpulse.learner.Decision`
+
 LOG_NAME = "simpulse.log"
 LOG_LIMIT = 1 << 20
 
 
-def _exec(real_lean: str, argv: list[str]):
+def _exec(real_lean: str, argv: list[str]) -> NoReturn:
     os.execv(real_lean, [real_lean] + argv)
 
 
@@ -50,7 +66,7 @@ def log(state_dir: str | None, message: str) -> None:
         pass
 
 
-def module_name(call, cfg: dict) -> str:
+def module_name(call: Call, cfg: dict[str, Any]) -> str:
     """Lake's module name, from the ``.olean`` path (``.../lib/lean/A/B.olean`` → ``A.B``)."""
     olean = (call.olean or "").replace("\\", "/")
     for marker in ("/lib/lean/", "/lib/"):
@@ -71,7 +87,7 @@ class _Child:
     pid: int | None = None
 
     @classmethod
-    def run(cls, cmd: list[str]):
+    def run(cls, cmd: list[str]) -> tuple[int, bytes, bytes, float, float]:
         import select
         r_out, w_out = os.pipe()          # non-inheritable; dup2 below makes the copies inheritable
         r_err, w_err = os.pipe()
@@ -83,7 +99,7 @@ class _Child:
         finally:
             os.close(w_out)
             os.close(w_err)
-        chunks = {r_out: [], r_err: []}
+        chunks: dict[int, list[bytes]] = {r_out: [], r_err: []}
         poller = select.poll()
         for fd in chunks:
             poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
@@ -107,7 +123,7 @@ class _Child:
                 wall, _children_cpu() - ru0)
 
 
-def _marker(state_dir):
+def _marker(state_dir: str | None) -> Marker | None:
     """This compile's live-compile marker (`shim/running.py`), or None (fail open)."""
     try:
         from simpulse.shim.running import Marker
@@ -116,10 +132,10 @@ def _marker(state_dir):
         return None
 
 
-def _load(cfg: dict, conc0, conc1) -> dict:
+def _load(cfg: dict[str, Any], conc0: int | None, conc1: int | None) -> dict[str, Any]:
     """The event's fields for the objective (`model/objective.py`): compiles running at the
     start and at the end of this one (their mean, this one included), the cores, the objective."""
-    out = {"objective": cfg.get("objective") or "build"}
+    out: dict[str, Any] = {"objective": cfg.get("objective") or "build"}
     try:
         from simpulse.shim.running import cores
         seen = [n for n in (conc0, conc1) if n]
@@ -139,7 +155,7 @@ def _children_cpu() -> float:
         return 0.0
 
 
-def _forward_signal(signum, frame):
+def _forward_signal(signum: int, frame: FrameType | None) -> None:
     pid = _Child.pid
     if pid is not None:
         try:
@@ -240,7 +256,7 @@ def main(real_lean: str, settings: str | None = None) -> None:
     os._exit(_exit_code(rc))
 
 
-def _remember(cfg: dict, call, decision) -> None:
+def _remember(cfg: dict[str, Any], call: Call, decision: DecisionT) -> None:
     """Keep this compile's invocation for `simpulse verify` (best effort, silent)."""
     try:
         from simpulse.store import invocations
@@ -251,19 +267,19 @@ def _remember(cfg: dict, call, decision) -> None:
         log(cfg.get("state_dir"), f"could not keep the invocation of {decision.module}: {type(e).__name__}: {e}")
 
 
-def _inject_faults(store) -> None:
+def _inject_faults(store: Store) -> None:
     """Test hooks (SIMPULSE_FAULT), used by the fail-open tests to reproduce faults that cannot
     be arranged from outside the process: `disk-full` makes every write of the store fail
     with ENOSPC, as a full disk would."""
     if os.environ.get("SIMPULSE_FAULT") == "disk-full":
         import errno
 
-        def full(event):
+        def full(event: Event) -> NoReturn:
             raise OSError(errno.ENOSPC, "No space left on device (injected)")
-        store.append = full
+        store.append = full  # type: ignore[method-assign]
 
 
-def _cleanup(paths):
+def _cleanup(paths: list[str]) -> None:
     for p in paths:
         try:
             os.unlink(p)
@@ -271,7 +287,7 @@ def _cleanup(paths):
             pass
 
 
-def _prepare(cfg: dict, call, real_lean: str):
+def _prepare(cfg: dict[str, Any], call: Call, real_lean: str) -> tuple[Learner, DecisionT, list[str], list[str]]:
     from simpulse.lake.leanargs import apply_strategy, options_in_effect
     from simpulse.learner import Learner
     from simpulse.model.tunables import EXPLORE_BUDGET
@@ -280,13 +296,13 @@ def _prepare(cfg: dict, call, real_lean: str):
 
     if os.environ.get("SIMPULSE_FAULT") == "learner":
         raise RuntimeError("injected learner fault (SIMPULSE_FAULT=learner)")
-    strategies = list(BUILTIN) + [strategy_from_json(d) for d in cfg.get("user_strategies", [])]
+    strategies: list[Any] = list(BUILTIN) + [strategy_from_json(d) for d in cfg.get("user_strategies", [])]
     # What the user set for this module, in every form (-D, -Dweak., moreLeanArgs, the setup
     # JSON's options, weak. keys there too): it decides whether warnings are errors here and
     # which limits are in effect.
     in_effect = options_in_effect(call)
     strict = bool(cfg.get("strict_messages")) or str(in_effect.get("warningAsError", "")).lower() == "true"
-    excluded = {}
+    excluded: dict[str, str] = {}
     for s in strategies:
         why = raises_limit(s.options, in_effect)
         if why is not None:
@@ -315,7 +331,7 @@ def _prepare(cfg: dict, call, real_lean: str):
         source = f.read()
     workspace = cfg.get("workspace") or os.getcwd()
     path = os.path.relpath(os.path.abspath(call.source), workspace)
-    decision = learner.choose(module=module, source=source, path=path)
+    decision: DecisionT = learner.choose(module=module, source=source, path=path)
     # observe only appends: this process ends after it, and folding into statistics nobody
     # reads again is work (a context-wide refresh, at worst) the next load does anyway
     learner.reload()
@@ -336,13 +352,13 @@ def _prepare(cfg: dict, call, real_lean: str):
     cmd = [real_lean] + list(call.argv)
     if not decision.strategy.is_baseline:
         tmp_dir = os.path.join(cfg["state_dir"], "tmp")
-        applied = apply_strategy(call, decision.strategy, tmp_dir, in_effect=in_effect)
+        applied: Any = apply_strategy(call, decision.strategy, tmp_dir, in_effect=in_effect)
         cmd = [real_lean] + applied.argv
         temp = applied.temp_files
     return learner, decision, cmd, temp
 
 
-def _verified_exclusions(state_dir: str, catalogue) -> dict[str, set[str]] | None:
+def _verified_exclusions(state_dir: str, catalogue: Catalogue) -> dict[str, set[str]] | None:
     """Per context, the active strategies `simpulse verify` saw change something this build
     does not accept there (`<state>/verify.json`; absent: none)."""
     if not os.path.exists(os.path.join(state_dir, "verify.json")):
@@ -350,6 +366,7 @@ def _verified_exclusions(state_dir: str, catalogue) -> dict[str, set[str]] | Non
     from simpulse.store import verdicts
     evidence = verdicts.read(state_dir)
     out: dict[str, set[str]] = {}
+    s: Any                       # a `Strategy` (see `Call`)
     for ctx in evidence.get("evidence", {}):
         for s in catalogue.active:
             if not s.is_baseline and not verdicts.observed(evidence, ctx, s.name) <= catalogue.accepted:
