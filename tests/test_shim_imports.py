@@ -19,6 +19,8 @@ def test_shim_compile_imports_no_heavy_module(project):
     assert "simpulse.shim.main" in imported and "simpulse.learner" in imported   # the shim really ran
     heavy = [m for m in imported if m.split(".")[0] in HEAVY or any(m.startswith(h) for h in HEAVY)]
     assert heavy == []
+    # the typed core keeps `typing` behind TYPE_CHECKING (docs/contributing.md): never on this path
+    assert "typing" not in imported
     # and the compile was recorded
     assert any(e["module"] == "Fixtures.Tiny" for e in project.events())
 
