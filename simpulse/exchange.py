@@ -26,6 +26,7 @@ from pathlib import Path
 
 from simpulse.errors import SimpulseError
 from simpulse.learner import beta_prior, module_record, without_import
+from simpulse.model.schema import ModuleView
 from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.exchange_format import (  # noqa: F401 - the format's names, part of this module's API
@@ -217,13 +218,12 @@ def build_export(stats: dict, catalogue=None, *, include_paths: bool = False,
                              "fails": _num(sum(a[P.FAILS] for a in by.values())), "modules": 0}
         modules: dict[str, dict] = {}
         for name in sorted(tc.get("modules", {})):
-            rec = module_record(tc, name) or {}
-            entries = rec.get("s", {})
-            ctx = rec.get("k")
+            view = ModuleView.of(name, module_record(tc, name) or {})
+            ctx = view.context
             if ctx in contexts:
                 contexts[ctx]["modules"] += 1
             modules[module_key(name, include_paths)] = {
-                "context": ctx, "counts": {k: _num(e[0]) for k, e in sorted(entries.items())}}
+                "context": ctx, "counts": {k: _num(n) for k, (n, _) in sorted(view.observations.items())}}
         for by in arms.values():
             seen.update(by)
         seen.update(glob)
