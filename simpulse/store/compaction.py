@@ -28,15 +28,11 @@ from simpulse.store.snapshots import (
 
 TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
     from typing import Any
 
     from simpulse.model.records import Event, Stats
-    from simpulse.store.store import Store
-
-    Cursor = dict[str, Any]      # {"gen", "offset", "seq"}
-    Fold = Callable[[Stats, Event], Stats]
-    Validate = Callable[[Stats], str | None]
+    from simpulse.store.store import Cursor, Fold, Store, Validate
 
 
 class _Compaction:

@@ -15,15 +15,10 @@ from simpulse.store.snapshots import _shape_error, _valid_cursor
 
 TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Any
 
-    from simpulse.model.records import Event, Stats
-    from simpulse.store.store import Store
-
-    Cursor = dict[str, Any]      # {"gen", "offset", "seq"}
-    Fold = Callable[[Stats, Event], Stats]
-    Validate = Callable[[Stats], str | None]
+    from simpulse.model.records import Stats
+    from simpulse.store.store import Cursor, Fold, Store, Validate
 
 
 class _ViewLoads:

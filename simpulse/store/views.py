@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from typing import Any
 
     from simpulse.model.records import Stats
+    from simpulse.store.store import Cursor
 
-    Cursor = dict[str, Any]      # {"gen", "offset", "seq"}
     Base = dict[str, Any]        # {"stats_crc", "cursor", "written"}: the snapshot a view belongs to
     Head = tuple[Any, Any, Any, Any]   # (schema, cursor, written, stats_crc) of a snapshot.json
     Rows = dict[tuple[str, str], Any]  # (toolchain, module) → record, as stored
