@@ -148,6 +148,16 @@ def strip_times(text: str) -> str:
     return re.sub(r" \(\d+(\.\d+)?(ms|s)\)", "", text)
 
 
+def load_script(name: str):
+    """A module of `scripts/` (`bench_learning`, …), loaded from its file: scripts are not a
+    package, and each test gets its own copy."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parent.parent / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def read_json(path: Path):
     return json.loads(path.read_text())
 

@@ -5,7 +5,6 @@ run changes no tracked file."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 import subprocess
@@ -13,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from simpulse.simulated import costmodel as cm
 from simpulse.simulated import genproject as gp
@@ -21,10 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_build", ROOT / "scripts" / "bench_build.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench_build")
 
 
 def _levels_ok(proj: gp.Project) -> None:

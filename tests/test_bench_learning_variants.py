@@ -1,22 +1,16 @@
 """The learning benchmark's kind variants (issue 21): hidden kinds inside contexts, visible only
 through tactic counts; effects drawn per seed; skewed edits. Fixed seeds; no timing asserts."""
 
-import importlib.util
 from collections import Counter
-from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from simpulse.simulated import workload as W
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("bench_learning", ROOT / "scripts" / "bench_learning.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench_learning")
 
 
 def test_the_default_workload_has_no_kinds_and_is_unchanged_by_the_variants():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import math
 import re
 import subprocess
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import load_script
 
 from simpulse.context import classify as C
 from simpulse.context.classify import CONTEXTS, MAX_BYTES, Classification, classify
@@ -629,10 +629,7 @@ def test_import_is_stdlib_only():
 
 
 def _load_bench():
-    spec = importlib.util.spec_from_file_location("bench_classify", ROOT / "scripts" / "bench_classify.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench_classify")
 
 
 def test_many_synthetic_files_classify():
