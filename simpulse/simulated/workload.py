@@ -218,16 +218,22 @@ def _sub(seed: int, *tags) -> random.Random:
 def variant_truth(seed: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
     """The `safe-breaks` variant's truth for a seed: (effects per context and strategy, as time
     multipliers; per context, the share of modules each thing a strategy turns off breaks)."""
-    rng = _sub(seed, "variant-truth")
+    return _draw_truth(_sub(seed, "variant-truth"), CONTEXTS)
+
+
+def _draw_truth(rng: random.Random, keys) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Per key (a context or a hidden kind): each strategy's effect, a time multiplier drawn
+    log-normal (`VARIANT_EFFECT`), then the share of modules each thing a strategy turns off
+    breaks (`SAFE_BREAKS`), in this order of draws."""
     mu, sd, (lo, hi) = VARIANT_EFFECT
-    speed = {c: {s: min(hi, max(lo, math.exp(rng.gauss(mu, sd)))) for s in STRATEGIES if s != BASELINE}
-             for c in CONTEXTS}
-    rates = {}
-    for c in CONTEXTS:
-        rates[c] = {}
+    speed = {k: {s: min(hi, max(lo, math.exp(rng.gauss(mu, sd)))) for s in STRATEGIES if s != BASELINE}
+             for k in keys}
+    rates: dict[str, dict[str, float]] = {}
+    for k in keys:
+        rates[k] = {}
         for thing, (p, (a, b)) in SAFE_BREAKS.items():
             hit, r = rng.random(), rng.uniform(a, b)
-            rates[c][thing] = r if hit < p else 0.0
+            rates[k][thing] = r if hit < p else 0.0
     return speed, rates
 
 
@@ -241,17 +247,7 @@ def kind_truth(seed: int, variant: str) -> tuple[dict[str, dict[str, float]], di
     if variant == "mixed-contexts":
         like = {k: lk for c in CONTEXTS for k, _, _, lk in KINDS[c]}
         return {k: dict(TRUE_SPEED[like[k]]) for k in ALL_KINDS}, None
-    rng = _sub(seed, "kind-truth")
-    mu, sd, (lo, hi) = VARIANT_EFFECT
-    speed = {k: {s: min(hi, max(lo, math.exp(rng.gauss(mu, sd)))) for s in STRATEGIES if s != BASELINE}
-             for k in ALL_KINDS}
-    rates: dict[str, dict[str, float]] = {}
-    for k in ALL_KINDS:
-        rates[k] = {}
-        for thing, (p, (a, b)) in SAFE_BREAKS.items():
-            hit, r = rng.random(), rng.uniform(a, b)
-            rates[k][thing] = r if hit < p else 0.0
-    return speed, rates
+    return _draw_truth(_sub(seed, "kind-truth"), ALL_KINDS)
 
 
 def strategy_break_rates(things: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
