@@ -203,7 +203,10 @@ class Learner(DecisionRules):
         return self._stats
 
     def reload(self) -> None:
+        """Drop the statistics (the next use loads them again) and what was derived from them:
+        the similarity index (`model/similar.py`) describes the statistics dropped."""
         self._stats = None
+        self.__dict__.pop("_similar", None)
 
     # -- posterior views ------------------------------------------------------------------
     def _tc_chain(self) -> tuple[dict | None, dict | None]:

@@ -103,3 +103,23 @@ def test_the_learner_gives_each_kind_of_a_context_its_own_best_strategy():
     assert "helps less" in S.explain(lr, "simp_heavy", "M1")[0]
     split = S.split_lines(lr)
     assert split[0].startswith("simp_heavy: ") and "modules follow the modules most like them" in split[0]
+
+
+def test_observe_after_reload_loads_nothing(tmp_path):
+    """The shim decides, drops the statistics (`reload`) and observes: the compile is only
+    appended. The similarity index, built from the statistics dropped, goes with them — keeping
+    it current must not load the whole state again for a process about to end."""
+    src = b"theorem t : 1 + 1 = 2 := by simp\n" * 10
+    lrn = Learner(tmp_path / "state", seed=1, toolchain="tc", fsync=False)
+    for i in range(6):
+        d = lrn.choose(module=f"M{i}", source=src + b"-- %d\n" % i)
+        lrn.observe(d, seconds=1.0 + i / 10)
+    lrn = Learner(tmp_path / "state", seed=1, toolchain="tc", fsync=False)
+    d = lrn.choose(module="M0", source=src + b"-- 0\n")
+    loads = []
+    real = lrn.store.load
+    lrn.store.load = lambda *a, **k: loads.append(1) or real(*a, **k)
+    lrn.reload()
+    lrn.observe(d, seconds=1.5)
+    assert loads == []
+    assert Learner(tmp_path / "state", toolchain="tc").counters()["compiles"] == 7
