@@ -345,17 +345,14 @@ def _counters(sdir: Path, githash: str) -> dict | None:
         from simpulse.learner import Learner
         from simpulse.store.store import Store
         lrn = Learner(None, store=Store(sdir, create=False), toolchain=githash)
-        return dict(lrn.counters(), by_strategy=lrn.pulls_by_strategy(toolchain=githash),
-                    hiding=_applied(lrn, githash, only=lambda s: s.changes_diagnostics))
+        pulls = lrn.pulls_by_strategy()
+        known = lrn.catalogue.all
+        # compiles run with a strategy that may hide warnings, under this toolchain, so far
+        hiding = sum(n for name, n in pulls.items()
+                     if name != "baseline" and name in known and known[name].changes_diagnostics)
+        return dict(lrn.counters(), by_strategy=pulls, hiding=hiding)
     except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
         return None
-
-
-def _applied(lrn, githash: str, only=None) -> int:
-    """Compiles run with a strategy (those `only` accepts) under this toolchain, so far."""
-    known = lrn.catalogue.all
-    return sum(n for name, n in lrn.pulls_by_strategy(toolchain=githash).items()
-               if name != "baseline" and (only is None or (name in known and only(known[name]))))
 
 
 def _plural(n: int, word: str, plural: str | None = None) -> str:
