@@ -112,6 +112,7 @@ def test_sleep_mode_is_the_default(tmp_path):
     assert burn.physical_enabled({"SIMPULSE_SIM_PHYSICAL": "1"})
 
 
+@pytest.mark.slow        # runs two simulated leans that burn real CPU side by side
 def test_two_concurrent_physical_leans_contend(tmp_path):
     """With the 2 cores busy, two `lean -j 2` at once take longer than one alone: the ratio of
     the two walls, measured side by side (best of two tries for each, to shed a stray load
