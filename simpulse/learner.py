@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
 
 from simpulse._record import Record
@@ -31,6 +30,7 @@ from simpulse.errors import SimpulseError
 from simpulse.model import similar
 from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
+from simpulse.policy import rng as R
 from simpulse.policy.policies import POLICIES, ArmView, Situation, greedy
 from simpulse.strategy.catalogue import BASELINE, Catalogue, Strategy
 
@@ -183,7 +183,7 @@ class Learner(DecisionRules):
         self.mode = mode
         self.toolchain = toolchain or "unknown"
         self.catalogue = catalogue or Catalogue()
-        self.rng = random.Random(seed)
+        self.rng = R.make(seed)
         self.explore_budget = explore_budget
         self.store = store
         if self.store is None and state_dir is not None:

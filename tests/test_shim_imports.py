@@ -21,6 +21,8 @@ def test_shim_compile_imports_no_heavy_module(project):
     assert heavy == []
     # the typed core keeps `typing` behind TYPE_CHECKING (docs/contributing.md): never on this path
     assert "typing" not in imported
+    # nor `random` (~2 ms): the learner draws from `policy/rng.py`, on `_random` directly
+    assert "random" not in imported and "simpulse.policy.rng" in imported
     # and the compile was recorded
     assert any(e["module"] == "Fixtures.Tiny" for e in project.events())
 

@@ -31,7 +31,7 @@ from simpulse.policy import posterior as P
 
 TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
 if TYPE_CHECKING:
-    import random
+    from simpulse.policy.rng import Generator
     from collections.abc import Callable, Container, Sequence
     from typing import Any
 
@@ -342,7 +342,7 @@ class Joint:
         """The posterior mean of δ on the compiles that succeed (breakage left out)."""
         return self.mean[self.names.index(name)]
 
-    def sample(self, rng: random.Random, inflate: float = 1.0) -> list[float]:
+    def sample(self, rng: Generator, inflate: float = 1.0) -> list[float]:
         """One draw of every strategy's expected effect on log-cost (breakage included)."""
         sigma2 = self.beta / rng.gammavariate(self.alpha, 1.0)
         z = [rng.gauss(0.0, 1.0) for _ in self.names]

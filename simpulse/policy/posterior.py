@@ -20,7 +20,7 @@ from simpulse._record import Record
 
 TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
 if TYPE_CHECKING:
-    import random
+    from simpulse.policy.rng import Generator
 
 Arm = list[float]            # [W, S1, S2, n, fails, wins]: the counts are whole numbers
 
@@ -87,7 +87,7 @@ class Posterior(Record):
         """P(effect < x): the probability the strategy beats the baseline when x = 0."""
         return t_cdf((x - self.mu) / self.scale, self.dof)
 
-    def sample(self, rng: random.Random, inflate: float = 1.0) -> float:
+    def sample(self, rng: Generator, inflate: float = 1.0) -> float:
         sigma2 = self.beta / rng.gammavariate(self.alpha, 1.0)
         return rng.gauss(self.mu, math.sqrt(inflate * sigma2 / self.kappa))
 
