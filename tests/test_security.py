@@ -13,6 +13,11 @@ def _calls(tree):
             yield node
 
 
+# exec of code, never of text: the shim's bundle runs the compiled code of simpulse's own modules,
+# as the import system does, read from a file only this user can write (tests/test_shim_bundle.py)
+EXEC_OK = {"shim/bundle.py"}
+
+
 def test_no_shell_anywhere():
     """No subprocess call uses a shell, and nothing calls os.system / os.popen: arguments are
     always passed as a list."""
@@ -27,7 +32,7 @@ def test_no_shell_anywhere():
             if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "os" \
                     and f.attr in ("system", "popen"):
                 offenders.append(f"{path}:{call.lineno} os.{f.attr}")
-            if isinstance(f, ast.Name) and f.id in ("eval", "exec"):
+            if isinstance(f, ast.Name) and f.id in ("eval", "exec") and path.relative_to(PKG).as_posix() not in EXEC_OK:
                 offenders.append(f"{path}:{call.lineno} {f.id}")
     assert offenders == []
 
