@@ -23,6 +23,8 @@ def test_shim_compile_imports_no_heavy_module(project):
     assert "typing" not in imported
     # nor `random` (~2 ms): the learner draws from `policy/rng.py`, on `_random` directly
     assert "random" not in imported and "simpulse.policy.rng" in imported
+    # nor the archive and compaction: a compile after a build's checkpoint reads no segment
+    assert "simpulse.store.compaction" not in imported
     # and the compile was recorded
     assert any(e["module"] == "Fixtures.Tiny" for e in project.events())
 

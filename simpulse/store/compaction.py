@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 
 class _Compaction:
     """Segments (archived logs) and compaction: reading segments, folding them, archiving the log into a new one, retention.
-    A part of `Store`: its methods use the store's other methods and fields (``self: Store``:
-    mypy accepts a self type that is a subclass only with an ignore, ``misc``)."""
+    A part of `Store` that a compile seldom needs, so not one of its bases: `Store` forwards to
+    these functions, importing this module on first use. Their ``self`` is the store (``self:
+    Store``: mypy accepts a self type that is not the class only with an ignore, ``misc``)."""
 
     if TYPE_CHECKING:    # the Store fields its methods set (declared here too, so mypy does not infer them anew)
         cursor: Cursor | None
@@ -154,11 +155,11 @@ class _Compaction:
         self._fold_failures = 0
         try:
             try:
-                return self._compact_locked(fold, initial, retention_segments, validate)
+                return _Compaction._compact_locked(self, fold, initial, retention_segments, validate)
             except _SnapshotLies as e:
                 self._reject_snapshot(str(e))   # ignored from now on: start again without it
                 self._fold_failures = 0
-                return self._compact_locked(fold, initial, retention_segments, validate)
+                return _Compaction._compact_locked(self, fold, initial, retention_segments, validate)
         except OSError as e:
             raise StoreError(f"compaction of {self._d} failed: {_strerror(e)}") from e
         finally:
@@ -169,9 +170,9 @@ class _Compaction:
         self._validate = validate
         import gzip
 
-        self._clean_tmp(self._segdir, None)
-        self._clean_tmp(self._d, SNAPSHOT_NAME)
-        self._clean_tmp(self._d, STATE_NAME, older_than=600)  # written without a lock
+        _Compaction._clean_tmp(self, self._segdir, None)
+        _Compaction._clean_tmp(self, self._d, SNAPSHOT_NAME)
+        _Compaction._clean_tmp(self, self._d, STATE_NAME, older_than=600)  # written without a lock
         snap = self._checked_snapshot(initial, validate)
         # 1. fold what the segments hold beyond the snapshot
         stats, n, last, expected, max_seg, floor = self._fold_segments(snap, fold, initial)
@@ -241,7 +242,7 @@ class _Compaction:
         # 3. briefly block appends: carry the lines appended meanwhile into a new log generation
         carried = []
         with FileLock(self._lock):
-            self._clean_tmp(self._d, LOG_NAME)
+            _Compaction._clean_tmp(self, self._d, LOG_NAME)
             fd = self._open_log_ro()
             if fd >= 0:
                 try:

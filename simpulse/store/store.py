@@ -69,7 +69,6 @@ from simpulse.store.codec import (  # noqa: F401 - the store's names, re-exporte
     _write_all,
 )
 from simpulse.store.appends import _Appends
-from simpulse.store.compaction import _Compaction
 from simpulse.store.viewload import _ViewLoads
 from simpulse.store.layout import _Layout
 from simpulse.store.snapshots import (  # noqa: F401 - re-exported
@@ -102,7 +101,7 @@ __all__ = ["SCHEMA_VERSION", "LAYOUT_VERSION", "StoreError", "UnsafeStateDir", "
 # --------------------------------------------------------------------------- the store
 
 
-class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
+class Store(_Appends, _Layout, _Snapshots, _ViewLoads):
     """One state directory. Cheap to construct; holds no file open between calls."""
 
     _view: View   # the view of the last load through snapshot.view (set by `_load_view` only)
@@ -238,6 +237,39 @@ class Store(_Appends, _Layout, _Snapshots, _Compaction, _ViewLoads):
         return obj["gen"], base if type(base) is int else 0, obj["_end"]
 
     # ----------------------------------------------------------------- reading
+
+    # -- the archive and compaction (`store/compaction.py`): imported on first use, since a
+    #    compile seldom reads a segment or compacts (a shorter import for every compile)
+
+    def _segments(self) -> list[tuple[int, int, str]]:
+        from simpulse.store.compaction import _Compaction
+        return _Compaction._segments(self)
+
+    def _segment_events(self, name: str) -> Iterator[Event]:
+        from simpulse.store.compaction import _Compaction
+        return _Compaction._segment_events(self, name)
+
+    def archived_segments(self, *, after: int | None = None, newest_first: bool = False) -> Iterator[Iterator[Event]]:
+        """The segments compaction archived, each as an iterator of its valid events (see
+        `_Compaction.archived_segments`)."""
+        from simpulse.store.compaction import _Compaction
+        return _Compaction.archived_segments(self, after=after, newest_first=newest_first)
+
+    def _max_known_seq(self) -> int:
+        from simpulse.store.compaction import _Compaction
+        return _Compaction._max_known_seq(self)
+
+    def _fold_segments(self, snap: dict[str, Any] | None, fold: Fold, initial: Stats
+                       ) -> tuple[Stats, int, int, int, int, int]:
+        from simpulse.store.compaction import _Compaction
+        return _Compaction._fold_segments(self, snap, fold, initial)
+
+    def compact(self, fold: Fold, initial: Stats, *, retention_segments: int | None = None,
+                validate: Validate | None = None) -> dict[str, Any]:
+        """Archive the log, start a new generation, snapshot, apply retention (see
+        `_Compaction.compact`)."""
+        from simpulse.store.compaction import _Compaction
+        return _Compaction.compact(self, fold, initial, retention_segments=retention_segments, validate=validate)
 
     def load(self, fold: Fold, initial: Stats, *, checkpoint_after: Any = AUTO,
              validate: Validate | None = None) -> tuple[Stats, int]:
