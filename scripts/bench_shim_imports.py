@@ -10,7 +10,8 @@ checkouts so the machine's load hits every side alike. It reports, per checkout:
   so the classifier and `re` are not among them), and the sum of each one's *minimum* self time
   over the runs — the least noisy figure on a shared machine;
 * the wall time of importing exactly those modules, in the same order, the way the facade's
-  shim script does (through the bundle of `shim/bundle.py` where the checkout has one), without
+  shim script does (through the bundle of `shim/bundle.py` and with the garbage collector off,
+  where the checkout's shim does so), without
   the instrumentation (`python -IS -c`, median and minimum over `--runs` interpreter starts):
   what a compile pays for its imports.
 
@@ -47,7 +48,7 @@ print(json.dumps({"shim": str(p.facade / "simpulse-shim.py"), "env": env, "root"
 '''
 
 # as the facade's shim script does: the bundle first (`shim/bundle.py`), where the checkout has one
-TIMED = ("import sys, time\nt0 = time.perf_counter()\nsys.path.insert(0, {parent!r})\n"
+TIMED = ("import sys, time\nt0 = time.perf_counter()\n{gc}sys.path.insert(0, {parent!r})\n"
          "try:\n    from simpulse.shim.bundle import install\n    install({bundle!r})\nexcept ImportError:\n    pass\n"
          "for m in {modules!r}:\n    __import__(m)\nprint(time.perf_counter() - t0)\n")
 
@@ -76,7 +77,10 @@ def compile_once(s: dict[str, object], python: str) -> list[tuple[str, int, bool
 
 
 def timed_import(checkout: str, bundle: str, modules: list[str], python: str) -> float:
-    code = TIMED.format(parent=os.path.abspath(checkout), bundle=bundle, modules=modules)
+    # the collector off as well, where the checkout's shim script turns it off
+    with open(os.path.join(checkout, "simpulse", "lake", "facade.py"), encoding="utf-8") as f:
+        gc = "import gc\ngc.disable()\n" if "gc.disable()" in f.read() else ""
+    code = TIMED.format(parent=os.path.abspath(checkout), bundle=bundle, modules=modules, gc=gc)
     return float(subprocess.run([python, "-IS", "-c", code], capture_output=True, text=True, check=True).stdout)
 
 

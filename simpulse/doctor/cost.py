@@ -17,7 +17,7 @@ SECTION = "cost"
 RUNS = 5
 TITLE = "the shim's added time per compile, against lean's own start-up"
 # what the facade's shim script runs (`lake/facade.py`), with a no-op lean
-_SHIM = ("import sys\nsys.path.insert(0, {pkg!r})\nfrom simpulse.shim.bundle import install\ninstall({bundle!r})\n"
+_SHIM = ("import gc, sys\ngc.disable()\nsys.path.insert(0, {pkg!r})\nfrom simpulse.shim.bundle import install\ninstall({bundle!r})\n"
          "from simpulse.shim.main import main\nmain({lean!r})\n")
 
 
