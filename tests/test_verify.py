@@ -167,6 +167,17 @@ def test_invocations_roundtrip_permissions_and_odd_names(tmp_path):
                          source_path="Y.lean", source_hash="h9", toolchain="g")
     assert invocations.load(sdir, "Fixtures.Basic")["cwd"] == "/ws2"
     assert len(list(d.iterdir())) == len(names)        # no temporary file left behind
+    # the same invocation again (a rebuild a dependency set off) leaves the file untouched;
+    # any field that differs rewrites it
+    path = invocations.remember(sdir, "Fixtures.Basic", argv=["Y.lean", "-o", "y.olean"], cwd="/ws2", lean_path=None,
+                                source_path="Y.lean", source_hash="h9", toolchain="g")
+    ino, first = os.stat(path).st_ino, invocations.load(sdir, "Fixtures.Basic")["time"]
+    invocations.remember(sdir, "Fixtures.Basic", argv=["Y.lean", "-o", "y.olean"], cwd="/ws2", lean_path=None,
+                         source_path="Y.lean", source_hash="h9", toolchain="g")
+    assert os.stat(path).st_ino == ino and invocations.load(sdir, "Fixtures.Basic")["time"] == first
+    invocations.remember(sdir, "Fixtures.Basic", argv=["Y.lean", "-o", "y.olean"], cwd="/ws2", lean_path=None,
+                         source_path="Y.lean", source_hash="h10", toolchain="g")
+    assert os.stat(path).st_ino != ino and invocations.load(sdir, "Fixtures.Basic")["source_hash"] == "h10"
 
 
 def test_invocations_read_never_raises(tmp_path):

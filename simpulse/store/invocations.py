@@ -16,6 +16,11 @@ File names: the module name with every character outside ``[A-Za-z0-9._-]`` writ
 ``%XX`` (UTF-8 bytes), so that ``«weird name».X`` or a name with a ``/`` stays one file in the
 directory; a name whose file name would be over 200 bytes is shortened to a prefix plus a hash
 of the full name (the record's ``module`` field is the truth; `load_all` keys on it).
+
+A compile whose invocation is the record's already (the same arguments, directory, search
+path, source and toolchain: every rebuild that only a dependency set off) leaves the file as
+it is — a read instead of a write and a rename on every compile; ``time`` is then when that
+invocation was first recorded.
 """
 
 from __future__ import annotations
@@ -83,6 +88,9 @@ def remember(state_dir: PathArg, module: str, *, argv: list[str], cwd: PathArg |
            "source_path": os.fspath(source_path) if source_path is not None else None,
            "source_hash": source_hash, "toolchain": toolchain, "time": round(time.time(), 3)}
     path = os.path.join(d, file_name(str(module)))
+    old = _read(path)
+    if old is not None and all(old.get(k) == v for k, v in rec.items() if k != "time"):
+        return path           # the same invocation as last time: kept, with the time it was first seen
     write_atomic(path, json.dumps(rec, separators=(",", ":")).encode("ascii"))
     return path
 
