@@ -252,3 +252,31 @@ def test_lazy_modules_behave_as_the_full_table(tmp_path):
     t2 = stats["toolchains"][TC]["modules"]
     t2.pop(name)                                                     # a removal: no successor view
     assert views.encode_successor(store._view, stats, store.cursor) is None
+
+
+def test_the_shims_successor_view_is_written_by_a_detached_process(tmp_path):
+    """As the shim loads (background checkpoints), the successor view is written by a detached
+    grandchild: the loading process never writes it, and it appears, equal to the full load."""
+    import time
+
+    sdir, mods = _state(tmp_path)
+    _append(sdir, mods, VIEW_CHECKPOINT, seed=7)
+    path = sdir / views.VIEW_NAME
+    before = json.loads(path.read_bytes().split(b"\n", 1)[0])["cursor"]["seq"]
+    store = Store(sdir, create=False, fsync=False)
+    store.views = True
+    store.background_checkpoints = True
+    writers = []
+    real = store._write_atomic
+    store._write_atomic = lambda p, data: (writers.append(os.getpid()), real(p, data))
+    _, n = store.load(fold, empty_stats(), validate=validate_stats, checkpoint_after=VIEW_CHECKPOINT)
+    assert n == VIEW_CHECKPOINT and writers == []                 # not this process
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if json.loads(path.read_bytes().split(b"\n", 1)[0])["cursor"]["seq"] > before:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("no successor view was written")
+    _, again, n2 = _lazy(sdir)
+    assert n2 == 0 and _plain(again) == json.dumps(_full(sdir)[0], sort_keys=True)

@@ -15,6 +15,7 @@ from simpulse.store.snapshots import _shape_error, _valid_cursor
 
 TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from simpulse.model.records import Stats
@@ -41,24 +42,28 @@ class _ViewLoads:
             return None
 
     def _checkpoint_detached(self: Store, stats: Stats, cursor: Cursor) -> None:  # type: ignore[misc]
-        """``checkpoint(stats, cursor)`` in a detached grandchild (double fork; its standard
-        streams on /dev/null, so Lake, reading the shim's output, never waits for it): the
-        snapshot of a mathlib-sized project takes ~50 ms to write, which no compile should
-        wait for. The grandchild has its own copy of the statistics; this process goes on at
-        once. Without fork: written here."""
-        if not self.background_checkpoints:
+        """``checkpoint(stats, cursor)``, in a detached process where the store runs for the shim
+        (`_detached`): the snapshot of a mathlib-sized project takes ~50 ms to write, which no
+        compile should wait for."""
+        def write() -> None:
             try:
                 self.checkpoint(stats, cursor)
             except StoreError:
                 pass
+        self._detached(write)
+
+    def _detached(self: Store, work: Callable[[], None]) -> None:  # type: ignore[misc]
+        """``work()`` in a detached grandchild (double fork; its standard streams on /dev/null,
+        so Lake, reading the shim's output, never waits for it) when ``background_checkpoints``
+        is set: the grandchild has its own copy of the statistics; this process goes on at once.
+        Otherwise, or without fork, here. Best effort: the next load checkpoints instead."""
+        if not self.background_checkpoints:
+            work()
             return
         try:
             pid = os.fork()
         except (OSError, AttributeError):
-            try:
-                self.checkpoint(stats, cursor)
-            except StoreError:
-                pass
+            work()
             return
         if pid:
             try:
@@ -74,7 +79,7 @@ class _ViewLoads:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)
-            self.checkpoint(stats, cursor)
+            work()
         except BaseException:  # noqa: BLE001 - best effort: the next load checkpoints instead
             code = 1
         finally:
@@ -166,16 +171,22 @@ class _ViewLoads:
     def _checkpoint_view(self: Store, stats: Stats, cursor: Cursor) -> None:  # type: ignore[misc]
         """The shim's checkpoint: a new snapshot.view for the same snapshot.json, covering the
         events up to ``cursor`` (`views.encode_successor`: the changed records' buckets
-        rewritten, the others copied; a few ms). Every VIEW_SPAN events past the snapshot, a
-        full checkpoint instead, in a detached process (`_checkpoint_detached`), so the
-        snapshot — what every other reader starts from — keeps up. Never blocks; best effort."""
+        rewritten, the others copied — a whole file of some MB at mathlib's size), written by a
+        detached process like the full checkpoint (`_detached`) so that no compile waits for it.
+        Every VIEW_SPAN events past the snapshot, a full checkpoint instead, so the snapshot —
+        what every other reader starts from — keeps up. Best effort."""
         view = getattr(self, "_view", None)
         if view is None:
             return
-        base = view.head["base"]
-        if cursor["seq"] - base["cursor"]["seq"] >= VIEW_SPAN:
+        if cursor["seq"] - view.head["base"]["cursor"]["seq"] >= VIEW_SPAN:
             self._checkpoint_detached(stats, cursor)
             return
+        self._detached(lambda: self._write_successor(view, stats, cursor))
+
+    def _write_successor(self: Store, view: views.View, stats: Stats, cursor: Cursor) -> None:  # type: ignore[misc]
+        """`_checkpoint_view`'s work: the successor view, under the compaction lock (skipped when
+        another holds it, or when a newer view or snapshot is already in place)."""
+        base = view.head["base"]
         try:
             held = try_lock(self._clock)
         except OSError:
@@ -201,4 +212,7 @@ class _ViewLoads:
                 except OSError:
                     pass
         if data is None:
-            self._checkpoint_detached(stats, cursor)
+            try:
+                self.checkpoint(stats, cursor)       # (already in the detached process, if any)
+            except StoreError:
+                pass
