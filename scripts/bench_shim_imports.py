@@ -18,7 +18,8 @@ checkouts so the machine's load hits every side alike. It reports, per checkout:
     git worktree add /tmp/before <rev>
     python scripts/bench_shim_imports.py /tmp/before .
 
-Prints figures only; changes no tracked file (the scratch projects live in a temporary directory).
+Prints figures; changes no tracked file (the scratch projects live in a temporary directory)
+unless given ``--write-docs``, which writes its section of docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _benchdoc import write_section  # noqa: E402
 
 SETUP = r'''
 import json, sys
@@ -90,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=21, help="compiles and timed imports per checkout (default 21)")
     ap.add_argument("--top", type=int, default=8, help="costliest modules listed per checkout")
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--write-docs", action="store_true", help="write this benchmark's section of docs/benchmarks.md")
     args = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="simpulse-bench-imports-")
     try:
@@ -120,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
               f"min {min(walls[c]) * 1000:.1f} ms")
         top = sorted(m.items(), key=lambda kv: -kv[1])[:args.top]
         print("   costliest: " + ", ".join(f"{k} {v / 1000:.2f}" for k, v in top))
+    if args.write_docs:
+        write_section("bench_shim_imports", "The shim's imports, checkout against checkout",
+                      _doc(args, last, mins, walls))
     if len(args.checkouts) > 1:
         first = set(last[args.checkouts[0]])
         for c in args.checkouts[1:]:
@@ -129,6 +138,35 @@ def main(argv: list[str] | None = None) -> int:
                 if names:
                     print(f"   imported {label} by {c}: {', '.join(sorted(names))}")
     return 0
+
+
+def _rev(checkout: str) -> str:
+    p = subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return p.stdout.strip() or os.path.basename(os.path.abspath(checkout))
+
+
+def _doc(args: argparse.Namespace, last: dict[str, list[str]], mins: dict[str, dict[str, int]],
+         walls: dict[str, list[float]]) -> str:
+    rows = ["| checkout | modules (of simpulse) | sum of minimum self times | simpulse's | "
+            "imports, uninstrumented: median (min) | ratio to the first |", "|---|---:|---:|---:|---:|---:|"]
+    base = statistics.median(walls[args.checkouts[0]])
+    for c in args.checkouts:
+        m = {k: mins[c][k] for k in last[c]}
+        own = sum(v for k, v in m.items() if k == "simpulse" or k.startswith("simpulse."))
+        n_own = sum(1 for k in m if k == "simpulse" or k.startswith("simpulse."))
+        med = statistics.median(walls[c])
+        rows.append(f"| `{_rev(c)}` | {len(m)} ({n_own}) | {sum(m.values()) / 1000:.1f} ms | {own / 1000:.1f} ms | "
+                    f"{med * 1000:.1f} ms ({min(walls[c]) * 1000:.1f} ms) | {med / base:.2f}× |")
+    revs = " ".join(_rev(c) for c in args.checkouts)
+    return (f"What a module compile's imports cost, the shim's steady state (an unchanged source: no classifier), "
+            f"{args.runs} interleaved compiles and {args.runs} interleaved timed imports per checkout on a shared "
+            f"2-core machine. The project is built with the SIMULATED toolchain; the imports are real. "
+            f"*Sum of minimum self times*: `python -X importtime`, each module's least self time over the runs. "
+            f"*Uninstrumented*: the same modules imported the way the checkout's shim script imports them "
+            f"(its bundle and collector setting, where it has them), timed inside a fresh `python -IS`.\n\n"
+            + "\n".join(rows)
+            + f"\n\nReproduce: `git worktree add /tmp/<rev> <rev>` for each of {revs}, then "
+            f"`.venv/bin/python scripts/bench_shim_imports.py <the worktrees> --runs {args.runs} --write-docs`.\n")
 
 
 if __name__ == "__main__":
