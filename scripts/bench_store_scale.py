@@ -107,12 +107,12 @@ def fill(sdir: Path, n: int, rng: random.Random, mods) -> float:
             store.append_many(batch)
             batch = []
         if (i + 1) % 200_000 == 0:
-            store.compact(fold, empty_stats(), retention_segments=20)   # what `simpulse build` does
+            store.compact(fold, empty_stats(), retention_segments=20, validate=validate_stats)   # what `simpulse build` does
         if (i + 1) % 100_000 == 0:
             print(f"  ... {i + 1:,} events recorded ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
     if batch:
         store.append_many(batch)
-    store.compact(fold, empty_stats(), retention_segments=20)
+    store.compact(fold, empty_stats(), retention_segments=20, validate=validate_stats)
     return time.perf_counter() - t0
 
 
