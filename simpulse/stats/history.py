@@ -157,7 +157,7 @@ class Replay:
         """The series point and the contexts' points after `ev`; the time-saved milestones."""
         learner = self.learner
         c = self.stats["counters"]
-        joints: dict = {}          # ctx → its joint posterior, solved once for the whole point
+        joints = self._joints()    # ctx → its joint posterior, solved once for the whole point
         saved, fraction = _time(learner, joints)
         point = {
             "compiles": self.compiles, "seq": ev.get("seq"), "ts": ev.get("ts"),
@@ -177,6 +177,26 @@ class Replay:
             self._mark("saved_confident", ev, "time saved against baseline is positive with 95% "
                        f"confidence (lower bound {saved['ci'][0]:.3g}s)", seconds=saved["ci"][0])
         return {"point": point, "ctx": ctx_points}
+
+    def _verdicts(self, tcname: str, ctx: str) -> tuple[ArmSummary | None, list[tuple[str, str | None]]]:
+        """What the milestones need after a compile in `ctx`: the leading arm (`_best_arm`) while
+        the context is not established, else None; and (strategy, why it is suspended or None)
+        for the strategies, at least those never seen suspended there."""
+        learner = self.learner
+        if (tcname, ctx) not in self.confident_ctx:
+            best, arms = _best_arm(learner, ctx)
+            return best, [(a.strategy, a.suspended) for a in arms]
+        # Established already: no posterior is needed but for a suspension, and only for the
+        # strategies never seen suspended here. `suspension` reads the context's joint posterior
+        # only on its "slower" branch (after cheaper tests): solved then, once for all of them —
+        # the same verdicts as from `_summary`, without a solve at every compile.
+        joint: Any = _LazyJoint(learner, ctx)
+        return None, [(s.name, learner.suspension(ctx, s.name, joint)) for s in learner.catalogue.active
+                      if not s.is_baseline and (tcname, ctx, s.name) not in self.suspended_seen]
+
+    def _joints(self) -> dict | None:
+        """A point's cache of the contexts' joint posteriors (`summary.context_joint`)."""
+        return {}
 
     def feed(self, ev: dict) -> None:
         seq = ev.get("seq")
@@ -217,23 +237,13 @@ class Replay:
         ctx = ev.get("context")
         if kind in ("compile", "record") and ctx is not None and learner.toolchain == tcname:
             key = (tcname, str(ctx))
-            if key not in self.confident_ctx:
-                best, arms = _best_arm(learner, str(ctx))
-                if best is not None and best.ci[1] < 0:
-                    self.confident_ctx.add(key)
-                    lo, hi = best.speedup_ci
-                    self._mark("first_confident", ev, f"{ctx}: {best.strategy} is established as faster than "
-                               f"baseline ({best.speedup:.2f}×, 95% CI {lo:.2f}–{hi:.2f})",
-                               context=str(ctx), strategy=best.strategy, speedup=best.speedup, ci=[lo, hi])
-                suspended = [(a.strategy, a.suspended) for a in arms]
-            else:
-                # Established already: no posterior is needed but for a suspension, and only for
-                # the strategies never seen suspended here. `suspension` reads the context's
-                # joint posterior only on its "slower" branch (after cheaper tests): solved then,
-                # once for all of them — the same verdicts as from `_summary`.
-                joint: Any = _LazyJoint(learner, str(ctx))
-                suspended = [(s.name, learner.suspension(str(ctx), s.name, joint)) for s in learner.catalogue.active
-                             if not s.is_baseline and (tcname, str(ctx), s.name) not in self.suspended_seen]
+            best, suspended = self._verdicts(tcname, str(ctx))
+            if best is not None and best.ci[1] < 0 and key not in self.confident_ctx:
+                self.confident_ctx.add(key)
+                lo, hi = best.speedup_ci
+                self._mark("first_confident", ev, f"{ctx}: {best.strategy} is established as faster than "
+                           f"baseline ({best.speedup:.2f}×, 95% CI {lo:.2f}–{hi:.2f})",
+                           context=str(ctx), strategy=best.strategy, speedup=best.speedup, ci=[lo, hi])
             for name, why in suspended:
                 skey = (tcname, str(ctx), name)
                 if why and skey not in self.suspended_seen:

@@ -81,9 +81,7 @@ def time_saved(learner: Learner, zeroed: dict | None = None, joints: dict | None
                 secs = max(0.0, secs - float((before.get(ctx) or {}).get(name, 0.0)))
                 if not secs:
                     continue
-                strategy = learner.catalogue.get(name)
-                joint = context_joint(learner, ctx, joints) if strategy in learner.catalogue.active else None
-                post = learner.arm_posterior(ctx, strategy, joint)
+                post = learner.arm_posterior(ctx, learner.catalogue.get(name), context_joint(learner, ctx, joints))
                 a, b = post.interval()
                 est += secs * (math.exp(-post.mu) - 1)
                 lo += secs * (math.exp(-b) - 1)

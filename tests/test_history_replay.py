@@ -1,0 +1,115 @@
+"""The replay behind `simpulse report` (`simpulse.stats.history.Replay`) says exactly what the
+plain replay said before it was made cheaper: every posterior read from `Learner.summary` and
+`time_saved` as they are, after every compile (`PlainReplay` below is that code path). The fast
+one solves a context's joint posterior once per point, and for an established context's
+milestone check only when a suspension test reads it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from simpulse.learner import BASELINE, Learner, empty_stats, fold
+from simpulse.stats.history import Replay
+from simpulse.stats.summary import time_saved
+from test_report import _synthetic_events
+
+
+class PlainReplay(Replay):
+    """The replay as it was: the milestones read `learner.summary(ctx)` after every compile
+    (each strategy's posterior solved on its own), and a point solves every posterior anew."""
+
+    def _verdicts(self, tcname, ctx):
+        arms = self.learner.summary(ctx)
+        cands = [a for a in arms if a.strategy != BASELINE and not a.suspended]
+        return min(cands, key=lambda a: a.mean, default=None), [(a.strategy, a.suspended) for a in arms]
+
+    def _joints(self):
+        return None
+
+
+def _replay(cls, events, every=None, *, resume_at=None):
+    r = cls(None, every)
+    for i, e in enumerate(events):
+        if i == resume_at:
+            r.result()                                   # a report in between changes nothing
+            r = cls.from_json(json.loads(json.dumps(r.to_json())))
+        r.feed(e)
+    return r
+
+
+def _dump(result) -> str:
+    return json.dumps(result, sort_keys=True)
+
+
+@pytest.fixture(scope="module")
+def slowed():
+    """A seeded stream in which a strategy established in `arith` turns 3× slower there halfway:
+    it is suspended after the context was established (the check's cheap path must see it)."""
+    events = _synthetic_events(500, seed=0)
+    return [dict(e, wall=e["wall"] * 3) if i >= 250 and e.get("context") == "arith"
+            and e.get("strategy") == "lean-fast" and e.get("outcome") == "ok" else e
+            for i, e in enumerate(events)]
+
+
+def test_replay_says_what_the_plain_replay_said(slowed):
+    plain = _replay(PlainReplay, slowed).result()
+    fast = _replay(Replay, slowed)
+    assert _dump(fast.result()) == _dump(plain)
+    # the stream does what it is for: a suspension after its context was established
+    established = {m["context"]: m["compiles"] for m in plain["milestones"] if m["kind"] == "first_confident"}
+    late = [m for m in plain["milestones"] if m["kind"] == "first_suspension"
+            and m["context"] in established and m["compiles"] > established[m["context"]]]
+    assert [(m["context"], m["strategy"]) for m in late] == [("arith", "lean-fast")]
+    assert len(established) == 5 and plain["every"] == 8
+    # resumed from its cache halfway (`report.cache`), the same again
+    assert _dump(_replay(Replay, slowed, resume_at=260).result()) == _dump(plain)
+
+
+def test_replay_with_a_reset_a_new_toolchain_and_a_fixed_step():
+    events = _synthetic_events(300, seed=3)
+    for e in events[200:]:
+        e["toolchain"] = "beef"
+    reset = {"v": 1, "kind": "reset", "id": "", "ts": events[100]["ts"], "seq": 10_000}
+    events = events[:100] + [reset] + events[100:]
+    plain = _replay(PlainReplay, events, every=7).result()
+    assert _dump(_replay(Replay, events, every=7).result()) == _dump(plain)
+    assert _dump(_replay(Replay, events, every=7, resume_at=150).result()) == _dump(plain)
+    kinds = [m["kind"] for m in plain["milestones"]]
+    assert "new_toolchain" in kinds and kinds.count("first_confident") >= 4
+    assert [p["compiles"] for p in plain["series"]] == list(range(7, 300, 7)) + [300]
+
+
+def test_replay_solves_far_fewer_posteriors(slowed, monkeypatch):
+    """Counted, not timed: the joint posterior solves of the whole replay."""
+    calls = {"n": 0}
+    real = Learner.joint_posterior
+
+    def counting(self, ctx):
+        calls["n"] += 1
+        return real(self, ctx)
+
+    monkeypatch.setattr(Learner, "joint_posterior", counting)
+    _replay(PlainReplay, slowed)
+    plain, calls["n"] = calls["n"], 0
+    _replay(Replay, slowed)
+    assert calls["n"] * 4 < plain, (calls["n"], plain)
+
+
+def test_time_saved_with_shared_joints_is_the_same(slowed):
+    """`time_saved(..., joints={})` (each context's joint posterior solved once) gives the same
+    numbers as without, a strategy that is not active any more (disabled) included."""
+    from simpulse.strategy.catalogue import Catalogue
+    stats = empty_stats()
+    for e in slowed:
+        fold(stats, e)
+    used = {e["strategy"] for e in slowed if e.get("kind") == "compile"}
+    assert {"lean-fast", "simp-lean"} <= used
+    for enabled in (sorted(used), sorted(used - {"lean-fast"})):
+        lrn = Learner(None, toolchain="cafe", catalogue=Catalogue(enabled=enabled))
+        lrn._stats = stats
+        joints: dict = {}
+        shared = time_saved(lrn, joints=joints)
+        assert shared == time_saved(lrn) and shared["seconds"] != 0.0
+        assert set(joints) == set(lrn.contexts())
