@@ -113,3 +113,22 @@ def test_time_saved_with_shared_joints_is_the_same(slowed):
         shared = time_saved(lrn, joints=joints)
         assert shared == time_saved(lrn) and shared["seconds"] != 0.0
         assert set(joints) == set(lrn.contexts())
+
+
+def test_an_event_the_fold_rejects_is_skipped_as_the_store_skips_it(tmp_path, monkeypatch):
+    """An implausible time (a hand-edited log): `simpulse stats` reads the state (the store skips
+    the event); the report did not (an internal error). It skips it too, and says the rest."""
+    from simpulse.commands import report as R
+    from simpulse.store.store import Store
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIMPULSE_STATE_DIR", raising=False)
+    events = _synthetic_events(40, seed=1)
+    bad = dict(events[20], wall=1e308)
+    store = Store(tmp_path / "state", fsync=False)
+    for e in events[:20] + [bad] + events[21:]:
+        store.append({k: v for k, v in e.items() if k != "seq"})
+    data = R.load_history(tmp_path / "state")
+    assert data["compiles"] == 39 and data["events"] == 39
+    without = _replay(Replay, events[:20] + events[21:]).result()
+    assert data["final"]["regret_seconds"] == without["final"]["regret_seconds"]
+    assert data["final"]["seconds"] == without["final"]["seconds"]

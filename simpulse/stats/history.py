@@ -205,9 +205,12 @@ class Replay:
         kind = ev.get("kind")
         if kind == "reset":
             return          # resets only zero `simpulse stats`' counters: the history is the whole log
-        self.events += 1
         learner, stats = self.learner, self.stats
-        fold(stats, ev)
+        try:
+            fold(stats, ev)
+        except Exception:  # noqa: BLE001
+            return          # as the store does (`Store._fold`): an event the fold rejects is skipped
+        self.events += 1
         if kind not in ("compile", "record", "bench", "import"):
             return
         if stats["order"]:
