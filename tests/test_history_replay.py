@@ -132,3 +132,64 @@ def test_an_event_the_fold_rejects_is_skipped_as_the_store_skips_it(tmp_path, mo
     without = _replay(Replay, events[:20] + events[21:]).result()
     assert data["final"]["regret_seconds"] == without["final"]["regret_seconds"]
     assert data["final"]["seconds"] == without["final"]["seconds"]
+
+
+def test_a_long_replay_does_not_hold_the_compaction_lock(tmp_path, monkeypatch):
+    """The report reads the log in batches, each under the store's shared compaction lock, and
+    replays a batch without it: `simpulse build`'s compaction is not held up for the whole of a
+    long replay. A compaction between batches loses nothing, and an interrupted first report
+    leaves report.cache where it got to."""
+    from simpulse.commands import report as R
+    from simpulse.store.file_lock import FileLock
+    from simpulse.store.store import Store
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SIMPULSE_STATE_DIR", raising=False)
+    events = _synthetic_events(90, seed=2)
+    sdir = tmp_path / "state"
+    store = Store(sdir, fsync=False)
+    for e in events[:60]:
+        store.append({k: v for k, v in e.items() if k != "seq"})
+    store.compact(fold, empty_stats())
+    for e in events[60:]:
+        store.append({k: v for k, v in e.items() if k != "seq"})
+    whole = R.load_history(sdir)
+    (sdir / R.CACHE_NAME).unlink()
+
+    monkeypatch.setattr(R, "BATCH", 25)
+    seen = {"free": 0, "fed": 0}
+    real_feed = Replay.feed
+
+    def feed(self, ev):
+        seen["fed"] += 1
+        lk = FileLock(str(sdir / "compact.lock"), blocking=False)
+        free = lk.acquire()                     # exclusive: nobody holds the compaction lock
+        if free:
+            seen["free"] += 1
+            lk.release()
+        if seen["fed"] == 40 and free:         # a build ends meanwhile: the log is archived
+            Store(sdir, fsync=False).compact(fold, empty_stats())
+        real_feed(self, ev)
+
+    monkeypatch.setattr(Replay, "feed", feed)
+    batched = R.load_history(sdir)
+    assert seen["fed"] == 90 and seen["free"] == 90
+
+    def strip(d):
+        return {k: v for k, v in d.items() if k != "generated"}
+
+    assert strip(batched) == strip(whole)
+    # interrupted after two batches: the cache holds 50 events, and the next report goes on from it
+    (sdir / R.CACHE_NAME).unlink()
+    monkeypatch.setattr(Replay, "feed", real_feed)
+
+    def interrupted(self, ev):
+        if self.events == 50:
+            raise KeyboardInterrupt
+        real_feed(self, ev)
+
+    monkeypatch.setattr(Replay, "feed", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        R.load_history(sdir)
+    assert json.loads((sdir / R.CACHE_NAME).read_text())["replay"]["counts"][3] == 50
+    monkeypatch.setattr(Replay, "feed", real_feed)
+    assert strip(R.load_history(sdir)) == strip(whole)
