@@ -78,6 +78,31 @@ def _write_cache(sdir: Path, key: str, replay, last) -> None:
         pass               # best effort: the next report replays more
 
 
+BATCH = 20_000      # events read at a time under the store's shared compaction lock (~50 MB of events)
+
+
+def _batches(store, after: int):
+    """The events after seq `after`, as (a list of at most BATCH events, whether more may follow).
+    Each list is read under the store's shared compaction lock (`Store.iter_events`), released
+    before it is replayed: a long replay (a first report: minutes at 10^6 events) does not hold
+    up the compaction that ends `simpulse build`. Compacted in between, the events after the
+    last one replayed are still there (a segment, or the new log), with their seqs."""
+    from itertools import islice
+    while True:
+        it = store.iter_events(after=after)
+        try:
+            batch = list(islice(it, BATCH))
+        finally:
+            it.close()                  # releases the lock
+        if not batch:
+            return
+        more = len(batch) == BATCH
+        yield batch, more
+        if not more:
+            return
+        after = batch[-1]["seq"]
+
+
 def load_history(sdir: Path, every: int | None = None) -> dict:
     """The history's data. The replay is incremental: `report.cache` in the state directory keeps
     the replay of the events seen by the last report (`simpulse.stats.history.Replay`), and only
@@ -100,9 +125,13 @@ def load_history(sdir: Path, every: int | None = None) -> dict:
         if replay is None:
             replay = Replay(catalogue, every)
         last = None
-        for ev in store.iter_events(after=replay.last_seq):
-            replay.feed(ev)
-            last = ev
+        for batch, more in _batches(store, replay.last_seq):
+            for ev in batch:
+                replay.feed(ev)
+            last = batch[-1]
+            if more and every is None:
+                # a long replay (a first report) keeps what it did: interrupted, the next resumes
+                _write_cache(sdir, key, replay, {"seq": last["seq"], "id": last.get("id")})
     except StoreError as e:
         raise SimpulseError(str(e)) from None
     data = replay.result()

@@ -19,21 +19,23 @@ saved (so a time-saved milestone is dated by the checkpoint that first saw it).
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Any, Iterable
 
 from simpulse.learner import BASELINE, ArmSummary, Learner, empty_stats, fold
 from simpulse.policy import posterior as P
+from simpulse.stats.summary import context_joint
 
 TARGET_POINTS = 100
 SAVED_MILESTONE = 0.10
 
 
-def _summary(learner: Learner, ctx: str) -> list[ArmSummary]:
+def _summary(learner: Learner, ctx: str, joint=None) -> list[ArmSummary]:
     """`learner.summary(ctx)`, the context's joint posterior solved once for every strategy
     (`summary` solves it once per strategy, and the replay asks after every compile): the same
-    numbers, ~5× less work per event."""
+    numbers, ~5× less work per event. `joint`: that posterior, when the caller has it."""
     tc, _ = learner._tc_chain()
-    joint = learner.joint_posterior(ctx)
+    if joint is None:
+        joint = learner.joint_posterior(ctx)
     out = []
     for s in learner.catalogue.active:
         arm = (tc["arms"].get(ctx, {}).get(s.name) if tc else None) or P.new_arm()
@@ -46,15 +48,15 @@ def _summary(learner: Learner, ctx: str) -> list[ArmSummary]:
     return out
 
 
-def _best_arm(learner: Learner, ctx: str):
+def _best_arm(learner: Learner, ctx: str, joint=None):
     """The leading non-baseline, non-suspended arm of `ctx` (by posterior mean), and all arms."""
-    arms = _summary(learner, ctx)
+    arms = _summary(learner, ctx, joint)
     cands = [a for a in arms if a.strategy != BASELINE and not a.suspended]
     return min(cands, key=lambda a: a.mean, default=None), arms
 
 
-def _context_point(learner: Learner, ctx: str, compiles: int) -> dict:
-    best, arms = _best_arm(learner, ctx)
+def _context_point(learner: Learner, ctx: str, compiles: int, joint=None) -> dict:
+    best, arms = _best_arm(learner, ctx, joint)
     pulls = sum(a.pulls for a in arms)
     if best is None:
         return {"compiles": compiles, "pulls": pulls, "best": BASELINE, "speedup": 1.0,
@@ -65,13 +67,28 @@ def _context_point(learner: Learner, ctx: str, compiles: int) -> dict:
             "prob_better": best.prob_better}
 
 
-def _time(learner: Learner) -> tuple[dict, float]:
+def _time(learner: Learner, joints: dict | None = None) -> tuple[dict, float]:
     from simpulse.stats.summary import time_saved
-    saved = time_saved(learner)
+    saved = time_saved(learner, joints=joints)
     tc = learner.stats["toolchains"].get(learner.toolchain) or {}
     spent_ok = sum(v for by in tc.get("secs", {}).values() for v in by.values())
     base = spent_ok + saved["seconds"]
     return saved, (saved["seconds"] / base if base > 0 else 0.0)
+
+
+class _LazyJoint:
+    """`learner.joint_posterior(ctx)`, solved when first read (a `J.Joint` to its readers)."""
+
+    def __init__(self, learner: Learner, ctx: str):
+        self._learner, self._ctx, self._joint = learner, ctx, None
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __getattr__(self, name: str):
+        if self._joint is None:
+            self._joint = self._learner.joint_posterior(self._ctx)
+        return getattr(self._joint, name)
 
 
 CACHE_VERSION = 1
@@ -140,7 +157,8 @@ class Replay:
         """The series point and the contexts' points after `ev`; the time-saved milestones."""
         learner = self.learner
         c = self.stats["counters"]
-        saved, fraction = _time(learner)
+        joints = self._joints()    # ctx → its joint posterior, solved once for the whole point
+        saved, fraction = _time(learner, joints)
         point = {
             "compiles": self.compiles, "seq": ev.get("seq"), "ts": ev.get("ts"),
             "seconds": c["seconds"], "regret_seconds": c["regret_seconds"],
@@ -148,7 +166,8 @@ class Replay:
             "saved_fraction": fraction, "failures": self.failures,
             "explore_share": self.explored / self.compiles if self.compiles else 0.0,
         }
-        ctx_points = {ctx: _context_point(learner, ctx, self.compiles) for ctx in learner.contexts()}
+        ctx_points = {ctx: _context_point(learner, ctx, self.compiles, context_joint(learner, ctx, joints))
+                      for ctx in learner.contexts()}
         if not self.saved_10 and fraction >= SAVED_MILESTONE and saved["seconds"] > 0:
             self.saved_10 = True
             self._mark("saved_10_percent", ev, f"estimated time saved reached {fraction:.0%} of the "
@@ -159,6 +178,26 @@ class Replay:
                        f"confidence (lower bound {saved['ci'][0]:.3g}s)", seconds=saved["ci"][0])
         return {"point": point, "ctx": ctx_points}
 
+    def _verdicts(self, tcname: str, ctx: str) -> tuple[ArmSummary | None, list[tuple[str, str | None]]]:
+        """What the milestones need after a compile in `ctx`: the leading arm (`_best_arm`) while
+        the context is not established, else None; and (strategy, why it is suspended or None)
+        for the strategies, at least those never seen suspended there."""
+        learner = self.learner
+        if (tcname, ctx) not in self.confident_ctx:
+            best, arms = _best_arm(learner, ctx)
+            return best, [(a.strategy, a.suspended) for a in arms]
+        # Established already: no posterior is needed but for a suspension, and only for the
+        # strategies never seen suspended here. `suspension` reads the context's joint posterior
+        # only on its "slower" branch (after cheaper tests): solved then, once for all of them —
+        # the same verdicts as from `_summary`, without a solve at every compile.
+        joint: Any = _LazyJoint(learner, ctx)
+        return None, [(s.name, learner.suspension(ctx, s.name, joint)) for s in learner.catalogue.active
+                      if not s.is_baseline and (tcname, ctx, s.name) not in self.suspended_seen]
+
+    def _joints(self) -> dict | None:
+        """A point's cache of the contexts' joint posteriors (`summary.context_joint`)."""
+        return {}
+
     def feed(self, ev: dict) -> None:
         seq = ev.get("seq")
         if isinstance(seq, int):
@@ -166,9 +205,12 @@ class Replay:
         kind = ev.get("kind")
         if kind == "reset":
             return          # resets only zero `simpulse stats`' counters: the history is the whole log
-        self.events += 1
         learner, stats = self.learner, self.stats
-        fold(stats, ev)
+        try:
+            fold(stats, ev)
+        except Exception:  # noqa: BLE001
+            return          # as the store does (`Store._fold`): an event the fold rejects is skipped
+        self.events += 1
         if kind not in ("compile", "record", "bench", "import"):
             return
         if stats["order"]:
@@ -197,20 +239,20 @@ class Replay:
                            strategy=ev.get("strategy"), module=ev.get("module"), context=ev.get("context"))
         ctx = ev.get("context")
         if kind in ("compile", "record") and ctx is not None and learner.toolchain == tcname:
-            best, arms = _best_arm(learner, str(ctx))
             key = (tcname, str(ctx))
+            best, suspended = self._verdicts(tcname, str(ctx))
             if best is not None and best.ci[1] < 0 and key not in self.confident_ctx:
                 self.confident_ctx.add(key)
                 lo, hi = best.speedup_ci
                 self._mark("first_confident", ev, f"{ctx}: {best.strategy} is established as faster than "
                            f"baseline ({best.speedup:.2f}×, 95% CI {lo:.2f}–{hi:.2f})",
                            context=str(ctx), strategy=best.strategy, speedup=best.speedup, ci=[lo, hi])
-            for a in arms:
-                skey = (tcname, str(ctx), a.strategy)
-                if a.suspended and skey not in self.suspended_seen:
+            for name, why in suspended:
+                skey = (tcname, str(ctx), name)
+                if why and skey not in self.suspended_seen:
                     self.suspended_seen.add(skey)
-                    self._mark("first_suspension", ev, f"{ctx}: {a.strategy} suspended ({a.suspended})",
-                               context=str(ctx), strategy=a.strategy)
+                    self._mark("first_suspension", ev, f"{ctx}: {name} suspended ({why})",
+                               context=str(ctx), strategy=name)
         self.last_event = ev
         if kind == "compile" and self.compiles % self.g == 0:
             self.points.append(self._point(ev))

@@ -51,10 +51,23 @@ def leaderboard(learner: Learner) -> list[dict]:
     return rows
 
 
-def time_saved(learner: Learner, zeroed: dict | None = None) -> dict:
+def context_joint(learner: Learner, ctx: str, joints: dict | None):
+    """The joint posterior of `ctx` (`Learner.joint_posterior`), solved once per `joints` (a dict
+    ctx → joint the caller keeps while the statistics do not change); None without `joints`
+    (then `arm_posterior` solves it itself, once per strategy: the same numbers)."""
+    if joints is None:
+        return None
+    joint = joints.get(ctx)
+    if joint is None:
+        joint = joints[ctx] = learner.joint_posterior(ctx)
+    return joint
+
+
+def time_saved(learner: Learner, zeroed: dict | None = None, joints: dict | None = None) -> dict:
     """Time saved against baseline; with `zeroed` (what `stats --zero` noted: {"since": ts,
     "secs": {toolchain: {context: {strategy: seconds}}}}), over the compiles since then, when
-    the counters were last reset at that time."""
+    the counters were last reset at that time. `joints`: see `context_joint` (the same result,
+    each context's joint posterior solved once instead of once per strategy)."""
     tc = learner.stats["toolchains"].get(learner.toolchain)
     before = {}
     if zeroed and zeroed.get("since") is not None and zeroed.get("since") == learner.stats["counters"].get("since"):
@@ -68,7 +81,7 @@ def time_saved(learner: Learner, zeroed: dict | None = None) -> dict:
                 secs = max(0.0, secs - float((before.get(ctx) or {}).get(name, 0.0)))
                 if not secs:
                     continue
-                post = learner.arm_posterior(ctx, learner.catalogue.get(name))
+                post = learner.arm_posterior(ctx, learner.catalogue.get(name), context_joint(learner, ctx, joints))
                 a, b = post.interval()
                 est += secs * (math.exp(-post.mu) - 1)
                 lo += secs * (math.exp(-b) - 1)
