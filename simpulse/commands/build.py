@@ -222,6 +222,8 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         _summary(sdir, before, tc.githash, tc.simulated, catalogue, settings["build_id"], rc,
                  verbose=view["verbosity"] == "verbose")
     maybe_compact(sdir, cfg["retention_segments"])
+    from simpulse.commands.report import refresh_in_background
+    refresh_in_background(sdir)          # `simpulse report` after a big build: from the cache
     return rc
 
 

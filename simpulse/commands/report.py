@@ -103,6 +103,45 @@ def _batches(store, after: int):
         after = batch[-1]["seq"]
 
 
+REFRESH_BACKLOG = 2_000     # events a report would replay (~1 s) before a build refreshes the cache
+
+
+def cached_seq(sdir: Path) -> int:
+    """The seq of the last event `report.cache` covers, 0 when there is none: read from the
+    file's head (`_write_cache` writes "last" before the replay, which may be megabytes)."""
+    import json
+    try:
+        with open(sdir / CACHE_NAME, "rb") as f:
+            head = f.read(4096)
+        at = head.index(b'"last":') + len(b'"last":')
+        last, _ = json.JSONDecoder().raw_decode(head[at:].decode("utf-8", "replace"))
+    except (OSError, ValueError):
+        return 0
+    return last["seq"] if isinstance(last, dict) and type(last.get("seq")) is int else 0
+
+
+REFRESH_CODE = ("import os, sys\nos.nice(19)\nfrom pathlib import Path\n"
+                "from simpulse.commands.report import load_history\nload_history(Path(sys.argv[1]))\n")
+
+
+def refresh_in_background(sdir: Path, *, backlog: int = REFRESH_BACKLOG) -> bool:
+    """When a report would replay `backlog` events or more, start that replay now in a detached
+    process at the lowest priority (its output and errors discarded), so that the next
+    `simpulse report` reads the cache it leaves: `simpulse build` calls this as it ends. True
+    when one was started. Never raises."""
+    try:
+        from simpulse.store.store import Store
+        if Store(sdir, create=False).last_seq() - cached_seq(sdir) < backlog:
+            return False
+        import subprocess
+        import sys
+        subprocess.Popen([sys.executable, "-c", REFRESH_CODE, str(sdir)], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        return True
+    except Exception:  # noqa: BLE001 - a head start for the next report, never worth a failure
+        return False
+
+
 def load_history(sdir: Path, every: int | None = None) -> dict:
     """The history's data. The replay is incremental: `report.cache` in the state directory keeps
     the replay of the events seen by the last report (`simpulse.stats.history.Replay`), and only

@@ -238,6 +238,16 @@ class Store(_Appends, _Layout, _Snapshots, _ViewLoads):
 
     # ----------------------------------------------------------------- reading
 
+    def last_seq(self) -> int:
+        """The seq of the last event recorded (0 for none): the log's tail, read backwards."""
+        fd = self._open_log_ro()              # (StoreError: unreadable)
+        if fd < 0:
+            return self._max_known_seq()
+        try:
+            return self._tail_state(fd, os.fstat(fd).st_size)[0]
+        finally:
+            os.close(fd)
+
     # -- the archive and compaction (`store/compaction.py`): imported on first use, since a
     #    compile seldom reads a segment or compacts (a shorter import for every compile)
 

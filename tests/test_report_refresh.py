@@ -1,0 +1,54 @@
+"""`simpulse build` ends by starting the replay the next `simpulse report` would do, detached and
+at the lowest priority, when that replay would be long (`report.refresh_in_background`)."""
+
+from __future__ import annotations
+
+import time
+
+from simpulse.commands import report
+from simpulse.store.store import Store
+from test_report import _synthetic_events
+
+
+def _state(tmp_path, n):
+    sdir = tmp_path / "state"
+    store = Store(sdir, fsync=False)
+    events = _synthetic_events(n, seed=3)
+    store.append_many(events)
+    return sdir, store
+
+
+def test_a_long_backlog_is_replayed_in_the_background_into_the_cache(tmp_path):
+    sdir, store = _state(tmp_path, 120)
+    last = store.last_seq()
+    assert last == 120 and report.cached_seq(sdir) == 0
+    assert report.refresh_in_background(sdir, backlog=100) is True
+    deadline = time.monotonic() + 60
+    while report.cached_seq(sdir) != last and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert report.cached_seq(sdir) == last
+    # what the background left is what a report reads: the same data as a replay from scratch
+    cached = report.load_history(sdir)
+    (sdir / report.CACHE_NAME).unlink()
+    fresh = report.load_history(sdir)
+    for d in (cached, fresh):
+        d.pop("generated")
+    assert cached == fresh
+    # nothing new since: no replay started
+    assert report.refresh_in_background(sdir, backlog=1) is False
+
+
+def test_a_short_backlog_starts_nothing(tmp_path):
+    sdir, _ = _state(tmp_path, 50)
+    assert report.refresh_in_background(sdir) is False            # 50 < REFRESH_BACKLOG
+    time.sleep(0.2)
+    assert not (sdir / report.CACHE_NAME).exists()
+
+
+def test_the_cache_head_is_read_without_the_replay(tmp_path):
+    sdir, store = _state(tmp_path, 30)
+    report.load_history(sdir)
+    assert report.cached_seq(sdir) == store.last_seq() == 30
+    (sdir / report.CACHE_NAME).write_bytes(b"not json")
+    assert report.cached_seq(sdir) == 0
+    assert report.cached_seq(tmp_path / "nowhere") == 0
