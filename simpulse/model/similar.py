@@ -60,7 +60,9 @@ else:
 SIG_KEYS = ("simp", "simp_only", "simp_all", "simp_attr", "dsimp", "omega", "decide", "norm_num", "arith",
             "induction", "cases", "rcases", "match", "inductives", "theorems")
 K = 12            # neighbours per strategy
-Z = 2.0           # how clearly the neighbours must differ from the context (standard errors)
+Z = 0.5           # how clearly the neighbours must differ from the context (standard errors)
+Z_BREAK = 2.0     # ... in their failure share, before the module's breakage posterior is theirs
+SHOW = 2.0        # an offset is shown (`stats`, `recommend`) where the neighbours differ by this many
 MIN_TRIES = 3     # neighbours that tried a breaking group before their share counts
 PRIOR = 2.0       # the context's rate, as pseudo-observations, in a module's breakage posterior
 CLIP = 0.7        # a residual counts at most this far from the context (outliers, log-time)
@@ -366,6 +368,7 @@ def offsets(table: dict[str, Entry], ranked: list[str], module: str | None, name
         shrink = max(0.0, 1.0 - Z * Z / z2) if z2 > 0 else 0.0
         if shrink > 0:
             off[k] = mean * shrink
+        if shrink > 0 and z2 > SHOW * SHOW:
             why[k] = ("speed", n, helps, off[k])
     for k, entry in breakage.items():
         n, f = tries[k]
@@ -374,7 +377,7 @@ def offsets(table: dict[str, Entry], ranked: list[str], module: str | None, name
         a0, b0, c = entry
         p = a0 / (a0 + b0)
         se = math.sqrt(max(p * (1.0 - p), 1e-4) / n)
-        if abs(f / n - p) > Z * se:
+        if abs(f / n - p) > Z_BREAK * se:
             brk[k] = (PRIOR * p + f + 0.05, PRIOR * (1.0 - p) + n - f + 0.05, c)
             why[k] = why.get(k, ()) + ("breaks", n, f)
     return off, brk, why
