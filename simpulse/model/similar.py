@@ -15,13 +15,14 @@ leaves it alone where they say nothing clear:
   residual e_jk = ȳ_jk − δ̂_k − ref_j, ref_j its baseline mean or, without one, the mean of its
   other strategies' log-times de-biased by their δ̂ (variance σ²(1/n_k + 1/n_ref)). Their
   precision-weighted mean ê, with its standard error (the larger of the noise's and the
-  neighbours' own spread), is shrunk by max(0, 1 − (Z·se / ê)²) (`Z`): an offset the neighbours
-  do not clearly support is ≈ 0, and a context whose modules respond alike (the default
-  benchmark) is left as the joint model has it.
+  neighbours' own spread), is shrunk by max(0, 1 − (Z·se / ê)²) (`Z` = 0.5): an offset within
+  half a standard error of 0 is 0, one of two standard errors keeps 94% of itself, and a context
+  whose modules respond alike (the default benchmark) moves by a few hundredths of log-time at
+  most. `stats` and `recommend` show an offset only where it is SHOW (2) standard errors clear.
 * **Breakage.** Strategies breaking the same proofs pool their evidence (the learner's
   `breaking_group`). A neighbour that broke under the group (`"b"`, kept across edits: a kind
   of module, not a version) or compiled under it informs the module's rate; where the
-  neighbours' failure share differs from the context's rate by more than Z binomial standard
+  neighbours' failure share differs from the context's rate by more than Z_BREAK binomial standard
   errors (and at least `MIN_TRIES` of them tried), the module's Beta posterior is theirs
   centred on the context's rate with `PRIOR` pseudo-observations, instead of the context's.
 
