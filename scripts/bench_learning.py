@@ -365,6 +365,7 @@ class LearnerAgent:
         self.learner = Learner(None, policy=policy, seed=seed, catalogue=Catalogue(enabled=list(wl.strategies)))
         self.decisions: dict[int, object] = {}     # compile index -> its decision, until observed
         self.explored = 0
+        self.last_explore = False      # the last decision explored (the regret breakdown, `--per-seed`)
         self.wl = wl
         self.reveal_levels = reveal_levels
 
@@ -379,6 +380,7 @@ class LearnerAgent:
         d = self.learner.choose(module=req.name, context=req.context, features=features, source_hash=h)
         self.decisions[req.index] = d
         self.explored += bool(d.explore)
+        self.last_explore = bool(d.explore)
         return d.strategy.name
 
     def exploit(self, module):
@@ -634,6 +636,8 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
     ctx_achievable: Counter = Counter()
     ctx_saved: Counter = Counter()
     build1_regret = 0.0
+    explore_regret = 0.0               # compiles the policy flagged as exploring (simpulse's learners)
+    rebuild_exploit_regret = 0.0       # builds ≥ 2, not exploring: what the model itself got wrong
     rb_saved = rb_achievable = 0.0     # builds ≥ 2 only (the edit/rebuild phase)
     chosen_hist: list[tuple[str, str, bool]] = []   # (context, strategy, == oracle) per compile
     out_cp: dict[int, dict] = {}
@@ -662,6 +666,11 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
         ctx_regret[req.context] += c - c_orc
         ctx_achievable[req.context] += c_base - c_orc
         ctx_saved[req.context] += c_base - c
+        exploring = getattr(agent, "last_explore", False)
+        if exploring:
+            explore_regret += c - c_orc
+        elif req.build > 1:
+            rebuild_exploit_regret += c - c_orc
         if req.build == 1:
             build1_regret += c - c_orc
         else:
@@ -701,6 +710,8 @@ def run_one(seed: int, policy: str, checkpoints: list[int], n_modules: int = 300
                 "oracle_match_last300": sum(x[2] for x in last) / len(last),
                 "explore_share": (agent.explored / k) if isinstance(agent, LearnerAgent) else None,
                 "build1_regret": build1_regret,
+                "explore_regret": explore_regret,
+                "rebuild_exploit_regret": rebuild_exploit_regret,
                 "ctx_regret": dict(ctx_regret),
                 "ctx_captured": {c: ctx_saved[c] / ctx_achievable[c] for c in ctx_achievable
                                  if ctx_achievable[c] > 0},
@@ -755,7 +766,8 @@ def mean_ci(xs: list[float]) -> tuple[float, float]:
 
 METRICS = ("regret", "captured", "captured_rebuilds", "policy_quality", "slower", "slower_last500", "failures",
            "repeat_failures", "repeat_same_source", "broken_builds",
-           "decision_us", "decision_us_p50", "oracle_match_last300", "explore_share", "build1_regret", "builds")
+           "decision_us", "decision_us_p50", "oracle_match_last300", "explore_share", "build1_regret", "builds",
+           "explore_regret", "rebuild_exploit_regret")
 
 
 def aggregate(runs: list[dict], checkpoints: list[int], policies: list[str]) -> dict:
@@ -992,6 +1004,24 @@ def write_between_markers(path: Path, body: str, markers: tuple[str, str] = (STA
                     + block + "\n")
 
 
+def print_per_seed(result: dict) -> None:
+    """`--per-seed`: each seed's regret at the last checkpoint and where it came from — build 1,
+    compiles the policy flagged as exploring, and exploiting in rebuilds (what the model got wrong)."""
+    big = max(result["checkpoints"])
+    print(f"\nPer seed (simulated), regret at {big} (s): total = build 1 + rebuilds; of the total, exploring "
+          f"and exploiting in rebuilds")
+    for p in result["policies"]:
+        rows = sorted((r for r in result["runs"] if r["policy"] == p), key=lambda r: r["seed"])
+        print(f"  {p}:")
+        for r in rows:
+            c = r["checkpoints"][big]
+            # only simpulse's learners say which decisions explore
+            split = (f"exploring {c['explore_regret']:6.1f}  exploiting in rebuilds {c['rebuild_exploit_regret']:6.1f}"
+                     if p in OURS else "exploring      –  exploiting in rebuilds      –")
+            print(f"    seed {r['seed']:4d}: total {c['regret']:7.1f}  build 1 {c['build1_regret']:6.1f}  {split}  "
+                  f"slower, last 500 {c['slower_last500']:.1%}")
+
+
 def print_diagnostics(result: dict) -> None:
     agg, cps = result["aggregate"], result["checkpoints"]
     big = max(cps)
@@ -1001,7 +1031,9 @@ def print_diagnostics(result: dict) -> None:
         ctx = ", ".join(f"{k} {v:.1f}s/{c['ctx_captured'].get(k, float('nan')):.0%}"
                         for k, v in sorted(c["ctx_regret"].items()))
         ex = c.get("explore_share")
-        print(f"  {p:12s} @{big}: build-1 regret {c['build1_regret']['mean']:.1f} s, oracle match "
+        split = (f", exploring {c['explore_regret']['mean']:.1f} s, exploiting in rebuilds "
+                 f"{c['rebuild_exploit_regret']['mean']:.1f} s" if ex else "")
+        print(f"  {p:12s} @{big}: build-1 regret {c['build1_regret']['mean']:.1f} s{split}, oracle match "
               f"(last 300) {c['oracle_match_last300']['mean']:.0%}"
               + (f", explore {ex['mean']:.0%}" if ex else "") + f"; per context regret/captured: {ctx}")
 
@@ -1169,6 +1201,8 @@ def main(argv=None) -> int:
                     help="write the JSON and the markdown section (a bare run prints only and leaves "
                          "tracked files alone)")
     ap.add_argument("--no-write", action="store_true", help="print only (the default; overrides --write-docs)")
+    ap.add_argument("--per-seed", action="store_true",
+                    help="also print each seed's regret and its breakdown (build 1, exploring, exploiting in rebuilds)")
     ap.add_argument("--workload", choices=W.VARIANTS, default="default",
                     help="the simulated workload: `default`; `safe-breaks` (effects drawn per seed; strategies "
                          "declared safe break some modules too); `mixed-contexts`, `random-effects`, `skewed-edits` "
@@ -1265,6 +1299,8 @@ def main(argv=None) -> int:
     print()
     print(md)
     print_diagnostics(result)
+    if args.per_seed:
+        print_per_seed(result)
     if write:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(_jsonable(result), indent=1, allow_nan=False) + "\n")

@@ -96,3 +96,27 @@ def test_a_kind_variant_run_reports_the_issues_metrics():
     assert res["aggregate"]["oracle"][300]["slower_last500"]["mean"] == 0
     md = bench.markdown(res)
     assert "hidden kind" in md and "slower, last 500" in md and "rewrite_lemmas" in md
+
+
+def test_the_per_seed_breakdown_splits_the_regret(capsys):
+    """`--per-seed`: each seed's regret at the last checkpoint with what it came from. Build 1 is
+    part of the total; exploring and exploiting in rebuilds are disjoint parts of it (an oracle
+    explores nothing and loses nothing); only simpulse's learners say which compiles explore."""
+    bench = _bench()
+    res = bench.run(2, [300], ["thompson", "oracle", "random"], n_modules=60, jobs=1, variant="random-effects")
+    for r in res["runs"]:
+        c = r["checkpoints"][300]
+        assert c["build1_regret"] <= c["regret"] + 1e-9
+        assert c["explore_regret"] + c["rebuild_exploit_regret"] <= c["regret"] + 1e-9
+        if r["policy"] == "thompson":
+            assert c["explore_regret"] > 0 and c["rebuild_exploit_regret"] > 0
+            assert c["build1_regret"] < c["regret"]          # 60 modules: builds ≥ 2 within 300 compiles
+        elif r["policy"] == "oracle":
+            assert c["regret"] == 0 and c["explore_regret"] == 0
+        else:                                               # not a simpulse learner: no split
+            assert c["explore_regret"] == 0 and c["rebuild_exploit_regret"] > 0
+    bench.print_per_seed(res)
+    out = capsys.readouterr().out
+    assert out.count("    seed ") == 6 and "exploiting in rebuilds" in out
+    random_rows = out.split("random:")[1]
+    assert "exploring      –" in random_rows

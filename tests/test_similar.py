@@ -47,29 +47,38 @@ def test_a_module_takes_the_effect_of_the_modules_most_like_it():
     assert 0.2 < off["a"] < 0.4
 
 
-def test_a_context_whose_modules_respond_alike_is_left_alone():
-    """Residuals that are noise: the shrunk offset is exactly 0 on most seeds."""
-    zero = 0
+def test_a_context_whose_modules_respond_alike_is_barely_moved_and_shown_nothing():
+    """Residuals that are noise (σ 0.07 per cell): the shrunk offset is small — a tenth of the
+    0.3 the neighbours move a module by in the test above, on average; unshrunk it would be
+    0.022 — and nothing is shown: `stats` and `recommend` name only neighbours that differ by
+    SHOW standard errors. (Z was 2 until the hidden-kinds benchmarks showed that lighter
+    shrinkage pays; this test then asked for an offset of exactly 0.)"""
+    sizes, shown, moved_breakage = [], 0, 0
     for seed in range(20):
         rng = random.Random(seed)
         table = _table([([1.0] + [0.0] * 14, 0.0, False), ([0.0] * 14 + [1.0], 0.0, False)], rng)
-        off, brk, _ = _offsets(table, [1.0] + [0.0] * 14)
-        zero += "a" not in off and not brk
-    assert zero >= 17
+        off, brk, why = _offsets(table, [1.0] + [0.0] * 14)
+        sizes.append(abs(off.get("a", 0.0)))
+        shown += "a" in why
+        moved_breakage += bool(brk)
+    assert sum(sizes) / len(sizes) < 0.018 and max(sizes) < 0.07
+    assert sizes.count(0.0) >= 5              # shrinkage still zeroes the least clear ones
+    assert shown <= 2 and moved_breakage == 0
 
 
-def test_breakage_follows_the_neighbours_that_broke():
-    rng = random.Random(2)
+def test_a_weak_but_consistent_difference_moves_the_module():
+    """Neighbours 0.06 slower under `a` than the context, the others 0.06 faster (about two
+    standard errors of twelve neighbours, σ 0.1 per module): over ten projects the module follows
+    its neighbours most of the way (≈ 0.04). With the former Z = 2 the offset was ≈ 0 (0.003 and
+    −0.010 on average): kinds that differ by a little stayed on the context's average."""
     near, far = [1.0] + [0.0] * 14, [0.0] * 14 + [1.0]
-    table = _table([(near, 0.0, True), (far, 0.0, False)], rng)
-    context_rate = (5.5, 5.5, 1.6)            # the context: half its modules break
-    _, brk, _ = _offsets(table, near, {"a": context_rate})
-    a, b, _ = brk["a"]
-    assert a / (a + b) > 0.8
-    _, brk, why = _offsets(table, far, {"a": context_rate})
-    a, b, _ = brk["a"]
-    assert a / (a + b) < 0.2
-    assert "not like the modules where a breaks" in S.describe("M", "a", why["a"])
+    to_near, to_far = [], []
+    for seed in range(10):
+        table = _table([(near, +0.06, False), (far, -0.06, False)], random.Random(seed))
+        to_near.append(_offsets(table, near)[0].get("a", 0.0))
+        to_far.append(_offsets(table, far)[0].get("a", 0.0))
+    assert 0.025 < sum(to_near) / 10 < 0.07 and -0.07 < sum(to_far) / 10 < -0.025
+    assert to_near.count(0.0) <= 2 and all(x >= 0 for x in to_near) and all(x <= 0 for x in to_far)
 
 
 def _features(kind, rng):

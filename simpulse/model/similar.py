@@ -15,13 +15,14 @@ leaves it alone where they say nothing clear:
   residual e_jk = ȳ_jk − δ̂_k − ref_j, ref_j its baseline mean or, without one, the mean of its
   other strategies' log-times de-biased by their δ̂ (variance σ²(1/n_k + 1/n_ref)). Their
   precision-weighted mean ê, with its standard error (the larger of the noise's and the
-  neighbours' own spread), is shrunk by max(0, 1 − (Z·se / ê)²) (`Z`): an offset the neighbours
-  do not clearly support is ≈ 0, and a context whose modules respond alike (the default
-  benchmark) is left as the joint model has it.
+  neighbours' own spread), is shrunk by max(0, 1 − (Z·se / ê)²) (`Z` = 0.5): an offset within
+  half a standard error of 0 is 0, one of two standard errors keeps 94% of itself, and a context
+  whose modules respond alike (the default benchmark) moves by a few hundredths of log-time at
+  most. `stats` and `recommend` show an offset only where it is SHOW (2) standard errors clear.
 * **Breakage.** Strategies breaking the same proofs pool their evidence (the learner's
   `breaking_group`). A neighbour that broke under the group (`"b"`, kept across edits: a kind
   of module, not a version) or compiled under it informs the module's rate; where the
-  neighbours' failure share differs from the context's rate by more than Z binomial standard
+  neighbours' failure share differs from the context's rate by more than Z_BREAK binomial standard
   errors (and at least `MIN_TRIES` of them tried), the module's Beta posterior is theirs
   centred on the context's rate with `PRIOR` pseudo-observations, instead of the context's.
 
@@ -60,7 +61,9 @@ else:
 SIG_KEYS = ("simp", "simp_only", "simp_all", "simp_attr", "dsimp", "omega", "decide", "norm_num", "arith",
             "induction", "cases", "rcases", "match", "inductives", "theorems")
 K = 12            # neighbours per strategy
-Z = 2.0           # how clearly the neighbours must differ from the context (standard errors)
+Z = 0.5           # how clearly the neighbours must differ from the context (standard errors)
+Z_BREAK = 2.0     # ... in their failure share, before the module's breakage posterior is theirs
+SHOW = 2.0        # an offset is shown (`stats`, `recommend`) where the neighbours differ by this many
 MIN_TRIES = 3     # neighbours that tried a breaking group before their share counts
 PRIOR = 2.0       # the context's rate, as pseudo-observations, in a module's breakage posterior
 CLIP = 0.7        # a residual counts at most this far from the context (outliers, log-time)
@@ -366,6 +369,7 @@ def offsets(table: dict[str, Entry], ranked: list[str], module: str | None, name
         shrink = max(0.0, 1.0 - Z * Z / z2) if z2 > 0 else 0.0
         if shrink > 0:
             off[k] = mean * shrink
+        if shrink > 0 and z2 > SHOW * SHOW:
             why[k] = ("speed", n, helps, off[k])
     for k, entry in breakage.items():
         n, f = tries[k]
@@ -374,7 +378,7 @@ def offsets(table: dict[str, Entry], ranked: list[str], module: str | None, name
         a0, b0, c = entry
         p = a0 / (a0 + b0)
         se = math.sqrt(max(p * (1.0 - p), 1e-4) / n)
-        if abs(f / n - p) > Z * se:
+        if abs(f / n - p) > Z_BREAK * se:
             brk[k] = (PRIOR * p + f + 0.05, PRIOR * (1.0 - p) + n - f + 0.05, c)
             why[k] = why.get(k, ()) + ("breaks", n, f)
     return off, brk, why
