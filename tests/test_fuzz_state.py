@@ -23,6 +23,9 @@ import pytest
 from simpulse import learner as L
 from simpulse.store.store import Store, StoreError
 
+# over a thousand random mutations: `make test` runs them, the unit loop (`make test-fast`) does not
+pytestmark = pytest.mark.slow
+
 SEED = 19
 N_EVENTS = 12
 SNAP_AT = 6

@@ -345,6 +345,7 @@ def test_lag_delivers_each_result_that_many_decisions_late():
         bench.main(["--lag", "-1", "--quick"])
 
 
+@pytest.mark.slow        # runs the benchmark script end to end (six seeds, its tables)
 def test_calibration_script_measures_the_learner_against_the_truth(capsys, monkeypatch):
     """scripts/bench_calibration.py: on a small project rebuilt whole, the learner's regret is
     positive and bounded by always-baseline's, it claims the strong effect (simp-lean, −0.30) in
