@@ -52,3 +52,28 @@ def test_the_cache_head_is_read_without_the_replay(tmp_path):
     (sdir / report.CACHE_NAME).write_bytes(b"not json")
     assert report.cached_seq(sdir) == 0
     assert report.cached_seq(tmp_path / "nowhere") == 0
+
+
+def test_a_replay_reports_its_progress(tmp_path, monkeypatch):
+    sdir, _ = _state(tmp_path, 120)
+    monkeypatch.setattr(report, "PROGRESS_STEP", 25)
+    calls = []
+    data = report.load_history(sdir, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 120), (25, 120), (50, 120), (75, 120), (100, 120)]
+    assert data["compiles"] > 0
+    # from the cache it left: nothing to replay, one call
+    calls.clear()
+    report.load_history(sdir, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(0, 0)]
+
+
+def test_the_progress_bar_stays_off_without_a_terminal_or_a_long_replay(monkeypatch):
+    import sys
+
+    bar = report._ReplayProgress()
+    bar.update(0, 10 ** 6)                        # stderr is not a terminal under pytest
+    assert bar.prog is None
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    bar.update(0, 10)                             # a short replay: no bar
+    assert bar.prog is None
+    bar.stop()

@@ -142,10 +142,16 @@ def refresh_in_background(sdir: Path, *, backlog: int = REFRESH_BACKLOG) -> bool
         return False
 
 
-def load_history(sdir: Path, every: int | None = None) -> dict:
+PROGRESS_STEP = 1_000       # events replayed between two calls of load_history's `progress`
+
+
+def load_history(sdir: Path, every: int | None = None, progress=None) -> dict:
     """The history's data. The replay is incremental: `report.cache` in the state directory keeps
     the replay of the events seen by the last report (`simpulse.stats.history.Replay`), and only
-    the events recorded since are replayed; with `every` (``--every``), everything is."""
+    the events recorded since are replayed; with `every` (``--every``), everything is.
+    `progress(done, total)`, if given, is called before the replay and every PROGRESS_STEP
+    events (total: the events recorded after the cache, by seq; an estimate when some were
+    lost)."""
     from simpulse.commands._common import config
     from simpulse.errors import SimpulseError
     from simpulse.stats.history import Replay
@@ -164,9 +170,16 @@ def load_history(sdir: Path, every: int | None = None) -> dict:
         if replay is None:
             replay = Replay(catalogue, every)
         last = None
+        total = done = 0
+        if progress is not None:
+            total = max(0, store.last_seq() - replay.last_seq)
+            progress(0, total)
         for batch, more in _batches(store, replay.last_seq):
             for ev in batch:
                 replay.feed(ev)
+                done += 1
+                if progress is not None and done % PROGRESS_STEP == 0:
+                    progress(done, max(total, done))
             last = batch[-1]
             if more and every is None:
                 # a long replay (a first report) keeps what it did: interrupted, the next resumes
@@ -506,6 +519,32 @@ def render_html(data: dict) -> str:
 # --------------------------------------------------------------------------- command
 
 
+class _ReplayProgress:
+    """A transient progress bar on stderr (a terminal only, never in the output) while a report
+    replays REFRESH_BACKLOG events or more: a first report of a long history takes minutes."""
+
+    def __init__(self) -> None:
+        self.prog = None
+
+    def update(self, done: int, total: int) -> None:
+        import sys
+        if self.prog is None:
+            if total < REFRESH_BACKLOG or not sys.stderr.isatty():
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            self.prog = Progress(TextColumn("[bold]report[/bold] replaying the event log"), BarColumn(),
+                                 MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True),
+                                 transient=True)
+            self.prog.start()
+            self.task = self.prog.add_task("", total=total)
+        self.prog.update(self.task, completed=done, total=total)
+
+    def stop(self) -> None:
+        if self.prog is not None:
+            self.prog.stop()
+
+
 def report(
     state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
@@ -516,7 +555,11 @@ def report(
     """How learning evolved: regret, time saved, confidence per context, milestones."""
     from simpulse.errors import SimpulseError
     sdir = state_dir(state)
-    data = load_history(sdir, every)
+    bar = _ReplayProgress()
+    try:
+        data = load_history(sdir, every, progress=bar.update)
+    finally:
+        bar.stop()
     if html_file is not None:
         out = Path(html_file).expanduser()
         try:
