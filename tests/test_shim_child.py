@@ -18,18 +18,19 @@ SCRIPT = ("import os, sys\n"
           "sys.exit(int(sys.argv[1]))\n") % BIG
 
 
-@pytest.mark.parametrize("way", ["run", "_run_piped"])
+@pytest.mark.parametrize("piped", [False, True])
 @pytest.mark.parametrize("code", [0, 3])
-def test_output_exit_code_and_times_are_the_childs(way, code):
-    rc, out, err, wall, cpu = getattr(_Child, way)([sys.executable, "-c", SCRIPT, str(code)])
+def test_output_exit_code_and_times_are_the_childs(piped, code):
+    rc, out, err, wall, cpu = _Child.run([sys.executable, "-c", SCRIPT, str(code)], piped=piped)
     assert (rc, out, err) == (code, b"o" * BIG, b"e" * 7 + b"\n")
     assert wall > 0 and cpu > 0 and cpu < wall * 4
     assert _Child.pid is None
 
 
-@pytest.mark.parametrize("way", ["run", "_run_piped"])
-def test_a_child_killed_by_a_signal_reports_it(way):
-    rc, out, err, _, _ = getattr(_Child, way)([sys.executable, "-c", "import os; print('x', flush=True); os.kill(os.getpid(), 9)"])
+@pytest.mark.parametrize("piped", [False, True])
+def test_a_child_killed_by_a_signal_reports_it(piped):
+    rc, out, err, _, _ = _Child.run([sys.executable, "-c", "import os; print('x', flush=True); os.kill(os.getpid(), 9)"],
+                                    piped=piped)
     assert (rc, out) == (-9, b"x\n")
 
 
@@ -41,8 +42,8 @@ def test_without_memfd_it_uses_pipes(monkeypatch):
 
 def test_an_unstartable_lean_raises_oserror_and_leaks_no_descriptor(tmp_path):
     before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
-    for way in ("run", "_run_piped"):
+    for piped in (False, True):
         with pytest.raises(OSError):
-            getattr(_Child, way)([str(tmp_path / "no-such-lean")])
+            _Child.run([str(tmp_path / "no-such-lean")], piped=piped)
     if before is not None:
         assert len(os.listdir("/proc/self/fd")) == before

@@ -89,21 +89,23 @@ class _Child:
     pid: int | None = None
 
     @classmethod
-    def run(cls, cmd: list[str]) -> tuple[int, bytes, bytes, float, float]:
-        try:
-            fds = [os.memfd_create("simpulse-lean-stdout"), os.memfd_create("simpulse-lean-stderr")]
-        except (AttributeError, OSError):          # not Linux, or refused (a seccomp profile)
-            return cls._run_piped(cmd)
-        try:
-            t0 = time.perf_counter()
-            ru0 = _children_cpu()
-            status = cls._wait(cls._spawn(cmd, fds[0], fds[1]))
-            wall = time.perf_counter() - t0
-            cpu = _children_cpu() - ru0
-            out, err = (_read_back(fd) for fd in fds)
-        finally:
-            for fd in fds:
-                os.close(fd)
+    def run(cls, cmd: list[str], *, piped: bool = False) -> tuple[int, bytes, bytes, float, float]:
+        """(exit code, stdout, stderr, wall s, CPU s): the times are taken when the child has
+        been reaped. ``piped``: pipes even where in-memory files can be had."""
+        t0 = time.perf_counter()
+        ru0 = _children_cpu()
+        fds = None if piped else _memfds()
+        if fds is None:
+            status, out, err = cls._drain_pipes(cmd)
+            wall, cpu = time.perf_counter() - t0, _children_cpu() - ru0
+        else:
+            try:
+                status = cls._wait(cls._spawn(cmd, fds[0], fds[1]))
+                wall, cpu = time.perf_counter() - t0, _children_cpu() - ru0
+                out, err = (_read_back(fd) for fd in fds)
+            finally:
+                for fd in fds:
+                    os.close(fd)
         return os.waitstatus_to_exitcode(status), out, err, wall, cpu
 
     @classmethod
@@ -121,12 +123,11 @@ class _Child:
             cls.pid = None
 
     @classmethod
-    def _run_piped(cls, cmd: list[str]) -> tuple[int, bytes, bytes, float, float]:
+    def _drain_pipes(cls, cmd: list[str]) -> tuple[int, bytes, bytes]:
+        """(wait status, stdout, stderr), the pipes drained while the child runs."""
         import select
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
-        t0 = time.perf_counter()
-        ru0 = _children_cpu()
         try:
             pid = cls._spawn(cmd, w_out, w_err)
         except BaseException:
@@ -155,9 +156,21 @@ class _Child:
             cls.pid = None
             os.close(r_out)
             os.close(r_err)
-        wall = time.perf_counter() - t0
-        return (os.waitstatus_to_exitcode(status), b"".join(chunks[r_out]), b"".join(chunks[r_err]),
-                wall, _children_cpu() - ru0)
+        return status, b"".join(chunks[r_out]), b"".join(chunks[r_err])
+
+
+def _memfds() -> list[int] | None:
+    """Two anonymous in-memory files for lean's stdout and stderr, or None where there are none
+    (not Linux) or they are refused (a seccomp profile)."""
+    try:
+        first = os.memfd_create("simpulse-lean-stdout")
+    except (AttributeError, OSError):
+        return None
+    try:
+        return [first, os.memfd_create("simpulse-lean-stderr")]
+    except OSError:
+        os.close(first)
+        return None
 
 
 def _read_back(fd: int) -> bytes:
