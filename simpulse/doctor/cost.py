@@ -10,15 +10,11 @@ import sys
 
 from simpulse.doctor import proc
 from simpulse.doctor.check import Check, fail, ok, skip
-from simpulse.lake.facade import SETTINGS_ENV, package_parent
-from simpulse.shim.bundle import BUNDLE_NAME
+from simpulse.lake.facade import SETTINGS_ENV, shim_script
 
 SECTION = "cost"
 RUNS = 5
 TITLE = "the shim's added time per compile, against lean's own start-up"
-# what the facade's shim script runs (`lake/facade.py`), with a no-op lean
-_SHIM = ("import gc, sys\ngc.disable()\nsys.path.insert(0, {pkg!r})\nfrom simpulse.shim.bundle import install\ninstall({bundle!r})\n"
-         "from simpulse.shim.main import main\nmain({lean!r})\n")
 
 
 def _ms(xs: list[float]) -> dict:
@@ -47,8 +43,8 @@ def shim_cost(ctx, runs: int = RUNS) -> Check:
     settings.update(state_dir=str(state), workspace=str(d))
     env = ctx.plain_env(**{SETTINGS_ENV: json.dumps(settings)})
     compile_args = ["Probe.lean", "-o", "out/Probe.olean", "-i", "out/Probe.ilean"]
-    code = _SHIM.format(pkg=package_parent(), bundle=str(ctx.facade / BUNDLE_NAME), lean=str(noop))
-    shim = [sys.executable, "-IS", "-c", code, *compile_args]
+    # the facade's own shim script, with a no-op lean
+    shim = [sys.executable, "-IS", "-c", shim_script(ctx.facade, str(noop)), *compile_args]
     real_version = [str(ctx.tc.lean), "--version"]
     facade_version = [str(ctx.facade / "bin" / "lean"), "--version"]
     samples = {"lean": [], "noop": [], "shim": [], "launcher": []}

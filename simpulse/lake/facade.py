@@ -79,13 +79,19 @@ def _cache_root() -> Path:
     return Path(cache) / "simpulse" / "facades"
 
 
+def shim_script(facade: Path, real_lean: str) -> str:
+    """The text of the facade's shim script, running `real_lean` (`simpulse doctor` times the
+    same script with a no-op lean)."""
+    return _SHIM.format(real_lean=real_lean, pkg_parent=package_parent(), bundle=str(facade / BUNDLE_NAME))
+
+
 def _contents(facade: Path, real_sysroot: Path, python: str) -> dict[str, str]:
     """The facade's own files (path relative to the facade → text): everything but the links."""
     real_lean = str(real_sysroot / "bin" / "lean")
     return {
         "bin/lean": _LAUNCHER.format(real_lean=real_lean, real_q=_sh_quote(real_lean),
                                      python_q=_sh_quote(python), shim_q=_sh_quote(str(facade / SHIM_SCRIPT))),
-        SHIM_SCRIPT: _SHIM.format(real_lean=real_lean, pkg_parent=package_parent(), bundle=str(facade / BUNDLE_NAME)),
+        SHIM_SCRIPT: shim_script(facade, real_lean),
         SHIM_CONFIG: json.dumps({"real_sysroot": str(real_sysroot), "real_lean": real_lean,
                                  "python": python, "package": package_parent(),
                                  "launcher": LAUNCHER_VERSION}, indent=2, sort_keys=True),
