@@ -62,14 +62,16 @@ def hot_sources(package_dir: str | None = None) -> dict[str, tuple[str, bool]]:
     return out
 
 
+def _fresh(entry: Entry) -> bool:
+    """Is the entry's source file still the one it was compiled from (mtime_ns, size)? Raises
+    OSError when the source cannot be read."""
+    st = os.stat(entry[0])
+    return st.st_mtime_ns == entry[1] and st.st_size == entry[2]
+
+
 def _current(entries: dict[str, Entry], sources: dict[str, tuple[str, bool]]) -> bool:
-    if set(entries) != set(sources):
-        return False
-    for name, (path, _mtime, _size, _pkg, _code) in entries.items():
-        st = os.stat(path)
-        if (path, st.st_mtime_ns, st.st_size) != entries[name][:3] or sources[name][0] != path:
-            return False
-    return True
+    return set(entries) == set(sources) and all(
+        sources[name][0] == entry[0] and _fresh(entry) for name, entry in entries.items())
 
 
 def read(path: str) -> dict[str, Entry] | None:
@@ -122,10 +124,9 @@ class _Finder:
         entry = self.entries.get(name)
         if entry is None:
             return None
-        src, mtime, size, pkg, blob = entry
+        src, _mtime, _size, pkg, blob = entry
         try:
-            st = os.stat(src)
-            if st.st_mtime_ns != mtime or st.st_size != size:
+            if not _fresh(entry):
                 return None
             self.code[name] = marshal.loads(blob)
         except (OSError, EOFError, ValueError, TypeError):

@@ -45,12 +45,15 @@ class _ViewLoads:
         """``checkpoint(stats, cursor)``, in a detached process where the store runs for the shim
         (`_detached`): the snapshot of a mathlib-sized project takes ~50 ms to write, which no
         compile should wait for."""
-        def write() -> None:
-            try:
-                self.checkpoint(stats, cursor)
-            except StoreError:
-                pass
-        self._detached(write)
+        self._detached(lambda: self._checkpoint_quietly(stats, cursor))
+
+    def _checkpoint_quietly(self: Store, stats: Stats, cursor: Cursor) -> None:  # type: ignore[misc]
+        """``checkpoint(stats, cursor)``, a store error ignored (best effort: the next load
+        checkpoints instead)."""
+        try:
+            self.checkpoint(stats, cursor)
+        except StoreError:
+            pass
 
     def _detached(self: Store, work: Callable[[], None]) -> None:  # type: ignore[misc]
         """``work()`` in a detached grandchild (double fork; its standard streams on /dev/null,
@@ -212,7 +215,4 @@ class _ViewLoads:
                 except OSError:
                     pass
         if data is None:
-            try:
-                self.checkpoint(stats, cursor)       # (already in the detached process, if any)
-            except StoreError:
-                pass
+            self._checkpoint_quietly(stats, cursor)   # (already in the detached process, if any)
