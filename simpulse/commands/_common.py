@@ -114,6 +114,18 @@ def fit_table(build, width: int | None, optional: tuple[str, ...]):
     return table
 
 
+def progress_bar(command: str, *, remaining: bool = False):
+    """A rich progress bar on stderr for `command` (a label, the task's description, a bar,
+    done/total and the elapsed — or, with `remaining`, the remaining — time), cleared when it
+    stops: never part of the command's output."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+    return Progress(TextColumn(f"[bold]{command}[/bold] {{task.description}}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn() if remaining else TimeElapsedColumn(), console=Console(stderr=True),
+                    transient=True)
+
+
 def plural(n: int, one: str, many: str | None = None) -> str:
     """"1 strategy failure", "2 strategy failures"."""
     return f"{n} {one if n == 1 else (many or one + 's')}"

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, plural, print_json
+from simpulse.commands._common import (JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, plural, print_json,
+                                       progress_bar)
 
 # Bench results are paired observations (baseline_wall = the interleaved baseline's median);
 # the learner's fold treats kind "bench" like "record" and counts them under `benches`.
@@ -414,11 +415,7 @@ def bench(
         if as_json:
             run_bench(arms, lean=tc.lean, cwd=ws, env=env, runs=runs, warmup=warmup)
         else:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            err = Console(stderr=True)
-            with Progress(TextColumn("[bold]bench[/bold] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=err, transient=True) as prog:
+            with progress_bar("bench") as prog:
                 task = prog.add_task("", total=total)
 
                 def tick(arm, is_warmup):

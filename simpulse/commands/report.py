@@ -19,7 +19,8 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, plural, print_json, state_dir
+from simpulse.commands._common import (JSON_OPTION, STATE_DIR_OPTION, fit_table, fmt_seconds, plural, print_json,
+                                       progress_bar, state_dir)
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 32
@@ -531,13 +532,9 @@ class _ReplayProgress:
         if self.prog is None:
             if total < REFRESH_BACKLOG or not sys.stderr.isatty():
                 return
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-            self.prog = Progress(TextColumn("[bold]report[/bold] replaying the event log"), BarColumn(),
-                                 MofNCompleteColumn(), TimeRemainingColumn(), console=Console(stderr=True),
-                                 transient=True)
+            self.prog = progress_bar("report", remaining=True)
             self.prog.start()
-            self.task = self.prog.add_task("", total=total)
+            self.task = self.prog.add_task("replaying the event log", total=total)
         self.prog.update(self.task, completed=done, total=total)
 
     def stop(self) -> None:

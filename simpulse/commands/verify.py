@@ -19,7 +19,7 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json, progress_bar
 
 
 # --------------------------------------------------------------------------- selecting modules
@@ -87,11 +87,7 @@ class _Progress:
         self.prog = None
         self.n = 0
         if sys.stderr.isatty():
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-            self.prog = Progress(TextColumn("[bold]verify[/bold] {task.description}"), BarColumn(),
-                                 MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True),
-                                 transient=True)
+            self.prog = progress_bar("verify")
             self.prog.start()
             self.task = self.prog.add_task("", total=total)
 
