@@ -88,7 +88,7 @@ def project(rng: random.Random):
 
 def event(rng, m, i):
     strategy = rng.choice(BUILTIN).name
-    wall = math.exp(m["level"] + EFFECT.get(strategy, 0.0) + rng.gauss(0, 0.1))   # a strategy added since: no effect
+    wall = math.exp(m["level"] + EFFECT[strategy] + rng.gauss(0, 0.1))
     # every module's source hash is the one the shim compiles: its record's classification holds
     return {"v": 1, "kind": "compile", "id": f"{i:016x}", "ts": 1.7e9 + i, "toolchain": TOOLCHAIN,
             "module": m["module"], "path": m["module"].replace(".", "/") + ".lean", "source_hash": SOURCE_HASH,
