@@ -132,3 +132,63 @@ def test_observe_after_reload_loads_nothing(tmp_path):
     lrn.observe(d, seconds=1.5)
     assert loads == []
     assert Learner(tmp_path / "state", toolchain="tc").counters()["compiles"] == 7
+
+
+def _ranked_by_sorting_all(sig, sigs, skip, n=S.SCAN):
+    """What `closest` must give: every other module of the same length sorted by (distance, name)."""
+    import math
+    return [name for _, name in sorted((math.dist(sig, g), name) for name, g in sigs
+                                       if name != skip and len(g) == len(sig))][:n]
+
+
+def _grid_signatures(rng, n, dims=4):
+    """Signatures on a coarse grid (many exact ties in distance, as rounded signatures have),
+    a few of another length."""
+    out = [(f"M{i:03d}", [float(rng.randrange(3)) for _ in range(dims)]) for i in range(n)]
+    out += [(f"Odd{i}", [0.0] * (dims + 1)) for i in range(3)]
+    rng.shuffle(out)
+    return out
+
+
+def test_closest_is_the_head_of_the_full_ranking_ties_included():
+    rng = random.Random(11)
+    for n_mods in (5, 47, 48, 49, 300):
+        sigs = _grid_signatures(rng, n_mods)
+        for name, sig in sigs[:25]:
+            for n in (1, 12, S.SCAN):
+                assert S.closest(sig, sigs, name, n) == _ranked_by_sorting_all(sig, sigs, name, n)
+        assert S.closest([9.0] * 4, sigs, None) == _ranked_by_sorting_all([9.0] * 4, sigs, None)
+
+
+def test_closest_many_gives_each_module_what_closest_gives():
+    rng = random.Random(12)
+    for n_mods, dims in ((30, 4), (60, 4), (400, 4), (400, 15)):
+        sigs = [(f"M{i:03d}", [round(rng.random(), 1) for _ in range(dims)]) for i in range(n_mods)]
+        queries = dict(sigs[:80])
+        queries["Elsewhere"] = [0.5] * dims                       # a module not among `sigs`
+        got = S.closest_many(queries, sigs)
+        assert got == {m: S.closest(g, sigs, m) for m, g in queries.items()}
+    mixed = _grid_signatures(rng, 200)                               # two lengths: module by module
+    assert S.closest_many(dict(mixed[:20]), mixed) == {m: S.closest(g, mixed, m) for m, g in mixed[:20]}
+
+
+def test_split_lines_says_what_explaining_each_module_says():
+    """`stats`' summary ranks a context's neighbours at once; its lines are those `explain`
+    gives module by module with a fresh index."""
+    rng = random.Random(7)
+    lr = Learner(None, seed=3)
+    mods = [(f"M{i}", i % 2, _features(i % 2, rng), rng.gauss(0.5, 0.6)) for i in range(90)]
+    for name, kind, feats, level in mods * 2:
+        for strategy in ("baseline", "no-linters"):
+            d = lr.choose(module=name, context="simp_heavy", features=feats)
+            fields = {n: getattr(d, n) for n in d.__slots__}
+            d = d.__class__(**{**fields, "strategy": lr.catalogue.get(strategy)})
+            eff = -0.43 if (strategy == "no-linters" and kind == 0) else 0.3 if strategy == "no-linters" else 0.0
+            lr.observe(d, seconds=float(2.718281828 ** (level + eff + rng.gauss(0, 0.05))))
+    split = S.split_lines(lr, per_context=3, scan=70)
+    lr.__dict__.pop("_similar", None)
+    table = S.Index().table(lr, lr._tc_chain()[0], "simp_heavy")
+    moved = [ls[0] for ls in (S.explain(lr, "simp_heavy", name) for name in list(table)[:70]) if ls]
+    assert len(moved) >= 10
+    assert split == [f"simp_heavy: {len(moved)} of 70 modules follow the modules most like them rather than "
+                     "the context's average"] + [f"  {line}" for line in moved[:3]]

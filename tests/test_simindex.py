@@ -227,3 +227,27 @@ def test_splice_replaces_exactly_the_rows_of_the_changed_modules():
     want.update({'A",': [[9.0], "{}", 0], "new": [[1.0], "{}", 2]})
     assert got == want
     assert splice(encode({"A": sec["A"]}), {"A": None}) == b""
+
+
+def test_rows_give_the_items_decode_gives_and_rank_as_closest():
+    """A decision reads a section as `Rows` (a row decoded when asked for) and ranks its modules
+    from the signatures read at once; the same items and neighbours as the decoded section."""
+    from simpulse.store.simindex import decode, encode, rows
+    rng = random.Random(5)
+    sec = {f"M{i}": [[float(rng.randrange(3)) for _ in range(4)], '{"s":{"a":[1,%d.0,1.0]}}' % i, i % 2]
+           for i in range(120)}
+    data = encode(sec)
+    got = rows(data)
+    assert {name: got.item(v) for name, v in got.items()} == decode(data) == sec
+    assert len(rows(b"")) == 0 and rows(b"not a section") is None
+    table = similar._Deferred.of(got, {"modules": {}}, "arith")
+    assert table.plain == 4
+    every = [(n, item[0]) for n, item in sec.items()]
+    for name in ("M0", "M7", None):
+        sig = sec["M3"][0]
+        assert table.nearest(sig, name) == similar.closest(sig, every, name)
+    table["M8"] = ([9.0, 9.0, 9.0, 9.0], {}, frozenset(), 0, 0.0, None)      # `Index.update`: another signature
+    assert table.plain == 0
+    every = [(n, [9.0] * 4 if n == "M8" else item[0]) for n, item in sec.items()]
+    assert table.nearest([8.0] * 4, None) == similar.closest([8.0] * 4, every, None)
+    assert table.nearest([8.0] * 4, None)[0] == "M8"

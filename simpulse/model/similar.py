@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from simpulse.model.levels import Level
     from simpulse.model.records import Event, ModuleRecord, Stats, Toolchain
     from simpulse.policy.joint import Breakage, Joint
+    from simpulse.store.simindex import Rows
 
     # The index's entry of a module (`_entry`): (signature, cells {strategy: (n, mean log-time)},
     # ever broke, compiles, Σ n·ȳ, predicted level or None)
@@ -115,14 +116,29 @@ class Index:
         hit = self.ranked.get(module) if module else None
         if hit is not None and hit[0] == ctx and hit[1] == v and hit[2] == sig:
             return hit[3]
-        dist = math.dist
-        sigs: Iterable[tuple[str, list[float]]] = (
-            table.signatures() if isinstance(table, _Deferred) else ((n, e[0]) for n, e in table.items()))
-        ranked = sorted((dist(sig, g), name) for name, g in sigs if name != module and len(g) == len(sig))
-        names = [n for _, n in ranked]
+        if isinstance(table, _Deferred):
+            names = table.nearest(sig, module)
+        else:
+            names = closest(sig, ((n, e[0]) for n, e in table.items()), module)
         if module:
             self.ranked[module] = (ctx, v, sig, names)
         return names
+
+    def rank_first(self, ctx: str, table: dict[str, Entry], first: int) -> list[str]:
+        """The `first` modules of `ctx`'s table, their `nearest` found at once and cached as
+        `nearest` caches them (the same lists: `closest_many`): for `split_lines`, which
+        explains hundreds of modules of a context."""
+        v = self.version.get(ctx, 0)
+        every = list(table.signatures() if isinstance(table, _Deferred) else ((n, e[0]) for n, e in table.items()))
+        sigs = dict(every[:first])
+        for module, names in closest_many(sigs, every).items():
+            self.ranked[module] = (ctx, v, sigs[module], names)
+        return list(sigs)
+
+    def table(self, learner: Any, tc: Toolchain, ctx: str) -> dict[str, Entry]:
+        """`context` for `learner`'s statistics, the records read as a decision reads them."""
+        from simpulse.model.records import module_record
+        return self.context(tc, learner.stats, learner.toolchain, ctx, module_record)
 
     def context(self, tc: Toolchain, stats: Stats, toolchain: str, ctx: str, decode: Decode) -> dict[str, Entry]:
         if stats is not self.stats or toolchain != self.toolchain:
@@ -167,25 +183,34 @@ class Index:
 
 
 class _Deferred(_EntryDict):
-    """A context's index built from the view's section (`simpulse.store.simindex`): module →
-    entry, each entry made from its section item when first asked for (a decision asks for its
-    nearest modules' only); the signatures at once (`signatures`, for `Index.nearest`). The
-    entries are those `_entry` gives at the moment the index is built: the level predictions
-    (one strategy measured) use the context's regression fit and weight taken then."""
+    """A context's index built from the view's section (`simpulse.store.simindex.Rows`): module
+    → entry, each entry made from its row when first asked for (a decision asks for its nearest
+    modules' only); the signatures as slices of those read at once (`signatures`, for
+    `Index.nearest`). The entries are those `_entry` gives at the moment the index is built: the
+    level predictions (one strategy measured) use the context's regression fit and weight
+    taken then. A value is a row's number, an item laid over the section, or an entry."""
 
-    __slots__ = ("ctx", "predict")
+    __slots__ = ("ctx", "predict", "rows", "plain")
     ctx: str
     predict: tuple[list[float], float] | None      # (β, the prediction's weight)
+    rows: Rows
+    plain: int       # every module's signature is its row's, all of one length: this length; else 0
 
     @classmethod
-    def of(cls, section: dict[str, Any], tc: Toolchain, ctx: str) -> "_Deferred | None":
-        dims = {item[2] for item in section.values() if item[2]}
+    def of(cls, section: Rows, tc: Toolchain, ctx: str) -> "_Deferred | None":
+        ds = section.ds
+        dims = {ds[v] if type(v) is int else v[2] for v in dict.values(section)}
+        dims.discard(0)
         if len(dims) > 1:
             return None          # features of several lengths: the fit's cache would churn; full path
         from simpulse.model.levels import _prediction_weight, regression_fit
         table = cls(section)
         table.ctx = ctx
+        table.rows = section
         table.predict = None
+        lengths = set(section.dims)
+        table.plain = lengths.pop() if (len(lengths) == 1 and len(section) == len(section.names)
+                                        and all(type(v) is int for v in dict.values(section))) else 0
         if dims:
             fit = regression_fit(tc, ctx, dims.pop())     # what the full path's first prediction does
             if fit is not None:
@@ -194,10 +219,10 @@ class _Deferred(_EntryDict):
 
     def _get(self, name: str) -> Entry | None:
         v = dict.get(self, name)
-        if type(v) is list:
+        if type(v) is int or type(v) is list:
             from simpulse import _fastjson as json
             from simpulse.policy.joint import dot
-            g, rest, d = v
+            g, rest, d = self.rows.item(v)
             rec = json.loads(rest)
             rec["g"] = g
             pred = None
@@ -220,9 +245,43 @@ class _Deferred(_EntryDict):
             raise KeyError(name)
         return v
 
+    def __setitem__(self, name: str, entry: Entry) -> None:
+        self.plain = 0                                 # (`Index.update`: perhaps another signature)
+        dict.__setitem__(self, name, entry)
+
+    def pop(self, name: str, *default: Any) -> Any:
+        self.plain = 0
+        return dict.pop(self, name, *default)
+
+    def __delitem__(self, name: str) -> None:
+        self.plain = 0
+        dict.__delitem__(self, name)
+
+    def nearest(self, sig: list[float], skip: str | None) -> list[str]:
+        """`closest` among this table's modules: from the signatures read at once, in one pass,
+        where every module's is its row's (`plain`)."""
+        k = self.plain
+        if k != len(sig):
+            return closest(sig, self.signatures(), skip)
+        rows = self.rows
+        flat, dist = rows.flat, math.dist
+        ds = [dist(sig, flat[a:a + k]) for a in range(0, len(flat), k)]
+        names = rows.names
+        i = dict.get(self, skip) if skip else None
+        if i is not None:
+            names = names[:i] + names[i + 1:]
+            del ds[i]
+        return _first(ds, names, SCAN)
+
     def signatures(self) -> Iterator[tuple[str, list[float]]]:
+        rows = self.rows
+        flat, at, dims = rows.flat, rows.at, rows.dims
         for name, v in dict.items(self):
-            yield name, v[0]
+            if type(v) is int:
+                a = at[v]
+                yield name, flat[a:a + dims[v]]
+            else:
+                yield name, v[0]
 
     def _all(self) -> "_Deferred":
         for name in list(dict.keys(self)):
@@ -242,6 +301,65 @@ class _Deferred(_EntryDict):
         return not self == other
 
     __hash__ = None
+
+
+def closest(sig: list[float], sigs: Iterable[tuple[str, list[float]]], skip: str | None,
+            n: int = SCAN) -> list[str]:
+    """The `n` names of `sigs` (name, signature) nearest `sig` but `skip`, nearest first: the
+    first `n` of all of them sorted by (distance, name), without sorting all of them (the
+    distances alone are sorted, to find the `n`-th; only those within it are ranked)."""
+    dist, k = math.dist, len(sig)
+    ds: list[float] = []
+    ns: list[str] = []
+    for name, g in sigs:
+        if name != skip and len(g) == k:
+            ds.append(dist(sig, g))
+            ns.append(name)
+    return _first(ds, ns, n)
+
+
+def _first(ds: list[float], ns: list[str], n: int) -> list[str]:
+    """The names of the `n` least (distance, name) pairs of `ds` and `ns`, least first."""
+    if len(ds) > n:
+        cut = sorted(ds)[n - 1]
+        pairs = sorted([(d, name) for d, name in zip(ds, ns) if d <= cut])
+    else:
+        pairs = sorted(zip(ds, ns))
+    return [name for _, name in pairs[:n]]
+
+
+def closest_many(queries: dict[str, list[float]], sigs: list[tuple[str, list[float]]],
+                 n: int = SCAN) -> dict[str, list[str]]:
+    """`closest` of every module of `queries` (module → signature) among `sigs`, the same lists:
+    numpy finds, per module, the candidates within (a hair over) its `n`-th distance in blocks,
+    and `closest` ranks those exactly. Not on the shim's path (numpy): `stats` explains hundreds
+    of modules a context, each of which would measure its distance to every other."""
+    import numpy as np
+    dist = math.dist
+    out: dict[str, list[str]] = {}
+    dims = {len(g) for _, g in sigs}
+    if len(dims) != 1 or len(sigs) <= n + 1:
+        return {m: closest(g, sigs, m, n) for m, g in queries.items()}
+    k = dims.pop()
+    names = [name for name, _ in sigs]
+    where = {name: i for i, name in enumerate(names)}
+    every = np.array([g for _, g in sigs], dtype=float)
+    todo = [(m, g) for m, g in queries.items() if len(g) == k]
+    out.update({m: closest(g, sigs, m, n) for m, g in queries.items() if len(g) != k})
+    for lo in range(0, len(todo), 64):
+        block = todo[lo:lo + 64]
+        q = np.array([g for _, g in block], dtype=float)
+        d2 = ((q[:, None, :] - every[None, :, :]) ** 2).sum(axis=2)
+        for row, (m, g) in zip(d2, block):
+            i = where.get(m)
+            if i is not None:
+                row[i] = np.inf
+            cut = np.partition(row, n - 1)[n - 1]
+            # rounding: numpy's squares and math.dist differ in the last bits, never by 1e-9
+            near = np.nonzero(row <= cut + 1e-9 * (1.0 + cut))[0].tolist()
+            pairs = sorted([(dist(g, sigs[j][1]), names[j]) for j in near if names[j] != m])
+            out[m] = [name for _, name in pairs[:n]]
+    return out
 
 
 def _entry(rec: ModuleRecord, tc: Toolchain | None = None, pred: Level | None = None) -> Entry | None:
@@ -445,16 +563,19 @@ def observed(learner: Any, decision: Any) -> None:
     index.update(tc, learner.stats, learner.toolchain, decision.context, decision.module, module_record)
 
 
-def explain(learner: Any, context: str, module: str, features: dict[str, Any] | None = None) -> list[str]:
+def explain(learner: Any, context: str, module: str, features: dict[str, Any] | None = None,
+            joint: Joint | None = None) -> list[str]:
     """What the module's neighbours say, one line per strategy they move (`describe`), for
-    `stats` and `recommend`; [] where the context's average stands for the module."""
+    `stats` and `recommend`; [] where the context's average stands for the module. `joint`: the
+    context's joint posterior, when the caller has it already."""
     tc, _ = learner._tc_chain()
     if tc is None:
         return []
     from simpulse.model.records import module_record
     mod = module_record(tc, module)
     learner.__dict__.pop("_similar_why", None)
-    adjust(learner, tc, context, module, features, mod, learner.joint_posterior(context))
+    adjust(learner, tc, context, module, features, mod,
+           joint if joint is not None else learner.joint_posterior(context))
     got = learner.__dict__.get("_similar_why")
     if not got or got[0] != module:
         return []
@@ -463,20 +584,26 @@ def explain(learner: Any, context: str, module: str, features: dict[str, Any] | 
 
 def split_lines(learner: Any, per_context: int = 2, scan: int = 500) -> list[str]:
     """For `stats`: per context, how many of its modules (of the first `scan` indexed) the
-    neighbours move away from the context's average, and up to `per_context` examples."""
+    neighbours move away from the context's average, and up to `per_context` examples. The
+    context's posterior is computed once, and its modules' neighbours ranked at once
+    (`Index.rank_first`): the lines are those `explain` gives module by module."""
     tc, _ = learner._tc_chain()
     if tc is None:
         return []
-    from simpulse.model.records import module_record
     out: list[str] = []
     for ctx in sorted(tc.get("arms", {})):
         index = learner.__dict__.get("_similar")
         if index is None:
             index = learner._similar = Index()
-        table = index.context(tc, learner.stats, learner.toolchain, ctx, module_record)
+        table = index.table(learner, tc, ctx)
+        if len(table) >= MIN_TRIES:          # (fewer: `adjust` looks at no neighbour)
+            names = index.rank_first(ctx, table, scan)
+        else:
+            names = list(table)[:scan]
+        joint = learner.joint_posterior(ctx)
         moved: list[str] = []
-        for name in list(table)[:scan]:
-            lines = explain(learner, ctx, name)
+        for name in names:
+            lines = explain(learner, ctx, name, joint=joint)
             if lines:
                 moved.append(lines[0])
         if moved:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sys
 import zlib
+from itertools import accumulate
 
 from simpulse import _fastjson as json
 
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     Item = list[Any]                         # [g, rest, d] (`slim`)
     Section = dict[str, Item]                # module → item
     Sealed = tuple[bytes, int]               # a section's bytes and their crc32
+
+    _RowDict = dict[str, Any]
+else:
+    _RowDict = dict
 
 KEYS = ("s", "b", "x")
 _BIG = sys.byteorder == "big"
@@ -128,21 +133,73 @@ def decode(data: bytes) -> Section | None:
     if got is None:
         return None
     names, dims, ds, rl, raw, blob = got
-    flat: Any
+    flat = _floats(raw)
+    out: Section = {}
+    at = pos = 0
+    for name, k, d, r in zip(names, dims, ds, rl):
+        out[name] = [flat[at:at + k], blob[pos:pos + r].decode("ascii"), d]
+        at += k
+        pos += r
+    return out
+
+
+class Rows(_RowDict):
+    """A section read for one decision: module → its row in the section's bytes (an int), or an
+    item (`slim`) laid over it (`LazyModules.context_records`). A row's item is built only when
+    asked for (`item`): a decision ranks every module by its signature (`signature`, a slice
+    of the signatures read at once) and decodes the rest of the nearest ones' only."""
+
+    __slots__ = ("names", "flat", "at", "dims", "ds", "pos", "rl", "blob")
+    names: list[str]
+    flat: list[float]
+    at: list[int]
+    dims: list[int]
+    ds: list[int]
+    pos: list[int]
+    rl: list[int]
+    blob: bytes
+
+    def item(self, v: Any) -> Item:
+        """The item of a value of this table (a row's number, or an item already)."""
+        if type(v) is not int:
+            return list(v)
+        a, p = self.at[v], self.pos[v]
+        return [self.flat[a:a + self.dims[v]], self.blob[p:p + self.rl[v]].decode("ascii"), self.ds[v]]
+
+    def signature(self, v: Any) -> list[float]:
+        if type(v) is not int:
+            g: list[float] = v[0]
+            return g
+        a = self.at[v]
+        return self.flat[a:a + self.dims[v]]
+
+    def d(self, v: Any) -> int:
+        return self.ds[v] if type(v) is int else int(v[2])
+
+
+def rows(data: bytes) -> Rows | None:
+    """A section's bytes as `Rows` (nothing decoded but the header and the signatures; b"":
+    none), or None when they are not a section."""
+    got = _parts(data) if data else ([], [], [], [], b"", b"")
+    if got is None:
+        return None
+    names, dims, ds, rl, raw, blob = got
+    out = Rows(zip(names, range(len(names))))        # (a name twice: its last row, as `decode`)
+    out.names, out.flat = names, _floats(raw)
+    out.dims, out.ds, out.rl, out.blob = dims, ds, rl, blob
+    out.at, out.pos = list(accumulate(dims, initial=0)), list(accumulate(rl, initial=0))
+    return out
+
+
+def _floats(raw: bytes) -> list[float]:
     if _BIG:
         from array import array
         flat = array("d")
         flat.frombytes(raw)
         flat.byteswap()
-    else:
-        flat = memoryview(raw).cast("d")         # no import on the shim's path
-    out: Section = {}
-    at = pos = 0
-    for name, k, d, r in zip(names, dims, ds, rl):
-        out[name] = [flat[at:at + k].tolist(), blob[pos:pos + r].decode("ascii"), d]
-        at += k
-        pos += r
-    return out
+        return flat.tolist()
+    got: Any = memoryview(raw).cast("d").tolist()        # (floats; typed as ints) no import on the shim's path
+    return got  # type: ignore[no-any-return]
 
 
 def splice(data: bytes, items: dict[str, Item | None]) -> bytes:

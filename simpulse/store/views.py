@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from simpulse.model.records import Stats
+    from simpulse.store.simindex import Rows as SectionRows
     from simpulse.store.store import Cursor
 
     Base = dict[str, Any]        # {"stats_crc", "cursor", "written"}: the snapshot a view belongs to
@@ -310,6 +311,18 @@ class View:
         except (ValueError, RecursionError, TypeError):
             return None
 
+    def sim_rows(self, toolchain: str, ctx: str) -> SectionRows | None:
+        """The context's section as `simindex.Rows` (rows decoded when asked for); None as
+        `sim_section` (an empty section: empty rows)."""
+        data = self.sim_bytes(toolchain, ctx)
+        if data is None:
+            return None
+        from simpulse.store.simindex import rows
+        try:
+            return rows(data)
+        except (ValueError, RecursionError, TypeError):
+            return None
+
     def sim_bytes(self, toolchain: str, ctx: str) -> bytes | None:
         """The context's section as written, checked (b"" for none); None as `sim_section`."""
         secs = (self.sim_index() or {}).get(toolchain)
@@ -366,14 +379,15 @@ class LazyModules(dict[str, "Any"]):
             if raw is not _MISSING:
                 dict.__setitem__(self, key, raw)
 
-    def context_records(self, ctx: str) -> dict[str, list[Any]] | None:
-        """module → `simindex.slim` item of every record the similarity index of context ``ctx``
+    def context_records(self, ctx: str) -> SectionRows | None:
+        """module → row (`simindex.Rows`) of every record the similarity index of context ``ctx``
         takes (`simindex.slim`), from the view's section with the records set since the view
-        was read laid over it; None when that cannot be known exactly (no or a damaged section,
-        a record removed, one that cannot be decoded): the caller iterates the table instead."""
+        was read laid over it (as items); None when that cannot be known exactly (no or a
+        damaged section, a record removed, one that cannot be decoded): the caller iterates the
+        table instead."""
         if self._removed:
             return None
-        sec = self._view.sim_section(self._tc, ctx)
+        sec = self._view.sim_rows(self._tc, ctx)
         if sec is None:
             return None
         if self._dirty:
