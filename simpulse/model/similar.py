@@ -124,16 +124,16 @@ class Index:
             self.ranked[module] = (ctx, v, sig, names)
         return names
 
-    def rank_first(self, ctx: str, table: dict[str, Entry], first: int) -> list[str]:
-        """The `first` modules of `ctx`'s table, their `nearest` found at once and cached as
-        `nearest` caches them (the same lists: `closest_many`): for `split_lines`, which
-        explains hundreds of modules of a context."""
+    def rank_first(self, ctx: str, table: dict[str, Entry], first: int) -> dict[str, list[float]]:
+        """The `first` modules of `ctx`'s table (module → signature), their `nearest` found at
+        once and cached as `nearest` caches them (the same lists: `closest_many`): for
+        `split_lines`, which explains hundreds of modules of a context."""
         v = self.version.get(ctx, 0)
         every = list(table.signatures() if isinstance(table, _Deferred) else ((n, e[0]) for n, e in table.items()))
         sigs = dict(every[:first])
         for module, names in closest_many(sigs, every).items():
             self.ranked[module] = (ctx, v, sigs[module], names)
-        return list(sigs)
+        return sigs
 
     def table(self, learner: Any, tc: Toolchain, ctx: str) -> dict[str, Entry]:
         """`context` for `learner`'s statistics, the records read as a decision reads them."""
@@ -564,15 +564,19 @@ def observed(learner: Any, decision: Any) -> None:
 
 
 def explain(learner: Any, context: str, module: str, features: dict[str, Any] | None = None,
-            joint: Joint | None = None) -> list[str]:
+            joint: Joint | None = None, sig: list[float] | None = None) -> list[str]:
     """What the module's neighbours say, one line per strategy they move (`describe`), for
-    `stats` and `recommend`; [] where the context's average stands for the module. `joint`: the
-    context's joint posterior, when the caller has it already."""
+    `stats` and `recommend`; [] where the context's average stands for the module. `joint`, the
+    context's joint posterior, and `sig`, the module's signature as recorded: when the caller
+    has them already."""
     tc, _ = learner._tc_chain()
     if tc is None:
         return []
-    from simpulse.model.records import module_record
-    mod = module_record(tc, module)
+    if sig is not None:
+        mod: ModuleRecord | None = {"g": sig}        # all `adjust` reads of the record
+    else:
+        from simpulse.model.records import module_record
+        mod = module_record(tc, module)
     learner.__dict__.pop("_similar_why", None)
     adjust(learner, tc, context, module, features, mod,
            joint if joint is not None else learner.joint_posterior(context))
@@ -596,14 +600,12 @@ def split_lines(learner: Any, per_context: int = 2, scan: int = 500) -> list[str
         if index is None:
             index = learner._similar = Index()
         table = index.table(learner, tc, ctx)
-        if len(table) >= MIN_TRIES:          # (fewer: `adjust` looks at no neighbour)
-            names = index.rank_first(ctx, table, scan)
-        else:
-            names = list(table)[:scan]
+        # (fewer than MIN_TRIES: `adjust` looks at no neighbour)
+        sigs = index.rank_first(ctx, table, scan) if len(table) >= MIN_TRIES else dict.fromkeys(list(table)[:scan])
         joint = learner.joint_posterior(ctx)
         moved: list[str] = []
-        for name in names:
-            lines = explain(learner, ctx, name, joint=joint)
+        for name, sig in sigs.items():
+            lines = explain(learner, ctx, name, joint=joint, sig=sig)
             if lines:
                 moved.append(lines[0])
         if moved:
