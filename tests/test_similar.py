@@ -168,6 +168,9 @@ def test_closest_many_gives_each_module_what_closest_gives():
         queries["Elsewhere"] = [0.5] * dims                       # a module not among `sigs`
         got = S.closest_many(queries, sigs)
         assert got == {m: S.closest(g, sigs, m) for m, g in queries.items()}
+    # distances apart by a few ulps (rounding decides the order): numpy only proposes, math.dist ranks
+    close = [(f"N{i:03d}", [1.0 + rng.randrange(4) * 1e-15, 2.0, 0.1 * rng.randrange(3)]) for i in range(300)]
+    assert S.closest_many(dict(close), close) == {m: S.closest(g, close, m) for m, g in close}
     mixed = _grid_signatures(rng, 200)                               # two lengths: module by module
     assert S.closest_many(dict(mixed[:20]), mixed) == {m: S.closest(g, mixed, m) for m, g in mixed[:20]}
 
