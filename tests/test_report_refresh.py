@@ -77,3 +77,47 @@ def test_the_progress_bar_stays_off_without_a_terminal_or_a_long_replay(monkeypa
     bar.update(0, 10)                             # a short replay: no bar
     assert bar.prog is None
     bar.stop()
+
+
+def test_one_replay_at_a_time_and_a_report_waits_for_it(tmp_path, monkeypatch):
+    """A background refresh does nothing while another replay holds the lock; a report waits
+    for the replay under way (then reads what it cached), and replays itself only when the lock
+    stays busy past LOCK_WAIT."""
+    from simpulse.store.file_lock import try_lock
+    sdir, store = _state(tmp_path, 60)
+    other = try_lock(sdir / report.LOCK_NAME)             # a replay under way elsewhere
+    assert other is not None
+    assert report.refresh(sdir) is False and report.cached_seq(sdir) == 0
+    monkeypatch.setattr(report, "LOCK_WAIT", 0.3)
+    t0 = time.monotonic()
+    busy = report.load_history(sdir)                      # waited 0.3 s, then replayed itself
+    assert time.monotonic() - t0 >= 0.3 and busy["compiles"] > 0
+    other.release()
+    (sdir / report.CACHE_NAME).unlink()
+    assert report.refresh(sdir) is True and report.cached_seq(sdir) == store.last_seq()
+    # a report started while a replay runs gets that replay's cache, and the same data
+    import threading
+    store.append_many(_synthetic_events(80, seed=4)[60:])
+    other = try_lock(sdir / report.LOCK_NAME)
+    got = {}
+    reader = threading.Thread(target=lambda: got.update(report.load_history(sdir)))
+    monkeypatch.setattr(report, "LOCK_WAIT", 30.0)
+    reader.start()
+    time.sleep(0.3)
+    assert reader.is_alive()                              # waiting for the lock
+    other.release()
+    reader.join(30)
+    assert got["compiles"] == busy["compiles"] + 20
+
+
+def test_lake_is_looked_after_while_it_runs(tmp_path):
+    """`simpulse build` calls a tick (the backlog check) every `every` seconds while Lake runs,
+    and returns Lake's exit code as before."""
+    import sys
+
+    from simpulse.commands.build import run_lake
+    ticks = []
+    rc = run_lake([sys.executable, "-c", "import time, sys; time.sleep(0.65); sys.exit(3)"], tmp_path,
+                  tick=lambda: ticks.append(time.monotonic()), every=0.1)
+    assert rc == 3 and 3 <= len(ticks) <= 8
+    assert run_lake([sys.executable, "-c", "pass"], tmp_path) == 0

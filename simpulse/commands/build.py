@@ -216,14 +216,15 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     env[SETTINGS_ENV] = text
     quiet = view["verbosity"] == "quiet"
     before = _counters(sdir, tc.githash) if not quiet else None
-    rc = run_lake(cmd, lake_cwd, env)
+    from simpulse.commands import report
+    # a long build keeps report.cache near the log as it goes (`report.refresh_in_background`)
+    rc = run_lake(cmd, lake_cwd, env, tick=lambda: report.refresh_in_background(sdir), every=report.REFRESH_EVERY)
     sync_log(sdir)
     if before is not None:
         _summary(sdir, before, tc.githash, tc.simulated, catalogue, settings["build_id"], rc,
                  verbose=view["verbosity"] == "verbose")
     maybe_compact(sdir, cfg["retention_segments"])
-    from simpulse.commands.report import refresh_in_background
-    refresh_in_background(sdir)          # `simpulse report` after a big build: from the cache
+    report.refresh_in_background(sdir, backlog=report.END_BACKLOG)   # `simpulse report` next: from the cache
     return rc
 
 
@@ -304,15 +305,20 @@ def maybe_compact(sdir: Path, retention_segments: int, *, threshold: int = COMPA
         return False
 
 
-def run_lake(cmd: list[str], cwd: Path, env: dict | None = None) -> int:
+def run_lake(cmd: list[str], cwd: Path, env: dict | None = None, *, tick=None, every: float = 30.0) -> int:
     """Run Lake in the foreground and return its exit code. While it runs, Ctrl-C is Lake's
     to handle (it is in the same process group and shuts down its own way, as under a plain
-    `lake build`): simpulse ignores SIGINT rather than killing Lake."""
+    `lake build`): simpulse ignores SIGINT rather than killing Lake. `tick()`, if given, is
+    called every `every` seconds while Lake runs (it must not raise)."""
     import signal
     proc = subprocess.Popen(cmd, cwd=cwd, env=env)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return proc.wait()
+        while True:
+            try:
+                return proc.wait(timeout=every if tick is not None else None)
+            except subprocess.TimeoutExpired:
+                tick()
     finally:
         signal.signal(signal.SIGINT, previous)
 

@@ -104,7 +104,11 @@ def _batches(store, after: int):
         after = batch[-1]["seq"]
 
 
-REFRESH_BACKLOG = 2_000     # events a report would replay (~1 s) before a build refreshes the cache
+REFRESH_BACKLOG = 1_000     # events a report would replay (~0.5 s) before a running build refreshes the cache
+END_BACKLOG = 200           # ... before a build that ends does
+REFRESH_EVERY = 30.0        # seconds between two looks at the backlog while Lake runs
+LOCK_NAME = "report.lock"   # held by whoever replays into report.cache
+LOCK_WAIT = 120.0           # seconds a report waits for a replay under way before it replays itself
 
 
 def cached_seq(sdir: Path) -> int:
@@ -122,14 +126,43 @@ def cached_seq(sdir: Path) -> int:
 
 
 REFRESH_CODE = ("import os, sys\nos.nice(19)\nfrom pathlib import Path\n"
-                "from simpulse.commands.report import load_history\nload_history(Path(sys.argv[1]))\n")
+                "from simpulse.commands.report import refresh\nrefresh(Path(sys.argv[1]))\n")
+
+
+def _hold(sdir: Path, wait: float):
+    """The replay lock (`LOCK_NAME`), held, waiting at most `wait` seconds for it: a report
+    waits for a replay under way and then reads what it cached, rather than doing the same
+    replay beside it. None when it is still busy then, or cannot be taken (a read-only state
+    directory): the caller replays without it (two replays write the same cache; nothing is
+    lost, the later one is kept)."""
+    from simpulse.errors import SimpulseError
+    from simpulse.store.file_lock import FileLock, LockTimeout
+    held = FileLock(sdir / LOCK_NAME, blocking=wait > 0, timeout=wait if wait > 0 else None)
+    try:
+        return held if held.acquire() else None
+    except (OSError, LockTimeout, SimpulseError):
+        return None
+
+
+def refresh(sdir: Path) -> bool:
+    """Replay the events recorded since report.cache into it, unless a replay is under way
+    already (True when this one ran): what a build's background refresh runs."""
+    held = _hold(sdir, 0)
+    if held is None:
+        return False
+    try:
+        load_history(sdir, _held=True)
+    finally:
+        held.release()
+    return True
 
 
 def refresh_in_background(sdir: Path, *, backlog: int = REFRESH_BACKLOG) -> bool:
     """When a report would replay `backlog` events or more, start that replay now in a detached
-    process at the lowest priority (its output and errors discarded), so that the next
-    `simpulse report` reads the cache it leaves: `simpulse build` calls this as it ends. True
-    when one was started. Never raises."""
+    process at the lowest priority (its output and errors discarded; `refresh`: it does nothing
+    while another replay is under way), so that the next `simpulse report` reads the cache it
+    leaves: `simpulse build` calls this every REFRESH_EVERY seconds while Lake runs, and as it
+    ends with END_BACKLOG. True when one was started. Never raises."""
     try:
         from simpulse.store.store import Store
         if Store(sdir, create=False).last_seq() - cached_seq(sdir) < backlog:
@@ -146,13 +179,24 @@ def refresh_in_background(sdir: Path, *, backlog: int = REFRESH_BACKLOG) -> bool
 PROGRESS_STEP = 1_000       # events replayed between two calls of load_history's `progress`
 
 
-def load_history(sdir: Path, every: int | None = None, progress=None) -> dict:
+def load_history(sdir: Path, every: int | None = None, progress=None, *, _held: bool = False) -> dict:
     """The history's data. The replay is incremental: `report.cache` in the state directory keeps
     the replay of the events seen by the last report (`simpulse.stats.history.Replay`), and only
     the events recorded since are replayed; with `every` (``--every``), everything is.
     `progress(done, total)`, if given, is called before the replay and every PROGRESS_STEP
     events (total: the events recorded after the cache, by seq; an estimate when some were
-    lost)."""
+    lost). The cached replay is done under the replay lock (`_hold`; `_held`: taken already)."""
+    if every is not None or _held:
+        return _load_history(sdir, every, progress)
+    held = _hold(sdir, LOCK_WAIT)
+    try:
+        return _load_history(sdir, every, progress)
+    finally:
+        if held is not None:
+            held.release()
+
+
+def _load_history(sdir: Path, every: int | None, progress) -> dict:
     from simpulse.commands._common import config
     from simpulse.errors import SimpulseError
     from simpulse.stats.history import Replay
