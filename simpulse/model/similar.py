@@ -343,7 +343,8 @@ def closest_many(queries: dict[str, list[float]], sigs: list[tuple[str, list[flo
     k = dims.pop()
     names = [name for name, _ in sigs]
     where = {name: i for i, name in enumerate(names)}
-    every = np.array([g for _, g in sigs], dtype=float)
+    every_l = [g for _, g in sigs]
+    every = np.array(every_l, dtype=float)
     norms = (every * every).sum(axis=1)
     if not norms.max() < 1e4:                  # (not a signature `signature` computes) exact, slowly
         return {m: closest(g, sigs, m, n) for m, g in queries.items()}
@@ -360,12 +361,14 @@ def closest_many(queries: dict[str, list[float]], sigs: list[tuple[str, list[flo
             if i is not None:
                 d2[r, i] = np.inf
         cut = np.partition(d2, n - 1, axis=1)[:, n - 1]
-        rows, cols = np.nonzero(d2 <= (cut + 1e-9 * (1.0 + np.abs(cut)))[:, None])
-        near: list[list[int]] = [[] for _ in block]
-        for r, j in zip(rows.tolist(), cols.tolist()):
-            near[r].append(j)
-        for (m, g), js in zip(block, near):
-            pairs = sorted([(dist(g, sigs[j][1]), names[j]) for j in js if names[j] != m])
+        rows, cols = np.nonzero(d2 <= (cut + 1e-9 * (1.0 + np.abs(cut)))[:, None])    # row by row
+        ends = np.cumsum(np.bincount(rows, minlength=len(block))).tolist()
+        cols_l = cols.tolist()
+        start = 0
+        for (m, g), end in zip(block, ends):
+            js = cols_l[start:end]
+            start = end
+            pairs = sorted([(dist(g, every_l[j]), names[j]) for j in js if names[j] != m])
             out[m] = [name for _, name in pairs[:n]]
     return out
 
