@@ -280,3 +280,40 @@ def test_the_shims_successor_view_is_written_by_a_detached_process(tmp_path):
         raise AssertionError("no successor view was written")
     _, again, n2 = _lazy(sdir)
     assert n2 == 0 and _plain(again) == json.dumps(_full(sdir)[0], sort_keys=True)
+
+
+def test_a_checkpoint_renames_the_view_right_after_the_snapshot(tmp_path, monkeypatch):
+    """The view is encoded before the snapshot is replaced, and both are renamed in place one
+    after the other: a shim meets them out of step (and loads in full, ~10x slower) for no
+    longer than two renames, not for the time a view takes to encode. A view that cannot be
+    written leaves the snapshot written and no view."""
+    sdir, mods = _state(tmp_path, n_events=120)
+    _append(sdir, mods, 5, seed=3)
+    before = (sdir / "snapshot.json").read_bytes()
+    seen = []
+    real = views.encode_view
+
+    def encode(*a, **k):
+        seen.append((sdir / "snapshot.json").read_bytes() == before)     # not replaced yet
+        return real(*a, **k)
+    monkeypatch.setattr(views, "encode_view", encode)
+    store = Store(sdir, create=False, fsync=False)
+    stats, _ = store.load(fold, empty_stats(), validate=validate_stats, checkpoint_after=None)
+    assert store.checkpoint(stats) is True
+    assert seen == [True]
+    snap = json.loads((sdir / "snapshot.json").read_bytes())
+    head = json.loads((sdir / views.VIEW_NAME).read_bytes().split(b"\n", 1)[0])
+    assert head["base"]["cursor"] == snap["cursor"] and head["base"]["stats_crc"] == snap["stats_crc"]
+    assert not [p for p in os.listdir(sdir) if ".tmp." in p]
+    # the view's file cannot be written: the snapshot is, and the stale view is gone
+    _append(sdir, mods, 3, seed=5)
+    from simpulse.store import atomic
+    real_new = atomic._write_new
+    monkeypatch.setattr(atomic, "_write_new", lambda tmp, data, *a: (_ for _ in ()).throw(OSError(28, "full"))
+                        if tmp.startswith(str(sdir / views.VIEW_NAME)) else real_new(tmp, data, *a))
+    store = Store(sdir, create=False, fsync=False)
+    stats, _ = store.load(fold, empty_stats(), validate=validate_stats, checkpoint_after=None)
+    assert store.checkpoint(stats) is True
+    assert json.loads((sdir / "snapshot.json").read_bytes())["cursor"]["seq"] == store.cursor["seq"]
+    assert not (sdir / views.VIEW_NAME).exists()
+    assert not [p for p in os.listdir(sdir) if ".tmp." in p]

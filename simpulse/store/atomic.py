@@ -24,25 +24,45 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[k:]
 
 
-def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600, fsync: bool = False, tmp: str | None = None) -> None:
+def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600, fsync: bool = False, tmp: str | None = None,
+                 then: tuple[str, bytes] | None = None) -> None:
     """Replace `path` with `data` in one rename. `mode`: the new file's permissions (0600: every
-    file of the state directory); `tmp`: the temporary file's name (default: beside `path`)."""
+    file of the state directory); `tmp`: the temporary file's name (default: beside `path`).
+    `then`: (path, data) of a second file renamed in place right after the first, both written
+    out first — two files that belong together (a snapshot and its view) are out of step for
+    no longer than between two renames. Neither is replaced when writing either fails (the
+    first is, when the second's rename does)."""
     path = os.fspath(path)
     tmp = tmp or f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+    second: str | None = None
+    try:
+        _write_new(tmp, data, mode, fsync)
+        if then is not None:
+            second = f"{then[0]}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+            _write_new(second, then[1], mode, fsync)
+        os.replace(tmp, path)
+        if then is not None and second is not None:
+            os.replace(second, then[0])
+    except BaseException:
+        for name in (tmp, second):
+            try:
+                if name is not None:
+                    os.unlink(name)
+            except OSError:
+                pass
+        raise
+
+
+def _write_new(tmp: str, data: bytes, mode: int, fsync: bool) -> None:
     fd = os.open(tmp, _FLAGS, mode)
     try:
-        try:
-            if mode & 0o777 != mode:
-                os.fchmod(fd, mode)
-            write_all(fd, data)
-            if fsync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        if mode & 0o777 != mode:
+            os.fchmod(fd, mode)
+        write_all(fd, data)
+        if fsync:
+            os.fsync(fd)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        os.close(fd)
+        os.unlink(tmp)
         raise
+    os.close(fd)
