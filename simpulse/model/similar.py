@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import math
 
+from simpulse.model.neighbours import SCAN, _first, closest, closest_many
+
 TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
 if TYPE_CHECKING:
     from _collections_abc import dict_items, dict_values
@@ -68,7 +70,7 @@ SHOW = 2.0        # an offset is shown (`stats`, `recommend`) where the neighbou
 MIN_TRIES = 3     # neighbours that tried a breaking group before their share counts
 PRIOR = 2.0       # the context's rate, as pseudo-observations, in a module's breakage posterior
 CLIP = 0.7        # a residual counts at most this far from the context (outliers, log-time)
-SCAN = 48         # neighbours are sought among this many nearest modules only (4 K): beyond, none is alike
+# SCAN (`neighbours`, 48 = 4 K): neighbours are sought among this many nearest modules only; beyond, none is alike
 
 
 def signature(features: dict[str, Any] | None) -> list[float] | None:
@@ -301,76 +303,6 @@ class _Deferred(_EntryDict):
         return not self == other
 
     __hash__ = None
-
-
-def closest(sig: list[float], sigs: Iterable[tuple[str, list[float]]], skip: str | None,
-            n: int = SCAN) -> list[str]:
-    """The `n` names of `sigs` (name, signature) nearest `sig` but `skip`, nearest first: the
-    first `n` of all of them sorted by (distance, name), without sorting all of them (the
-    distances alone are sorted, to find the `n`-th; only those within it are ranked)."""
-    dist, k = math.dist, len(sig)
-    ds: list[float] = []
-    ns: list[str] = []
-    for name, g in sigs:
-        if name != skip and len(g) == k:
-            ds.append(dist(sig, g))
-            ns.append(name)
-    return _first(ds, ns, n)
-
-
-def _first(ds: list[float], ns: list[str], n: int) -> list[str]:
-    """The names of the `n` least (distance, name) pairs of `ds` and `ns`, least first."""
-    if len(ds) > n:
-        cut = sorted(ds)[n - 1]
-        pairs = sorted([(d, name) for d, name in zip(ds, ns) if d <= cut])
-    else:
-        pairs = sorted(zip(ds, ns))
-    return [name for _, name in pairs[:n]]
-
-
-def closest_many(queries: dict[str, list[float]], sigs: list[tuple[str, list[float]]],
-                 n: int = SCAN) -> dict[str, list[str]]:
-    """`closest` of every module of `queries` (module → signature) among `sigs`, the same lists:
-    numpy finds, per module, the candidates within (a hair over) its `n`-th distance in blocks,
-    and `closest` ranks those exactly. Not on the shim's path (numpy): `stats` explains hundreds
-    of modules a context, each of which would measure its distance to every other."""
-    import numpy as np
-    dist = math.dist
-    out: dict[str, list[str]] = {}
-    dims = {len(g) for _, g in sigs}
-    if len(dims) != 1 or len(sigs) <= n + 1:
-        return {m: closest(g, sigs, m, n) for m, g in queries.items()}
-    k = dims.pop()
-    names = [name for name, _ in sigs]
-    where = {name: i for i, name in enumerate(names)}
-    every_l = [g for _, g in sigs]
-    every = np.array(every_l, dtype=float)
-    norms = (every * every).sum(axis=1)
-    if not norms.max() < 1e4:                  # (not a signature `signature` computes) exact, slowly
-        return {m: closest(g, sigs, m, n) for m, g in queries.items()}
-    todo = [(m, g) for m, g in queries.items() if len(g) == k]
-    out.update({m: closest(g, sigs, m, n) for m, g in queries.items() if len(g) != k})
-    for lo in range(0, len(todo), 256):
-        block = todo[lo:lo + 256]
-        q = np.array([g for _, g in block], dtype=float)
-        # squared distances as |q|² + |e|² − 2 q·e: off by ~1e-10 at most (the squared norms
-        # are below 1e4), so every module within 1e-9 of a row's n-th is a candidate
-        d2 = (q * q).sum(axis=1)[:, None] + norms[None, :] - 2.0 * (q @ every.T)
-        for r, (m, _) in enumerate(block):
-            i = where.get(m)
-            if i is not None:
-                d2[r, i] = np.inf
-        cut = np.partition(d2, n - 1, axis=1)[:, n - 1]
-        rows, cols = np.nonzero(d2 <= (cut + 1e-9 * (1.0 + np.abs(cut)))[:, None])    # row by row
-        ends = np.cumsum(np.bincount(rows, minlength=len(block))).tolist()
-        cols_l = cols.tolist()
-        start = 0
-        for (m, g), end in zip(block, ends):
-            js = cols_l[start:end]
-            start = end
-            pairs = sorted([(dist(g, every_l[j]), names[j]) for j in js if names[j] != m])
-            out[m] = [name for _, name in pairs[:n]]
-    return out
 
 
 def _entry(rec: ModuleRecord, tc: Toolchain | None = None, pred: Level | None = None) -> Entry | None:
