@@ -175,3 +175,12 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
         if module in END_TO_END or "sim_toolchain" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.slow)
+
+
+def sigint_as_at_a_terminal() -> None:
+    """`preexec_fn` for a child a test interrupts with SIGINT (Ctrl-C): the default disposition.
+    A shell without job control starts a background job (`bash .ci/run &`) with SIGINT ignored,
+    every descendant inherits that, and Python then installs no KeyboardInterrupt handler: the
+    test would measure how it was launched, not simpulse."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

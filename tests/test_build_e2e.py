@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import strip_times
+from conftest import sigint_as_at_a_terminal, strip_times
 
 DEPENDENTS_OF_LISTS = {"Fixtures.Lists", "Fixtures.ListLemmas", "Fixtures.ListAdvanced",
                        "Fixtures.SimpHeavy", "Fixtures"}
@@ -227,7 +227,8 @@ def test_ctrl_c_stops_everything_like_lake(project):
     import signal
     env = dict(project.env, SIMPULSE_SIM_SCALE="1")
     proc = subprocess.Popen([sys.executable, "-m", "simpulse", "build"], cwd=project.root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=sigint_as_at_a_terminal)
     deadline = time.time() + 60
     while time.time() < deadline and not any(True for _ in _safe_events(project)):
         time.sleep(0.05)

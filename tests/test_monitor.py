@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from conftest import sigint_as_at_a_terminal
 from simpulse.commands.monitor import EventTail
 from simpulse.learner import empty_stats, fold
 from simpulse.store.store import Store
@@ -38,7 +39,8 @@ class Monitor:
         e = dict(os.environ, **(env or {}))
         e.pop("SIMPULSE_STATE_DIR", None)
         self.p = subprocess.Popen([sys.executable, "-m", "simpulse", "monitor", *args], cwd=cwd, env=e,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+                                  preexec_fn=sigint_as_at_a_terminal)
         self.lines: queue.Queue = queue.Queue()
         self.err: list[str] = []
         self.ready = threading.Event()
