@@ -115,7 +115,7 @@ def test_sleep_mode_is_the_default(tmp_path):
 @pytest.mark.slow        # runs two simulated leans that burn real CPU side by side
 def test_two_concurrent_physical_leans_contend(tmp_path):
     """With the 2 cores busy, two `lean -j 2` at once take longer than one alone: the ratio of
-    the two walls, measured side by side (best of two tries for each, to shed a stray load
+    the two walls, measured side by side (the median of three pairs, to shed a stray load
     spike), is above 1: ideally 2 (each run alone keeps ~2 cores busy); with L other runnable
     threads on the machine sharing it fairly, (6 + L) / (3 + L) — 1.23 at L = 10, hence 1.15."""
     env = {"SIMPULSE_SIM_PHYSICAL": "1", "SIMPULSE_SIM_SCALE": "0.5"}
@@ -132,9 +132,10 @@ def test_two_concurrent_physical_leans_contend(tmp_path):
         assert all(p.wait(timeout=120) == 0 for p in ps)
         return time.perf_counter() - t0
 
-    a = min(alone(), alone())
-    b = min(together(), together())
-    assert b / a > 1.15, (a, b)
+    # three pairs, each measured side by side (the other test worker's load drifts between
+    # them: two alone, then two together, once read 0.97 s / 1.04 s), their median
+    ratios = [together() / alone() for _ in range(3)]
+    assert sorted(ratios)[1] > 1.15, ratios
 
 
 def test_the_workers_of_a_killed_lean_stop(tmp_path):
