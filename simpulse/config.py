@@ -28,6 +28,7 @@ DEFAULTS: dict[str, object] = {
     "fsync": False,
     "retention_segments": 50,
     "objective": "build",
+    "serve": False,
 }
 
 DOCS = {
@@ -46,15 +47,17 @@ DOCS = {
     "retention_segments": "compacted event-log segments kept on disk (statistics are never lost)",
     "objective": "build (default: a compile costs max(wall, CPU × compiles running ÷ cores), what it holds up the "
                  "build) or module (each module's own wall time); docs/learning.md, \"The objective\"",
+    "serve": "experimental: `simpulse build` keeps the statistics in memory and decides for every compile's shim "
+             "over a private Unix socket, instead of each shim loading them (a shim that gets no answer decides itself)",
 }
 
 ENV = {"mode": "SIMPULSE_MODE", "policy": "SIMPULSE_POLICY", "state_dir": "SIMPULSE_STATE_DIR",
        "explore_budget": "SIMPULSE_EXPLORE_BUDGET", "profile": "SIMPULSE_PROFILE",
-       "objective": "SIMPULSE_OBJECTIVE"}
+       "objective": "SIMPULSE_OBJECTIVE", "serve": "SIMPULSE_SERVE"}
 
 _TYPES = {"mode": str, "policy": str, "explore_budget": float, "state_dir": str,
           "profile": str, "allow_breaking": bool, "enabled": list,
-          "fsync": bool, "retention_segments": int, "objective": str}
+          "fsync": bool, "retention_segments": int, "objective": str, "serve": bool}
 
 
 @dataclass
@@ -150,6 +153,11 @@ def load_config(workspace: Path | None, *, flags: dict | None = None, env=None,
                         value = float(raw)
                     except ValueError:
                         raise SimpulseError(f"{var}: not a number: {raw!r}") from None
+                elif _TYPES[key] is bool:
+                    word = raw.strip().lower()
+                    if word not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                        raise SimpulseError(f"{var}: not a boolean (1/0, true/false, yes/no, on/off): {raw!r}")
+                    value = word in ("1", "true", "yes", "on")
                 cfg.set(key, value, f"environment {var}")
             except SimpulseError as e:
                 mistake(str(e))

@@ -165,7 +165,7 @@ def read_json(path: Path):
 # Test files that drive the simulated toolchain or the CLI end to end, whichever fixtures they use.
 END_TO_END = {"test_batteries", "test_bench_build", "test_bench_cmd", "test_build_e2e", "test_build_flags", "test_doctor",
               "test_launcher", "test_meaning_build", "test_modsys", "test_monitor", "test_real_lean",
-              "test_report", "test_simulated", "test_simulated_meaning", "test_ux", "test_verify"}
+              "test_report", "test_serve", "test_simulated", "test_simulated_meaning", "test_ux", "test_verify"}
 
 
 def pytest_collection_modifyitems(config, items):

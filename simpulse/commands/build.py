@@ -210,6 +210,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     except OSError as e:
         note(f"warning: could not build the facade sysroot ({e}); running plain `lake build`")
         return run_lake(cmd, lake_cwd)
+    server = _serve(settings) if cfg["serve"] else None
     text = json.dumps(settings, sort_keys=True)
     _keep_settings(sdir, text)
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
@@ -218,7 +219,11 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     before = _counters(sdir, tc.githash) if not quiet else None
     from simpulse.commands import report
     # a long build keeps report.cache near the log as it goes (`report.refresh_in_background`)
-    rc = run_lake(cmd, lake_cwd, env, tick=lambda: report.refresh_in_background(sdir), every=report.REFRESH_EVERY)
+    try:
+        rc = run_lake(cmd, lake_cwd, env, tick=lambda: report.refresh_in_background(sdir), every=report.REFRESH_EVERY)
+    finally:
+        if server is not None:
+            server.close()
     sync_log(sdir)
     if before is not None:
         _summary(sdir, before, tc.githash, tc.simulated, catalogue, settings["build_id"], rc,
@@ -226,6 +231,19 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     maybe_compact(sdir, cfg["retention_segments"])
     report.refresh_in_background(sdir, backlog=report.END_BACKLOG)   # `simpulse report` next: from the cache
     return rc
+
+
+def _serve(settings: dict):
+    """The build's decision server (config `serve`, `simpulse.lake.serve`), its socket put in
+    the shims' settings; None (the shims decide, as without `serve`) when it cannot start."""
+    try:
+        from simpulse.lake.serve import DecisionServer
+        server = DecisionServer(dict(settings))
+    except OSError as e:
+        note(f"note: decisions not served ({e}); every compile decides for itself")
+        return None
+    settings["serve"] = server.path
+    return server
 
 
 LAST_SETTINGS = "shim-settings.json"

@@ -273,7 +273,7 @@ def main(real_lean: str, settings: str | None = None) -> None:
         # ignored, exactly as it would be for the real lean.
         if signal.getsignal(sig) != signal.SIG_IGN:
             signal.signal(sig, _forward_signal)
-    learner, decision, cmd, temp = prepared
+    observer, decision, cmd, temp = prepared
     marker = _marker(state_dir)
     conc0 = marker.enter() if marker is not None else None
     try:
@@ -307,11 +307,11 @@ def main(real_lean: str, settings: str | None = None) -> None:
         if rc != 0 and decision.strategy.is_baseline and error is None:
             from simpulse.lake.messages import first_error
             error = first_error(out, err)
-        learner.observe(decision, seconds=max(wall, 1e-6), cpu=cpu,
-                        ok=fallback_wall is None and rc == 0, error=error,
-                        fallback_seconds=fallback_wall, fallback_ok=fallback_ok,
-                        extra={"simulated": bool(cfg.get("simulated")), "era": call.era,
-                               "build": cfg.get("build_id"), **_load(cfg, conc0, conc1)})
+        observer.observe(decision, seconds=max(wall, 1e-6), cpu=cpu,
+                         ok=fallback_wall is None and rc == 0, error=error,
+                         fallback_seconds=fallback_wall, fallback_ok=fallback_ok,
+                         extra={"simulated": bool(cfg.get("simulated")), "era": call.era,
+                                "build": cfg.get("build_id"), **_load(cfg, conc0, conc1)})
     except BaseException as e:  # noqa: BLE001 - the compile result stands whatever happens here
         log(state_dir, f"could not record the compile of {decision.module}: {type(e).__name__}: {e}")
     _remember(cfg, call, decision)
@@ -351,54 +351,74 @@ def _cleanup(paths: list[str]) -> None:
             pass
 
 
-def _prepare(cfg: dict[str, Any], call: Call, real_lean: str) -> tuple[Learner, DecisionT, list[str], list[str]]:
-    from simpulse.lake.leanargs import apply_strategy, options_in_effect
-    from simpulse.learner import Learner
-    from simpulse.model.tunables import EXPLORE_BUDGET
+def _spec(cfg: dict[str, Any], call: Call) -> tuple[dict[str, Any], bool, dict[str, str]]:
+    """(the options in effect, whether warnings are errors here, the strategies excluded here):
+    what the user set for this module, in every form (-D, -Dweak., moreLeanArgs, the setup
+    JSON's options, weak. keys there too), decides whether warnings are errors and which
+    limits are in effect."""
+    from simpulse.lake.leanargs import options_in_effect
     from simpulse.strategy.allowlist import raises_limit
-    from simpulse.strategy.catalogue import BUILTIN, Catalogue, strategy_from_json
-
-    if os.environ.get("SIMPULSE_FAULT") == "learner":
-        raise RuntimeError("injected learner fault (SIMPULSE_FAULT=learner)")
-    strategies: list[Any] = list(BUILTIN) + [strategy_from_json(d) for d in cfg.get("user_strategies", [])]
-    # What the user set for this module, in every form (-D, -Dweak., moreLeanArgs, the setup
-    # JSON's options, weak. keys there too): it decides whether warnings are errors here and
-    # which limits are in effect.
     in_effect = options_in_effect(call)
     strict = bool(cfg.get("strict_messages")) or str(in_effect.get("warningAsError", "")).lower() == "true"
     excluded: dict[str, str] = {}
-    for s in strategies:
+    for s in _strategies(cfg):
         why = raises_limit(s.options, in_effect)
         if why is not None:
             excluded[s.name] = f"would raise a limit in effect ({why}): a verdict could change"
-    catalogue = Catalogue(strategies, enabled=cfg.get("enabled"), profile=cfg.get("profile", "safe"),
-                          strict_messages=strict, allow_breaking=cfg.get("allow_breaking", True),
-                          excluded=excluded)
-    module = module_name(call, cfg)
+    return in_effect, strict, excluded
+
+
+def _strategies(cfg: dict[str, Any]) -> list[Any]:
+    from simpulse.strategy.catalogue import BUILTIN, strategy_from_json
+    return list(BUILTIN) + [strategy_from_json(d) for d in cfg.get("user_strategies", [])]
+
+
+def catalogue_for(cfg: dict[str, Any], strict: bool, excluded: dict[str, str]) -> Catalogue:
+    """This compile's catalogue: the build's strategies, less those `_spec` excluded."""
+    from simpulse.strategy.catalogue import Catalogue
+    return Catalogue(_strategies(cfg), enabled=cfg.get("enabled"), profile=cfg.get("profile", "safe"),
+                     strict_messages=strict, allow_breaking=cfg.get("allow_breaking", True), excluded=excluded)
+
+
+def decide(cfg: dict[str, Any], module: str, source_path: str, path: str, catalogue: Catalogue,
+           shared: Any = None) -> tuple[Learner, DecisionT]:
+    """The learner's decision for one compile (`--strategy` applied). `shared`: statistics kept
+    in memory by `simpulse build` (`simpulse.lake.serve`: `store`, `stats`, `index`), decided
+    on and kept current instead of loaded; by default they are loaded for this compile only."""
+    from simpulse.learner import Learner
+    from simpulse.model.tunables import EXPLORE_BUDGET
     seed = cfg.get("seed")
     if seed is not None:
         import zlib
         seed = int(seed) * 1_000_003 + zlib.crc32(module.encode())
-    from simpulse.store.store import Store
-    # create=False: `simpulse build` made the state directory; if it has been deleted since,
-    # the shim must not resurrect it (and fails open instead).
-    store = Store(cfg["state_dir"], create=False, fsync=cfg.get("fsync", False))
-    store.views = True       # the snapshot's view: this module's record, not all of them
-    store.background_checkpoints = True    # no compile waits for a snapshot to be written
-    _inject_faults(store)
+    if shared is None:
+        from simpulse.store.store import Store
+        # create=False: `simpulse build` made the state directory; if it has been deleted since,
+        # the shim must not resurrect it (and fails open instead).
+        store = Store(cfg["state_dir"], create=False, fsync=cfg.get("fsync", False))
+        store.views = True       # the snapshot's view: this module's record, not all of them
+        store.background_checkpoints = True    # no compile waits for a snapshot to be written
+        _inject_faults(store)
+    else:
+        store = shared.store
     learner = Learner(None, store=store, policy=cfg.get("policy", "thompson"), mode=cfg.get("mode", "auto"),
                       toolchain=cfg.get("toolchain", "unknown"), catalogue=catalogue, seed=seed,
                       explore_budget=cfg.get("explore_budget", EXPLORE_BUDGET),
                       exclude=_verified_exclusions(cfg["state_dir"], catalogue))
-    forced = cfg.get("force_strategy")
-    with open(call.source, "rb") as f:
+    if shared is not None:
+        learner._stats = shared.stats
+        if shared.index is not None:
+            learner.__dict__["_similar"] = shared.index      # (`similar.adjust` keeps it there)
+    with open(source_path, "rb") as f:
         source = f.read()
-    workspace = cfg.get("workspace") or os.getcwd()
-    path = os.path.relpath(os.path.abspath(call.source), workspace)
     decision: DecisionT = learner.choose(module=module, source=source, path=path)
-    # observe only appends: this process ends after it, and folding into statistics nobody
-    # reads again is work (a context-wide refresh, at worst) the next load does anyway
-    learner.reload()
+    if shared is None:
+        # observe only appends: this process ends after it, and folding into statistics nobody
+        # reads again is work (a context-wide refresh, at worst) the next load does anyway
+        learner.reload()
+    else:
+        shared.index = learner.__dict__.get("_similar")
+    forced = cfg.get("force_strategy")
     if forced:
         # --strategy: an experiment the user asked for, within what this build accepts
         strategy = catalogue.get(forced)
@@ -412,14 +432,40 @@ def _prepare(cfg: dict[str, Any], call: Call, real_lean: str) -> tuple[Learner, 
             decision.strategy = catalogue.get("baseline")
             decision.reason = f"--strategy {forced} not run: {why}"
         decision.explore = False
+    return learner, decision
+
+
+def _prepare(cfg: dict[str, Any], call: Call, real_lean: str) -> tuple[Any, DecisionT, list[str], list[str]]:
+    """(what observes the compile, the decision, the command, its temporary files): decided by
+    `simpulse build`'s server when the build serves decisions (`served.ask`), else here."""
+    if os.environ.get("SIMPULSE_FAULT") == "learner":
+        raise RuntimeError("injected learner fault (SIMPULSE_FAULT=learner)")
+    in_effect, strict, excluded = _spec(cfg, call)
+    catalogue = catalogue_for(cfg, strict, excluded)
+    module = module_name(call, cfg)
+    source_path = os.path.abspath(call.source)
+    path = os.path.relpath(source_path, cfg.get("workspace") or os.getcwd())
+    observer: Any = None
+    if cfg.get("serve"):
+        try:
+            from simpulse.shim import served
+            observer, decision = served.ask(cfg["serve"], {"module": module, "source_path": source_path,
+                                                           "path": path, "strict": strict, "excluded": excluded},
+                                            catalogue)
+        except Exception as e:  # noqa: BLE001 - the build's server gone or slow: decided here
+            log(cfg.get("state_dir"), f"decided in the shim: the build's decision server: {type(e).__name__}: {e}")
+            observer = None
+    if observer is None:
+        observer, decision = decide(cfg, module, source_path, path, catalogue)
     temp: list[str] = []
     cmd = [real_lean] + list(call.argv)
     if not decision.strategy.is_baseline:
+        from simpulse.lake.leanargs import apply_strategy
         tmp_dir = os.path.join(cfg["state_dir"], "tmp")
         applied: Any = apply_strategy(call, decision.strategy, tmp_dir, in_effect=in_effect)
         cmd = [real_lean] + applied.argv
         temp = applied.temp_files
-    return learner, decision, cmd, temp
+    return observer, decision, cmd, temp
 
 
 def _verified_exclusions(state_dir: str, catalogue: Catalogue) -> dict[str, set[str]] | None:

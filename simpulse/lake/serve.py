@@ -1,0 +1,132 @@
+"""Decisions served by `simpulse build` (config `serve`, experimental; `simpulse.shim.served`).
+
+Every compile's shim otherwise imports the learner, loads the statistics (through
+snapshot.view), builds its context's similarity index and decides: at Mathlib's size most of
+what a compile costs above the exec-only floor (docs/benchmarks.md, "Store at scale").
+`simpulse build` waits on Lake for the whole build; with `serve` on, it loads the statistics
+once, keeps them (and the similarity index) current with every compile it records, and
+answers the shims on a Unix socket in a private directory (0700, made for this build).
+
+One connection per compile: the shim's request, the decision (`shim.main.decide`, the same code
+the shim runs, on the statistics in memory), then — after lean has run — the outcome, recorded
+with `Learner.observe` (appended to the event log as the shim would append it, and folded)
+before the acknowledgement. Decisions and records take one lock (a decision that waits for it
+more than BUSY seconds is refused); lean runs outside it. A shim that gets no decision decides
+for itself (`shim/main._prepare`): its compile is appended to the log but not folded here (the
+next load folds it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from typing import Any
+
+from simpulse import _fastjson as json
+
+SOCKET_NAME = "decide.sock"
+BUSY = 2.0       # seconds a decision waits for the lock; past it the shim decides for itself
+
+
+class _Shared:
+    """The statistics decisions are made on: loaded once, kept current by every record."""
+
+    def __init__(self, store: Any, stats: dict) -> None:
+        self.store, self.stats, self.index = store, stats, None
+
+
+class DecisionServer:
+    """The build's decision server: `path` is the socket the shims connect to (the settings'
+    ``serve``); `close` ends it. Started before Lake, closed after it."""
+
+    def __init__(self, cfg: dict[str, Any]) -> None:
+        self.cfg = cfg
+        self.lock = threading.Lock()
+        self.dir = tempfile.mkdtemp(prefix="simpulse-serve-")       # 0700
+        self.path = os.path.join(self.dir, SOCKET_NAME)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o600)
+        self.sock.listen(256)
+        self.shared: _Shared | None = None
+        self.served = self.recorded = self.failed = 0
+        threading.Thread(target=self._load, daemon=True).start()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _load(self) -> None:
+        """The statistics, loaded in full while Lake starts (a shim asking first waits on the lock)."""
+        with self.lock:
+            self._shared()
+
+    def _shared(self) -> _Shared:
+        if self.shared is None:
+            from simpulse.learner import empty_stats, fold, validate_stats
+            from simpulse.store.store import Store
+            store = Store(self.cfg["state_dir"], create=False, fsync=self.cfg.get("fsync", False))
+            from simpulse.shim.main import _inject_faults
+            _inject_faults(store)         # (tests: the faults the shim's own store would meet)
+            stats, _ = store.load(fold, empty_stats(), validate=validate_stats)
+            self.shared = _Shared(store, stats)
+        return self.shared
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return                    # closed
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                f = conn.makefile("rb")
+                request = json.loads(f.readline())
+                if not self.lock.acquire(timeout=BUSY):
+                    raise TimeoutError(f"busy for {BUSY} s (the statistics still loading?)")
+                try:
+                    learner, decision = self._decide(request)
+                    self.served += 1
+                finally:
+                    self.lock.release()
+                reply = {"strategy": decision.strategy.name, "context": decision.context,
+                         "source_hash": decision.source_hash, "reason": decision.reason,
+                         "explore": bool(decision.explore)}
+                conn.sendall(json.dumps(reply).encode("utf-8") + b"\n")
+            except Exception as e:  # noqa: BLE001 - the shim decides for itself
+                self._answer(conn, {"error": f"{type(e).__name__}: {e}"})
+                return
+            try:
+                line = f.readline()           # after lean has run: minutes, perhaps
+                if not line:
+                    return                    # the shim ended without an outcome (a cut-short compile)
+                outcome = json.loads(line)
+                with self.lock:
+                    learner.observe(decision, **outcome)
+                    self.recorded += 1
+                conn.sendall(b"ok\n")
+            except Exception as e:  # noqa: BLE001 - the shim logs that its compile went unrecorded
+                self.failed += 1
+                self._answer(conn, {"error": f"{type(e).__name__}: {e}"})
+
+    def _decide(self, request: dict[str, Any]) -> tuple[Any, Any]:
+        from simpulse.shim.main import catalogue_for, decide
+        catalogue = catalogue_for(self.cfg, bool(request["strict"]), dict(request["excluded"]))
+        return decide(self.cfg, str(request["module"]), str(request["source_path"]), str(request["path"]),
+                      catalogue, shared=self._shared())
+
+    @staticmethod
+    def _answer(conn: socket.socket, doc: dict[str, Any]) -> None:
+        try:
+            conn.sendall(json.dumps(doc).encode("utf-8") + b"\n")
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,125 @@
+"""Decisions served by `simpulse build` (config `serve`, experimental): `simpulse.lake.serve`
+keeps the statistics in memory and decides for the shims (`simpulse.shim.served`); a shim that
+gets no answer decides for itself; what is learned is recorded as the shim would record it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from simpulse.lake.serve import DecisionServer
+from simpulse.shim import served
+from simpulse.shim.main import catalogue_for
+from simpulse.store.store import Store
+
+SOURCE = b"theorem t (xs : List Nat) : xs ++ [] = xs := by simp\n" * 8
+
+
+def _cfg(sdir):
+    return {"state_dir": str(sdir), "workspace": str(sdir.parent), "mode": "auto", "policy": "thompson",
+            "toolchain": "tc-serve", "simulated": True, "fsync": False, "enabled": None, "profile": "safe",
+            "build_id": "b1", "seed": 1}
+
+
+def _request(tmp_path, i):
+    src = tmp_path / f"M{i}.lean"
+    src.write_bytes(SOURCE + b"-- %d\n" % i)
+    return {"module": f"Proj.M{i}", "source_path": str(src), "path": f"M{i}.lean", "strict": False, "excluded": {}}
+
+
+def test_a_served_decision_is_recorded_and_folded(tmp_path):
+    sdir = tmp_path / "state"
+    Store(sdir)                                            # what `simpulse build` made
+    cfg = _cfg(sdir)
+    server = DecisionServer(cfg)
+    try:
+        catalogue = catalogue_for(cfg, False, {})
+        for i in range(6):
+            obs, d = served.ask(server.path, _request(tmp_path, i), catalogue)
+            assert d.module == f"Proj.M{i}" and d.context and d.strategy.name in catalogue.all and d.source_hash
+            obs.observe(d, seconds=1.0 + i / 10, cpu=0.9, ok=True, error=None, fallback_seconds=None,
+                        fallback_ok=None, extra={"simulated": True, "build": "b1"})
+        assert server.served == server.recorded == 6 and server.failed == 0
+        tc = server.shared.stats["toolchains"]["tc-serve"]
+        assert sum(a[3] for arms in tc["arms"].values() for a in arms.values()) >= 6   # folded in memory ...
+    finally:
+        server.close()
+    assert not os.path.exists(server.dir)
+    from simpulse.learner import Learner
+    lrn = Learner(sdir, toolchain="tc-serve")                # ... and on disk, as the shim appends
+    assert lrn.counters()["compiles"] == 6
+    got = list(Store(sdir, create=False).iter_events())
+    assert [e["module"] for e in got] == [f"Proj.M{i}" for i in range(6)]
+    assert all(e["build"] == "b1" and e["wall"] > 0 for e in got)
+
+
+def test_a_bad_request_or_a_gone_server_is_an_error_the_shim_can_catch(tmp_path):
+    sdir = tmp_path / "state"
+    Store(sdir)
+    cfg = _cfg(sdir)
+    server = DecisionServer(cfg)
+    catalogue = catalogue_for(cfg, False, {})
+    try:
+        bad = dict(_request(tmp_path, 0), source_path=str(tmp_path / "missing.lean"))
+        with pytest.raises(ValueError, match="could not decide"):
+            served.ask(server.path, bad, catalogue)
+        obs, d = served.ask(server.path, _request(tmp_path, 1), catalogue)
+        with pytest.raises(ValueError, match="did not record"):            # an outcome it cannot record
+            obs.observe(d, seconds="not a number", cpu=None, ok=True, error=None, fallback_seconds=None,
+                        fallback_ok=None, extra={}, unknown_field=1)
+    finally:
+        server.close()
+    with pytest.raises(OSError):
+        served.ask(server.path, _request(tmp_path, 2), catalogue)        # no server: the shim decides
+
+
+def test_a_build_with_served_decisions_is_the_same_build(project, tmp_path):
+    """`serve` on: every compile of a clean build and of a rebuild is decided by the build's
+    server (no shim decides for itself), one event per compiled module is recorded, and the
+    outputs are plain `lake build`'s (the safe profile: strategies that change only time)."""
+    plain = project.copy(tmp_path / "plain")
+    plain.lake("build", check=0)
+    env = {"SIMPULSE_SERVE": "1"}
+    p = project.simpulse("build", "--seed", "1", env=env, check=0)
+    assert "Build completed successfully" in p.stdout
+    built = project.built(p.stdout)
+    assert len(built) == 16
+    events = project.events()
+    assert sorted(e["module"] for e in events) == sorted(built)
+    assert all(e["context"] and e["strategy"] and e["wall"] > 0 for e in events)
+    assert project.outputs() == plain.outputs()
+    log = project.state / "simpulse.log"
+    assert not log.exists() or "decided in the shim" not in log.read_text()
+    with open(project.root / "Fixtures" / "Lists.lean", "a") as f:
+        f.write("\n-- an edit\n")
+    p = project.simpulse("build", env=env, check=0)
+    assert "Build completed successfully" in p.stdout
+    new = project.events()[len(events):]
+    assert sorted(e["module"] for e in new) == sorted(project.built(p.stdout)) and new
+    # a shim whose server is gone decides for itself, and says so in the log
+    shim_env = project.shim_env(LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(project.state / "facade"))
+    settings = json.loads(shim_env["SIMPULSE_SHIM"])
+    settings["serve"] = str(tmp_path / "no-such.sock")
+    with open(project.root / "Fixtures" / "Lists.lean", "a") as f:
+        f.write("\n-- another edit\n")
+    p = project.lake("build", env=dict(shim_env, SIMPULSE_SHIM=json.dumps(settings)), check=0)
+    assert "Build completed successfully" in p.stdout
+    assert "decided in the shim" in log.read_text()
+    assert len(project.events()) > len(events) + len(new)
+
+
+@pytest.mark.parametrize("raw, want", [("1", True), ("yes", True), ("On", True), ("0", False), ("false", False)])
+def test_serve_is_a_boolean_in_the_environment(raw, want):
+    from simpulse.config import load_config
+    problems: list[str] = []
+    cfg = load_config(None, env={"SIMPULSE_SERVE": raw}, problems=problems)
+    assert cfg["serve"] is want and problems == []
+
+
+def test_a_serve_that_is_not_a_boolean_is_a_configuration_problem():
+    from simpulse.config import load_config
+    problems: list[str] = []
+    load_config(None, env={"SIMPULSE_SERVE": "maybe"}, problems=problems)
+    assert problems == ["SIMPULSE_SERVE: not a boolean (1/0, true/false, yes/no, on/off): 'maybe'"]
