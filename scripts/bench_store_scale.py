@@ -306,23 +306,40 @@ class ShimBench:
         return dt
 
     def run(self, sdir: Path, mods, rng: random.Random, runs: int, warmup: int) -> dict:
-        env = dict(self.env, SIMPULSE_SHIM=self.settings(sdir))
-        shim, floor, shim_cpu, floor_cpu = [], [], [], []
-        for i in range(warmup + runs):
-            args = self.args(rng.choice(mods)["module"])
-            a = self._timed([str(self.facades["floor"])] + args, env)
-            ca = self.cpu
-            b = self._timed([str(self.facades["shim"])] + args, env)
-            if i >= warmup:
-                floor.append(a)
-                shim.append(b)
-                floor_cpu.append(ca)
-                shim_cpu.append(self.cpu)
+        """Interleaved, per compile: the floor, the shim as `simpulse build` runs it (decisions
+        served by the build's server, `serve` — the default — started here on the state as the
+        build starts it), and the shim deciding for itself (loading the statistics: `serve`
+        off, or a shim its server does not answer)."""
+        from simpulse.lake.serve import DecisionServer
+        settings = json.loads(self.settings(sdir))
+        env = dict(self.env, SIMPULSE_SHIM=json.dumps(settings))
+        server = DecisionServer(dict(settings))
+        served_env = dict(self.env, SIMPULSE_SHIM=json.dumps(dict(settings, serve=server.path)))
+        shim, floor, shim_cpu, floor_cpu, own, own_cpu = [], [], [], [], [], []
+        try:
+            for i in range(warmup + runs):
+                args = self.args(rng.choice(mods)["module"])
+                a = self._timed([str(self.facades["floor"])] + args, env)
+                ca = self.cpu
+                b = self._timed([str(self.facades["shim"])] + args, served_env)
+                cb = self.cpu
+                c = self._timed([str(self.facades["shim"])] + args, env)
+                if i >= warmup:
+                    floor.append(a)
+                    shim.append(b)
+                    own.append(c)
+                    floor_cpu.append(ca)
+                    shim_cpu.append(cb)
+                    own_cpu.append(self.cpu)
+        finally:
+            server.close()
         log = Path(sdir / "simpulse.log")
-        passthrough = log.read_text(errors="replace").count("passthrough") if log.exists() else 0
+        text = log.read_text(errors="replace") if log.exists() else ""
         return {"shim_p50": pct(shim, 0.5), "shim_p95": pct(shim, 0.95), "shim_p99": pct(shim, 0.99),
                 "shim_max": max(shim), "floor_p50": pct(floor, 0.5), "floor_p99": pct(floor, 0.99),
-                "shim_runs": len(shim), "passthrough": passthrough,
+                "shim_runs": len(shim), "passthrough": text.count("passthrough"),
+                "decided_itself": text.count("decided in the shim"),
+                "own_p50": pct(own, 0.5), "own_p99": pct(own, 0.99), "own_cpu_p50": pct(own_cpu, 0.5),
                 "shim_cpu_p50": pct(shim_cpu, 0.5), "floor_cpu_p50": pct(floor_cpu, 0.5)}
 
     def commands(self, sdir: Path, report: bool, n: int = 0, rng: random.Random | None = None, mods=()) -> dict:
@@ -421,7 +438,7 @@ def main() -> int:
                 plain = work / f"state-{n}-plain"
                 strip_sections(sdir, plain)
                 got = bench.run(plain, mods[:n], rng, args.shim_runs, args.warmup)
-                r["plain_shim_p50"], r["plain_shim_cpu_p50"] = got["shim_p50"], got["shim_cpu_p50"]
+                r["plain_shim_p50"], r["plain_shim_cpu_p50"] = got["own_p50"], got["own_cpu_p50"]
                 shutil.rmtree(plain, ignore_errors=True)
             if not args.no_commands:
                 r.update(bench.commands(sdir, report=n <= args.report_max, n=n, rng=rng, mods=mods))
@@ -462,17 +479,22 @@ def report(rows, args) -> int:
         "`Store.append_many` and compacted as `simpulse build` does (retention 20 segments). Synthetic events "
         "(no compiler ran); the latencies are real. **Shim**: the facade's `bin/lean` on a module compile of the "
         "toolchain whose `lean` is `/bin/true` (what is left of a compile is simpulse), each compile recording its event, "
+        "its decision served by the build's server (`serve`, the default: the statistics loaded once, in memory; "
+        "`simpulse/lake/serve.py`, started here on the state as `simpulse build` starts it) and, in the same "
+        "interleaving, **deciding itself** (it loads the statistics: `serve` off, or a shim its server does not answer), "
         f"after {args.warmup} warm-up compiles (steady state: the tail grows and is checkpointed), interleaved with the "
         "**floor**: the same launcher starting the same venv Python (`-IS`), which execs the same `lean` at once. "
         f"{args.shim_runs} pairs per size; modules drawn from the 6,000, sources unchanged. In process, per size, "
         f"{args.reps} rounds: the load through `snapshot.view` (what the shim pays) and in full (`snapshot.json`), "
         "then `choose` and `choose` + `observe`, and `choose` again after the state imported its own export.",
         "",
-        "| events | shim p50 | p95 | p99 | floor p50 | shim / floor | CPU: shim / floor p50 | shim imports "
+        "| events | shim p50 | p95 | p99 | floor p50 | shim / floor | CPU: shim / floor p50 | deciding itself: p50, p99, / floor | shim imports (deciding itself) "
         "| load (view) p50 | load (full) p50 | choose p50 | after an import | choose+observe p50 | snapshot | view | disk |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         *[f"| {r['n']:,} | **{ms(r['shim_p50'])}** | {ms(r['shim_p95'])} | **{ms(r['shim_p99'])}** | {ms(r['floor_p50'])} | "
-          f"**{r['shim_p50'] / r['floor_p50']:.2f}×** | {ms(r['shim_cpu_p50'])} / {ms(r['floor_cpu_p50'])} | {r['import_ms']:.1f} ms | {ms2(r['load_p50'])} | {ms2(r['full_p50'])} | "
+          f"**{r['shim_p50'] / r['floor_p50']:.2f}×** | {ms(r['shim_cpu_p50'])} / {ms(r['floor_cpu_p50'])} | "
+          f"{ms(r['own_p50'])}, {ms(r['own_p99'])}, {r['own_p50'] / r['floor_p50']:.2f}× | "
+          f"{r['import_ms']:.1f} ms | {ms2(r['load_p50'])} | {ms2(r['full_p50'])} | "
           f"{ms2(r['choose_p50'])} | {ms2(r['choose_imp_p50'])} | {ms2(r['co_p50'])} | "
           f"{r['snapshot_bytes'] / 1e6:.2f} MB | {r['view_bytes'] / 1e6:.2f} MB | {r['disk_bytes'] / 1e6:.1f} MB |" for r in rows],
     ]
@@ -490,12 +512,12 @@ def report(rows, args) -> int:
                 f"{r['sim_read_p50']:.0f} ({r['sim_read_max']}) / {r['sim_buckets']} |" for r in rows]]
     cmp = [r for r in rows if "plain_shim_p50" in r]
     if cmp:
-        lines += ["", "The shim end to end with the view's similarity sections and on a copy of the same state whose "
+        lines += ["", "The shim deciding itself, end to end, with the view's similarity sections and on a copy of the same state whose "
                   "view has none (`--compare-plain`; the same number of compiles):", "",
                   "| events | shim p50 (CPU p50), sections | without sections | CPU without / with |",
                   "|---:|---:|---:|---:|",
-                  *[f"| {r['n']:,} | {ms(r['shim_p50'])} ({ms(r['shim_cpu_p50'])}) | {ms(r['plain_shim_p50'])} "
-                    f"({ms(r['plain_shim_cpu_p50'])}) | {r['plain_shim_cpu_p50'] / max(r['shim_cpu_p50'], 1e-9):.2f}× |"
+                  *[f"| {r['n']:,} | {ms(r['own_p50'])} ({ms(r['own_cpu_p50'])}) | {ms(r['plain_shim_p50'])} "
+                    f"({ms(r['plain_shim_cpu_p50'])}) | {r['plain_shim_cpu_p50'] / max(r['own_cpu_p50'], 1e-9):.2f}× |"
                     for r in cmp]]
     if timed:
         lines += ["", f"A clean build adds {N_MODULES:,} events. `simpulse build` keeps report.cache near the log while "
@@ -515,7 +537,7 @@ def report(rows, args) -> int:
         f"or without an import) ≤ 1 ms p50 — **{verdict(ok_choose)}**; choose + observe ≤ 2 ms p50 — "
         f"**{verdict(ok_co)}**; stats and monitor --once ≤ 1 s, report ≤ 2 s — **{verdict(ok_cmd)}**; snapshot ≤ 5 MB "
         f"at 10^6 — **{verdict(ok_snap)}**. Passthroughs (the shim failing open) during the runs: "
-        f"{sum(r['passthrough'] for r in rows)}.",
+        f"{sum(r['passthrough'] for r in rows)}; served shims that decided themselves: {sum(r['decided_itself'] for r in rows)}.",
         "",
         f"Reproduce: `.venv/bin/python scripts/bench_store_scale.py --sizes {args.sizes} --shim-runs {args.shim_runs} "
         f"--reps {args.reps}{' --warmup %d' % args.warmup if args.warmup != 40 else ''}"

@@ -28,7 +28,7 @@ DEFAULTS: dict[str, object] = {
     "fsync": False,
     "retention_segments": 50,
     "objective": "build",
-    "serve": False,
+    "serve": True,
 }
 
 DOCS = {

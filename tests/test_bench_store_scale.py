@@ -20,6 +20,8 @@ def test_a_small_run_prints_every_figure_and_changes_no_tracked_file():
                        timeout=600)
     assert p.returncode in (0, 1), p.stderr[-2000:]          # 1: a target not met (on a busy machine)
     assert "Traceback" not in p.stderr
-    assert "300 events: shim p50" in p.stdout and "Passthroughs (the shim failing open) during the runs: 0." in p.stdout
+    assert "300 events: shim p50" in p.stdout and "Passthroughs (the shim failing open) during the runs: 0;" in p.stdout
+    assert "deciding itself: p50" in p.stdout                 # the served shim (the default) and the other way
+    assert "served shims that decided themselves: 0." in p.stdout
     after = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
     assert after == before

@@ -123,3 +123,19 @@ def test_a_serve_that_is_not_a_boolean_is_a_configuration_problem():
     problems: list[str] = []
     load_config(None, env={"SIMPULSE_SERVE": "maybe"}, problems=problems)
     assert problems == ["SIMPULSE_SERVE: not a boolean (1/0, true/false, yes/no, on/off): 'maybe'"]
+
+
+def test_a_temporary_directory_too_long_for_a_socket_falls_back_to_tmp_and_leaves_nothing(tmp_path, monkeypatch):
+    import tempfile
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    sdir = tmp_path / "state"
+    Store(sdir)
+    server = DecisionServer(_cfg(sdir))
+    try:
+        assert server.path.startswith("/tmp/") and len(server.path) <= 100
+        assert os.stat(server.dir).st_mode & 0o777 == 0o700
+    finally:
+        server.close()
+    assert list(deep.iterdir()) == [] and not os.path.exists(server.dir)

@@ -28,6 +28,7 @@ from typing import Any
 from simpulse import _fastjson as json
 
 SOCKET_NAME = "decide.sock"
+MAX_PATH = 100   # bytes of a Unix socket's path (sun_path: 108 on Linux, 104 on macOS, with its NUL)
 BUSY = 2.0       # seconds a decision waits for the lock; past it the shim decides for itself
 
 
@@ -38,6 +39,28 @@ class _Shared:
         self.store, self.stats, self.index = store, stats, None
 
 
+def _listen() -> tuple[str, str, socket.socket]:
+    """(a private directory, the socket's path in it, the listening socket): in the temporary
+    directory, or in /tmp where that one's path is too long for a socket (~100 bytes). Raises
+    OSError when neither will do; nothing is left behind."""
+    for base in dict.fromkeys((tempfile.gettempdir(), "/tmp")):
+        d = tempfile.mkdtemp(prefix="simpulse-", dir=base)         # 0700
+        path = os.path.join(d, SOCKET_NAME)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            if len(os.fsencode(path)) > MAX_PATH:
+                raise OSError(f"socket path too long: {path}")
+            sock.bind(path)
+            os.chmod(path, 0o600)
+            sock.listen(256)
+            return d, path, sock
+        except OSError as e:
+            sock.close()
+            shutil.rmtree(d, ignore_errors=True)
+            last = e
+    raise last
+
+
 class DecisionServer:
     """The build's decision server: `path` is the socket the shims connect to (the settings'
     ``serve``); `close` ends it. Started before Lake, closed after it."""
@@ -45,12 +68,7 @@ class DecisionServer:
     def __init__(self, cfg: dict[str, Any]) -> None:
         self.cfg = cfg
         self.lock = threading.Lock()
-        self.dir = tempfile.mkdtemp(prefix="simpulse-serve-")       # 0700
-        self.path = os.path.join(self.dir, SOCKET_NAME)
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(self.path)
-        os.chmod(self.path, 0o600)
-        self.sock.listen(256)
+        self.dir, self.path, self.sock = _listen()
         self.shared: _Shared | None = None
         self.served = self.recorded = self.failed = 0
         threading.Thread(target=self._load, daemon=True).start()
