@@ -139,3 +139,41 @@ def test_a_temporary_directory_too_long_for_a_socket_falls_back_to_tmp_and_leave
     finally:
         server.close()
     assert list(deep.iterdir()) == [] and not os.path.exists(server.dir)
+
+
+def test_the_server_ranks_every_modules_neighbours_ahead_as_a_decision_would(tmp_path):
+    """After its first decision the server ranks every module's neighbours at once (numpy); the
+    lists it caches are those a decision would compute for itself (`Index.nearest`)."""
+    import time
+
+    from test_simindex import TC, _state
+
+    from simpulse.learner import Learner
+    from simpulse.model.records import module_record
+    from simpulse.model.similar import Index
+    sdir, mods = _state(tmp_path, n_modules=120, n_events=40)
+    cfg = dict(_cfg(sdir), toolchain=TC)
+    server = DecisionServer(cfg)
+    try:
+        obs, _ = served.ask(server.path, _request(tmp_path, 0), catalogue_for(cfg, False, {}))
+        obs.sock.close()                                    # (no outcome: nothing recorded)
+        deadline = time.monotonic() + 30
+        while server.warmed is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.warmed is not None and server.warmed >= 100
+        index = server.shared.index
+        lrn = Learner(None, toolchain=TC)
+        lrn._stats = server.shared.stats
+        tc = lrn.stats["toolchains"][TC]
+        fresh = Index()
+        checked = 0
+        for name, ctx, *_ in mods[:30]:
+            hit = index.ranked.get(name)
+            if hit is None:
+                continue
+            table = fresh.context(tc, lrn.stats, TC, ctx, module_record)
+            assert hit[3] == fresh.nearest(ctx, table, module_record(tc, name)["g"], name)
+            checked += 1
+        assert checked >= 25
+    finally:
+        server.close()

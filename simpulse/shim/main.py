@@ -416,8 +416,8 @@ def decide(cfg: dict[str, Any], module: str, source_path: str, path: str, catalo
         # observe only appends: this process ends after it, and folding into statistics nobody
         # reads again is work (a context-wide refresh, at worst) the next load does anyway
         learner.reload()
-    else:
-        shared.index = learner.__dict__.get("_similar")
+    elif learner.__dict__.get("_similar") is not None:
+        shared.index = learner.__dict__["_similar"]
     forced = cfg.get("force_strategy")
     if forced:
         # --strategy: an experiment the user asked for, within what this build accepts
