@@ -73,6 +73,7 @@ class DecisionServer:
         self.shared: _Shared | None = None
         self.served = self.recorded = self.failed = 0
         self.decide_s: list[float] = []      # each decision's time in the server (benchmarks)
+        self.observe_s: list[float] = []     # ... and each record's
         self.warming = False
         self.warmed: int | None = None       # modules whose neighbours `_warm` ranked (tests)
         threading.Thread(target=self._accept, daemon=True).start()
@@ -129,7 +130,10 @@ class DecisionServer:
                     return                    # the shim ended without an outcome (a cut-short compile)
                 outcome = json.loads(line)
                 with self.lock:
+                    t0 = time.perf_counter()
                     learner.observe(decision, **outcome)
+                    if len(self.observe_s) < 100_000:
+                        self.observe_s.append(time.perf_counter() - t0)
                     self.recorded += 1
                 conn.sendall(b"ok\n")
             except Exception as e:  # noqa: BLE001 - the shim logs that its compile went unrecorded
