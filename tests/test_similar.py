@@ -88,21 +88,28 @@ def _features(kind, rng):
     return f
 
 
-def test_the_learner_gives_each_kind_of_a_context_its_own_best_strategy():
-    """One context, two kinds of module told apart only by their tactics: `no-linters` is 35%
-    faster on kind 0 and 35% slower on kind 1. Fed the same compiles (every strategy on every
-    module), the learner's exploit picks no-linters for kind 0 modules and not for kind 1."""
+def _two_kinds(n):
+    """A learner fed every strategy on every one of `n` modules of one context, twice: kind 0
+    (even) compiles 35% faster under no-linters, kind 1 (odd) 35% slower."""
     rng = random.Random(7)
     lr = Learner(None, seed=3)
-    mods = [(f"M{i}", i % 2, _features(i % 2, rng), rng.gauss(0.5, 0.6)) for i in range(40)]
+    mods = [(f"M{i}", i % 2, _features(i % 2, rng), rng.gauss(0.5, 0.6)) for i in range(n)]
     for _ in range(2):
         for name, kind, feats, level in mods:
             for strategy in ("baseline", "no-linters"):
                 d = lr.choose(module=name, context="simp_heavy", features=feats)
-                fields = {n: getattr(d, n) for n in d.__slots__}
+                fields = {k: getattr(d, k) for k in d.__slots__}
                 d = d.__class__(**{**fields, "strategy": lr.catalogue.get(strategy)})
                 eff = -0.43 if (strategy == "no-linters" and kind == 0) else 0.3 if strategy == "no-linters" else 0.0
                 lr.observe(d, seconds=float(2.718281828 ** (level + eff + rng.gauss(0, 0.05))))
+    return lr, mods
+
+
+def test_the_learner_gives_each_kind_of_a_context_its_own_best_strategy():
+    """One context, two kinds of module told apart only by their tactics: `no-linters` is 35%
+    faster on kind 0 and 35% slower on kind 1. Fed the same compiles (every strategy on every
+    module), the learner's exploit picks no-linters for kind 0 modules and not for kind 1."""
+    lr, mods = _two_kinds(40)
     picks = {kind: [lr.exploit("simp_heavy", module=name) for name, k, _, _ in mods if k == kind] for kind in (0, 1)}
     assert picks[0].count("no-linters") >= 18
     assert picks[1].count("no-linters") <= 2
@@ -178,16 +185,7 @@ def test_closest_many_gives_each_module_what_closest_gives():
 def test_split_lines_says_what_explaining_each_module_says():
     """`stats`' summary ranks a context's neighbours at once; its lines are those `explain`
     gives module by module with a fresh index."""
-    rng = random.Random(7)
-    lr = Learner(None, seed=3)
-    mods = [(f"M{i}", i % 2, _features(i % 2, rng), rng.gauss(0.5, 0.6)) for i in range(90)]
-    for name, kind, feats, level in mods * 2:
-        for strategy in ("baseline", "no-linters"):
-            d = lr.choose(module=name, context="simp_heavy", features=feats)
-            fields = {n: getattr(d, n) for n in d.__slots__}
-            d = d.__class__(**{**fields, "strategy": lr.catalogue.get(strategy)})
-            eff = -0.43 if (strategy == "no-linters" and kind == 0) else 0.3 if strategy == "no-linters" else 0.0
-            lr.observe(d, seconds=float(2.718281828 ** (level + eff + rng.gauss(0, 0.05))))
+    lr, _ = _two_kinds(90)
     split = S.split_lines(lr, per_context=3, scan=70)
     lr.__dict__.pop("_similar", None)
     table = S.Index().table(lr, lr._tc_chain()[0], "simp_heavy")
