@@ -1,4 +1,4 @@
-"""A lower bound for a design not built: a shim whose decision is served by `simpulse build`.
+"""The lower bound of decisions served by `simpulse build` (`serve`; simpulse/lake/serve.py).
 
 Today every compile's shim starts Python, imports simpulse's hot path, loads the statistics
 (through snapshot.view), decides, runs `lean`, records its event and exits: ~2.5-2.9x the
@@ -7,7 +7,8 @@ exec-only floor at Mathlib's size (docs/benchmarks.md, "Store at scale"). The is
 learner, the load, the similarity index. `simpulse build` is such a process — it waits on Lake
 for the whole build.
 
-This script times, interleaved, `--runs` times each:
+This script measured the design before it was built, and still times its floor: interleaved,
+`--runs` times each:
 
 * the **floor**: the venv Python started as the facade starts the shim (`-IS`), which execs
   `/bin/true` at once (what bench_store_scale.py calls the floor);
@@ -17,8 +18,8 @@ This script times, interleaved, `--runs` times each:
   server (a thread here) answers at once: a warm learner's decision (~1-2 ms at Mathlib's size,
   `choose` in bench_store_scale.py) would come on top, in another process.
 
-It measures the architecture's floor, not a shim: no settings parsed, no fallback, no output
-capture, no message checks. Prints figures; changes no tracked file unless `--write-docs`.
+It measures the architecture's floor, not the shim: no settings parsed, no fallback, no output
+capture, no message checks (the real served shim: bench_store_scale.py). Prints figures; changes no tracked file unless `--write-docs`.
 
     python scripts/bench_served_shim.py [--runs 150] [--write-docs]
 """
@@ -94,7 +95,8 @@ def main() -> int:
     f, c = statistics.median(floor), statistics.median(served)
     ratios = sorted(b / a for a, b in zip(floor, served))
     text = "\n".join([
-        "A lower bound for a shim whose decision `simpulse build` would serve over a Unix socket (not built): "
+        "The lower bound of a shim whose decision `simpulse build` serves over a Unix socket (`serve`; the real "
+        "served shim is timed in \"Store at scale\"): "
         "the venv Python started as the facade starts the shim, connecting, sending a request, reading a decision "
         "answered at once, spawning `/bin/true` (`posix_spawn`, `wait4`), sending the observation; against the "
         f"floor (the same start, exec of `/bin/true`). {args.runs} interleaved pairs.",
@@ -111,7 +113,7 @@ def main() -> int:
     ])
     print(text)
     if args.write_docs:
-        write_section("bench_served_shim", "A shim served by the build (a lower bound, not built)", text)
+        write_section("bench_served_shim", "A shim served by the build: the lower bound", text)
     return 0
 
 
