@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 from simpulse import _fastjson as json
+from simpulse.shim.served import message
 
 SOCKET_NAME = "decide.sock"
 MAX_PATH = 100   # bytes of a Unix socket's path (sun_path: 108 on Linux, 104 on macOS, with its NUL)
@@ -120,7 +121,7 @@ class DecisionServer:
                 reply = {"strategy": decision.strategy.name, "context": decision.context,
                          "source_hash": decision.source_hash, "reason": decision.reason,
                          "explore": bool(decision.explore)}
-                conn.sendall(json.dumps(reply).encode("utf-8") + b"\n")
+                conn.sendall(message(reply))
             except Exception as e:  # noqa: BLE001 - the shim decides for itself
                 self._answer(conn, {"error": f"{type(e).__name__}: {e}"})
                 return
@@ -159,19 +160,14 @@ class DecisionServer:
                 work = []
                 for ctx in sorted((tc or {}).get("arms", {})):
                     table = index.context(tc, shared.stats, toolchain, ctx, module_record)
-                    every = list(table.signatures() if hasattr(table, "signatures")
-                                 else ((n, e[0]) for n, e in table.items()))
-                    work.append((ctx, index.version.get(ctx, 0), every))
+                    work.append((ctx, index.version.get(ctx, 0), list(Index.signatures(table))))
             done = 0
             for ctx, version, every in work:
                 sigs = dict(every)
                 ranked = closest_many(sigs, every)
-                with self.lock:
-                    if shared.index is not index or index.version.get(ctx, 0) != version:
-                        continue              # a module joined or left since: ranked as asked
-                    for module, names in ranked.items():
-                        index.ranked.setdefault(module, (ctx, version, sigs[module], names))
-                    done += len(ranked)
+                with self.lock:          # (a module joined or left since: not kept, ranked as asked)
+                    if shared.index is index:
+                        done += index.cache(ctx, version, sigs, ranked)
             self.warmed = done
         except Exception:  # noqa: BLE001 - a head start, never worth a failure
             self.warmed = -1
@@ -185,7 +181,7 @@ class DecisionServer:
     @staticmethod
     def _answer(conn: socket.socket, doc: dict[str, Any]) -> None:
         try:
-            conn.sendall(json.dumps(doc).encode("utf-8") + b"\n")
+            conn.sendall(message(doc))
         except OSError:
             pass
 

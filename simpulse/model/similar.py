@@ -121,20 +121,33 @@ class Index:
         if isinstance(table, _Deferred):
             names = table.nearest(sig, module)
         else:
-            names = closest(sig, ((n, e[0]) for n, e in table.items()), module)
+            names = closest(sig, self.signatures(table), module)
         if module:
             self.ranked[module] = (ctx, v, sig, names)
         return names
+
+    @staticmethod
+    def signatures(table: dict[str, Entry]) -> Iterable[tuple[str, list[float]]]:
+        """(module, signature) of every entry of a context's table."""
+        return table.signatures() if isinstance(table, _Deferred) else ((n, e[0]) for n, e in table.items())
+
+    def cache(self, ctx: str, version: int, sigs: dict[str, list[float]], ranked: dict[str, list[str]]) -> int:
+        """Keep lists `closest_many` ranked (module → names) as `nearest` keeps its own, if no
+        module joined or left `ctx` since its `version` they were ranked at; how many were kept."""
+        if self.version.get(ctx, 0) != version:
+            return 0
+        for module, names in ranked.items():
+            self.ranked[module] = (ctx, version, sigs[module], names)
+        return len(ranked)
 
     def rank_first(self, ctx: str, table: dict[str, Entry], first: int) -> dict[str, list[float]]:
         """The `first` modules of `ctx`'s table (module → signature), their `nearest` found at
         once and cached as `nearest` caches them (the same lists: `closest_many`): for
         `split_lines`, which explains hundreds of modules of a context."""
         v = self.version.get(ctx, 0)
-        every = list(table.signatures() if isinstance(table, _Deferred) else ((n, e[0]) for n, e in table.items()))
+        every = list(self.signatures(table))
         sigs = dict(every[:first])
-        for module, names in closest_many(sigs, every).items():
-            self.ranked[module] = (ctx, v, sigs[module], names)
+        self.cache(ctx, v, sigs, closest_many(sigs, every))
         return sigs
 
     def table(self, learner: Any, tc: Toolchain, ctx: str) -> dict[str, Entry]:
@@ -473,12 +486,11 @@ def adjust(learner: Any, tc: Toolchain | None, context: str, module: str | None,
     sig = (mod.get("g") if mod else None) or signature(features)   # the record's: computed once per source
     if not sig:
         return joint
-    from simpulse.model.records import module_record
     from simpulse.policy import joint as J
     index = learner.__dict__.get("_similar")
     if index is None:
         index = learner._similar = Index()
-    table = index.context(tc, learner.stats, learner.toolchain, context, module_record)
+    table = index.table(learner, tc, context)
     if len(table) < MIN_TRIES:
         return joint
     a, b = joint.alpha, joint.beta

@@ -129,25 +129,15 @@ def _parts(data: bytes) -> tuple[list[str], list[int], list[int], list[int], byt
 
 def decode(data: bytes) -> Section | None:
     """A section's bytes as module → item, or None when they are not a section."""
-    got = _parts(data)
-    if got is None:
-        return None
-    names, dims, ds, rl, raw, blob = got
-    flat = _floats(raw)
-    out: Section = {}
-    at = pos = 0
-    for name, k, d, r in zip(names, dims, ds, rl):
-        out[name] = [flat[at:at + k], blob[pos:pos + r].decode("ascii"), d]
-        at += k
-        pos += r
-    return out
+    got = rows(data) if data else None
+    return None if got is None else {name: got.item(v) for name, v in got.items()}
 
 
 class Rows(_RowDict):
     """A section read for one decision: module → its row in the section's bytes (an int), or an
     item (`slim`) laid over it (`LazyModules.context_records`). A row's item is built only when
-    asked for (`item`): a decision ranks every module by its signature (`signature`, a slice
-    of the signatures read at once) and decodes the rest of the nearest ones' only."""
+    asked for (`item`): a decision ranks every module by its signature (a slice of `flat`, the
+    signatures read at once) and decodes the rest of the nearest ones' only."""
 
     __slots__ = ("names", "flat", "at", "dims", "ds", "pos", "rl", "blob")
     names: list[str]
@@ -165,16 +155,6 @@ class Rows(_RowDict):
             return list(v)
         a, p = self.at[v], self.pos[v]
         return [self.flat[a:a + self.dims[v]], self.blob[p:p + self.rl[v]].decode("ascii"), self.ds[v]]
-
-    def signature(self, v: Any) -> list[float]:
-        if type(v) is not int:
-            g: list[float] = v[0]
-            return g
-        a = self.at[v]
-        return self.flat[a:a + self.dims[v]]
-
-    def d(self, v: Any) -> int:
-        return self.ds[v] if type(v) is int else int(v[2])
 
 
 def rows(data: bytes) -> Rows | None:
