@@ -81,8 +81,13 @@ def ask(path: str, request: dict[str, Any], catalogue: Catalogue) -> tuple[Serve
     return Served(sock, rest), decision
 
 
+def message(doc: dict[str, Any]) -> bytes:
+    """One message on the wire, either way: a JSON line."""
+    return json.dumps(doc).encode("utf-8") + b"\n"
+
+
 def _send(sock: Any, doc: dict[str, Any]) -> None:
-    sock.sendall(json.dumps(doc).encode("utf-8") + b"\n")
+    sock.sendall(message(doc))
 
 
 def _line(sock: Any, have: bytes) -> tuple[bytes, bytes]:

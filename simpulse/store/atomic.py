@@ -24,6 +24,12 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[k:]
 
 
+def tmp_name(path: str) -> str:
+    """A temporary file's name beside `path`, this process's and unlikely to be anyone else's
+    (``<path>.tmp.<pid>.<8 hex>``: what a crash leaves behind, compaction's sweep recognises)."""
+    return f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600, fsync: bool = False, tmp: str | None = None,
                  then: tuple[str, bytes] | None = None) -> None:
     """Replace `path` with `data` in one rename. `mode`: the new file's permissions (0600: every
@@ -33,12 +39,12 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o600
     no longer than between two renames. Neither is replaced when writing either fails (the
     first is, when the second's rename does)."""
     path = os.fspath(path)
-    tmp = tmp or f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+    tmp = tmp or tmp_name(path)
     second: str | None = None
     try:
         _write_new(tmp, data, mode, fsync)
         if then is not None:
-            second = f"{then[0]}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+            second = tmp_name(then[0])
             _write_new(second, then[1], mode, fsync)
         os.replace(tmp, path)
         if then is not None and second is not None:

@@ -30,7 +30,7 @@ import math
 import os
 import time
 
-from simpulse.store.atomic import write_atomic
+from simpulse.store.atomic import tmp_name, write_atomic
 from simpulse.store.file_lock import FileLock, try_lock
 from simpulse.store.safe_open import StoreError, UnsafeFile, UnsafeStateDir, check_dir, open_fd  # noqa: F401 - re-exported
 
@@ -201,7 +201,7 @@ class Store(_Appends, _Layout, _Snapshots, _ViewLoads):
             os.close(fd)
 
     def _tmp_name(self, path: str) -> str:
-        return f"{path}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+        return tmp_name(path)
 
     def _write_atomic(self, path: str, data: bytes) -> None:
         """tmp file + fsync + rename: the file is either old or new, never torn (`atomic`)."""
