@@ -127,7 +127,7 @@ def clean_build(sdir: Path, first: int, rng: random.Random, mods, *, refreshed: 
     arrive slower than a replay folds them), at the worst moment: the last replay just before
     the build's last REFRESH_BACKLOG − 1 compiles, which the build leaves, as it ends, to a
     replay it starts in the background (END_BACKLOG)."""
-    from simpulse.commands import report as rep
+    from simpulse.stats import report_cache as rep
     store = Store(sdir, fsync=False)
     events = [event(rng, m, first + i) for i, m in enumerate(mods)]
     if refreshed:

@@ -3,6 +3,8 @@ Lake; simpulse's own options have names Lake does not use; the summary says what
 
 import re
 
+import pytest
+
 from simpulse.commands.build import OPTIONS, lake_view, parse_args
 
 # Lake's long options (src/lake/Lake/CLI/Main.lean, lakeLongOption) and short ones.
@@ -64,3 +66,25 @@ def test_up_to_date_unknown_target_and_bad_flag_say_different_things(project):
     unknown = project.simpulse("build", "Fixtures.Nope")
     assert unknown.returncode != 0 and "nothing to compile" not in unknown.stderr
     assert "no module compiled" not in unknown.stderr
+
+
+def test_a_build_that_recorded_nothing_loads_the_state_once(tmp_path, monkeypatch, capsys):
+    """A no-op build: the summary sees that no event came after the one before Lake ran and
+    does not load the statistics a second time (a no-op pays one load, not two)."""
+    from simpulse.commands import build
+    from simpulse.store.store import Store
+    store = Store(tmp_path, fsync=False)
+    store.append({"kind": "compile", "module": "M", "context": "c", "strategy": "baseline", "wall": 1.0,
+                  "outcome": "ok", "toolchain": "t"})
+    before = build._counters(tmp_path, "t")
+    assert before is not None and before["seq"] == store.last_seq() == 1
+
+    def no_second_load(*args):
+        raise AssertionError("loaded again")
+    monkeypatch.setattr(build, "_counters", no_second_load)
+    build._summary(tmp_path, before, "t", True, None, "b", 0)
+    assert "nothing to compile" in capsys.readouterr().err
+    store.append({"kind": "compile", "module": "N", "context": "c", "strategy": "baseline", "wall": 1.0,
+                  "outcome": "ok", "toolchain": "t"})
+    with pytest.raises(AssertionError, match="loaded again"):
+        build._summary(tmp_path, before, "t", True, None, "b", 0)

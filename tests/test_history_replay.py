@@ -115,7 +115,7 @@ def test_time_saved_with_shared_joints_is_the_same(slowed):
 def test_an_event_the_fold_rejects_is_skipped_as_the_store_skips_it(tmp_path, monkeypatch):
     """An implausible time (a hand-edited log): `simpulse stats` reads the state (the store skips
     the event); the report did not (an internal error). It skips it too, and says the rest."""
-    from simpulse.commands import report as R
+    from simpulse.stats import report_cache as R
     from simpulse.store.store import Store
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SIMPULSE_STATE_DIR", raising=False)
@@ -136,7 +136,7 @@ def test_a_long_replay_does_not_hold_the_compaction_lock(tmp_path, monkeypatch):
     replays a batch without it: `simpulse build`'s compaction is not held up for the whole of a
     long replay. A compaction between batches loses nothing, and an interrupted first report
     leaves report.cache where it got to."""
-    from simpulse.commands import report as R
+    from simpulse.stats import report_cache as R
     from simpulse.store.file_lock import FileLock
     from simpulse.store.store import Store
     monkeypatch.chdir(tmp_path)

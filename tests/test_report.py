@@ -207,7 +207,7 @@ def test_history_resumed_from_its_cache_equals_a_replay_of_everything():
 def test_load_history_resumes_from_report_cache(tmp_path, monkeypatch):
     """The command's path: the first report replays the log and keeps report.cache; the next
     ones replay only what came since — the same data as a replay without the cache."""
-    from simpulse.commands import report as R
+    from simpulse.stats import report_cache as R
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SIMPULSE_STATE_DIR", raising=False)
     events = _synthetic_events(150)

@@ -217,10 +217,11 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     env[SETTINGS_ENV] = text
     quiet = view["verbosity"] == "quiet"
     before = _counters(sdir, tc.githash) if not quiet else None
-    from simpulse.commands import report
-    # a long build keeps report.cache near the log as it goes (`report.refresh_in_background`)
+    from simpulse.stats import report_cache
+    # a long build keeps report.cache near the log as it goes (`report_cache.refresh_in_background`)
     try:
-        rc = run_lake(cmd, lake_cwd, env, tick=lambda: report.refresh_in_background(sdir), every=report.REFRESH_EVERY)
+        rc = run_lake(cmd, lake_cwd, env, tick=lambda: report_cache.refresh_in_background(sdir),
+                      every=report_cache.REFRESH_EVERY)
     finally:
         if server is not None:
             server.close()
@@ -229,7 +230,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         _summary(sdir, before, tc.githash, tc.simulated, catalogue, settings["build_id"], rc,
                  verbose=view["verbosity"] == "verbose")
     maybe_compact(sdir, cfg["retention_segments"])
-    report.refresh_in_background(sdir, backlog=report.END_BACKLOG)   # `simpulse report` next: from the cache
+    report_cache.refresh_in_background(sdir, backlog=report_cache.END_BACKLOG)   # `simpulse report` next: from the cache
     return rc
 
 
@@ -332,13 +333,37 @@ def run_lake(cmd: list[str], cwd: Path, env: dict | None = None, *, tick=None, e
     proc = subprocess.Popen(cmd, cwd=cwd, env=env)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        while True:
-            try:
-                return proc.wait(timeout=every if tick is not None else None)
-            except subprocess.TimeoutExpired:
-                tick()
+        if tick is not None:
+            _wait_ticking(proc, tick, every)
+        return proc.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _wait_ticking(proc: subprocess.Popen, tick, every: float) -> None:
+    """Wait for `proc` to end, calling `tick()` every `every` seconds meanwhile. On a pidfd
+    (Linux ≥ 5.3), the wait ends the moment the child does; `Popen.wait(timeout=)` polls with
+    sleeps of up to 50 ms, which a no-op build would pay on top of Lake's."""
+    import select
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        fd = None
+    try:
+        while True:
+            if fd is not None:
+                if select.select([fd], [], [], every)[0]:
+                    return
+            else:
+                try:
+                    proc.wait(timeout=every)
+                    return
+                except subprocess.TimeoutExpired:
+                    pass
+            tick()
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
 def main_fast(argv: list[str]) -> int:
@@ -367,17 +392,30 @@ def register(app) -> None:
 
 
 def _counters(sdir: Path, githash: str) -> dict | None:
+    """The state's counters (`Learner.counters`, with compiles per strategy and the count of
+    compiles whose strategy may hide warnings), and `seq`, the last event's seq; None if the
+    state cannot be read (a summary line is not worth failing a build for)."""
     try:
         from simpulse.learner import Learner
         from simpulse.store.store import Store
-        lrn = Learner(None, store=Store(sdir, create=False), toolchain=githash)
+        store = Store(sdir, create=False)
+        seq = store.last_seq()          # before the load: an event recorded meanwhile is not missed
+        lrn = Learner(None, store=store, toolchain=githash)
         pulls = lrn.pulls_by_strategy()
         known = lrn.catalogue.all
         # compiles run with a strategy that may hide warnings, under this toolchain, so far
         hiding = sum(n for name, n in pulls.items()
                      if name != "baseline" and name in known and known[name].changes_diagnostics)
-        return dict(lrn.counters(), by_strategy=pulls, hiding=hiding)
+        return dict(lrn.counters(), by_strategy=pulls, hiding=hiding, seq=seq)
     except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
+        return None
+
+
+def _last_seq(sdir: Path) -> int | None:
+    try:
+        from simpulse.store.store import Store
+        return Store(sdir, create=False).last_seq()
+    except Exception:  # noqa: BLE001 - as _counters
         return None
 
 
@@ -387,7 +425,10 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def _summary(sdir: Path, before: dict, githash: str, simulated: bool, catalogue, build_id: str, rc: int,
              *, verbose: bool = False) -> None:
-    after = _counters(sdir, githash)
+    if _last_seq(sdir) == before["seq"]:
+        after: dict | None = before     # nothing recorded (a no-op build): no second load
+    else:
+        after = _counters(sdir, githash)
     if after is None:
         return
     d = {k: after[k] - before.get(k, 0) for k in ("compiles", "explore", "strategy_failed", "module_failed",
