@@ -16,7 +16,11 @@ COMMANDS = ("build", "recommend", "record", "stats", "monitor", "export", "impor
             "classify", "strategies", "learnings", "report", "config", "init", "verify", "try_", "doctor")
 
 
-def make_app():
+def make_app(command: str | None = None):
+    """The typer app. `command`: the subcommand the command line names (its first word), if
+    any; only its module is imported and registered (a command's latency starts with the
+    imports of the other sixteen otherwise). An unknown word, or none, registers them all, so
+    that the top-level help lists them and typer names the mistake."""
     import importlib
     import importlib.util
 
@@ -36,7 +40,8 @@ def make_app():
     def _top(version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True,
                                           help="Print simpulse's version and exit.")) -> None:
         pass
-    for name in COMMANDS:
+    names = [n for n in COMMANDS if command is not None and n.rstrip("_") == command] or COMMANDS
+    for name in names:
         module = f"simpulse.commands.{name}"
         if importlib.util.find_spec(module) is not None:
             importlib.import_module(module).register(app)
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(main_fast(argv[1:]))
         # standalone_mode=False: usage errors come back as exceptions, which error_handler
         # prints as one line (typer's own output is a multi-line box)
-        code = make_app()(args=argv, prog_name="simpulse", standalone_mode=False)
+        code = make_app(argv[0] if argv else None)(args=argv, prog_name="simpulse", standalone_mode=False)
         raise SystemExit(code if isinstance(code, int) else 0)
 
 

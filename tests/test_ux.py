@@ -156,6 +156,19 @@ def test_version_and_short_help():
     assert p.returncode == 0 and "--zero" in p.stdout
 
 
+def test_a_command_imports_its_own_module_only():
+    """`simpulse stats` does not pay for importing the other sixteen commands; the top-level
+    help, and a word that is no command, still see them all."""
+    from simpulse.cli import COMMANDS, make_app
+
+    def names(app):
+        return sorted(c.name for c in app.registered_commands)
+    assert names(make_app("stats")) == ["stats"]
+    assert names(make_app("import")) == ["import"] and names(make_app("try")) == ["try"]
+    every = names(make_app(None))
+    assert len(every) == len(COMMANDS) and names(make_app("stat")) == every == names(make_app("--help"))
+
+
 @pytest.mark.parametrize("args,contains", [
     (("recommend",), "recommend: Missing argument"),
     (("import", "x.json", "--weight", "abc"), "--weight"),
