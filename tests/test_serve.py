@@ -1,4 +1,4 @@
-"""Decisions served by `simpulse build` (config `serve`, experimental): `simpulse.lake.serve`
+"""Decisions served by `simpulse build` (config `serve`, on by default): `simpulse.lake.serve`
 keeps the statistics in memory and decides for the shims (`simpulse.shim.served`); a shim that
 gets no answer decides for itself; what is learned is recorded as the shim would record it."""
 
@@ -139,6 +139,36 @@ def test_a_temporary_directory_too_long_for_a_socket_falls_back_to_tmp_and_leave
     finally:
         server.close()
     assert list(deep.iterdir()) == [] and not os.path.exists(server.dir)
+
+
+def test_a_socket_directory_left_by_a_killed_build_is_swept_by_the_next(tmp_path, monkeypatch):
+    """A `simpulse build` killed outright (SIGKILL) never closes its server: its directory stays.
+    The next server removes such directories whose build is gone, and only those: not a running
+    build's, not a directory without the pid file, not another user's."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from simpulse.lake import serve
+    base = tmp_path / "tmp"
+    base.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(base))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, live, other = (base / f"{serve.PREFIX}{n}" for n in ("dead", "live", "other"))
+    for d, pid in ((dead, gone.stdout.strip()), (live, str(os.getpid()))):
+        d.mkdir()
+        (d / serve.PID_NAME).write_text(pid)
+        (d / serve.SOCKET_NAME).write_text("")
+    other.mkdir()                                   # no pid file: not ours to judge
+    sdir = tmp_path / "state"
+    Store(sdir)
+    server = DecisionServer(_cfg(sdir))
+    try:
+        # (pytest's temporary directory may be too long for a socket: then the server is in /tmp)
+        assert open(os.path.join(server.dir, serve.PID_NAME)).read() == str(os.getpid())
+        assert not dead.exists() and live.exists() and other.exists()
+    finally:
+        server.close()
 
 
 def test_the_server_ranks_every_modules_neighbours_ahead_as_a_decision_would(tmp_path):

@@ -1,4 +1,4 @@
-"""Decisions served by `simpulse build` (config `serve`, experimental; `simpulse.shim.served`).
+"""Decisions served by `simpulse build` (config `serve`, on by default; `simpulse.shim.served`).
 
 Every compile's shim otherwise imports the learner, loads the statistics (through
 snapshot.view), builds its context's similarity index and decides: at Mathlib's size most of
@@ -30,6 +30,8 @@ from simpulse import _fastjson as json
 from simpulse.shim.served import message
 
 SOCKET_NAME = "decide.sock"
+PREFIX = "simpulse-serve-"   # the socket directory's name: PREFIX + random
+PID_NAME = "build.pid"       # in it: the pid of the `simpulse build` serving
 MAX_PATH = 100   # bytes of a Unix socket's path (sun_path: 108 on Linux, 104 on macOS, with its NUL)
 BUSY = 2.0       # seconds a decision waits for the lock; past it the shim decides for itself
 
@@ -41,17 +43,43 @@ class _Shared:
         self.store, self.stats, self.index = store, stats, None
 
 
+def _sweep(base: str) -> None:
+    """Remove the socket directories in `base` that builds killed outright (SIGKILL: no `close`)
+    left: ours (this user's, prefixed, holding PID_NAME), whose build process is gone. Best effort."""
+    try:
+        names = [n for n in os.listdir(base) if n.startswith(PREFIX)]
+    except OSError:
+        return
+    uid = os.getuid()
+    for name in names:
+        d = os.path.join(base, name)
+        try:
+            if os.lstat(d).st_uid != uid:
+                continue
+            with open(os.path.join(d, PID_NAME), "rb") as f:
+                pid = int(f.read(32))
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (OSError, ValueError):
+            continue          # not a server's directory, or its build is still running
+
+
 def _listen() -> tuple[str, str, socket.socket]:
     """(a private directory, the socket's path in it, the listening socket): in the temporary
     directory, or in /tmp where that one's path is too long for a socket (~100 bytes). Raises
-    OSError when neither will do; nothing is left behind."""
+    OSError when neither will do; nothing is left behind. The directory holds the build's pid
+    (PID_NAME), by which a later build sweeps it away if this one is killed outright."""
     for base in dict.fromkeys((tempfile.gettempdir(), "/tmp")):
-        d = tempfile.mkdtemp(prefix="simpulse-", dir=base)         # 0700
+        _sweep(base)
+        d = tempfile.mkdtemp(prefix=PREFIX, dir=base)         # 0700
         path = os.path.join(d, SOCKET_NAME)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             if len(os.fsencode(path)) > MAX_PATH:
                 raise OSError(f"socket path too long: {path}")
+            with open(os.path.join(d, PID_NAME), "w") as f:
+                f.write(str(os.getpid()))
             sock.bind(path)
             os.chmod(path, 0o600)
             sock.listen(256)
