@@ -57,12 +57,25 @@ def _version(value: bool) -> None:
         raise SystemExit(0)
 
 
+# Commands that run Lean or Lake (their children get the environment as the user set it).
+RUNS_TOOLCHAIN = ("build", "try", "bench", "verify", "doctor")
+# numpy's BLAS pool: simpulse's matrices are small (a block of 256 signatures at most), so a
+# pool of one thread per core only spins, and on a machine whose cores are busy (a build beside
+# `simpulse monitor`) it costs more than it computes: `simpulse stats` at 10^5 events took 1.6 s
+# with one core busy, 1.2 s with one thread (docs/benchmarks.md, "Store at scale").
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     with error_handler():
         if argv[:1] == ["build"] and not {"--help", "-h"} & set(argv[1:]):
             from simpulse.commands.build import main_fast
             raise SystemExit(main_fast(argv[1:]))
+        if argv[:1] and argv[0] not in RUNS_TOOLCHAIN:
+            import os
+            for name in BLAS_THREADS:       # before numpy is imported; a user's own setting stands
+                os.environ.setdefault(name, "1")
         # standalone_mode=False: usage errors come back as exceptions, which error_handler
         # prints as one line (typer's own output is a multi-line box)
         code = make_app(argv[0] if argv else None)(args=argv, prog_name="simpulse", standalone_mode=False)

@@ -169,6 +169,28 @@ def test_a_command_imports_its_own_module_only():
     assert len(every) == len(COMMANDS) and names(make_app("stat")) == every == names(make_app("--help"))
 
 
+def test_read_commands_keep_numpy_to_one_blas_thread_unless_the_user_said_otherwise(tmp_path, monkeypatch):
+    """A command that runs no toolchain sets one BLAS thread before numpy loads (simpulse's
+    matrices are small: a pool spins, most of all on a machine a build keeps busy); a value the
+    user set stands; a command that runs Lean or Lake leaves the environment as it was."""
+    import os
+
+    from simpulse import cli
+    for name in cli.BLAS_THREADS:
+        monkeypatch.setenv(name, "unset-by-the-test")      # (records the variable, restored after)
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        cli.main(["strategies"])
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "1"
+    assert os.environ["OMP_NUM_THREADS"] == "4"
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    assert "OPENBLAS_NUM_THREADS" not in os.environ and set(cli.RUNS_TOOLCHAIN) <= {c.rstrip("_") for c in cli.COMMANDS}
+
+
 @pytest.mark.parametrize("args,contains", [
     (("recommend",), "recommend: Missing argument"),
     (("import", "x.json", "--weight", "abc"), "--weight"),
