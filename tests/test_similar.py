@@ -178,6 +178,12 @@ def test_closest_many_gives_each_module_what_closest_gives():
     # distances apart by a few ulps (rounding decides the order): numpy only proposes, math.dist ranks
     close = [(f"N{i:03d}", [1.0 + rng.randrange(4) * 1e-15, 2.0, 0.1 * rng.randrange(3)]) for i in range(300)]
     assert S.closest_many(dict(close), close) == {m: S.closest(g, close, m) for m, g in close}
+    # unrounded signatures, some of them shared by several modules (equal distances: the names
+    # order them, on numpy's ranking as on math.dist's)
+    free = [(f"F{i:03d}", [rng.random() * 3 for _ in range(15)]) for i in range(400)]
+    free += [(f"Copy{i:02d}", list(free[i % 7][1])) for i in range(30)]
+    rng.shuffle(free)
+    assert S.closest_many(dict(free[:120]), free) == {m: S.closest(g, free, m) for m, g in free[:120]}
     mixed = _grid_signatures(rng, 200)                               # two lengths: module by module
     assert S.closest_many(dict(mixed[:20]), mixed) == {m: S.closest(g, mixed, m) for m, g in mixed[:20]}
 

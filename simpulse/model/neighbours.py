@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
 SCAN = 48         # the neighbours a module's list holds (`similar.SCAN`: 4 K)
+TIE = 1e-12       # relative gap under which numpy's distance order is not trusted (`closest_many`)
 
 
 def closest(sig: list[float], sigs: Iterable[tuple[str, list[float]]], skip: str | None,
@@ -45,8 +46,9 @@ def closest_many(queries: dict[str, list[float]], sigs: list[tuple[str, list[flo
                  n: int = SCAN) -> dict[str, list[str]]:
     """`closest` of every module of `queries` (module → signature) among `sigs`, the same lists:
     numpy finds, per module, the candidates within (a hair over) its `n`-th distance in blocks,
-    and `closest` ranks those exactly. Not on the shim's path (numpy): `stats` explains hundreds
-    of modules a context, each of which would measure its distance to every other."""
+    and ranks them (math.dist ranks a module's where two distances are too close to call). Not
+    on the shim's path (numpy): `stats` explains hundreds of modules a context, each of which
+    would measure its distance to every other."""
     import numpy as np
     dist = math.dist
     out: dict[str, list[str]] = {}
@@ -56,6 +58,8 @@ def closest_many(queries: dict[str, list[float]], sigs: list[tuple[str, list[flo
     k = dims.pop()
     names = [name for name, _ in sigs]
     where = {name: i for i, name in enumerate(names)}
+    rank = np.empty(len(names), dtype=np.int64)           # names in Python's string order
+    rank[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
     every_l = [g for _, g in sigs]
     every = np.array(every_l, dtype=float)
     norms = (every * every).sum(axis=1)
@@ -75,12 +79,25 @@ def closest_many(queries: dict[str, list[float]], sigs: list[tuple[str, list[flo
                 d2[r, i] = np.inf
         cut = np.partition(d2, n - 1, axis=1)[:, n - 1]
         rows, cols = np.nonzero(d2 <= (cut + 1e-9 * (1.0 + np.abs(cut)))[:, None])    # row by row
+        # the candidates' distances, from their differences (within a few ulps of math.dist),
+        # ranked per row by (distance, name); a row where two different signatures among its
+        # first n + 1 are closer than TIE apart (rounding might order them otherwise) is ranked
+        # with math.dist, as `closest` ranks (equal signatures are equally far either way)
+        diff = q[rows] - every[cols]
+        d = np.sqrt((diff * diff).sum(axis=1))
+        order = np.lexsort((rank[cols], d, rows))
+        rows, cols, d = rows[order], cols[order], d[order]
         ends = np.cumsum(np.bincount(rows, minlength=len(block))).tolist()
-        cols_l = cols.tolist()
-        start = 0
-        for (m, g), end in zip(block, ends):
-            js = cols_l[start:end]
-            start = end
-            pairs = sorted([(dist(g, every_l[j]), names[j]) for j in js if names[j] != m])
-            out[m] = [name for _, name in pairs[:n]]
+        starts = [0] + ends[:-1]
+        near = np.zeros(len(d), dtype=bool)
+        near[1:] = (rows[1:] == rows[:-1]) & (d[1:] - d[:-1] <= TIE * (1.0 + d[1:]))
+        near[1:] &= (every[cols[1:]] != every[cols[:-1]]).any(axis=1)
+        near_l, cols_l = near.tolist(), cols.tolist()
+        for (m, g), start, end in zip(block, starts, ends):
+            if any(near_l[start + 1:min(end, start + n + 1)]):
+                js = cols_l[start:end]
+                pairs = sorted([(dist(g, every_l[j]), names[j]) for j in js if names[j] != m])
+                out[m] = [name for _, name in pairs[:n]]
+            else:
+                out[m] = [names[j] for j in cols_l[start:min(end, start + n)]]
     return out
