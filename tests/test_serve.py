@@ -55,6 +55,41 @@ def test_a_served_decision_is_recorded_and_folded(tmp_path):
     assert all(e["build"] == "b1" and e["wall"] > 0 for e in got)
 
 
+def test_a_compile_a_shim_decided_itself_is_folded_before_the_next_served_decision(tmp_path):
+    """A shim its server did not answer decides and records for itself (appended to the log):
+    the server folds that event before its next decision, once, in seq order, so that what it
+    decides on is what a load of the state gives."""
+    from simpulse.learner import empty_stats, fold
+    from simpulse.shim.main import decide
+    sdir = tmp_path / "state"
+    Store(sdir)
+    cfg = _cfg(sdir)
+    server = DecisionServer(cfg)
+    outcome = dict(cpu=0.9, ok=True, error=None, fallback_seconds=None, fallback_ok=None,
+                   extra={"simulated": True, "build": "b1"})
+    try:
+        catalogue = catalogue_for(cfg, False, {})
+        for i in range(3):
+            obs, d = served.ask(server.path, _request(tmp_path, i), catalogue)
+            obs.observe(d, seconds=1.0 + i / 10, **outcome)
+        req = _request(tmp_path, 3)                          # the shim deciding for itself
+        learner, d = decide(cfg, req["module"], req["source_path"], req["path"], catalogue)
+        learner.observe(d, seconds=2.0, **outcome)
+        assert server.caught_up == 0
+        obs, d = served.ask(server.path, _request(tmp_path, 4), catalogue)
+        assert server.caught_up == 1
+        obs.observe(d, seconds=1.2, **outcome)
+        obs, d = served.ask(server.path, _request(tmp_path, 5), catalogue)   # nothing new to fold
+        obs.observe(d, seconds=1.3, **outcome)
+        assert server.caught_up == 1 and server.recorded == 5
+        loaded, _ = Store(sdir, create=False).load(fold, empty_stats(), checkpoint_after=None)
+        mine = server.shared.stats
+        assert mine["counters"]["compiles"] == loaded["counters"]["compiles"] == 6
+        assert mine["toolchains"]["tc-serve"]["arms"] == loaded["toolchains"]["tc-serve"]["arms"]
+    finally:
+        server.close()
+
+
 def test_a_bad_request_or_a_gone_server_is_an_error_the_shim_can_catch(tmp_path):
     sdir = tmp_path / "state"
     Store(sdir)

@@ -12,8 +12,8 @@ the shim runs, on the statistics in memory), then — after lean has run — the
 with `Learner.observe` (appended to the event log as the shim would append it, and folded)
 before the acknowledgement. Decisions and records take one lock (a decision that waits for it
 more than BUSY seconds is refused); lean runs outside it. A shim that gets no decision decides
-for itself (`shim/main._prepare`): its compile is appended to the log but not folded here (the
-next load folds it).
+for itself (`shim/main._prepare`): its compile is appended to the log, and folded here before
+the next decision (`_Shared.catch_up`: the log's last seq is read on every decision).
 """
 
 from __future__ import annotations
@@ -39,8 +39,43 @@ BUSY = 2.0       # seconds a decision waits for the lock; past it the shim decid
 class _Shared:
     """The statistics decisions are made on: loaded once, kept current by every record."""
 
-    def __init__(self, store: Any, stats: dict) -> None:
+    def __init__(self, store: Any, stats: dict, seq: int) -> None:
         self.store, self.stats, self.index = store, stats, None
+        self.seq = seq                    # every event up to this seq is folded in
+        self.ahead: set[int] = set()      # ... and these past it (recorded here, out of turn)
+
+    def recorded(self, seq: Any) -> None:
+        """An event this server appended and folded (`Learner.observe`) got `seq`."""
+        if not isinstance(seq, int):
+            return
+        if seq == self.seq + 1:
+            self.seq = seq
+        elif seq > self.seq:
+            self.ahead.add(seq)
+
+    def catch_up(self) -> int:
+        """Fold the events other processes appended since (a shim that decided for itself: no
+        answer within its timeout, or a server that refused it), in seq order, so that later
+        decisions see every compile of the build. The similarity index is dropped when any
+        was folded (rebuilt on the next decision). The number folded."""
+        last = self.store.last_seq()
+        if last <= self.seq:
+            return 0
+        folded = 0
+        if not all(s in self.ahead for s in range(self.seq + 1, last + 1)):
+            from simpulse.learner import fold
+            for ev in self.store.iter_events(after=self.seq):
+                s = ev.get("seq")
+                if isinstance(s, int) and s > last:
+                    last = s                      # appended while this read: folded now, not again
+                if s not in self.ahead:
+                    self.stats = self.store._fold(fold, self.stats, ev)    # (one it rejects: skipped, as a load skips it)
+                    folded += 1
+        self.seq = last
+        self.ahead = {s for s in self.ahead if s > self.seq}
+        if folded:
+            self.index = None
+        return folded
 
 
 def _sweep(base: str) -> None:
@@ -101,6 +136,7 @@ class DecisionServer:
         self.dir, self.path, self.sock = _listen()
         self.shared: _Shared | None = None
         self.served = self.recorded = self.failed = 0
+        self.caught_up = 0                   # events of shims that decided for themselves, folded here
         self.decide_s: list[float] = []      # each decision's time in the server (benchmarks)
         self.observe_s: list[float] = []     # ... and each record's
         self.warming = False
@@ -117,7 +153,7 @@ class DecisionServer:
             from simpulse.shim.main import _inject_faults
             _inject_faults(store)         # (tests: the faults the shim's own store would meet)
             stats, _ = store.load(fold, empty_stats(), validate=validate_stats)
-            self.shared = _Shared(store, stats)
+            self.shared = _Shared(store, stats, int((store.cursor or {}).get("seq") or 0))
         return self.shared
 
     def _accept(self) -> None:
@@ -160,7 +196,9 @@ class DecisionServer:
                 outcome = json.loads(line)
                 with self.lock:
                     t0 = time.perf_counter()
-                    learner.observe(decision, **outcome)
+                    event = learner.observe(decision, **outcome)
+                    if self.shared is not None:
+                        self.shared.recorded(event.get("seq"))
                     if len(self.observe_s) < 100_000:
                         self.observe_s.append(time.perf_counter() - t0)
                     self.recorded += 1
@@ -203,8 +241,10 @@ class DecisionServer:
     def _decide(self, request: dict[str, Any]) -> tuple[Any, Any]:
         from simpulse.shim.main import catalogue_for, decide
         catalogue = catalogue_for(self.cfg, bool(request["strict"]), dict(request["excluded"]))
+        shared = self._shared()
+        self.caught_up += shared.catch_up()
         return decide(self.cfg, str(request["module"]), str(request["source_path"]), str(request["path"]),
-                      catalogue, shared=self._shared())
+                      catalogue, shared=shared)
 
     @staticmethod
     def _answer(conn: socket.socket, doc: dict[str, Any]) -> None:
