@@ -95,9 +95,8 @@ def closest_many(queries: dict[str, list[float]], sigs: list[tuple[str, list[flo
         near_l, cols_l = near.tolist(), cols.tolist()
         for (m, g), start, end in zip(block, starts, ends):
             if any(near_l[start + 1:min(end, start + n + 1)]):
-                js = cols_l[start:end]
-                pairs = sorted([(dist(g, every_l[j]), names[j]) for j in js if names[j] != m])
-                out[m] = [name for _, name in pairs[:n]]
+                js = [j for j in cols_l[start:end] if names[j] != m]
+                out[m] = _first([dist(g, every_l[j]) for j in js], [names[j] for j in js], n)
             else:
                 out[m] = [names[j] for j in cols_l[start:min(end, start + n)]]
     return out

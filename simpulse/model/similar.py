@@ -363,21 +363,19 @@ def offsets(table: dict[str, Entry], ranked: list[str], module: str | None, name
         base = cells.get("baseline")
         if base is not None and k != "baseline":
             ref, n_ref = base[1], base[0]
-            v = sigma2 * (1.0 / n_k + 1.0 / n_ref)
         else:
             n_ref = entry[3] - n_k
             if n_ref <= 0:
                 if entry[5] is None:
                     return
-                ref, w0 = entry[5]
-                v = sigma2 * (1.0 / n_k + 1.0 / w0)
+                ref, n_ref = entry[5]          # the predicted level, worth n_ref compiles
             else:
                 key = id(entry)
                 d_all = dsum.get(key)
                 if d_all is None:
                     d_all = dsum[key] = sum(n * delta.get(s, 0.0) for s, (n, _) in cells.items())
                 ref = (entry[4] - n_k * y_k - d_all + n_k * d_k) / n_ref
-                v = sigma2 * (1.0 / n_k + 1.0 / n_ref)
+        v = sigma2 * (1.0 / n_k + 1.0 / n_ref)
         e = y_k - d_k - ref
         e = -CLIP if e < -CLIP else CLIP if e > CLIP else e
         w = 1.0 / (v if v > 1e-6 else 1e-6)
