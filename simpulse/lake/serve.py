@@ -61,20 +61,23 @@ class _Shared:
         last = self.store.last_seq()
         if last <= self.seq:
             return 0
-        folded = 0
-        if not all(s in self.ahead for s in range(self.seq + 1, last + 1)):
-            from simpulse.learner import fold
-            for ev in self.store.iter_events(after=self.seq):
-                s = ev.get("seq")
-                if isinstance(s, int) and s > last:
-                    last = s                      # appended while this read: folded now, not again
-                if s not in self.ahead:
-                    self.stats = self.store._fold(fold, self.stats, ev)    # (one it rejects: skipped, as a load skips it)
-                    folded += 1
-        self.seq = last
-        self.ahead = {s for s in self.ahead if s > self.seq}
-        if folded:
-            self.index = None
+        folded, done = 0, self.seq        # every event up to `done` handled (a read that fails
+        try:                              # half-way does not fold them again next time)
+            if not all(s in self.ahead for s in range(self.seq + 1, last + 1)):
+                from simpulse.learner import fold
+                for ev in self.store.iter_events(after=self.seq):
+                    s = ev.get("seq")
+                    if s not in self.ahead:
+                        self.stats = self.store._fold(fold, self.stats, ev)    # (one it rejects: skipped, as a load skips it)
+                        folded += 1
+                    if isinstance(s, int) and s > done:
+                        done = s          # (past `last`: appended while this read, folded now, not again)
+            done = max(done, last)
+        finally:
+            self.seq = done
+            self.ahead = {s for s in self.ahead if s > done}
+            if folded:
+                self.index = None
         return folded
 
 
