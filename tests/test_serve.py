@@ -76,8 +76,12 @@ def test_a_compile_a_shim_decided_itself_is_folded_before_the_next_served_decisi
         learner, d = decide(cfg, req["module"], req["source_path"], req["path"], catalogue)
         learner.observe(d, seconds=2.0, **outcome)
         assert server.caught_up == 0
+        index = server.shared.index
+        assert index is not None and "Proj.M3" not in index.by_ctx[d.context]
         obs, d = served.ask(server.path, _request(tmp_path, 4), catalogue)
         assert server.caught_up == 1
+        # the similarity index kept, the folded compile's entry in it (not rebuilt from every record)
+        assert server.shared.index is index and "Proj.M3" in index.by_ctx[d.context]
         obs.observe(d, seconds=1.2, **outcome)
         obs, d = served.ask(server.path, _request(tmp_path, 5), catalogue)   # nothing new to fold
         obs.observe(d, seconds=1.3, **outcome)
@@ -86,6 +90,10 @@ def test_a_compile_a_shim_decided_itself_is_folded_before_the_next_served_decisi
         mine = server.shared.stats
         assert mine["counters"]["compiles"] == loaded["counters"]["compiles"] == 6
         assert mine["toolchains"]["tc-serve"]["arms"] == loaded["toolchains"]["tc-serve"]["arms"]
+        from simpulse.model.records import module_record
+        from simpulse.model.similar import Index
+        fresh = Index().context(loaded["toolchains"]["tc-serve"], loaded, "tc-serve", d.context, module_record)
+        assert dict(index.by_ctx[d.context]) == dict(fresh) and len(fresh) == 6
     finally:
         server.close()
 
@@ -242,3 +250,14 @@ def test_the_server_ranks_every_modules_neighbours_ahead_as_a_decision_would(tmp
         assert checked >= 25
     finally:
         server.close()
+
+
+def test_catching_up_on_an_import_or_a_reset_rebuilds_the_similarity_index():
+    """A compile changes its module's entry only; an import or a reset reaches beyond one
+    module, so the index is dropped (rebuilt on the next decision) rather than patched."""
+    from simpulse.lake.serve import _touched
+    compile_ev = {"kind": "compile", "toolchain": "tc", "context": "simp_heavy", "module": "P.M"}
+    assert _touched([], compile_ev) == [("tc", "simp_heavy", "P.M")]
+    for kind in ("import", "reset", None):
+        assert _touched(_touched([], compile_ev), {"kind": kind}) is None
+        assert _touched(None, compile_ev) is None                 # once dropped, dropped

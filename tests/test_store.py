@@ -732,3 +732,39 @@ def test_archived_segments_in_order_filtered_and_newest_first(tmp_path):
     last_of_first = segs[0][-1]
     assert [[e["seq"] for e in seg] for seg in s.archived_segments(after=last_of_first)] == segs[1:]
     assert list(s.archived_segments(after=segs[1][-1])) == []
+
+
+def test_iter_events_reads_on_from_its_mark_and_again_from_the_start_when_the_mark_no_longer_holds(tmp_path):
+    """A reader that follows the log (the build's server) passes the mark the previous
+    iteration left: only the lines after it are read. A mark of another generation (the log
+    was compacted since) or off a line boundary is not trusted: the whole log is read."""
+    d = tmp_path / "state"
+    s = Store(d, fsync=False)
+    s.append_many([ev(i) for i in range(10)])
+    assert [e["seq"] for e in s.iter_events()] == list(range(1, 11))
+    mark = s.read_mark
+    assert mark is not None and mark["offset"] == os.path.getsize(d / "events.log")
+    s.append_many([ev(i) for i in range(10, 13)])
+    read = []
+    real = store_mod._LogScan
+
+    class Counting(real):
+        def __iter__(self):
+            for item in super().__iter__():
+                read.append(item[0]["seq"])
+                yield item
+    store_mod._LogScan = Counting
+    try:
+        assert [e["seq"] for e in s.iter_events(after=10, mark=mark)] == [11, 12, 13]
+        assert read == [11, 12, 13]                        # the first ten lines were not read again
+        assert s.read_mark["offset"] == os.path.getsize(d / "events.log")
+        read.clear()
+        assert [e["seq"] for e in s.iter_events(after=10, mark=dict(mark, offset=mark["offset"] - 3))] == [11, 12, 13]
+        assert read == list(range(1, 14))                 # off a line boundary: from the start
+        read.clear()
+        s.compact(fold, initial())
+        s.append_many([ev(i) for i in range(13, 15)])
+        assert [e["seq"] for e in s.iter_events(after=12, mark=mark)] == [13, 14, 15]   # another generation
+        assert read == [14, 15] and s.read_mark["gen"] != mark["gen"]
+    finally:
+        store_mod._LogScan = real

@@ -42,6 +42,10 @@ class _Shared:
     def __init__(self, store: Any, stats: dict, seq: int) -> None:
         self.store, self.stats, self.index = store, stats, None
         self.seq = seq                    # every event up to this seq is folded in
+        # where `catch_up` read the log to: {"gen", "offset"} (`Store.iter_events`' mark), first
+        # the load's cursor (the server loaded the statistics through this log's end)
+        cur = store.cursor or {}
+        self.mark: dict[str, Any] | None = {"gen": cur["gen"], "offset": cur["offset"]} if cur.get("gen") else None
         self.ahead: set[int] = set()      # ... and these past it (recorded here, out of turn)
 
     def recorded(self, seq: Any) -> None:
@@ -56,29 +60,65 @@ class _Shared:
     def catch_up(self) -> int:
         """Fold the events other processes appended since (a shim that decided for itself: no
         answer within its timeout, or a server that refused it), in seq order, so that later
-        decisions see every compile of the build. The similarity index is dropped when any
-        was folded (rebuilt on the next decision). The number folded."""
+        decisions see every compile of the build. The similarity index is kept current as a
+        served record keeps it (`similar.Index.update`, the module's entry only: `_refit`);
+        an event of another kind (an import, a reset) drops it, rebuilt on the next decision.
+        The number folded."""
         last = self.store.last_seq()
         if last <= self.seq:
             return 0
         folded, done = 0, self.seq        # every event up to `done` handled (a read that fails
-        try:                              # half-way does not fold them again next time)
+        touched: list[tuple[str, str, str]] | None = []      # half-way does not fold them again)
+        try:
             if not all(s in self.ahead for s in range(self.seq + 1, last + 1)):
                 from simpulse.learner import fold
-                for ev in self.store.iter_events(after=self.seq):
+                for ev in self.store.iter_events(after=self.seq, mark=self.mark):
                     s = ev.get("seq")
                     if s not in self.ahead:
                         self.stats = self.store._fold(fold, self.stats, ev)    # (one it rejects: skipped, as a load skips it)
                         folded += 1
+                        touched = _touched(touched, ev)
                     if isinstance(s, int) and s > done:
                         done = s          # (past `last`: appended while this read, folded now, not again)
             done = max(done, last)
+            self.mark = self.store.read_mark
         finally:
             self.seq = done
             self.ahead = {s for s in self.ahead if s > done}
             if folded:
-                self.index = None
+                self._refit(touched)
         return folded
+
+    def _refit(self, touched: list[tuple[str, str, str]] | None) -> None:
+        """The similarity index after `catch_up` folded events: each compiled module's entry
+        updated, as `Learner.observe` updates it after a served record (`similar.observed`);
+        dropped where an event of another kind was folded (None), or an update fails."""
+        index = self.index
+        if index is None:
+            return
+        if touched is None:
+            self.index = None
+            return
+        try:
+            from simpulse.model.records import module_record
+            for toolchain, ctx, module in touched:
+                tc = self.stats["toolchains"].get(toolchain)
+                if tc is not None:
+                    index.update(tc, self.stats, toolchain, ctx, module, module_record)
+        except Exception:  # noqa: BLE001 - rebuilt on the next decision instead
+            self.index = None
+
+
+def _touched(touched: list[tuple[str, str, str]] | None, ev: dict[str, Any]) -> list[tuple[str, str, str]] | None:
+    """`catch_up`'s list of (toolchain, context, module) whose index entry a folded event may
+    change, read from it as `fold` reads them; None (the index must be rebuilt) from an event
+    of another kind on (an import's or a reset's fold reaches beyond one module)."""
+    if touched is None or ev.get("kind") not in ("compile", "record", "bench"):
+        return None
+    if "context" in ev:                   # (`fold` skips one without)
+        touched.append((str(ev.get("toolchain") or "unknown"), str(ev["context"]),
+                        str(ev.get("module") or ev.get("path") or "?")))
+    return touched
 
 
 def _sweep(base: str) -> None:
@@ -140,7 +180,8 @@ class DecisionServer:
         self.shared: _Shared | None = None
         self.served = self.recorded = self.failed = 0
         self.caught_up = 0                   # events of shims that decided for themselves, folded here
-        self.decide_s: list[float] = []      # each decision's time in the server (benchmarks)
+        self.decide_s: list[float] = []      # each decision's time in the server (benchmarks) ...
+        self.catch_up_s: list[float] = []    # ... of which reading and folding others' events (`catch_up`)
         self.observe_s: list[float] = []     # ... and each record's
         self.warming = False
         self.warmed: int | None = None       # modules whose neighbours `_warm` ranked (tests)
@@ -245,7 +286,10 @@ class DecisionServer:
         from simpulse.shim.main import catalogue_for, decide
         catalogue = catalogue_for(self.cfg, bool(request["strict"]), dict(request["excluded"]))
         shared = self._shared()
+        t0 = time.perf_counter()
         self.caught_up += shared.catch_up()
+        if len(self.catch_up_s) < 100_000:
+            self.catch_up_s.append(time.perf_counter() - t0)
         return decide(self.cfg, str(request["module"]), str(request["source_path"]), str(request["path"]),
                       catalogue, shared=shared)
 

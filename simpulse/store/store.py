@@ -111,6 +111,7 @@ class Store(_Appends, _Layout, _Snapshots, _ViewLoads):
         self.fsync = fsync
         self.problems: list[str] = []
         self.cursor: Cursor | None = None  # the cursor of the last load(): {"gen", "offset", "seq"}
+        self.read_mark: dict[str, Any] | None = None    # where the last `iter_events` left the log
         self._reported: set[object] = set()
         self.damaged = False   # a scan of this Store met damaged lines (load then checkpoints past them)
         self._rejected: set[str | None] = set()  # snapshots (stats_crc:cursor) found wrong in meaning: ignored
@@ -525,10 +526,15 @@ class Store(_Appends, _Layout, _Snapshots, _ViewLoads):
             f"no valid snapshot covers them: statistics are rebuilt without them",
         )
 
-    def iter_events(self, *, include_segments: bool = True, after: int = 0) -> Iterator[Event]:
+    def iter_events(self, *, include_segments: bool = True, after: int = 0,
+                    mark: dict[str, Any] | None = None) -> Iterator[Event]:
         """Every surviving event in seq order: the segments, then the log (holding a shared
         compact.lock while iterating; do not call ``compact`` from inside the loop). ``after``:
-        only events with a higher seq (segments wholly below it are not opened)."""
+        only events with a higher seq (segments wholly below it are not opened). ``mark``: the
+        ``read_mark`` an earlier iteration left, from which the log is read on when it is still
+        of that generation and the mark on a line boundary (a reader that follows the log, the
+        build's server: not the whole log again for each new event). When the iteration has
+        read the log to its end, ``self.read_mark`` is ``{"gen", "offset"}`` past its last line."""
         lk = self._shared_compact_lock()
         try:
             segs = self._segments()
@@ -548,12 +554,19 @@ class Store(_Appends, _Layout, _Snapshots, _ViewLoads):
                 return
             try:
                 gen, _base, hend = self._read_header(fd)
-                scan = _LogScan(self, fd, hend, gen)
+                start = hend
+                if mark is not None and gen is not None and mark.get("gen") == gen:
+                    off = mark.get("offset")
+                    if (type(off) is int and hend < off <= os.fstat(fd).st_size
+                            and os.pread(fd, 1, off - 1) == b"\n"):
+                        start = off
+                scan = _LogScan(self, fd, start, gen)
                 for ev, _line in scan:
                     if ev["seq"] > threshold:
                         threshold = ev["seq"]
                         yield ev
                 self._check_partial(fd, scan)
+                self.read_mark = {"gen": gen, "offset": scan.end} if gen is not None else None
             finally:
                 os.close(fd)
         finally:
