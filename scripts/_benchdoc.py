@@ -11,10 +11,16 @@ HEADER = ("# Benchmarks\n\nEach section is written by the script it names, measu
           "Figures from the simulated toolchain are simulated and say so.\n")
 
 
-def write_section(name: str, title: str, body: str) -> None:
+def stamp() -> str:
+    """Now, as a section's "Measured" line gives it."""
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def write_section(name: str, title: str, body: str, measured: str | None = None) -> None:
+    """``measured``: when the figures were measured (`stamp`), if not now (a re-rendering)."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    block = f"{start}\n## {title}\n\n_Measured {stamp}._\n\n{body.rstrip()}\n{end}"
+    stamp_ = measured or stamp()
+    block = f"{start}\n## {title}\n\n_Measured {stamp_}._\n\n{body.rstrip()}\n{end}"
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else HEADER
     if start in text and end in text:
         before, rest = text.split(start, 1)

@@ -121,11 +121,21 @@ def test_write_docs_writes_only_its_own_section(tmp_path, monkeypatch):
     doc = tmp_path / "benchmarks.md"
     doc.write_text("# Benchmarks\n\n<!-- other:start -->\nkeep me\n<!-- other:end -->\n")
     monkeypatch.setattr(_benchdoc, "DOC", doc)
+    out = tmp_path / "run.json"
     assert bench.main(["--modules", "5", "--clean", "1", "--edits", "0", "--repeats", "1",
-                       "--scale", "0.02", "--sleep", "--progress", "never", "--write-docs"]) == 0
+                       "--scale", "0.02", "--sleep", "--progress", "never", "--write-docs", "--json", str(out)]) == 0
     text = doc.read_text()
-    assert "keep me" in text and "<!-- bench_build_first:start -->" in text    # a first build alone: its section
+    # a first build alone: a section of its own, per project size and scale (not the 200-module one's)
+    assert "keep me" in text and "<!-- bench_build_first_5_x0.02:start -->" in text
+    assert "<!-- bench_build_first:start -->" not in text
     assert "Command: `python scripts/bench_build.py --modules 5" in text and "SIMULATED" in text
+    # rendered again from its JSON, the section keeps when it was measured
+    res = json.loads(out.read_text())
+    res["measured"] = "2000-01-02 03:04 UTC"
+    out.write_text(json.dumps(res))
+    assert bench.main(["--render", str(out), "--write-docs"]) == 0
+    text = doc.read_text()
+    assert text.count("<!-- bench_build_first_5_x0.02:start -->") == 1 and "_Measured 2000-01-02 03:04 UTC._" in text
 
 
 def test_genproject_writes_a_project_the_simulated_lake_builds(tmp_path):
