@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from simpulse.lake import serve
 from simpulse.lake.serve import DecisionServer
 from simpulse.shim import served
 from simpulse.shim.main import catalogue_for
@@ -215,8 +216,9 @@ def test_a_socket_directory_left_by_a_killed_build_is_swept_by_the_next(tmp_path
 
 
 def test_the_server_ranks_every_modules_neighbours_ahead_as_a_decision_would(tmp_path):
-    """After its first decision the server ranks every module's neighbours at once (numpy); the
-    lists it caches are those a decision would compute for itself (`Index.nearest`)."""
+    """After WARM_AFTER decisions (not before: a small rebuild is better off without it) the
+    server ranks every module's neighbours at once (numpy); the lists it caches are those a
+    decision would compute for itself (`Index.nearest`)."""
     import time
 
     from test_simindex import TC, _state
@@ -228,8 +230,11 @@ def test_the_server_ranks_every_modules_neighbours_ahead_as_a_decision_would(tmp
     cfg = dict(_cfg(sdir), toolchain=TC)
     server = DecisionServer(cfg)
     try:
-        obs, _ = served.ask(server.path, _request(tmp_path, 0), catalogue_for(cfg, False, {}))
-        obs.sock.close()                                    # (no outcome: nothing recorded)
+        catalogue = catalogue_for(cfg, False, {})
+        for i in range(serve.WARM_AFTER):
+            assert server.warmed is None and not server.warming
+            obs, _ = served.ask(server.path, _request(tmp_path, i), catalogue)
+            obs.sock.close()                                # (no outcome: nothing recorded)
         deadline = time.monotonic() + 30
         while server.warmed is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -261,3 +266,26 @@ def test_catching_up_on_an_import_or_a_reset_rebuilds_the_similarity_index():
     for kind in ("import", "reset", None):
         assert _touched(_touched([], compile_ev), {"kind": kind}) is None
         assert _touched(None, compile_ev) is None                 # once dropped, dropped
+
+
+def test_the_statistics_are_loaded_as_the_build_starts_not_by_the_first_compile(tmp_path):
+    """`prepare` (called by `simpulse build` as it starts the server) loads the statistics in a
+    thread, so that the first compile's decision does not wait for the load."""
+    import time
+    sdir = tmp_path / "state"
+    Store(sdir)
+    cfg = _cfg(sdir)
+    server = DecisionServer(cfg)
+    try:
+        assert server.shared is None
+        server.prepare()
+        deadline = time.monotonic() + 30
+        while server.shared is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert server.shared is not None and server.served == 0
+        shared = server.shared
+        obs, d = served.ask(server.path, _request(tmp_path, 0), catalogue_for(cfg, False, {}))
+        assert server.shared is shared and d.module == "Proj.M0"       # decided on what was loaded
+        obs.sock.close()
+    finally:
+        server.close()

@@ -217,6 +217,8 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     env[SETTINGS_ENV] = text
     quiet = view["verbosity"] == "quiet"
     before = _counters(sdir, tc.githash) if not quiet else None
+    if server is not None:
+        server.prepare()              # the statistics loaded while Lake starts (after `_counters`'s load)
     from simpulse.stats import report_cache
     # a long build keeps report.cache near the log as it goes (`report_cache.refresh_in_background`)
     try:

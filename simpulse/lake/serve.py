@@ -34,6 +34,10 @@ PREFIX = "simpulse-serve-"   # the socket directory's name: PREFIX + random
 PID_NAME = "build.pid"       # in it: the pid of the `simpulse build` serving
 MAX_PATH = 100   # bytes of a Unix socket's path (sun_path: 108 on Linux, 104 on macOS, with its NUL)
 BUSY = 2.0       # seconds a decision waits for the lock; past it the shim decides for itself
+# decisions served before `_warm` ranks every module's neighbours at once: it costs the build
+# ~0.3 s of CPU at 6,000 modules (a thread beside the server's, under the same GIL), and saves
+# ~1 ms a decision, so an edit that rebuilds a handful of modules is better off without it
+WARM_AFTER = 16
 
 
 class _Shared:
@@ -187,16 +191,34 @@ class DecisionServer:
         self.warmed: int | None = None       # modules whose neighbours `_warm` ranked (tests)
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def _shared(self) -> _Shared:
-        """The statistics, loaded in full by the first decision (a build that compiles nothing,
-        a no-op, loads nothing)."""
+    def prepare(self) -> None:
+        """Load the statistics (`_shared`) in a thread now, while Lake starts and checks its
+        traces, rather than in the first compile's decision: a rebuild of a few modules waits
+        on a chain of compiles, the first of which would wait for the load. Best effort: a load
+        that fails here is tried again by the first decision."""
+        def load() -> None:
+            try:
+                with self.lock:
+                    # read-only (no checkpoint): a no-op build may end, and this daemon thread
+                    # with it, before the load does; the build's own load at its end checkpoints
+                    self._shared(checkpoint=False)
+                    import simpulse.shim.main  # noqa: F401 - what the first decision imports
+            except Exception:  # noqa: BLE001 - the first decision loads, and reports, instead
+                pass
+        threading.Thread(target=load, daemon=True).start()
+
+    def _shared(self, checkpoint: bool = True) -> _Shared:
+        """The statistics, loaded in full once (`prepare`, or the first decision)."""
         if self.shared is None:
             from simpulse.learner import empty_stats, fold, validate_stats
             from simpulse.store.store import Store
             store = Store(self.cfg["state_dir"], create=False, fsync=self.cfg.get("fsync", False))
             from simpulse.shim.main import _inject_faults
             _inject_faults(store)         # (tests: the faults the shim's own store would meet)
-            stats, _ = store.load(fold, empty_stats(), validate=validate_stats)
+            if checkpoint:
+                stats, _ = store.load(fold, empty_stats(), validate=validate_stats)
+            else:
+                stats, _ = store.load(fold, empty_stats(), validate=validate_stats, checkpoint_after=None)
             self.shared = _Shared(store, stats, int((store.cursor or {}).get("seq") or 0))
         return self.shared
 
@@ -223,7 +245,7 @@ class DecisionServer:
                     self.served += 1
                 finally:
                     self.lock.release()
-                if not self.warming:
+                if not self.warming and self.served >= WARM_AFTER:
                     self.warming = True
                     threading.Thread(target=self._warm, daemon=True).start()
                 reply = {"strategy": decision.strategy.name, "context": decision.context,
@@ -252,7 +274,7 @@ class DecisionServer:
                 self._answer(conn, {"error": f"{type(e).__name__}: {e}"})
 
     def _warm(self) -> None:
-        """After the first decision: every module's neighbours ranked at once (numpy:
+        """After WARM_AFTER decisions: every module's neighbours ranked at once (numpy:
         `neighbours.closest_many`, the lists `Index.nearest` would give one by one), off the
         lock, and cached where its context has not changed since — so that a decision finds its
         module's neighbours ranked (~1 ms less each at 1,000 modules a context). Best effort."""
