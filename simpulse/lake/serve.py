@@ -43,12 +43,13 @@ WARM_AFTER = 16
 class _Shared:
     """The statistics decisions are made on: loaded once, kept current by every record."""
 
-    def __init__(self, store: Any, stats: dict, seq: int) -> None:
+    def __init__(self, store: Any, stats: dict) -> None:
+        """`stats` as `store.load` left them: its cursor says how far they reach."""
         self.store, self.stats, self.index = store, stats, None
-        self.seq = seq                    # every event up to this seq is folded in
+        cur = store.cursor or {}
+        self.seq = int(cur.get("seq") or 0)       # every event up to this seq is folded in
         # where `catch_up` read the log to: {"gen", "offset"} (`Store.iter_events`' mark), first
         # the load's cursor (the server loaded the statistics through this log's end)
-        cur = store.cursor or {}
         self.mark: dict[str, Any] | None = {"gen": cur["gen"], "offset": cur["offset"]} if cur.get("gen") else None
         self.ahead: set[int] = set()      # ... and these past it (recorded here, out of turn)
 
@@ -215,11 +216,10 @@ class DecisionServer:
             store = Store(self.cfg["state_dir"], create=False, fsync=self.cfg.get("fsync", False))
             from simpulse.shim.main import _inject_faults
             _inject_faults(store)         # (tests: the faults the shim's own store would meet)
-            if checkpoint:
-                stats, _ = store.load(fold, empty_stats(), validate=validate_stats)
-            else:
-                stats, _ = store.load(fold, empty_stats(), validate=validate_stats, checkpoint_after=None)
-            self.shared = _Shared(store, stats, int((store.cursor or {}).get("seq") or 0))
+            from simpulse.store.codec import AUTO
+            stats, _ = store.load(fold, empty_stats(), validate=validate_stats,
+                                  checkpoint_after=AUTO if checkpoint else None)
+            self.shared = _Shared(store, stats)
         return self.shared
 
     def _accept(self) -> None:
