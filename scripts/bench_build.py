@@ -491,23 +491,25 @@ def report(result: dict, args) -> int:
         print(text)
     if args.write_docs:
         write_section = _benchdoc.write_section
+        first = len(objectives) == 1 and st.clean == 1 and st.edits == 0
+        # a first build of another size or scale: a section beside the 200-module one, whose notes hold
+        beside = first and (st.modules, st.scale) != (200, 1.0) and st.project is None
+        notes = ((SCALE_NOTE + "\n" if st.scale != 1.0 else "") + "How to read it: as in the section above.\n"
+                 if beside else DOC_NOTES)
         body = (f"Command: `{args_cmd}` (add `--write-docs` to rewrite this section).\n\n"
-                + text + "\n" + DOC_NOTES)
+                + text + "\n" + notes)
         if len(objectives) > 1:
             # its own section: the one-objective run's figures stay where they are
             write_section("bench_build_objectives", "Whole builds: the build objective against each module's "
                           "wall time (SIMULATED)", body, result.get("measured"))
-        elif st.clean == 1 and st.edits == 0:
+        elif first:
             # a first build alone (issue 20's first-build target): its own section too, one per
             # project size and module scale (the target is judged at 200 and at 2,000 modules)
             name, title = "bench_build_first", "Whole builds: the first build, nothing learned yet (SIMULATED)"
-            if (st.modules, st.scale) != (200, 1.0) and st.project is None:
+            if beside:
                 name += f"_{st.modules}" + (f"_x{st.scale:g}" if st.scale != 1.0 else "")
                 title = (f"Whole builds: the first build at {st.modules:,} modules"
                          + (f", every modelled time ×{st.scale:g}" if st.scale != 1.0 else "") + " (SIMULATED)")
-                body = (f"Command: `{args_cmd}` (add `--write-docs` to rewrite this section).\n\n" + text
-                        + "\n" + (SCALE_NOTE + "\n" if st.scale != 1.0 else "")
-                        + "How to read it: as in the section above.\n")
             write_section(name, title, body, result.get("measured"))
         else:
             write_section("bench_build", "Whole builds: plain `lake build` against `simpulse build` (SIMULATED)", body,
