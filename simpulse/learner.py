@@ -27,7 +27,7 @@ import time
 
 from simpulse._record import Record
 from simpulse.errors import SimpulseError
-from simpulse.model import similar
+from simpulse.model import parts, similar
 from simpulse.policy import joint as J
 from simpulse.policy import posterior as P
 from simpulse.policy import rng as R
@@ -190,7 +190,11 @@ class Learner(DecisionRules):
             from simpulse.store.store import Store
             self.store = Store(os.fspath(state_dir), fsync=fsync)
         self._stats: dict | None = None
-        self.exclude = {str(c): frozenset(v) - {BASELINE} for c, v in (exclude or {}).items()}
+        # what `simpulse verify` saw in a part holds for its whole context (`DecisionRules._candidates`)
+        self.exclude: dict[str, frozenset[str]] = {}
+        for c, v in (exclude or {}).items():
+            for key in {str(c), parts.parent(str(c))}:
+                self.exclude[key] = self.exclude.get(key, frozenset()) | (frozenset(v) - {BASELINE})
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -426,12 +430,13 @@ class Learner(DecisionRules):
         if context is None:
             context, features, source_hash = self._classify(tc, module, source, path)
         features = features or {}
+        mod = module_record(tc, module) if tc else None
+        context = self._part(context, mod, features)
         ctx_pulls = sum(int(a[P.N]) for a in (tc["arms"].get(context, {}).values() if tc else []))
         joint, own, p_import, import_bf = self.models(context)
         with_import = joint
         if own is not None and p_import < IMPORT_EVEN:
             joint = own
-        mod = module_record(tc, module) if tc else None
         if tc is not None and prev is not None and not (mod and "o" in mod):
             # a module this toolchain has not compiled yet: its level under the earlier one
             probe = dict(mod) if mod else {"s": {}, "c": {}}
@@ -500,6 +505,15 @@ class Learner(DecisionRules):
             ci=ci, confidence=confidence, reason=reason, toolchain=self.toolchain, path=path,
             source_hash=source_hash, features=dict(features), recommended=recommended,
             suspended=tuple(suspended), import_bf=import_bf)
+
+    def part(self, context: str, module: str | None = None, features: dict | None = None) -> str:
+        """The part of `context` (`model/parts.py`) the module compiles in now: `context` itself
+        where the context has not split."""
+        tc, _ = self._tc_chain()
+        return self._part(context, module_record(tc, module) if tc and module else None, features or {})
+
+    def _part(self, context: str, mod: dict | None, features: dict) -> str:
+        return parts.assign(self.stats, context, similar.signature(features), mod, features.get("declarations"))
 
     @staticmethod
     def _classify(tc: dict | None, module: str, source, path) -> tuple[str, dict, str]:

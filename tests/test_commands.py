@@ -42,7 +42,8 @@ def test_recommend_on_built_state(built, capsys, monkeypatch):
     code, out, err = cli(capsys, "recommend", "Fixtures/SimpHeavy.lean", "--json", "--explore", "--seed", "3")
     assert code == 0, err
     d = json.loads(out)
-    assert d["context"] == "simp_heavy" and d["module"] == "Fixtures.SimpHeavy"
+    # its context, or the part of it it compiles in (model/parts.py)
+    assert d["context"].split(".")[0] == "simp_heavy" and d["module"] == "Fixtures.SimpHeavy"
     assert d["strategy"] in {a["strategy"] for a in d["arms"]}
     lo, hi = d["ci"]
     assert lo <= d["expected_speedup"] <= hi and 0 <= d["confidence"] <= 1

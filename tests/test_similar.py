@@ -105,10 +105,13 @@ def _two_kinds(n):
     return lr, mods
 
 
-def test_the_learner_gives_each_kind_of_a_context_its_own_best_strategy():
+def test_the_learner_gives_each_kind_of_a_context_its_own_best_strategy(monkeypatch):
     """One context, two kinds of module told apart only by their tactics: `no-linters` is 35%
     faster on kind 0 and 35% slower on kind 1. Fed the same compiles (every strategy on every
-    module), the learner's exploit picks no-linters for kind 0 modules and not for kind 1."""
+    module), the learner's exploit picks no-linters for kind 0 modules and not for kind 1 — by
+    the neighbours alone here: the context may not split into parts (test_parts.py)."""
+    from simpulse.model import parts
+    monkeypatch.setattr(parts, "MAX_PARTS", 1)
     lr, mods = _two_kinds(40)
     picks = {kind: [lr.exploit("simp_heavy", module=name) for name, k, _, _ in mods if k == kind] for kind in (0, 1)}
     assert picks[0].count("no-linters") >= 18
@@ -188,9 +191,11 @@ def test_closest_many_gives_each_module_what_closest_gives():
     assert S.closest_many(dict(mixed[:20]), mixed) == {m: S.closest(g, mixed, m) for m, g in mixed[:20]}
 
 
-def test_split_lines_says_what_explaining_each_module_says():
+def test_split_lines_says_what_explaining_each_module_says(monkeypatch):
     """`stats`' summary ranks a context's neighbours at once; its lines are those `explain`
-    gives module by module with a fresh index."""
+    gives module by module with a fresh index (the context unsplit, as above)."""
+    from simpulse.model import parts
+    monkeypatch.setattr(parts, "MAX_PARTS", 1)
     lr, _ = _two_kinds(90)
     split = S.split_lines(lr, per_context=3, scan=70)
     lr.__dict__.pop("_similar", None)

@@ -18,6 +18,14 @@ CONTEXTS = ("simp_heavy", "arith", "structural")
 TC = "tc-sim"
 
 
+@pytest.fixture(autouse=True)
+def _contexts_unsplit(monkeypatch):
+    """The sections are per context; these modules' two kinds would split their contexts into
+    parts (model/parts.py, tested in test_parts.py), which is not what is tested here."""
+    from simpulse.model import parts
+    monkeypatch.setattr(parts, "MAX_PARTS", 1)
+
+
 def _modules(n):
     """Modules whose signatures differ (so neighbours are real), in three contexts, two kinds per
     context that respond differently (so the neighbours move decisions)."""

@@ -412,7 +412,7 @@ def test_verify_reports_message_and_output_changes_and_stats_show_them(wproject)
     row = next(r for r in sj["strategies"] if r["context"] == ctx and r["strategy"] == "simp-lean")
     assert row["changes"] == ["messages", "outputs"] and row["seen_on"]["outputs"] == ["Fixtures.Basic", "Fixtures.Tiny"]
     rj = json.loads(wproject.simpulse("recommend", "Fixtures/Basic.lean", "--json", check=0).stdout)
-    assert rj["context"] == ctx and any(f.startswith("no-linters changes messages") for f in rj["verify"]["findings"])
+    assert rj["context"].split(".")[0] == ctx and any(f.startswith("no-linters changes messages") for f in rj["verify"]["findings"])
     assert "verify: no-linters changes messages" in wproject.simpulse("recommend", "Fixtures/Basic.lean", check=0).stdout
 
 
@@ -552,7 +552,8 @@ def test_what_verify_saw_takes_a_strategy_out_of_later_builds(wproject, tmp_path
         assert wproject.outputs() == plain.outputs()
     later = wproject.events()[n:]
     assert len(later) == 48
-    assert not [e for e in later if e["strategy"] == "no-async" and e["context"] in seen]
+    # (a module's context, or the part of it it compiled in: model/parts.py)
+    assert not [e for e in later if e["strategy"] == "no-async" and e["context"].split(".")[0] in seen]
     s = wproject.simpulse("stats", check=0)
     assert "no-async changes outputs" in s.stdout.replace("\n", " ")
     rows = {r["name"]: r for r in json.loads(wproject.simpulse("strategies", "--json", check=0).stdout)}

@@ -60,7 +60,8 @@ def render(data: dict, console=None) -> None:
                         f"{'s' if data['min_occurrences'] != 1 else ''})",
                   title_justify="left", header_style="bold")
     for col, kw in (("#", {"justify": "right"}), ("strategy", {}), ("Lean error", {}),
-                    ("failures", {"justify": "right"}), ("contexts", {}), ("modules", {"justify": "right"})):
+                    ("failures", {"justify": "right"}), ("contexts", {"overflow": "fold"}),
+                    ("modules", {"justify": "right"})):
         table.add_column(col, **kw)
     for i, p in enumerate(data["patterns"], 1):
         ctxs = ", ".join(f"{k} ({v})" for k, v in p["contexts"].items())

@@ -99,7 +99,8 @@ def recommend(
     from simpulse.model.similar import explain
     data["similar"] = explain(lrn, ctx, mf.module, c.features)     # what the modules most like it say
     from simpulse.commands.stats import verify_evidence
-    data["verify"] = (verify_evidence(sdir, ctx) if sdir is not None
+    from simpulse.model.parts import parent
+    data["verify"] = (verify_evidence(sdir, parent(ctx)) if sdir is not None     # recorded per context
                       else {"totals": {"comparisons": 0, "contexts": 0, "differing_pairs": 0},
                             "strategies": [], "findings": []})
     if as_json:
@@ -112,7 +113,7 @@ def exploit_decision(lrn, mf) -> dict:
     """What a build runs for the module when it does not explore, in the learner's mode."""
     from simpulse.learner import CONFIDENT
     c = mf.classification
-    ctx = c.context
+    ctx = lrn.part(c.context, mf.module, c.features)       # the part of its context it compiles in
     best = lrn.exploit(ctx, module=mf.module, source_hash=c.source_hash, features=c.features)
     arms = {a.strategy: a for a in lrn.summary(ctx)}
     suspended = [n for n, a in arms.items() if a.suspended]

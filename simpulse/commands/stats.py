@@ -89,6 +89,8 @@ def render(data: dict, console=None, *, simulated: bool = False) -> None:
         if p is not None:
             verdict = ("used" if p >= 0.5 else "set aside: this context's own compiles contradict it")
             say(f"  imported evidence in {escape(row['context'])}: describes it with P = {p:.2f} ({verdict})")
+    for line in data.get("parts") or ():
+        say(f"  parts: {escape(line)}")
     for line in data.get("similar") or ():
         say(f"  split: {escape(line)}")
     saved = data["time_saved"]
@@ -137,7 +139,9 @@ def stats(
     data["zeroed"] = bool(zeroed) and zeroed.get("since") == data["totals"].get("since")
     data["verify"] = verify_evidence(sdir)
     from simpulse.model.similar import split_lines
-    data["similar"] = split_lines(lrn)       # contexts that split themselves (model/similar.py)
+    from simpulse.model.parts import lines as part_lines
+    data["parts"] = part_lines(lrn.stats)    # contexts split into parts (model/parts.py)
+    data["similar"] = split_lines(lrn)       # modules that follow their neighbours (model/similar.py)
     if as_json:
         print_json(data)
     elif not zero:

@@ -152,6 +152,7 @@ def run_verify(sdir: Path, files: list[Path], everything: bool, strategy_names: 
         def classify(module, source, path):
             return Learner._classify(None, module, source, path)
 
+    from simpulse.model.parts import parent
     modules, skipped = [], []
     todo = []
     for module, inv in chosen:
@@ -178,6 +179,7 @@ def run_verify(sdir: Path, files: list[Path], everything: bool, strategy_names: 
             with open(src, "rb") as f:
                 source = f.read()
             context, _features, source_hash = classify(module, source, path)
+            context = parent(context)       # evidence is per context, whichever part the module is in
             source_hash = source_hash or _sha1(source)
             if progress:
                 progress.module(module, context, 2 + len(strategies))

@@ -13,6 +13,7 @@ from simpulse.model.records import _arm, _block, _new_counters, _put_module, _tc
 from simpulse.model.contributions import _delta_hat, _level, _observe_module, _refresh_predictions, carry_level
 from simpulse.model.imports import _fold_import
 from simpulse.model.objective import event_cost
+from simpulse.model.parts import joined as _joined_part
 from simpulse.model.similar import note as _note_similar
 
 TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
@@ -120,7 +121,7 @@ def fold(stats: Stats, ev: Event) -> Stats:
         h = ev.get("source_hash") if isinstance(ev.get("source_hash"), str) else None
         _age_failures(mod, h)
         mod.setdefault("f", {})[strategy] = h or "*" + mod.get("h", "")
-        _remember_source(mod, ev, ctx, features)
+        _remember_source(stats, mod, ev, ctx, features)
         if fb > 0:
             r = math.log((wall + fb) / fb)
             P.add(arm, r, 1.0)
@@ -161,7 +162,7 @@ def fold(stats: Stats, ev: Event) -> Stats:
     res = _observe_module(tc, mod, ctx, strategy, y, features, memo)
     if "f" in mod:
         _age_failures(mod, ev.get("source_hash") if isinstance(ev.get("source_hash"), str) else None)
-    _remember_source(mod, ev, ctx, features)
+    _remember_source(stats, mod, ev, ctx, features)
     _put_module(tc, module, mod)
     if _refresh_predictions(tc, ctx, mod.get("x")):
         memo.clear()               # δ̂ may have moved with the block
@@ -190,15 +191,20 @@ def fold(stats: Stats, ev: Event) -> Stats:
     return stats
 
 
-def _remember_source(mod: ModuleRecord, ev: Event, ctx: str, features: dict[str, object] | None) -> None:
+def _remember_source(stats: Stats, mod: ModuleRecord, ev: Event, ctx: str,
+                     features: dict[str, object] | None) -> None:
     """Keep the classification of the module's source (its hash → its context; the features
     the learner uses are the vector `x` of the record): the next compile of the same source
-    needs no classifier (see `Learner._classify`)."""
+    needs no classifier (see `Learner._classify`). The part of its context it compiled in
+    ("p") and that part's centre (`model/parts.py`)."""
     h = ev.get("source_hash")
     if isinstance(h, str):
         mod["h"] = h[:16]
         mod["k"] = ctx
     _note_similar(mod, ev, features)     # its tactic profile; what ever broke it (model/similar.py)
+    was = mod.get("p")
+    mod["p"] = ctx
+    _joined_part(stats, ctx, mod.get("g"), was)
 
 
 def _age_failures(mod: ModuleRecord, h: str | None) -> None:

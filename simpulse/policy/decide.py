@@ -8,7 +8,7 @@ import math
 
 from simpulse.model.contributions import _evidence_block
 from simpulse.model.imports import own_arms
-from simpulse.model import similar
+from simpulse.model import parts, similar
 from simpulse.model.records import module_record
 from simpulse.model.tunables import (
     BREAK_COST,
@@ -189,12 +189,18 @@ class DecisionRules:
                 broke.update(s.name for s in self.catalogue.active if sig(k) <= sig(s.name))
         return broke
 
+    def excluded_in(self, context: str) -> frozenset[str]:
+        """The strategies ruled out in `context` (`Learner`'s `exclude`): a part's own and its
+        context's (what `simpulse verify` saw in a context holds in every part of it)."""
+        ex = self.exclude
+        return ex.get(context, frozenset()) | ex.get(parts.parent(context), frozenset())
+
     def _candidates(self, context: str, module: str | None, source_hash: str | None, joint: J.Joint):
         """(strategies the policy may pick for the module, strategies suspended in the context):
         active, not excluded in the context, not suspended, and not known to break this version
         of the module."""
         broke_here = self.known_failures(module, source_hash) if module else set()
-        excluded = self.exclude.get(context, ())
+        excluded = self.excluded_in(context)
         candidates: list[Strategy] = []
         suspended: list[str] = []
         for s in self.catalogue.active:
@@ -210,7 +216,9 @@ class DecisionRules:
     def exploit(self, context: str, module: str | None = None, source_hash: str | None = None,
                 features: dict | None = None) -> str:
         """The strategy the posterior means say is best for the module now — what `choose`
-        runs when it does not explore. No randomness, nothing recorded."""
+        runs when it does not explore. No randomness, nothing recorded. `context`: the
+        module's context (its part, `Learner.part`, is found here)."""
+        context = self.part(context, module, features)
         joint = self.joint_posterior(context)
         candidates, _ = self._candidates(context, module, source_hash, joint)
         if module:

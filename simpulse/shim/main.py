@@ -423,7 +423,7 @@ def decide(cfg: dict[str, Any], module: str, source_path: str, path: str, catalo
         # --strategy: an experiment the user asked for, within what this build accepts
         strategy = catalogue.get(forced)
         why = catalogue.inactive_reason(forced)
-        if why is None and forced in learner.exclude.get(decision.context, ()):
+        if why is None and forced in learner.excluded_in(decision.context):
             why = f"`simpulse verify` saw it change what this build does not accept in {decision.context}"
         if why is None:
             decision.strategy = strategy
