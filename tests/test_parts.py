@@ -16,8 +16,7 @@ def _sig(**rates):
 def _join(stats, ctx, sig, mod=None, declarations=10):
     """A decision's assignment, then the fold's account of it (as a compile of the module does)."""
     part = parts.assign(stats, ctx, sig, mod, declarations)
-    was = mod.get("p") if mod else None
-    parts.joined(stats, part, sig, was)
+    parts.joined(stats, part, sig, mod.get("p") if mod else None, mod.get("g") if mod else None)
     return part, {"p": part, "g": sig}
 
 
@@ -94,6 +93,32 @@ def test_a_module_keeps_its_part_while_its_profile_is_unchanged():
     assert parts.assign(stats, "structural", _sig(induction=0.5), rec) == "structural"
     # a record of another context's part says nothing here
     assert parts.assign(stats, "arith", _sig(omega=1.0), rec) == "arith"
+
+
+def test_the_centres_follow_edits_through_the_fold():
+    """A part's centre is the sum of its modules' current profiles: an edit that changes a
+    module's profile moves it, one that takes the module to another part takes it out."""
+    stats = empty_stats()
+
+    def compile_(module, ctx, **rates):
+        feats = {"declarations": 10, **{k: 10 * v for k, v in rates.items()}}
+        fold(stats, {"kind": "compile", "toolchain": "tc", "context": ctx, "strategy": "baseline",
+                     "module": module, "wall": 1.0, "source_hash": f"{module}{sorted(rates.items())}",
+                     "features": feats})
+
+    def centre(part):
+        p = next(p for p in stats["parts"]["structural"] if p[0] == part)
+        return [round(v, 3) for v in p[1]], p[2]
+
+    compile_("A", "structural", induction=0.5)
+    compile_("B", "structural", induction=0.7)
+    compile_("B", "structural", induction=0.7)                  # recompiled unchanged: counted once
+    assert centre("structural") == ([round(a + b, 3) for a, b in zip(_sig(induction=0.5), _sig(induction=0.7))], 2)
+    compile_("B", "structural", induction=0.6)                  # an edit, same part: the difference
+    assert centre("structural") == ([round(a + b, 3) for a, b in zip(_sig(induction=0.5), _sig(induction=0.6))], 2)
+    compile_("B", "structural.match", match=3.0)                # an edit to another part: it leaves
+    assert centre("structural") == (_sig(induction=0.5), 1)
+    assert centre("structural.match") == (_sig(match=3.0), 1)
 
 
 def _feats(kind, rng):

@@ -201,10 +201,10 @@ def _remember_source(stats: Stats, mod: ModuleRecord, ev: Event, ctx: str,
     if isinstance(h, str):
         mod["h"] = h[:16]
         mod["k"] = ctx
+    was, was_sig = mod.get("p"), mod.get("g")
     _note_similar(mod, ev, features)     # its tactic profile; what ever broke it (model/similar.py)
-    was = mod.get("p")
     mod["p"] = ctx
-    _joined_part(stats, ctx, mod.get("g"), was)
+    _joined_part(stats, ctx, mod.get("g"), was, was_sig)
 
 
 def _age_failures(mod: ModuleRecord, h: str | None) -> None:

@@ -98,20 +98,29 @@ def _new_name(base: str, sig: list[float], parts: list[list[Any]]) -> str:
     return out
 
 
-def joined(stats: Stats, ctx: str, sig: list[float] | None, was: str | None) -> None:
+def joined(stats: Stats, ctx: str, sig: list[float] | None, was: str | None,
+           was_sig: list[float] | None = None) -> None:
     """The fold's hook: a compile of a module of profile `sig` landed in `ctx`, where its
-    record said `was` before: a module new to the part adds its profile to the part's centre
-    (the part is created if this is its first module)."""
-    if sig is None or ctx == was:
+    record said `was` (with the profile `was_sig`) before. A module new to the part adds its
+    profile to the part's centre (the part is created if this is its first module) and takes
+    its old one out of the part it left; one whose profile an edit changed moves its part's
+    centre by the difference."""
+    if sig is None:
         return
     base = parent(ctx)
     if base in NO_SPLIT:
         return
+    if ctx == was:
+        if was_sig is not None and was_sig != sig and len(was_sig) == len(sig):
+            for p in stats.get("parts", {}).get(base, ()):
+                if p[0] == ctx and len(p[1]) == len(sig):
+                    p[1] = [round(a - b + c, 4) for a, b, c in zip(p[1], was_sig, sig)]
+        return
     parts = stats.setdefault("parts", {}).setdefault(base, [])
-    if isinstance(was, str) and parent(was) == base:
+    if isinstance(was, str) and parent(was) == base and was_sig is not None:
         for p in parts:               # it left that part: its profile leaves the centre
-            if p[0] == was and p[2] > 0 and len(p[1]) == len(sig):
-                p[1] = [round(a - b, 4) for a, b in zip(p[1], sig)]
+            if p[0] == was and p[2] > 0 and len(p[1]) == len(was_sig):
+                p[1] = [round(a - b, 4) for a, b in zip(p[1], was_sig)]
                 p[2] -= 1
     for p in parts:
         if p[0] == ctx:
