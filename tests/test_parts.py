@@ -119,6 +119,9 @@ def test_the_centres_follow_edits_through_the_fold():
     compile_("B", "structural.match", match=3.0)                # an edit to another part: it leaves
     assert centre("structural") == (_sig(induction=0.5), 1)
     assert centre("structural.match") == (_sig(match=3.0), 1)
+    compile_("B", "general", cases=0.5)                         # reclassified: it leaves its old context
+    assert centre("structural.match") == ([0.0] * len(_sig()), 0)
+    assert stats["parts"]["general"] == [["general", _sig(cases=0.5), 1]]
 
 
 def _feats(kind, rng):

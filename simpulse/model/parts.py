@@ -116,12 +116,12 @@ def joined(stats: Stats, ctx: str, sig: list[float] | None, was: str | None,
                 if p[0] == ctx and len(p[1]) == len(sig):
                     p[1] = [round(a - b + c, 4) for a, b, c in zip(p[1], was_sig, sig)]
         return
-    parts = stats.setdefault("parts", {}).setdefault(base, [])
-    if isinstance(was, str) and parent(was) == base and was_sig is not None:
-        for p in parts:               # it left that part: its profile leaves the centre
+    if isinstance(was, str) and was_sig is not None:
+        for p in stats.get("parts", {}).get(parent(was), ()):   # (another context's, if it was reclassified)
             if p[0] == was and p[2] > 0 and len(p[1]) == len(was_sig):
-                p[1] = [round(a - b, 4) for a, b in zip(p[1], was_sig)]
+                p[1] = [round(a - b, 4) for a, b in zip(p[1], was_sig)]    # it left: its profile leaves the centre
                 p[2] -= 1
+    parts = stats.setdefault("parts", {}).setdefault(base, [])
     for p in parts:
         if p[0] == ctx:
             if len(p[1]) == len(sig):
