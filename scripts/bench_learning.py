@@ -14,7 +14,7 @@ oracle.
     python scripts/bench_learning.py --write-docs # ... and writes docs/bench_learning.json + benchmarks.md
     python scripts/bench_learning.py --quick      # 5 seeds × 500 compiles
     python scripts/bench_learning.py --workload safe-breaks   # effects drawn per seed; "safe" strategies break too
-    python scripts/bench_learning.py --workload mixed-contexts  # hidden kinds per context (also random-effects, skewed-edits)
+    python scripts/bench_learning.py --workload mixed-contexts  # hidden kinds per context (also random-effects, skewed-edits, alike-kinds)
     python scripts/bench_learning.py --seeds 30 --compiles 200,500,2000 --json OUT
     python scripts/bench_learning.py --reference-sweep   # true-model under 21 decision rules
     python scripts/bench_learning.py --lag 8 --no-write  # results 8 decisions late (9 parallel jobs)
@@ -73,6 +73,8 @@ VARIANT_TEXT = {
                       "of another context; the kinds show only in tactic counts",
     "random-effects": "hidden kinds as in mixed-contexts, effects and breakage drawn per seed and kind",
     "skewed-edits": "random-effects with a few modules edited far more often than the rest",
+    "alike-kinds": "the hidden kinds of mixed-contexts, each with its own context's default effects: kinds that "
+                   "look different and respond alike",
 }
 
 
@@ -964,6 +966,8 @@ def markdown(result: dict) -> str:
                   + ("Each kind's true effects and break rates are those of the default workload's context "
                      + ", ".join(f"{k} ← {lk}" for c in W.CONTEXTS for k, _, _, lk in W.KINDS[c]) + "."
                      if meta["variant"] == "mixed-contexts" else
+                     "Each kind's true effects and break rates are its own context's in the default workload."
+                     if meta["variant"] == "alike-kinds" else
                      "Effects and breakage drawn per seed and kind as in `safe-breaks`."
                      + (f" Edits: Zipf exponent {W.SKEWED_ZIPF_S:g} over the hotness ranking (default "
                         f"{W.ZIPF_S:g})." if meta["variant"] == "skewed-edits" else ""))
@@ -1206,7 +1210,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workload", choices=W.VARIANTS, default="default",
                     help="the simulated workload: `default`; `safe-breaks` (effects drawn per seed; strategies "
                          "declared safe break some modules too); `mixed-contexts`, `random-effects`, `skewed-edits` "
-                         "(hidden kinds of module inside each context; docs/learning-benchmark.md)")
+                         "(hidden kinds of module inside each context; docs/learning-benchmark.md); `alike-kinds` "
+                         "(the same kinds, responding alike)")
     ap.add_argument("--reveal-levels", action="store_true",
                     help="experiment: give simpulse's learners a feature that reveals each module's exact "
                          "baseline time (what perfect level prediction would give); implies --no-write")

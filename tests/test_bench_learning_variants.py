@@ -52,6 +52,19 @@ def test_mixed_contexts_kinds_have_different_best_strategies_within_a_context():
         assert len(bests) >= 2, ctx
 
 
+def test_alike_kinds_look_like_mixed_contexts_and_respond_like_their_context():
+    """alike-kinds: the kinds and tactic counts of mixed-contexts, each kind with its own
+    context's default effects and break rates (kinds that look different, respond alike)."""
+    a, m = W.Workload(3, 200, variant="alike-kinds"), W.Workload(3, 200, variant="mixed-contexts")
+    for x, y in zip(a.modules, m.modules):
+        assert (x.kind, x.features) == (y.kind, y.features)
+    for ctx in W.CONTEXTS:
+        for k, *_ in W.KINDS[ctx]:
+            assert a.speed[k] == W.TRUE_SPEED[ctx] and a.break_rate[k] == W.BREAK_RATE.get(ctx, {})
+            assert all(a.group_multiplier(k, s) == W.context_expected_multiplier(ctx, s, W.TRUE_SPEED, W.BREAK_RATE)
+                       for s in W.STRATEGIES)
+
+
 def test_random_effects_favour_no_strategy_by_construction():
     wins = Counter()
     for seed in range(40):

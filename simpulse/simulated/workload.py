@@ -50,7 +50,10 @@ declaration), never in a name. Kinds and counts come from a generator of their o
 project is otherwise the default's for the seed. ``mixed-contexts``: each kind takes the default
 effects and break rates of another context (`KINDS`' last field); ``random-effects``: drawn per
 seed and kind as ``safe-breaks`` draws them per context (`kind_truth`); ``skewed-edits``:
-random-effects with the edits concentrated on a few modules (`SKEWED_ZIPF_S`). The truth is
+random-effects with the edits concentrated on a few modules (`SKEWED_ZIPF_S`);
+``alike-kinds``: the same kinds and tactic counts, each with its own context's default effects
+and break rates — kinds that look different and respond alike, the case where telling them
+apart buys nothing (a check against learners that split on looks alone). The truth is
 keyed by `Workload.group` (the kind; the context elsewhere), which the benchmark's competitors
 and references are told. Every number of these variants is invented.
 
@@ -109,9 +112,9 @@ BREAK_RATE: dict[str, dict[str, float]] = {
 }
 # Strategies sharing a breakage draw (they turn off the same thing).
 _BREAK_GROUP = {"no-simprocs": "simprocs", "simp-lean": "simprocs"}
-VARIANTS = ("default", "safe-breaks", "mixed-contexts", "random-effects", "skewed-edits")
+VARIANTS = ("default", "safe-breaks", "mixed-contexts", "random-effects", "skewed-edits", "alike-kinds")
 # the variants whose contexts hold hidden kinds of module (`KINDS`, below)
-KIND_VARIANTS = ("mixed-contexts", "random-effects", "skewed-edits")
+KIND_VARIANTS = ("mixed-contexts", "random-effects", "skewed-edits", "alike-kinds")
 # `safe-breaks`: what each strategy turns off, and so what can break a proof under it
 TURNS_OFF: dict[str, tuple[str, ...]] = {
     "no-linters": ("linters",), "no-async": ("async",), "no-simprocs": ("simprocs",),
@@ -237,15 +240,22 @@ def _draw_truth(rng: random.Random, keys) -> tuple[dict[str, dict[str, float]], 
     return speed, rates
 
 
+def _like(variant: str) -> dict[str, str]:
+    """Kind → the default context whose effects and break rates it takes: another context's
+    (`KINDS`' last field) in `mixed-contexts`, its own in `alike-kinds`."""
+    return {k: (c if variant == "alike-kinds" else lk) for c in CONTEXTS for k, _, _, lk in KINDS[c]}
+
+
 def kind_truth(seed: int, variant: str) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]] | None]:
     """The hidden kinds' truth for a seed: (effects per kind and strategy, as time multipliers;
     per kind, the share of modules each thing a strategy turns off breaks — None for
-    `mixed-contexts`, whose kinds break as their `like` context does, `BREAK_RATE`).
+    `mixed-contexts` and `alike-kinds`, whose kinds break as their `like` context does, `BREAK_RATE`).
     `mixed-contexts`: each kind takes the default effects of its `like` context (fixed);
+    `alike-kinds`: those of its own context;
     `random-effects`, `skewed-edits`: drawn per seed and kind as `variant_truth` draws them per
     context (`VARIANT_EFFECT`, `SAFE_BREAKS`), so that any strategy can be best or break anywhere."""
-    if variant == "mixed-contexts":
-        like = {k: lk for c in CONTEXTS for k, _, _, lk in KINDS[c]}
+    if variant in ("mixed-contexts", "alike-kinds"):
+        like = _like(variant)
         return {k: dict(TRUE_SPEED[like[k]]) for k in ALL_KINDS}, None
     return _draw_truth(_sub(seed, "kind-truth"), ALL_KINDS)
 
@@ -293,7 +303,7 @@ class Workload:
         elif self.has_kinds:
             drawn, things = kind_truth(seed, variant)
             speed = drawn if speed is None else speed
-            like = {k: lk for c in CONTEXTS for k, _, _, lk in KINDS[c]}
+            like = _like(variant)
             self.break_rate = (strategy_break_rates(things) if things is not None
                                else {k: dict(BREAK_RATE.get(like[k], {})) for k in ALL_KINDS})
         else:
