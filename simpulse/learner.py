@@ -432,10 +432,7 @@ class Learner(DecisionRules):
         features = features or {}
         mod = module_record(tc, module) if tc else None
         context = self._part(context, mod, features)
-        # the exploration rules (budget, evidence floor) count the whole context's compiles, its
-        # other parts' too: a part is not a context the user has never built
-        ctx_pulls = sum(int(a[P.N]) for q in (context, *parts.siblings(self.stats, context))
-                        for a in (tc["arms"].get(q, {}).values() if tc else []))
+        ctx_pulls = sum(int(a[P.N]) for a in (tc["arms"].get(context, {}).values() if tc else []))
         joint, own, p_import, import_bf = self.models(context)
         with_import = joint
         if own is not None and p_import < IMPORT_EVEN:

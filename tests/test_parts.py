@@ -163,26 +163,6 @@ def test_the_learner_splits_a_context_whose_kinds_respond_differently(tmp_path):
     assert replayed["parts"] == lr.stats["parts"]
 
 
-def test_the_exploration_rules_count_the_whole_contexts_compiles():
-    """A part is not a context the user never built: the exploration budget and the evidence
-    floor count its sibling parts' compiles too (`Learner.choose`'s ctx_pulls)."""
-    stats = empty_stats()
-    _join(stats, "arith", _sig(omega=1.0))
-    _join(stats, "arith", _sig(decide=3.0))
-    assert parts.siblings(stats, "arith.decide") == ["arith"] and parts.siblings(stats, "arith") == ["arith.decide"]
-    assert parts.siblings(stats, "general") == [] and parts.siblings(stats, "arith.new") == ["arith", "arith.decide"]
-    lr = Learner(None, seed=1)
-    for i in range(7):
-        d = lr.choose(module=f"A{i}", context="arith", features={"declarations": 10, "omega": 10})
-        lr.observe(d, seconds=1.0 + i / 10)
-    seen = []
-    real = lr.policy.select
-    lr.policy.select = lambda situation: seen.append(situation.ctx_pulls) or real(situation)
-    d = lr.choose(module="B", context="arith", features={"declarations": 10, "decide": 30})
-    assert d.context == "arith.decide" and "arith.decide" not in lr.stats["toolchains"]["unknown"]["arms"]
-    assert seen == [7]
-
-
 def test_what_verify_saw_in_a_context_holds_in_its_parts():
     lr = Learner(None, seed=1, exclude={"simp_heavy": {"no-linters"}, "arith.omega": {"no-async"}})
     names = lambda ctx: {s.name for s in lr._candidates(ctx, None, None, lr.joint_posterior(ctx))[0]}  # noqa: E731

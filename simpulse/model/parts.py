@@ -52,12 +52,6 @@ def parent(ctx: str) -> str:
     return ctx.split(SEP, 1)[0]
 
 
-def siblings(stats: Stats, ctx: str) -> list[str]:
-    """The other parts of the context `ctx` is (or is about to be) a part of, in order ([] where
-    the context has no part but `ctx`)."""
-    return [p[0] for p in (stats.get("parts") or {}).get(parent(ctx)) or () if p[0] != ctx]
-
-
 def _centre(part: list[Any]) -> list[float]:
     n = part[2] or 1
     return [v / n for v in part[1]]
