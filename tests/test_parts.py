@@ -6,6 +6,7 @@ import random
 from simpulse.learner import Learner, empty_stats, fold
 from simpulse.model import parts, similar
 from simpulse.store.store import Store
+from test_similar import _features        # two kinds of module, far apart in their tactics
 
 
 def _sig(**rates):
@@ -124,13 +125,6 @@ def test_the_centres_follow_edits_through_the_fold():
     assert stats["parts"]["general"] == [["general", _sig(cases=0.5), 1]]
 
 
-def _feats(kind, rng):
-    decl = rng.randint(8, 16)
-    f = {"lines": decl * 10, "declarations": decl, "theorems": decl // 2, "simp": decl * 2}
-    f["induction" if kind == 0 else "simp_attr"] = decl
-    return f
-
-
 def test_the_learner_splits_a_context_whose_kinds_respond_differently(tmp_path):
     """Two kinds of module in one context, far apart in their tactics: `no-linters` is 35% faster
     on kind 0 and 35% slower on kind 1. The context splits into a part per kind: each compile
@@ -139,7 +133,7 @@ def test_the_learner_splits_a_context_whose_kinds_respond_differently(tmp_path):
     rng = random.Random(5)
     store = Store(tmp_path / "state", fsync=False)
     lr = Learner(None, store=store, seed=2, toolchain="tc")
-    mods = [(f"M{i}", i % 2, _feats(i % 2, rng), rng.gauss(0.5, 0.5)) for i in range(40)]
+    mods = [(f"M{i}", i % 2, _features(i % 2, rng), rng.gauss(0.5, 0.5)) for i in range(40)]
     seen = {0: set(), 1: set()}
     for _ in range(2):
         for name, kind, feats, level in mods:
