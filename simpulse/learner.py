@@ -173,7 +173,8 @@ class Learner(DecisionRules):
                  catalogue: Catalogue | None = None, explore_budget: float = EXPLORE_BUDGET,
                  store=None, fsync: bool = True, exclude: dict[str, set[str]] | None = None):
         """`exclude`: context → names of the strategies ruled out there (by the profile and
-        what `simpulse verify` observed); never offered in that context. The baseline never is."""
+        what `simpulse verify` observed); never offered in that context nor in any part of it.
+        The baseline never is."""
         if policy not in POLICIES:
             raise SimpulseError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
         if mode not in MODES:
@@ -190,11 +191,11 @@ class Learner(DecisionRules):
             from simpulse.store.store import Store
             self.store = Store(os.fspath(state_dir), fsync=fsync)
         self._stats: dict | None = None
-        # what `simpulse verify` saw in a part holds for its whole context (`DecisionRules._candidates`)
+        # kept per context: what `simpulse verify` saw in a part holds in the whole context (`excluded_in`)
         self.exclude: dict[str, frozenset[str]] = {}
         for c, v in (exclude or {}).items():
-            for key in {str(c), parts.parent(str(c))}:
-                self.exclude[key] = self.exclude.get(key, frozenset()) | (frozenset(v) - {BASELINE})
+            key = parts.parent(str(c))
+            self.exclude[key] = self.exclude.get(key, frozenset()) | (frozenset(v) - {BASELINE})
 
     # -- state --------------------------------------------------------------------------
     @property

@@ -111,28 +111,34 @@ def joined(stats: Stats, ctx: str, sig: list[float] | None, was: str | None,
     if base in NO_SPLIT:
         return
     if ctx == was:
-        if was_sig is not None and was_sig != sig and len(was_sig) == len(sig):
-            for p in stats.get("parts", {}).get(base, ()):
-                if p[0] == ctx and len(p[1]) == len(sig):
-                    p[1] = [round(a - b + c, 4) for a, b, c in zip(p[1], was_sig, sig)]
+        p = _find(stats, ctx)
+        if p is not None and was_sig is not None and was_sig != sig and len(was_sig) == len(sig) == len(p[1]):
+            p[1] = [round(a - b + c, 4) for a, b, c in zip(p[1], was_sig, sig)]
         return
-    if isinstance(was, str) and was_sig is not None:
-        for p in stats.get("parts", {}).get(parent(was), ()):   # (another context's, if it was reclassified)
-            if p[0] == was and p[2] > 0 and len(p[1]) == len(was_sig):
-                p[1] = [round(a - b, 4) for a, b in zip(p[1], was_sig)]    # it left: its profile leaves the centre
-                p[2] -= 1
+    old = _find(stats, was) if isinstance(was, str) and was_sig is not None else None   # (another
+    if old is not None and old[2] > 0 and len(old[1]) == len(was_sig):          # context's, if reclassified)
+        old[1] = [round(a - b, 4) for a, b in zip(old[1], was_sig)]   # it left: its profile leaves the centre
+        old[2] -= 1
+    p = _find(stats, ctx)
+    if p is not None:
+        if len(p[1]) == len(sig):
+            p[1] = [round(a + b, 4) for a, b in zip(p[1], sig)]
+            p[2] += 1
+        return
     parts = stats.setdefault("parts", {}).setdefault(base, [])
-    for p in parts:
-        if p[0] == ctx:
-            if len(p[1]) == len(sig):
-                p[1] = [round(a + b, 4) for a, b in zip(p[1], sig)]
-                p[2] += 1
-            return
     if ctx != base and not parts:
         # a part named before its context's first part has a module (an import, a record of
         # another project's): the context's own name comes first all the same
         parts.append([base, [0.0] * len(sig), 0])
     parts.append([ctx, [round(v, 4) for v in sig], 1])
+
+
+def _find(stats: Stats, name: str) -> list[Any] | None:
+    """The part named `name` ([name, Σ profile, modules joined]), or None."""
+    for p in (stats.get("parts") or {}).get(parent(name), ()):
+        if p[0] == name:
+            return p
+    return None
 
 
 def lines(stats: Stats) -> list[str]:

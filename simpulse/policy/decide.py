@@ -190,10 +190,9 @@ class DecisionRules:
         return broke
 
     def excluded_in(self, context: str) -> frozenset[str]:
-        """The strategies ruled out in `context` (`Learner`'s `exclude`): a part's own and its
-        context's (what `simpulse verify` saw in a context holds in every part of it)."""
-        ex = self.exclude
-        return ex.get(context, frozenset()) | ex.get(parts.parent(context), frozenset())
+        """The strategies ruled out in `context` (`Learner`'s `exclude`, kept per context: what
+        `simpulse verify` saw in a context, or in any part of it, holds in every part of it)."""
+        return self.exclude.get(parts.parent(context), frozenset())
 
     def _candidates(self, context: str, module: str | None, source_hash: str | None, joint: J.Joint):
         """(strategies the policy may pick for the module, strategies suspended in the context):
