@@ -11,6 +11,10 @@ share the simulated noise (SIMPULSE_SIM_SEED per repeat, SIMPULSE_SIM_ROUND per 
 same module under the same options draws the same noise on both sides). With
 `--objectives build,module`, a simpulse side per objective (simpulse.toml's `objective`): three
 sides, the order rotated every build, and a table of the two objectives' wall-time ratio.
+With `--fixed no-async,baseline`, a side per named strategy that simpulse does not run at all:
+plain `lake build` whose `lean` is a POSIX `sh` wrapper adding the strategy's arguments to every
+module compile (`baseline`: the wrapper alone, the launcher's share of simpulse's cost). What
+a strategy saves a whole build with no learning and no shim: the ceiling simpulse works under.
 
 Reported per build number: the wall-time ratio simpulse/plain (geometric mean over repeats,
 95 % interval = exp(mean ± t(0.975, R−1)·sd/√R) of the per-repeat log ratios), the CPU time
@@ -137,6 +141,51 @@ def build_events(sdir: Path, known: set[str]) -> tuple[list[dict], set[str]]:
     return evs, ids
 
 
+_WRAPPER = """#!/bin/sh
+# bench_build's fixed-strategy lean: {name} on every module compile, nothing else (no shim).
+real={real}
+for a in "$@"; do
+  if [ "x$a" = "x-o" ]; then
+    exec "$real" {added}"$@"
+  fi
+done
+exec "$real" "$@"
+"""
+
+
+def fixed_sysroot(dest: Path, real_sysroot: Path, name: str) -> Path:
+    """A sysroot whose `bin/lean` adds strategy `name`'s arguments to every module compile (the
+    same loop as simpulse's launcher, so `baseline` costs what the launcher costs) and links
+    everything else to the real sysroot. Lake uses it through LAKE_OVERRIDE_LEAN/LEAN_SYSROOT."""
+    import shlex
+    from simpulse.strategy.catalogue import BUILTIN
+    strategy = next(s for s in BUILTIN if s.name == name)
+    added = [f"-Dweak.{k}={v}" for k, v in strategy.options] + list(strategy.args)
+    (dest / "bin").mkdir(parents=True)
+    for entry in real_sysroot.iterdir():
+        if entry.name != "bin":
+            os.symlink(entry, dest / entry.name)
+    for entry in (real_sysroot / "bin").iterdir():
+        if entry.name != "lean":
+            os.symlink(entry, dest / "bin" / entry.name)
+    lean = dest / "bin" / "lean"
+    lean.write_text(_WRAPPER.format(name=name, real=shlex.quote(str(real_sysroot / "bin" / "lean")),
+                                    added="".join(shlex.quote(a) + " " for a in added)))
+    lean.chmod(0o755)
+    return dest
+
+
+def fixed_names(text: str) -> list[str]:
+    """`--fixed`'s strategies: built-in names a safe build may run (no change besides time)."""
+    from simpulse.strategy.catalogue import BUILTIN
+    ok = {s.name for s in BUILTIN if not s.changes and not s.may_break}
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in ok]
+    if bad or len(set(names)) != len(names):
+        raise ValueError(f"--fixed: distinct names among {', '.join(sorted(ok))}")
+    return names
+
+
 def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
     from _simproject import simulated_env
     seed = args.seed + rep
@@ -145,10 +194,12 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
         env_extra["SIMPULSE_SIM_PHYSICAL"] = "1"
     if args.lake_jobs:
         env_extra["LEAN_NUM_THREADS"] = str(args.lake_jobs)
-    _, env = simulated_env(work, **env_extra)
+    sysroot, env = simulated_env(work, **env_extra)
     env.pop("SIMPULSE_PROFILE", None)
     objectives = side_objectives(args.objectives)
-    sides = {"plain": work / "plain", **{name: work / name for name in objectives}}
+    fixed = {f"fixed-{n}": fixed_sysroot(work / f"sysroot-{n}", sysroot, n) for n in args.fixed}
+    sides = {"plain": work / "plain", **{name: work / name for name in objectives},
+             **{name: work / name for name in fixed}}
     rng = random.Random(f"bench-build-edits-{seed}")
     if args.project:
         # a real tree (e.g. Batteries): copied whole; an edit appends a comment line to a module
@@ -194,12 +245,14 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
         for side in order:
             progress.show(f"repeat {rep + 1} build {b} {kind}: {side}")
             targets = [args.target] if args.project else []
-            if side == "plain":
+            if side == "plain" or side in fixed:
                 cmd = ["lake", "build", *targets]
             else:
                 cmd = [sys.executable, "-m", "simpulse", "build", *targets, "--profile", args.profile,
                        "--seed", str(seed * 1000 + b)]
             senv = dict(benv, SIMPULSE_OBJECTIVE=objectives[side]) if side in objectives else benv
+            if side in fixed:
+                senv = dict(benv, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(fixed[side]))
             c0 = children_cpu()
             res = run_build(cmd, sides[side], senv)
             cpu = children_cpu() - c0
@@ -226,6 +279,8 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
             if name != "simpulse":
                 row[f"ratio_{name}"] = row[name]["wall"] / row["plain"]["wall"]
                 row[f"simpulse_over_{name}"] = row["simpulse"]["wall"] / row[name]["wall"]
+        for name in fixed:
+            row[f"ratio_{name}"] = row[name]["wall"] / row["plain"]["wall"]
         rows.append(row)
     return rows
 
@@ -289,6 +344,36 @@ def summarise_between(rows: list[dict], n_builds: int, other: str) -> list[dict]
                     "first_cpu": mean([r["simpulse"]["cpu"] for r in rs]),
                     "other_cpu": mean([r[other]["cpu"] for r in rs])})
     return out
+
+
+def summarise_fixed(rows: list[dict], n_builds: int, names: list[str]) -> list[dict]:
+    """Per build number: each fixed-strategy side's wall time over plain lake's, with simpulse's
+    beside them."""
+    out = []
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    for b in range(1, n_builds + 1):
+        rs = [r for r in rows if r["build"] == b]
+        if not rs or not names:
+            continue
+        s = {"build": b, "kind": rs[0]["kind"], "repeats": len(rs), "plain_wall": mean([r["plain"]["wall"] for r in rs]),
+             "plain_cpu": mean([r["plain"]["cpu"] for r in rs]), "sides": {}}
+        for side in ["simpulse", *(f"fixed-{n}" for n in names)]:
+            key = "ratio" if side == "simpulse" else f"ratio_{side}"
+            g, lo, hi = ratio_ci([r[key] for r in rs])
+            s["sides"][side] = {"ratio": g, "ci_low": lo, "ci_high": hi, "wall": mean([r[side]["wall"] for r in rs]),
+                                "cpu": mean([r[side]["cpu"] for r in rs])}
+        out.append(s)
+    return out
+
+
+def fixed_table(fixed: list[dict]) -> str:
+    sides = list(fixed[0]["sides"])
+    lines = ["| build | kind | plain wall (s) | " + " | ".join(f"{n}: ratio (95 % CI), CPU ratio" for n in sides) + " |",
+             "|---|---|---|" + "---|" * len(sides)]
+    for s in fixed:
+        cells = [f"{v['ratio']:.3f} ({fmt_ci(v)}), {v['cpu'] / s['plain_cpu']:.3f}" for v in s["sides"].values()]
+        lines.append(f"| {s['build']} | {s['kind']} | {s['plain_wall']:.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def between_table(between: list[dict], first: str, other: str) -> str:
@@ -374,6 +459,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated: a simpulse side per objective (`build`, `module`: simpulse.toml's "
                          "`objective`), all interleaved in one run; the first is compared with each other "
                          "(default: build)")
+    ap.add_argument("--fixed", default="",
+                    help="comma-separated built-in strategies a safe build may run (e.g. no-async,baseline): "
+                         "a side each, plain `lake build` with the strategy on every compile through an sh "
+                         "wrapper, no simpulse (default: none)")
     ap.add_argument("--lake-jobs", type=int, default=None,
                     help="LEAN_NUM_THREADS for lake's job pool (default: unset = the machine's cores)")
     ap.add_argument("--sleep", action="store_true",
@@ -393,6 +482,10 @@ def main(argv: list[str] | None = None) -> int:
     if (not args.objectives or any(o not in OBJECTIVES for o in args.objectives)
             or len(set(args.objectives)) != len(args.objectives)):
         ap.error(f"--objectives: distinct names among {', '.join(OBJECTIVES)}")
+    try:
+        args.fixed = fixed_names(str(args.fixed))
+    except ValueError as e:
+        ap.error(str(e))
     if args.render:
         result = json.loads(Path(args.render).read_text())
         return report(result, args)
@@ -403,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
 
     n_builds = args.clean + args.edits
     enabled = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
-    progress = Progress(args.repeats * n_builds * (1 + len(args.objectives)), enabled)
+    progress = Progress(args.repeats * n_builds * (1 + len(args.objectives) + len(args.fixed)), enabled)
     scratch = Path(tempfile.mkdtemp(prefix="simpulse-bench-build-"))
     rows: list[dict] = []
     t0 = time.monotonic()
@@ -432,7 +525,8 @@ def main(argv: list[str] | None = None) -> int:
                            if k not in ("json", "write_docs", "keep", "progress")},
               "cores": os.cpu_count(), "project_seed0": shape, "elapsed_s": elapsed, "measured": _benchdoc.stamp(),
               "summary": summary, "builds": rows, "verdict": verdict(summary),
-              "objectives": side_objectives(args.objectives), "other_summaries": others, "between": between}
+              "objectives": side_objectives(args.objectives), "other_summaries": others, "between": between,
+              "fixed": summarise_fixed(rows, n_builds, args.fixed)}
     if args.json and args.json != "-":
         Path(args.json).write_text(json.dumps(result, indent=1) + "\n")
     return report(result, args)
@@ -485,6 +579,10 @@ def report(result: dict, args) -> int:
         text += (f"\nsimpulse with {first} against simpulse with {second}, the same builds:\n\n"
                  + between_table(result["between"][name], first, second) + "\n\n"
                  + between_verdict(result["between"][name], first, second) + "\n")
+    if result.get("fixed"):
+        text += ("\nEach strategy on every compile, no simpulse (plain `lake build`, an sh wrapper adding the "
+                 "strategy's arguments; `fixed-baseline` is the wrapper alone), simpulse beside them; "
+                 "wall time and CPU time over plain lake's:\n\n" + fixed_table(result["fixed"]) + "\n")
     if args.json == "-":
         print(json.dumps(result, indent=1))
     else:
@@ -498,7 +596,11 @@ def report(result: dict, args) -> int:
                  if beside else DOC_NOTES)
         body = (f"Command: `{args_cmd}` (add `--write-docs` to rewrite this section).\n\n"
                 + text + "\n" + notes)
-        if len(objectives) > 1:
+        if result.get("fixed"):
+            write_section("bench_build_fixed", "Whole builds: what a strategy on every compile saves, "
+                          "no simpulse (SIMULATED)", body.replace(DOC_NOTES, "How to read it: as in the section "
+                          "\"plain `lake build` against `simpulse build`\".\n"), result.get("measured"))
+        elif len(objectives) > 1:
             # its own section: the one-objective run's figures stay where they are
             write_section("bench_build_objectives", "Whole builds: the build objective against each module's "
                           "wall time (SIMULATED)", body, result.get("measured"))

@@ -190,3 +190,47 @@ def test_objectives_are_checked():
     for bad in ("wall", "build,build", ""):
         with pytest.raises(SystemExit):
             bench.main(["--objectives", bad, "--sleep"])
+
+
+def test_fixed_sides_run_plain_lake_with_the_strategy_on_every_compile(tmp_path):
+    """`--fixed no-async,baseline`: plain `lake build` through an sh wrapper that adds the
+    strategy's arguments to every module compile (and to nothing else), no simpulse; the table
+    puts each side's ratio to plain lake beside simpulse's."""
+    import os
+    argv_log = tmp_path / "argv.jsonl"
+    out = tmp_path / "out.json"
+    env = dict(os.environ, SIMPULSE_SIM_ARGV_LOG=str(argv_log))
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_build.py"), "--modules", "6", "--clean", "1",
+         "--edits", "1", "--edit-modules", "1", "--repeats", "2", "--scale", "0.02", "--sleep",
+         "--progress", "never", "--fixed", "no-async,baseline", "--json", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    res = json.loads(out.read_text())
+    assert [s["build"] for s in res["fixed"]] == [1, 2]
+    for s in res["fixed"]:
+        assert set(s["sides"]) == {"simpulse", "fixed-no-async", "fixed-baseline"}
+        for v in s["sides"].values():
+            assert v["ci_low"] <= v["ratio"] <= v["ci_high"] and v["wall"] > 0
+    b = res["builds"][0]
+    assert b["ratio_fixed-no-async"] == pytest.approx(b["fixed-no-async"]["wall"] / b["plain"]["wall"])
+    assert b["fixed-no-async"]["rebuilt"] == b["plain"]["rebuilt"] == 6
+    assert "fixed-no-async: ratio (95 % CI), CPU ratio" in r.stdout
+    calls = [json.loads(line) for line in argv_log.read_text().splitlines()]
+    compiles = [c for c in calls if c["kind"] == "compile"]
+    by_side: dict[str, list[list[str]]] = {}
+    for c in compiles:
+        by_side.setdefault(Path(c["cwd"]).name, []).append(c["argv"])
+    # 2 repeats × (6 + the edited module and its dependents) compiles a side; the option on every
+    # compile of the no-async side, on none of plain's nor the wrapper-alone side's
+    assert len(by_side["fixed-no-async"]) == len(by_side["plain"]) == len(by_side["fixed-baseline"]) >= 14
+    assert all("-Dweak.Elab.async=false" in a for a in by_side["fixed-no-async"])
+    assert not any("-Dweak.Elab.async=false" in a for a in by_side["plain"] + by_side["fixed-baseline"])
+    assert not any("-Dweak.Elab.async=false" in c["argv"] for c in calls if c["kind"] != "compile")
+
+
+def test_fixed_takes_only_strategies_a_safe_build_may_run():
+    bench = _load_bench()
+    for bad in ("no-linters", "no-simprocs", "nope", "no-async,no-async"):
+        with pytest.raises(SystemExit):
+            bench.main(["--fixed", bad, "--sleep"])
