@@ -114,8 +114,7 @@ def exploit_decision(lrn, mf) -> dict:
     from simpulse.learner import CONFIDENT
     c = mf.classification
     ctx = lrn.part(c.context, mf.module, c.features)       # the part of its context it compiles in
-    best = lrn.exploit(c.context, module=mf.module, source_hash=c.source_hash,   # finds the part itself
-                       features=c.features)
+    best = lrn.exploit(c.context, module=mf.module, source_hash=c.source_hash, features=c.features, part=ctx)
     arms = {a.strategy: a for a in lrn.summary(ctx)}
     suspended = [n for n, a in arms.items() if a.suspended]
     p_best = arms[best].prob_better if best in arms and best != "baseline" else 0.0

@@ -213,11 +213,12 @@ class DecisionRules:
         return candidates, suspended
 
     def exploit(self, context: str, module: str | None = None, source_hash: str | None = None,
-                features: dict | None = None) -> str:
+                features: dict | None = None, *, part: str | None = None) -> str:
         """The strategy the posterior means say is best for the module now — what `choose`
         runs when it does not explore. No randomness, nothing recorded. `context`: the
-        module's context (its part, `Learner.part`, is found here)."""
-        context = self.part(context, module, features)
+        module's context; its part (`Learner.part`) is found here unless the caller found it
+        already (`part`)."""
+        context = part if part is not None else self.part(context, module, features)
         joint = self.joint_posterior(context)
         candidates, _ = self._candidates(context, module, source_hash, joint)
         if module:
