@@ -250,9 +250,12 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
             else:
                 cmd = [sys.executable, "-m", "simpulse", "build", *targets, "--profile", args.profile,
                        "--seed", str(seed * 1000 + b)]
-            senv = dict(benv, SIMPULSE_OBJECTIVE=objectives[side]) if side in objectives else benv
-            if side in fixed:
+            if side in objectives:
+                senv = dict(benv, SIMPULSE_OBJECTIVE=objectives[side])
+            elif side in fixed:
                 senv = dict(benv, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(fixed[side]))
+            else:
+                senv = benv
             c0 = children_cpu()
             res = run_build(cmd, sides[side], senv)
             cpu = children_cpu() - c0
@@ -349,11 +352,13 @@ def summarise_between(rows: list[dict], n_builds: int, other: str) -> list[dict]
 def summarise_fixed(rows: list[dict], n_builds: int, names: list[str]) -> list[dict]:
     """Per build number: each fixed-strategy side's wall time over plain lake's, with simpulse's
     beside them."""
-    out = []
+    out: list[dict] = []
+    if not names:
+        return out
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
     for b in range(1, n_builds + 1):
         rs = [r for r in rows if r["build"] == b]
-        if not rs or not names:
+        if not rs:
             continue
         s = {"build": b, "kind": rs[0]["kind"], "repeats": len(rs), "plain_wall": mean([r["plain"]["wall"] for r in rs]),
              "plain_cpu": mean([r["plain"]["cpu"] for r in rs]), "sides": {}}
