@@ -299,3 +299,39 @@ def test_reading_the_log_does_not_wake_the_monitor(state):
         assert waker.event.wait(5.0)
     finally:
         waker.stop()
+
+
+def test_speedup_compares_wall_time_with_wall_time_under_the_build_objective():
+    """The learner's level is a cost under the build objective (CPU time's fair share in a
+    busy build); the monitor's baseline estimate is that level in the compile's own seconds,
+    so a module recompiled under the baseline as before shows a speedup of about 1."""
+    from simpulse.commands.monitor import row
+    busy = {"cpu": 0.25, "conc": 2, "cores": 2, "objective": "build"}
+    stats = empty_stats()
+    for i in range(4):
+        fold(stats, compile_event(i, wall=1.0, **busy))
+    r = row(compile_event(9, wall=1.0, **busy), stats)
+    assert r["baseline_estimate"] == pytest.approx(1.0, rel=1e-4)
+    assert r["speedup"] == pytest.approx(1.0, rel=1e-4)
+    # the same compile twice as slow in wall time (and CPU): half the speed
+    r = row(compile_event(10, wall=2.0, **dict(busy, cpu=0.5)), stats)
+    assert r["speedup"] == pytest.approx(0.5, rel=1e-4)
+    # under the module objective the level is in wall seconds already
+    stats = empty_stats()
+    for i in range(4):
+        fold(stats, compile_event(i, wall=1.0, **dict(busy, objective="module")))
+    assert row(compile_event(9, wall=1.0, **dict(busy, objective="module")), stats)["speedup"] == pytest.approx(1.0, rel=1e-4)
+
+
+def test_once_shows_no_speedup_for_a_module_compiled_once():
+    """`--once` reads statistics that include the event: a level made of that compile alone is
+    no estimate to compare it with."""
+    from simpulse.commands.monitor import row
+    stats = empty_stats()
+    first = compile_event(0, module="Fixtures.Cases", strategy="no-async", wall=0.8)
+    fold(stats, first)
+    r = row(first, stats, folded=True)
+    assert r["speedup"] is None and r["baseline_estimate"] is None
+    second = compile_event(1, module="Fixtures.Cases", wall=0.8)
+    fold(stats, second)
+    assert row(second, stats, folded=True)["speedup"] is not None

@@ -37,19 +37,39 @@ DEFAULT_LAST = 12
 # --------------------------------------------------------------------------- one event, as shown
 
 
-def _level_seconds(stats: dict, ev: dict) -> float | None:
-    """The module's estimated baseline time (its level μ̂) in the statistics, or None."""
+def _level_seconds(stats: dict, ev: dict, folded: bool = False) -> float | None:
+    """The module's estimated baseline time, in this compile's seconds, or None. `folded`: the
+    statistics include `ev` already (`--once`): a level made of this compile alone is no
+    estimate to compare it with, so it needs another compile of the module (None otherwise).
+
+    The learner's level μ̂ is a cost under the objective the events were recorded with
+    (docs/learning.md, "The objective"): with `objective = "build"` and a compile beside
+    others, its CPU time's fair share, not its wall time. It is turned into wall seconds as the
+    fold turns it for the counters: by this compile's wall time over its cost."""
     try:
         from simpulse.learner import module_level
+        from simpulse.model.objective import event_cost
+        from simpulse.model.records import module_record
         if not ev.get("module"):
             return None
-        return module_level(stats, str(ev.get("toolchain") or "unknown"), str(ev["module"]))
+        toolchain, module = str(ev.get("toolchain") or "unknown"), str(ev["module"])
+        if folded:
+            tc = stats["toolchains"].get(toolchain)
+            rec = module_record(tc, module) if tc else None
+            if not rec or sum(int(e[0]) for e in rec["s"].values()) < 2:
+                return None
+        level = module_level(stats, toolchain, module)
+        if level is None:
+            return None
+        wall = float(ev["wall"])
+        return level * wall / event_cost(ev, wall) if wall > 0 else level
     except Exception:  # noqa: BLE001 — a display nicety, never a reason to stop monitoring
         return None
 
 
-def row(ev: dict, stats: dict) -> dict:
-    """The monitor's view of one event (the `--json` line): see docs/json/monitor.md."""
+def row(ev: dict, stats: dict, folded: bool = False) -> dict:
+    """The monitor's view of one event (the `--json` line): see docs/json/monitor.md.
+    `folded`: `stats` include the event already (`--once`)."""
     from simpulse.lake.messages import error_kind
     kind = ev.get("kind")
     wall = ev.get("wall")
@@ -59,7 +79,7 @@ def row(ev: dict, stats: dict) -> dict:
     if kind == "record" and ev.get("baseline_wall"):
         base = float(ev["baseline_wall"])
     elif kind == "compile" and outcome != "module_failed":
-        base = _level_seconds(stats, ev)
+        base = _level_seconds(stats, ev, folded)
         if base is None and outcome == "strategy_failed" and fb:
             base = float(fb)
     speedup = None
@@ -360,7 +380,7 @@ def _monitor(state, as_json, once, interval, last, poll) -> None:
     view = View(lrn, last)
     stats = lrn.stats
     recent = tail.recent(last) if last else []
-    recent_rows = [row(ev, stats) for ev in recent]
+    recent_rows = [row(ev, stats, folded=True) for ev in recent]
     for r in recent_rows:
         if r["kind"] in ("compile", "record"):
             view.rows.append(r)
