@@ -100,7 +100,16 @@ def render(data: dict, console=None, *, simulated: bool = False) -> None:
     say(f"  regret: {fmt_seconds(r['cumulative_seconds'])} cumulative, "
         f"{fmt_seconds(r['recent_seconds'])} over the last {plural(r['recent_compiles'], 'compile')}")
     s = data["safety"]
-    say(f"  safety: {s['slower_share']:.1%} of compiles slower than baseline")
+    judged, floor = s.get("slower_judged"), s.get("slower_noise_share")
+    if judged:
+        noise = (f"; the same test on the baseline's own compiles: {floor:.1%} (timing noise and load)"
+                 if floor is not None else "")
+        say(f"  safety: {s['slower_than_baseline']} of {plural(judged, 'compile')} under a strategy ran over 5% "
+            f"slower than the module's baseline ({s['slower_judged_share']:.1%}){noise}")
+    elif judged is None:      # counters begun by an earlier version, which did not count them
+        say(f"  safety: {s['slower_share']:.1%} of compiles slower than baseline")
+    else:
+        say("  safety: no compile under a strategy of a module whose baseline is known yet")
     say(f"  safety: {plural(s['strategy_failures_caught'], 'strategy failure')} caught by fallback "
         f"({fmt_seconds(s['fallback_seconds'])})")
     say(f"  safety: {plural(s['modules_failed'], 'genuinely broken compile')} (they fail under lake build too)")

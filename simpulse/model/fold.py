@@ -180,8 +180,22 @@ def fold(stats: Stats, ev: Event) -> Stats:
             counters["faster"] += 1
         elif strategy != BASELINE and y - level > SLOWER:
             counters["slower"] += 1
+        if strategy != BASELINE:
+            counters["judged_n"] = counters.get("judged_n", 0) + 1    # what `slower` is a share of
+        else:
+            # the same test on the baseline's own compiles: how often timing noise and a busier
+            # machine alone make a compile "slower than baseline" (the noise floor of `slower`)
+            counters["noise_n"] = counters.get("noise_n", 0) + 1
+            if y - level > SLOWER:
+                counters["noise_slower"] = counters.get("noise_slower", 0) + 1
+        # Regret: what the strategy run is expected to cost over the best one the model knows
+        # for the context, at the module's level: its estimates, not this compile's measured
+        # time, whose timing noise and machine load are no choice of the learner's (measured
+        # against an estimate and clipped at 0, every noisy compile added regret, and a build
+        # on a busier machine counted as a bad choice throughout).
         best = min([0.0] + [_delta_hat(tc, ctx, s, memo) for s in tc["arms"].get(ctx, {}) if s != BASELINE])
-        regret = max(0.0, wall - math.exp(level + best) * scale)
+        chosen = _delta_hat(tc, ctx, strategy, memo)
+        regret = max(0.0, est_base * (math.exp(chosen) - math.exp(best)))
         counters["regret_seconds"] += regret
         recent_regret = counters.setdefault("recent_regret", [])
         recent_regret.append(round(regret, 4))

@@ -31,7 +31,7 @@ def _new_counters(ts: float | None = None) -> dict[str, Any]:
     return {"since": ts, "compiles": 0, "explore": 0, "strategy_failed": 0, "module_failed": 0,
             "slower": 0, "faster": 0, "seconds": 0.0, "baseline_est_seconds": 0.0,
             "fallback_seconds": 0.0, "regret_seconds": 0.0, "records": 0, "benches": 0,
-            "imports": 0, "recent_regret": []}
+            "imports": 0, "recent_regret": [], "judged_n": 0, "noise_n": 0, "noise_slower": 0}
 
 
 def _tc(stats: Stats, toolchain: str) -> Toolchain:

@@ -94,6 +94,8 @@ def summary(learner: Learner, zeroed: dict | None = None) -> dict:
     c = stats["counters"]
     compiles = c["compiles"]
     recent = c.get("recent_regret", [])
+    judged = c.get("judged_n") or 0
+    judged = judged if judged >= c["slower"] else None
     toolchains = []
     for name in reversed(stats["order"]):
         tc = stats["toolchains"][name]
@@ -120,6 +122,13 @@ def summary(learner: Learner, zeroed: dict | None = None) -> dict:
         "safety": {
             "slower_than_baseline": c["slower"],
             "slower_share": c["slower"] / compiles if compiles else 0.0,
+            # of the compiles under a strategy of a module with a known level (None before one,
+            # and for counters begun before they were counted: fewer of them than `slower`)
+            "slower_judged": judged,
+            "slower_judged_share": c["slower"] / judged if judged else None,
+            # the same test on the baseline's own compiles: the share timing noise alone makes
+            # "slower" (None before a baseline compile of a module with a known level)
+            "slower_noise_share": (c.get("noise_slower", 0) / c["noise_n"]) if c.get("noise_n") else None,
             "strategy_failures_caught": c["strategy_failed"],
             "fallback_seconds": c["fallback_seconds"],
             "modules_failed": c["module_failed"],
