@@ -62,7 +62,9 @@ def sim(proj: Project, *args, **kw):
 # --------------------------------------------------------------------------- trying it
 
 def test_try_builds_a_copy_of_the_shipped_fixtures_on_the_simulated_toolchain(tmp_path):
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": os.environ.get("PATH", "")}
+    burned = tmp_path / "physical.jsonl"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "PATH": os.environ.get("PATH", ""),
+           "SIMPULSE_SIM_PHYSICAL_LOG": str(burned)}
     p = run("try", "--into", str(tmp_path / "w"), "--scale", "0.03", env=env, cwd=tmp_path)
     assert p.returncode == 0, (p.stdout[-3000:], p.stderr[-3000:])
     lines = p.stdout.strip().splitlines()
@@ -71,6 +73,10 @@ def test_try_builds_a_copy_of_the_shipped_fixtures_on_the_simulated_toolchain(tm
     copy = tmp_path / "w" / "fixtures"
     assert (copy / ".simpulse").is_dir() and (tmp_path / "w" / "simulated-toolchain" / "bin" / "lake").is_file()
     assert f"cd {copy} && simpulse stats" in p.stdout
+    # the physical simulated lean (its time burned as CPU, as the build objective assumes of
+    # Lean), and the command it prints for another build keeps it so
+    assert len(burned.read_text().splitlines()) >= 16
+    assert "SIMPULSE_SIM_PHYSICAL=1 PATH=" in " ".join(p.stdout.split())
     # what it prints to do next works, and labels the numbers simulated
     s = run("stats", cwd=copy, env=env)
     assert s.returncode == 0 and "SIMULATED" in s.stdout
@@ -85,10 +91,14 @@ def test_try_on_a_project_copies_it_and_leaves_it_alone(tmp_path):
     src = tmp_path / "mine"
     shutil.copytree(FIXTURES, src, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
     before = sorted(str(p.relative_to(src)) for p in src.rglob("*"))
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    burned = tmp_path / "physical.jsonl"
+    # the sleep-based simulated lean when the user's environment asks for it
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "SIMPULSE_SIM_PHYSICAL": "0",
+           "SIMPULSE_SIM_PHYSICAL_LOG": str(burned)}
     p = run("try", str(src), "--into", str(tmp_path / "w"), "--scale", "0.03", env=env, cwd=tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     assert "SIMULATED" in p.stdout and (tmp_path / "w" / "mine" / ".simpulse").is_dir()
+    assert not burned.exists() and "takes the time of a cost model" in " ".join(p.stdout.split())
     assert sorted(str(p.relative_to(src)) for p in src.rglob("*")) == before
 
 

@@ -60,9 +60,18 @@ def prepare_copy(src: Path, dest: Path) -> None:
 
 
 def simulated_env(sysroot: Path, scale: float) -> dict:
+    """The builds' environment: the simulated toolchain first on PATH, its time scale, and its
+    physical mode (`SIMPULSE_SIM_PHYSICAL=1`, unless the caller's environment sets it either
+    way): the fake `lean` then burns its modelled time as CPU on a main thread and a pool, as
+    Lean's elaboration does, instead of sleeping through most of it. `simpulse build`'s default
+    objective reads a compile's CPU time (docs/learning.md, "The objective"); against a `lean`
+    whose CPU time is a fifth of its wall time (the sleep-based mode), the compiles of a busy
+    build read as costing a fraction of the same compiles alone, and what `stats` and
+    `monitor` show of single compiles stops meaning anything."""
     env = dict(os.environ)
     env["PATH"] = f"{sysroot / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["SIMPULSE_SIM_SCALE"] = repr(scale)
+    env.setdefault("SIMPULSE_SIM_PHYSICAL", "1")
     for var in ("SIMPULSE_STATE_DIR", "LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN", "ELAN_TOOLCHAIN"):
         env.pop(var, None)
     return env
@@ -125,8 +134,10 @@ def try_cmd(
     console = Console(highlight=False)
     env = simulated_env(sysroot, scale)
     from simpulse.commands._common import DOCS
-    loud(console, "simpulse try: no real Lean runs here. A fake `lake` and `lean` take the "
-                  f"time of a cost model ({DOCS / 'cost-model.md'}, scale "
+    how = ("burns as CPU the time of a cost model" if env["SIMPULSE_SIM_PHYSICAL"] not in ("", "0", "false", "no", "off")
+           else "takes the time of a cost model")
+    loud(console, f"simpulse try: no real Lean runs here. A fake `lake` and `lean` that {how} "
+                  f"({DOCS / 'cost-model.md'}, scale "
                   f"{scale:g}): every time, speedup and saving below is SIMULATED, not a measurement of Lean.")
     what = "the Lean fixtures shipped with simpulse" if directory is None else str(src)
     console.print(f"  project: a copy of {what}", soft_wrap=True)
@@ -147,7 +158,8 @@ def try_cmd(
     console.print("What was learned: simpulse stats (or monitor, report), in the copy:", soft_wrap=True)
     console.print(f"  cd {project} && simpulse stats", soft_wrap=True)
     console.print("Another build there: run `simpulse try` again, or", soft_wrap=True)
-    console.print(f"  PATH={sysroot / 'bin'}:$PATH simpulse build", soft_wrap=True)
+    console.print(f"  SIMPULSE_SIM_PHYSICAL={env['SIMPULSE_SIM_PHYSICAL']} PATH={sysroot / 'bin'}:$PATH simpulse build",
+                  soft_wrap=True)
 
 
 def register(app) -> None:
