@@ -134,9 +134,9 @@ def try_cmd(
     console = Console(highlight=False)
     env = simulated_env(sysroot, scale)
     from simpulse.commands._common import DOCS
-    how = ("burns as CPU the time of a cost model" if env["SIMPULSE_SIM_PHYSICAL"] not in ("", "0", "false", "no", "off")
-           else "takes the time of a cost model")
-    loud(console, f"simpulse try: no real Lean runs here. A fake `lake` and `lean` that {how} "
+    from simpulse.simulated.burn import physical_enabled
+    how = "burn as CPU the time of a cost model" if physical_enabled(env) else "take the time of a cost model"
+    loud(console, f"simpulse try: no real Lean runs here. A fake `lake` and `lean` {how} "
                   f"({DOCS / 'cost-model.md'}, scale "
                   f"{scale:g}): every time, speedup and saving below is SIMULATED, not a measurement of Lean.")
     what = "the Lean fixtures shipped with simpulse" if directory is None else str(src)
