@@ -147,6 +147,29 @@ def test_classify(built, capsys, monkeypatch):
     one_line_error(code, err, contains="Missing.lean")
 
 
+def test_classify_names_the_part_a_build_compiles_a_module_in(built, fresh, capsys, monkeypatch):
+    """The part of its context (`model/parts.py`) comes from the learned statistics: what the
+    learner itself would put the module in; none without a state."""
+    from simpulse.commands._common import learner
+    files = sorted(str(p.relative_to(built.root)) for p in (built.root / "Fixtures").glob("*.lean"))
+    monkeypatch.chdir(built.root)
+    code, out, err = cli(capsys, "classify", *files, "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    lrn = learner(built.root / ".simpulse")
+    for r in rows:
+        assert r["part"] == lrn.part(r["context"], r["module"], r["features"])
+        assert r["part"].split(".")[0] == r["context"]
+    split = [r for r in rows if r["part"] != r["context"]]
+    code, out, err = cli(capsys, "classify", *files)
+    assert code == 0 and (("part" in out) == bool(split))
+    for r in split:
+        assert r["part"] in out
+    monkeypatch.chdir(fresh.root)
+    code, out, err = cli(capsys, "classify", "Fixtures/Arith.lean", "--json")
+    assert code == 0 and json.loads(out)[0]["part"] is None
+
+
 # --------------------------------------------------------------------------- strategies
 
 def test_strategies_catalogue(fresh, capsys, monkeypatch):

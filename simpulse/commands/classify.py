@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from simpulse.commands._common import JSON_OPTION, print_json
+from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json
 
 
 class ModuleFile:
@@ -59,36 +59,73 @@ def source_root(workspace: Path, file: Path) -> Path:
     return best
 
 
+def parts_of(mods: list[ModuleFile], state: Path | None) -> tuple[list[str] | None, str | None]:
+    """(the part of its context each module compiles in — `model/parts.py`: a context splits
+    by its modules' tactics once its modules show it —, why none could be told): read from the
+    project's learned statistics, which the classifier alone does not have. No state (outside a
+    Lake project, or before a first `simpulse build`): (None, None)."""
+    from simpulse.commands._common import learner, state_dir
+    from simpulse.errors import SimpulseError
+    try:
+        sdir = state_dir(state, must_exist=False)
+    except SimpulseError:
+        return None, None
+    if not sdir.is_dir():
+        return None, None
+    try:
+        lrn = learner(sdir)
+        return [lrn.part(m.context, m.module, m.classification.features) for m in mods], None
+    except SimpulseError as e:
+        return None, str(e)
+
+
 def classify_cmd(
     files: list[Path] = typer.Argument(..., help="Lean source files."),
     explain: bool = typer.Option(False, "--explain", help="Print the rules that decided and the features."),
+    state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
 ):
-    """The context of each module."""
+    """The context of each module, and the part of it a build compiles it in."""
     mods = [ModuleFile(f) for f in files]
+    parts, unread = parts_of(mods, state)
     if as_json:
         print_json([{"path": m.rel, "module": m.module, "context": m.context,
+                     "part": parts[i] if parts else None,
                      "reasons": list(m.classification.reasons), "features": m.classification.features,
-                     "source_hash": m.classification.source_hash} for m in mods])
+                     "source_hash": m.classification.source_hash} for i, m in enumerate(mods)])
         return
     from rich.console import Console
     from rich.table import Table
     from rich.markup import escape
     console = Console()
+    split = parts is not None and any(p != m.context for p, m in zip(parts, mods))
+    if unread:
+        console.print(f"[dim](parts not shown: the state could not be read: {escape(unread)})[/dim]")
     if not explain:
         table = Table(header_style="bold", box=None)
         table.add_column("file")
         table.add_column("module")
         table.add_column("context")
-        for m in mods:
-            table.add_row(escape(m.rel), escape(m.module), f"[bold]{m.context}[/bold]")
+        if split:
+            table.add_column("part")
+        for i, m in enumerate(mods):
+            row = [escape(m.rel), escape(m.module), f"[bold]{m.context}[/bold]"]
+            if split and parts is not None:
+                row.append(escape(parts[i]) if parts[i] != m.context else "—")
+            table.add_row(*row)
         console.print(table)
+        if split:
+            console.print("  part: where a build compiles it, the context having split by its modules' tactics "
+                          "(— : the context's own part); learned from this project's builds", soft_wrap=True)
         return
     from simpulse.context.classify import CONTEXTS
     for i, m in enumerate(mods):
         if i:
             console.print()
         console.print(f"[bold]{escape(m.rel)}[/bold] ({escape(m.module)}): context [bold]{m.context}[/bold]")
+        if parts is not None and parts[i] != m.context:
+            console.print(f"  part: [bold]{escape(parts[i])}[/bold] (the context split by its modules' tactics; "
+                          "learned from this project's builds)")
         console.print(f"  rule: {escape(CONTEXTS.get(m.context, '?'))}")
         for r in m.classification.reasons:
             console.print(f"  · {escape(r)}")
