@@ -45,3 +45,24 @@ def test_state_directory_is_owner_only(project):
         p = project.state / name
         if p.exists():
             assert stat.S_IMODE(p.stat().st_mode) & 0o077 == 0, (name, oct(p.stat().st_mode))
+
+
+def test_a_state_dir_given_by_mistake_is_left_alone(project, tmp_path):
+    """`--state-dir` naming a directory of other files (a home directory, by mistake): every
+    command refuses it in one line before changing anything in it, and a build runs plain
+    `lake build` (it says why) instead of making the directory a state."""
+    import os
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    os.chmod(mine, 0o755)
+    (mine / "thesis.tex").write_text("\\documentclass{article}")
+    for args in (["stats"], ["report"], ["monitor", "--once"], ["learnings"], ["export", str(tmp_path / "x.json")],
+                 ["recommend", "Fixtures/Basic.lean"], ["record", "Fixtures/Basic.lean", "tiny", "no-async", "1", "1"]):
+        p = project.simpulse(*args, "--state-dir", str(mine))
+        assert p.returncode == 2, (args, p.stdout[-500:], p.stderr[-500:])
+        assert "not a simpulse state directory" in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    p = project.simpulse("build", "--state-dir", str(mine))
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "not a simpulse state directory" in p.stderr
+    assert stat.S_IMODE(mine.stat().st_mode) == 0o755
+    assert sorted(x.name for x in mine.iterdir()) == ["thesis.tex"]

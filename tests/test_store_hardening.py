@@ -384,6 +384,25 @@ def test_state_dir_0755_is_tightened(tmp_path):
         assert stat.S_IMODE(p.lstat().st_mode) & 0o077 == 0, p
 
 
+def test_a_directory_of_other_files_is_not_made_a_state(tmp_path):
+    """`--state-dir ~` by mistake: a directory that holds files and none of a state's is refused
+    before anything is changed in it — its mode stays, nothing is written."""
+    d = tmp_path / "home"
+    d.mkdir()
+    os.chmod(d, 0o755)
+    (d / "notes.txt").write_text("mine")
+    with pytest.raises(UnsafeStateDir, match="not a simpulse state directory .*notes.txt"):
+        Store(d, fsync=False)
+    assert stat.S_IMODE(d.stat().st_mode) == 0o755
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt"]
+    # an empty directory becomes a state; a state stays one, whatever else it holds
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    Store(empty, fsync=False).append(ev(1))
+    (empty / "notes.txt").write_text("beside the state")
+    assert Store(empty, fsync=False).load(fold, initial())[0]["n"] == 1
+
+
 def test_state_dir_created_0700_with_its_parents(tmp_path):
     d = tmp_path / "a" / "b" / "state"
     old = os.umask(0o022)

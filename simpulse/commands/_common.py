@@ -45,6 +45,9 @@ def state_dir(given: Path | None, *, must_exist: bool = True, cfg=None) -> Path:
         sdir = resolve_state_dir(ws, cfg["state_dir"])
     if must_exist and not sdir.is_dir():
         raise SimpulseError(f"no simpulse state at {sdir} (run `simpulse build` first, or pass --state-dir)")
+    if sdir.is_dir():
+        from simpulse.store.safe_open import refuse_foreign
+        refuse_foreign(sdir)      # before anything (a lock, a cache) is written into someone's directory
     return sdir
 
 

@@ -66,9 +66,12 @@ def recommend(
 
     if seed is not None and not explore:
         raise SimpulseError("--seed only applies with --explore (without it the answer is not random)")
+    from simpulse.store.safe_open import UnsafeStateDir
     mf = ModuleFile(file)
     try:
         sdir = state_dir(state, must_exist=False)
+    except UnsafeStateDir:
+        raise                   # a directory given that is not a state: said, not ignored
     except SimpulseError:
         sdir = None
     if sdir is not None and not sdir.is_dir():

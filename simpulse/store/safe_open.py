@@ -8,7 +8,10 @@ checking (or tightening) the directory itself. Standard library only (the shim i
   ``UnsafeFile`` too: simpulse never reads or appends through a link.
 * ``check_dir(path, create)``: the state directory must be a directory owned by the current
   user; it is created 0700, and an existing one with group/other bits is tightened to 0700
-  (a symlink there is refused: a cloned repository can carry one).
+  (a symlink there is refused: a cloned repository can carry one). An existing directory that
+  holds files and none of a state's (`STATE_NAMES`) is refused before anything is changed in
+  it: `--state-dir ~` by mistake must not make the home directory owner-only and write a state
+  into it.
   Otherwise ``UnsafeStateDir`` is raised, with a one-line message saying why and what to do.
 
 Both exceptions are ``StoreError`` subclasses (so ``SimpulseError``): the shim fails open on
@@ -23,10 +26,16 @@ import stat
 
 from simpulse.errors import SimpulseError
 
-__all__ = ["StoreError", "UnsafeStateDir", "UnsafeFile", "open_fd", "check_dir", "DIR_MODE", "FILE_MODE"]
+__all__ = ["StoreError", "UnsafeStateDir", "UnsafeFile", "open_fd", "check_dir", "refuse_foreign", "DIR_MODE",
+           "FILE_MODE"]
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+
+#: What only simpulse puts in a state directory, one of which every state holds from its first
+#: open (`state.json`, `compact.lock`), or held in an earlier layout (`events.jsonl`).
+STATE_NAMES = frozenset({"state.json", "events.log", "events.jsonl", "events.lock", "compact.lock",
+                         "snapshot.json", "snapshot.view", "segments", "simpulse.log"})
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -123,6 +132,7 @@ def check_dir(path: str | os.PathLike[str], create: bool = True) -> str:
         raise StoreError(f"cannot use state directory {d}: {e.strerror or e}") from e
     if not stat.S_ISDIR(st.st_mode):
         raise UnsafeStateDir(f"state directory {d} is not a directory")
+    refuse_foreign(d)
     uid = _euid()
     if uid is not None and st.st_uid != uid:
         raise UnsafeStateDir(
@@ -142,6 +152,33 @@ def check_dir(path: str | os.PathLike[str], create: bool = True) -> str:
                 ) from None
             # readable by others on a read-only file system: nothing can be planted, reading is fine
     return d
+
+
+def refuse_foreign(d: str | os.PathLike[str]) -> None:
+    """UnsafeStateDir when the existing directory `d` holds files and none of a state's."""
+    others = _not_a_state(os.fspath(d))
+    if others:
+        raise UnsafeStateDir(
+            f"{os.fspath(d)} is not a simpulse state directory (it holds {', '.join(others)}, and nothing "
+            f"simpulse writes): refusing to use it, which would make it owner-only and write into it; "
+            f"pass a project's state directory (.simpulse/), or a new or empty directory"
+        )
+
+
+def _not_a_state(d: str) -> list[str] | None:
+    """A few of the names an existing directory holds when it holds something and nothing of a
+    state's (`STATE_NAMES`); None for a state, an empty directory, or one that cannot be listed
+    (the checks after this one say why). One `stat` for a state, a listing otherwise."""
+    if os.path.exists(os.path.join(d, "state.json")):
+        return None
+    try:
+        names = os.listdir(d)
+    except OSError:
+        return None
+    if not names or any(n in STATE_NAMES for n in names):
+        return None
+    shown = sorted(names)[:3]
+    return shown + ([f"{len(names) - 3} more"] if len(names) > 3 else [])
 
 
 def _makedirs(d: str) -> None:
