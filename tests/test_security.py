@@ -66,3 +66,18 @@ def test_a_state_dir_given_by_mistake_is_left_alone(project, tmp_path):
     assert "not a simpulse state directory" in p.stderr
     assert stat.S_IMODE(mine.stat().st_mode) == 0o755
     assert sorted(x.name for x in mine.iterdir()) == ["thesis.tex"]
+
+
+def test_every_name_a_state_holds_is_known_to_the_guard(project, tmp_path):
+    """The guard above takes a directory for a state by the names in it: each name that the
+    commands leave in a state directory must be one it knows (a new file simpulse writes there
+    alone would make the directory "someone else's")."""
+    from simpulse.store.safe_open import STATE_NAMES, STATE_PREFIXES
+    project.simpulse("build", check=0)
+    project.simpulse("verify", "Fixtures/Basic.lean", "-s", "no-async")
+    for args in (["report"], ["stats", "--zero"], ["export", str(tmp_path / "x.json")]):
+        project.simpulse(*args, check=0)
+    names = sorted(p.name for p in project.state.iterdir())
+    assert "state.json" in names and "verify.json" in names, names
+    unknown = [n for n in names if n not in STATE_NAMES and not n.startswith(STATE_PREFIXES)]
+    assert unknown == []

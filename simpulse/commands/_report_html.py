@@ -166,7 +166,7 @@ def render_html(data: dict) -> str:
     parts.append(svg_chart(xs, [("share saved", col("saved_fraction"), "#0969da")], hlines=(0.0, 0.10),
                            unit="%", title="Share of the estimated baseline time saved (dashed: 0 and 10%)"))
     parts.append(svg_chart(xs, [("cumulative regret", col("regret_seconds"), "#cf222e")], unit="s",
-                           title="Cumulative regret (time lost against the best strategy known)"))
+                           title="Cumulative regret (what the choices are expected to lose against the best strategy known)"))
     parts.append(svg_chart(xs, [("regret per compile", col("regret_per_compile"), "#bc4c00")], unit="s",
                            title="Regret per compile, between consecutive points"))
     parts.append(svg_chart(xs, [("failures caught", col("failures"), "#8250df")],

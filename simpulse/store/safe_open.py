@@ -32,10 +32,16 @@ __all__ = ["StoreError", "UnsafeStateDir", "UnsafeFile", "open_fd", "check_dir",
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
-#: What only simpulse puts in a state directory, one of which every state holds from its first
-#: open (`state.json`, `compact.lock`), or held in an earlier layout (`events.jsonl`).
-STATE_NAMES = frozenset({"state.json", "events.log", "events.jsonl", "events.lock", "compact.lock",
-                         "snapshot.json", "snapshot.view", "segments", "simpulse.log"})
+#: What simpulse puts in a state directory — the store's files (`state.json` from its first
+#: open), and what `simpulse build`, the shim, `verify`, `report`, `stats`, `doctor` and the
+#: exchange keep there; names beginning with `STATE_PREFIXES` too (`events.jsonl.migrated`,
+#: `snapshot.json.corrupt`, `simpulse.log.1`, `.probe-<pid>`, `facade.d`).
+STATE_NAMES = frozenset({
+    "state.json", "events.log", "events.jsonl", "events.lock", "compact.lock", "snapshot.json",
+    "snapshot.view", "segments", "simpulse.log", "invocations", "verify.json", "verify.lock",
+    "report.cache", "report.lock", "decide.sock", "build.pid", "running", "tmp", "facade",
+    "doctor-checks.json", "shim-settings.json", "toolchain.json", "zeroed.json", "origin"})
+STATE_PREFIXES = ("events.", "snapshot.", "simpulse.log", ".probe-", "facade")
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -175,7 +181,7 @@ def _not_a_state(d: str) -> list[str] | None:
         names = os.listdir(d)
     except OSError:
         return None
-    if not names or any(n in STATE_NAMES for n in names):
+    if not names or any(n in STATE_NAMES or n.startswith(STATE_PREFIXES) for n in names):
         return None
     shown = sorted(names)[:3]
     return shown + ([f"{len(names) - 3} more"] if len(names) > 3 else [])
