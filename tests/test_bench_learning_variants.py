@@ -133,3 +133,27 @@ def test_the_per_seed_breakdown_splits_the_regret(capsys):
     assert out.count("    seed ") == 6 and "exploiting in rebuilds" in out
     random_rows = out.split("random:")[1]
     assert "exploring      –" in random_rows
+
+
+def test_import_heavy_adds_import_loading_that_no_strategy_speeds_up():
+    """import-heavy: the default's project, each module's time its own work (what its features
+    describe) plus IMPORT_SECONDS per module of its import closure; a strategy's effect acts on
+    the own work only."""
+    import math
+    d, h = W.Workload(4, 150), W.Workload(4, 150, variant="import-heavy")
+    closures: list[set[int]] = []
+    for a, b in zip(d.modules, h.modules):
+        c: set[int] = set()
+        for j in a.imports:
+            c |= {j} | closures[j]
+        closures.append(c)
+        assert (a.name, a.context, a.imports) == (b.name, b.context, b.imports)
+        assert {k: v for k, v in b.features.items() if k != "import_closure"} == a.features
+        assert b.features.get("import_closure", 0) == len(c)
+        imp = W.IMPORT_SECONDS * len(c)
+        assert b.base_seconds == pytest.approx(a.base_seconds + imp)
+        for s in W.STRATEGIES[1:]:
+            # the same draw of the effect, on the own work: t_s = own·e^δ + imports
+            own_t = a.base_seconds * math.exp(d.log_effect(a.id, s))
+            assert h.expected_time(b.id, s) == pytest.approx(own_t + imp)
+    assert max(len(c) for c in closures) > 20           # some modules load much
