@@ -81,6 +81,8 @@ from simpulse.model.records import (  # noqa: F401 - re-exported: the learner's 
     module_record,
 )
 from simpulse.model.levels import (  # noqa: F401 - re-exported: the learner's API
+    CLOSURE,
+    DIMENSION,
     _prediction_weight,
     _reg_add,
     _solve,
@@ -88,6 +90,7 @@ from simpulse.model.levels import (  # noqa: F401 - re-exported: the learner's A
     carried_level,
     carry_fit,
     feature_vector,
+    with_closure,
     level_prior,
     noise_var,
     predicted_level,
@@ -424,13 +427,17 @@ class Learner(DecisionRules):
     # -- the API ------------------------------------------------------------------------
     def choose(self, *, module: str, source: bytes | str | None = None, path: str | None = None,
                context: str | None = None, features: dict | None = None,
-               source_hash: str | None = None) -> Decision:
+               source_hash: str | None = None, closure: int | None = None) -> Decision:
         """`source_hash`: the hash of the module's source when the caller classified it itself
-        (`context` given); computed from `source` otherwise."""
+        (`context` given); computed from `source` otherwise. `closure`: how many modules the
+        compile's imports load, where Lake says (`leanargs.import_closure`): a feature of the
+        compile, not of the source."""
         tc, prev = self._tc_chain()
         if context is None:
             context, features, source_hash = self._classify(tc, module, source, path)
         features = features or {}
+        if closure is not None:
+            features = {**features, CLOSURE: closure}
         mod = module_record(tc, module) if tc else None
         context = self._part(context, mod, features)
         ctx_pulls = sum(int(a[P.N]) for a in (tc["arms"].get(context, {}).values() if tc else []))
@@ -445,7 +452,9 @@ class Learner(DecisionRules):
             mod = probe if "o" in probe else mod
         x = feature_vector(features)
         if x is None:
-            x = mod.get("x") if mod else None
+            x = with_closure(mod.get("x"), features) if mod else None
+        elif len(x) < DIMENSION and mod and isinstance(mod.get("x"), list) and len(mod["x"]) >= DIMENSION:
+            x = x + [float(mod["x"][DIMENSION - 1])]     # no closure given (`recommend`): the last one seen
         # the module's level, de-biased by this decision's posterior means (no second solve)
         rel = relative_cost(tc, context, mod, x, {context: {n: joint.speed(n) for n in joint.names}})
         lo, hi = TEMPERATURE_RANGE

@@ -217,6 +217,13 @@ def test_other_argument_eras(project, era):
     assert all(e["strategy"] == "lean-fast" and e["outcome"] == "ok" for e in events)
     tmp = project.state / "tmp"
     assert not tmp.exists() or list(tmp.iterdir()) == []      # setup copies are removed after use
+    # the import closure Lake writes into a setup file is a feature of the compile; the older
+    # eras have none (docs/learning.md, "The import closure")
+    closures = {e["module"]: e["features"].get("import_closure") for e in events}
+    if era == "setup":
+        assert closures["Fixtures.Basic"] == 0 and closures["Fixtures"] >= 10, closures
+    else:
+        assert set(closures.values()) == {None}
 
 
 def test_ctrl_c_stops_everything_like_lake(project):

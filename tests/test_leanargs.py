@@ -72,3 +72,20 @@ def test_first_error_from_json_and_plain():
     assert first_error(b"", b"boom\n") == "boom"
     assert error_kind("A.lean:3:4: unsolved goals") == "unsolved goals"
     assert error_kind(None) == "unknown"
+
+
+def test_the_import_closure_is_read_from_the_setup_file(tmp_path):
+    """Lake writes the transitive closure into `importArts` (contract §9b): its size is a
+    feature of the compile. No setup file, no `importArts`, or an unreadable file: None."""
+    from simpulse.lake.leanargs import import_closure
+    setup = tmp_path / "a.setup.json"
+    setup.write_text(json.dumps({"name": "A", "importArts": {"B": ["b.olean"], "C": ["c.olean"], "D": ["d.olean"]}}))
+    assert import_closure(parse(["A.lean", "-o", "A.olean", "--setup", str(setup), "--json"])) == 3
+    assert import_closure(parse(["A.lean", "-R", ".", "-o", "A.olean", "--json"])) is None
+    other = tmp_path / "b.setup.json"
+    other.write_text(json.dumps({"name": "B"}))
+    assert import_closure(parse(["B.lean", "-o", "B.olean", "--setup", str(other)])) is None
+    broken = tmp_path / "c.setup.json"
+    broken.write_text("{not json")
+    assert import_closure(parse(["C.lean", "-o", "C.olean", "--setup", str(broken)])) is None
+    assert import_closure(parse(["D.lean", "-o", "D.olean", "--setup", str(tmp_path / "missing.json")])) is None

@@ -89,11 +89,36 @@ def parse(argv: list[str]) -> LeanCall:
     return call
 
 
+_SETUPS: dict[str, object] = {}      # path → parsed setup file: one compile reads it once
+
+
+def read_setup(path: str) -> object:
+    """The setup file, parsed (kept for this process: the shim reads it for the options and for
+    the import closure)."""
+    if path not in _SETUPS:
+        with open(path, "rb") as f:
+            _SETUPS[path] = json.load(f)
+    return _SETUPS[path]
+
+
 def read_setup_options(path: str) -> dict:
-    with open(path, "rb") as f:
-        data = json.load(f)
+    data = read_setup(path)
     opts = data.get("options") if isinstance(data, dict) else None
     return opts if isinstance(opts, dict) else {}
+
+
+def import_closure(call: LeanCall) -> int | None:
+    """How many modules the compile's imports load: the entries of the setup file's
+    `importArts`, where Lake writes the transitive closure (contract §9b); None without a setup
+    file (older Lake eras) or a readable `importArts`. Never raises."""
+    if call.setup is None:
+        return None
+    try:
+        data = read_setup(call.setup)
+    except (OSError, ValueError, RecursionError):
+        return None
+    arts = data.get("importArts") if isinstance(data, dict) else None
+    return len(arts) if isinstance(arts, (dict, list)) else None
 
 
 def options_in_effect(call: LeanCall) -> dict[str, str]:

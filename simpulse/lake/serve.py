@@ -312,8 +312,10 @@ class DecisionServer:
         self.caught_up += shared.catch_up()
         if len(self.catch_up_s) < 100_000:
             self.catch_up_s.append(time.perf_counter() - t0)
+        closure = request.get("closure")
         return decide(self.cfg, str(request["module"]), str(request["source_path"]), str(request["path"]),
-                      catalogue, shared=shared)
+                      catalogue, shared=shared,
+                      closure=closure if type(closure) is int and closure >= 0 else None)
 
     @staticmethod
     def _answer(conn: socket.socket, doc: dict[str, Any]) -> None:

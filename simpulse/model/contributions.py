@@ -23,6 +23,7 @@ from simpulse.model.tunables import (
 )
 from simpulse.model.records import _arm, _block, _put_module, earlier_toolchain, module_record
 from simpulse.model.levels import (
+    _grow,
     _prediction_weight,
     _reg_add,
     _weightier,
@@ -33,6 +34,7 @@ from simpulse.model.levels import (
     noise_var,
     predicted_level,
     regression_fit,
+    with_closure,
 )
 
 TYPE_CHECKING = False        # `typing` costs the shim an import; mypy reads this name as typing's
@@ -231,7 +233,7 @@ def _observe_module(tc: Toolchain, mod: ModuleRecord, ctx: str, strategy: str, y
     if memo is None:
         memo = {}
     x = feature_vector(features)
-    x = [round(v, 5) for v in x] if x is not None else mod.get("x")
+    x = [round(v, 5) for v in x] if x is not None else with_closure(mod.get("x"), features)
     s = mod["s"]
     # Robustness: timings have a heavy upper tail (a busy machine, a cold cache). Against
     # what the module is expected to take under the strategy, a slowdown counts at most
@@ -439,8 +441,10 @@ def _contribute(tc: Toolchain, ctx: str, strategy: str, w: float, r: float, x: l
         lin = tc.setdefault("lin", {}).setdefault(ctx, {})
         d = len(x)
         st = lin.get(strategy)
-        if st is None or len(st[1]) != d:
+        if st is None:
             st = lin[strategy] = [[[0.0] * d for _ in range(d)], [0.0] * d]
+        elif len(st[1]) < d:               # sums of an earlier format: widened, never reset
+            _grow({"A": st[0], "b": st[1]}, d)
         A, b = st
         for i in range(d):
             b[i] += w * r * x[i]

@@ -17,10 +17,17 @@ if TYPE_CHECKING:
 
 Level = tuple[float, float]          # (log seconds, what it is worth in compiles of the module)
 
+CLOSURE = "import_closure"    # a compile's feature: how many modules its imports load (Lake's setup file)
+DIMENSION = 6                 # the feature vector's length (5 until 2026-12-07: `pad` reads those)
+
+
 def feature_vector(features: dict[str, Any] | None) -> list[float] | None:
     """The small vector the per-context level regression and `lints` use:
-    [1, log(1+lines), log(1+declarations), log(1+simp calls), log(1+arithmetic tactics)]."""
-    if not features:
+    [1, log(1+lines), log(1+declarations), log(1+simp calls), log(1+arithmetic tactics)], and
+    log(1+modules of the import closure) where it is known (a Lake that writes a setup file; a
+    vector without it reads as 0 there: `pad`). None without a classified source (`features`
+    holding nothing but the closure: the record's vector stands for the source, `with_closure`)."""
+    if not features or all(k == CLOSURE for k in features):
         return None
     g = features.get
 
@@ -32,9 +39,45 @@ def feature_vector(features: dict[str, Any] | None) -> list[float] | None:
                 total += float(v)
         return total
 
+    c = _closure(features)
     return [1.0, math.log1p(num("lines")), math.log1p(num("declarations")),
             math.log1p(num("simp", "simp_only", "simp_all", "simp_star", "simp_query")),
-            math.log1p(num("omega", "decide", "norm_num", "arith"))]
+            math.log1p(num("omega", "decide", "norm_num", "arith"))] + ([math.log1p(c)] if c is not None else [])
+
+
+def _closure(features: dict[str, Any] | None) -> float | None:
+    c = features.get(CLOSURE) if features else None
+    if isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) and c >= 0:
+        return float(c)
+    return None
+
+
+def with_closure(x: list[float] | None, features: dict[str, Any] | None) -> list[float] | None:
+    """A module record's vector `x` (its source's) with this compile's import closure where
+    `features` has one (an unchanged source can sit on a changed closure)."""
+    if not isinstance(x, list):
+        return None
+    c = _closure(features)
+    if c is None:
+        return list(x)
+    out = pad(x)
+    out[DIMENSION - 1] = round(math.log1p(c), 5)
+    return out
+
+
+def pad(x: list[float]) -> list[float]:
+    """`x` with the components an earlier format did not have, as 0 (unknown)."""
+    return list(x) + [0.0] * (DIMENSION - len(x)) if len(x) < DIMENSION else list(x)
+
+
+def _grow(reg: dict[str, Any], d: int) -> None:
+    """Widen a regression's sums to `d` features (those a state of an earlier format lacks:
+    zero, as if every compile so far had measured 0 for them)."""
+    A, b = reg["A"], reg["b"]
+    for row in A:
+        row.extend([0.0] * (d - len(row)))
+    A.extend([[0.0] * d for _ in range(d - len(A))])
+    b.extend([0.0] * (d - len(b)))
 
 
 def _solve(A: list[list[float]], b: list[float]) -> list[float] | None:
@@ -62,6 +105,8 @@ def _reg_add(tc: Toolchain, ctx: str, x: list[float], y: float, sign: float = 1.
     d = len(x)
     if reg is None:
         reg = tc["reg"][ctx] = {"A": [[0.0] * d for _ in range(d)], "b": [0.0] * d, "yy": 0.0, "n": 0}
+    elif len(reg["b"]) < d:
+        _grow(reg, d)
     A, b = reg["A"], reg["b"]
     for i in range(d):
         b[i] += sign * x[i] * y
@@ -79,24 +124,40 @@ def regression_fit(tc: Toolchain, ctx: str, d: int) -> tuple[list[float], float]
     every context, so that a context's first compiles already learn."""
     regs = tc.get("reg", {})
     reg = regs.get(ctx)
-    if reg is None or reg["n"] < REG_MIN * d:
+    if reg is None or reg["n"] < REG_MIN * _params(reg, d):
         # too few compiles in the context yet: the regression over every context (its misfit
         # includes the contexts' differences, so its predictions weigh less)
         reg = regs.get(POOLED)
-        if reg is None or reg["n"] < REG_MIN * d:
+        if reg is None or reg["n"] < REG_MIN * _params(reg, d):
             return None
+    if len(reg["b"]) < d:
+        _grow(reg, d)
     fit = reg.get("fit")
     if fit is None or reg.get("age", 0) >= DEBIAS_REFRESH or len(fit[0]) != d:
-        # re-solved every few additions, like δ̂: the fit moves slowly
+        # re-solved every few additions, like δ̂: the fit moves slowly. A vector shorter than the
+        # sums (a record of an earlier format): the regression on its features alone
         A = [[reg["A"][i][j] + ((REG_RIDGE if i == 1 else SECONDARY[0]) if i == j and i > 0 else 0.0)
               for j in range(d)] for i in range(d)]
-        beta = _solve(A, reg["b"])
+        b = reg["b"][:d]
+        beta = _solve(A, b)
         if beta is None:
             return None
-        rss = reg["yy"] - J.dot(beta, reg["b"])
-        fit = reg["fit"] = [[round(b, 6) for b in beta], round(rss / max(1, reg["n"] - d), 6)]
+        rss = reg["yy"] - J.dot(beta, b)
+        fit = reg["fit"] = [[round(v, 6) for v in beta], round(rss / max(1, reg["n"] - _params(reg, d)), 6)]
         reg["age"] = 0
     return fit[0], fit[1]
+
+
+def _params(reg: dict[str, Any] | None, d: int) -> int:
+    """The regression's parameters for a vector of length `d`: the source's five, and the import
+    closure's once some compile has measured one (a column of zeros estimates nothing, and a
+    project whose Lake writes no setup file keeps the regression it had)."""
+    base = min(d, DIMENSION - 1)
+    if d < DIMENSION or reg is None:
+        return base
+    A = reg["A"]
+    k = DIMENSION - 1
+    return base + (1 if len(A) > k and A[k][k] > 1e-12 else 0)
 
 
 def predicted_level(tc: Toolchain, ctx: str, x: list[float] | None) -> Level | None:

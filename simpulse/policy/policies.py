@@ -169,7 +169,7 @@ class LinearThompson:
                 draws.append(a.post.sample(rng, 2.0 * temperature))
                 continue
             prior_mu, (A, b) = entry
-            d = len(features)
+            d = min(len(features), len(b))     # sums of an earlier format are shorter: the rest is 0
             A2 = [[A[i][j] + (self.ridge if i == j else 0.0) for j in range(d)] for i in range(d)]
             b2 = [b[i] + (self.ridge * prior_mu if i == 0 else 0.0) for i in range(d)]
             chol = J.cholesky(A2)

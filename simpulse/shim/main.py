@@ -381,7 +381,7 @@ def catalogue_for(cfg: dict[str, Any], strict: bool, excluded: dict[str, str]) -
 
 
 def decide(cfg: dict[str, Any], module: str, source_path: str, path: str, catalogue: Catalogue,
-           shared: Any = None) -> tuple[Learner, DecisionT]:
+           shared: Any = None, closure: int | None = None) -> tuple[Learner, DecisionT]:
     """The learner's decision for one compile (`--strategy` applied). `shared`: statistics kept
     in memory by `simpulse build` (`simpulse.lake.serve`: `store`, `stats`, `index`), decided
     on and kept current instead of loaded; by default they are loaded for this compile only."""
@@ -411,7 +411,7 @@ def decide(cfg: dict[str, Any], module: str, source_path: str, path: str, catalo
             learner.__dict__["_similar"] = shared.index      # (`similar.adjust` keeps it there)
     with open(source_path, "rb") as f:
         source = f.read()
-    decision: DecisionT = learner.choose(module=module, source=source, path=path)
+    decision: DecisionT = learner.choose(module=module, source=source, path=path, closure=closure)
     if shared is None:
         # observe only appends: this process ends after it, and folding into statistics nobody
         # reads again is work (a context-wide refresh, at worst) the next load does anyway
@@ -445,18 +445,21 @@ def _prepare(cfg: dict[str, Any], call: Call, real_lean: str) -> tuple[Any, Deci
     module = module_name(call, cfg)
     source_path = os.path.abspath(call.source)
     path = os.path.relpath(source_path, cfg.get("workspace") or os.getcwd())
+    from simpulse.lake.leanargs import import_closure
+    closure = import_closure(call)
     observer: Any = None
     if cfg.get("serve"):
         try:
             from simpulse.shim import served
             observer, decision = served.ask(cfg["serve"], {"module": module, "source_path": source_path,
-                                                           "path": path, "strict": strict, "excluded": excluded},
+                                                           "path": path, "strict": strict, "excluded": excluded,
+                                                           "closure": closure},
                                             catalogue)
         except Exception as e:  # noqa: BLE001 - the build's server gone or slow: decided here
             log(cfg.get("state_dir"), f"decided in the shim: the build's decision server: {type(e).__name__}: {e}")
             observer = None
     if observer is None:
-        observer, decision = decide(cfg, module, source_path, path, catalogue)
+        observer, decision = decide(cfg, module, source_path, path, catalogue, closure=closure)
     temp: list[str] = []
     cmd = [real_lean] + list(call.argv)
     if not decision.strategy.is_baseline:
