@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -281,3 +282,13 @@ def test_a_new_toolchain_starts_from_the_earlier_ones_levels(project, tmp_path):
 def _level_of(tc, module):
     from simpulse.learner import _level, module_record
     return round(_level(tc, module_record(tc, module)), 5)
+
+
+def test_a_shim_deciding_for_itself_reads_the_import_closure_too(project):
+    """Without the build's server (`serve` off) the shim decides itself, with the same feature
+    of the compile: the import closure of Lake's setup file."""
+    p = project.simpulse("build", env={"SIMPULSE_SIM_LAKE_ERA": "setup", "SIMPULSE_SERVE": "false"}, check=0)
+    assert "Build completed successfully" in p.stdout
+    assert not json.loads((project.state / "shim-settings.json").read_text()).get("serve")
+    closures = {e["module"]: e["features"].get("import_closure") for e in project.events()}
+    assert closures["Fixtures.Basic"] == 0 and closures["Fixtures"] >= 10, closures
