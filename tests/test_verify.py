@@ -430,8 +430,10 @@ def test_baseline_not_reproducible_records_nothing(wproject):
 def test_module_system_outputs_land_in_scratch(wproject):
     remembered_build(wproject)
     lake_before = tree_digest(wproject.root / ".lake")
+    # --keep-scratch keeps the scratch directory: in the test's own temporary directory (TMPDIR),
+    # not in /tmp, where one was left by every run of the suite
     data, _ = verify_json(wproject, "Fixtures/Basic.lean", "-s", "no-async", "--keep-scratch",
-                          env={"FAKE_MODULE_SYSTEM": "1"}, code=0)
+                          env={"FAKE_MODULE_SYSTEM": "1", "TMPDIR": str(wproject.root.parent)}, code=0)
     m = data["modules"][0]
     assert set(m["baseline"]["outputs"]) == {"o/Basic.olean", "o/Basic.olean.server", "o/Basic.olean.private",
                                              "o/Basic.ir", "o/Basic.ir.sig", "i/Basic.ilean", "c/Basic.c"}
@@ -439,6 +441,7 @@ def test_module_system_outputs_land_in_scratch(wproject):
     runs = sorted(p.name for p in (Path(m["scratch"]) / "runs").iterdir())
     assert runs == ["01-baseline", "02-baseline-aa", "03-no-async"]
     assert (Path(m["scratch"]) / "runs" / "03-no-async" / "o" / "Basic.ir.sig").is_file()
+    assert Path(m["scratch"]).parent == wproject.root.parent
 
 
 def test_stale_invocations_are_skipped_with_all(project):
