@@ -20,6 +20,20 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "lean_fixtures"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """Every cache simpulse keeps in the user's home (`XDG_CACHE_HOME`: the facades, `simpulse
+    try`'s copies) goes to the session's temporary directory, for in-process commands and the
+    processes they start alike: a test run leaves nothing in ~/.cache."""
+    old = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    yield
+    if old is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = old
+
+
 @pytest.fixture(scope="session")
 def sim_toolchain(tmp_path_factory) -> Path:
     from simpulse.simulated.toolchain import install
