@@ -61,6 +61,13 @@ def test_setup_era_writes_a_private_copy(tmp_path):
     assert data["options"] == {"maxHeartbeats": 1, "linter.all": False, "Elab.async": False}
     assert json.loads(setup.read_text())["options"] == {"maxHeartbeats": 1}   # original untouched
     assert not any(a.startswith("-D") for a in applied.argv)
+    # the setup file is parsed once for the compile (options, closure, copy); the copy's
+    # options never reach the kept parse, and a second strategy starts from the file's own
+    from simpulse.lake.leanargs import options_in_effect, read_setup
+    assert read_setup(str(setup))["options"] == {"maxHeartbeats": 1}
+    again = apply_strategy(parse(argv), CAT.get("no-async"), str(tmp_path / "tmp2"))
+    assert json.loads(open(again.temp_files[0]).read())["options"] == {"maxHeartbeats": 1, "Elab.async": False}
+    assert options_in_effect(parse(argv)) == {"maxHeartbeats": "1"}
 
 
 def test_first_error_from_json_and_plain():

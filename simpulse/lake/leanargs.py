@@ -89,16 +89,19 @@ def parse(argv: list[str]) -> LeanCall:
     return call
 
 
-_SETUPS: dict[str, object] = {}      # path → parsed setup file: one compile reads it once
+_LAST_SETUP: list[object] = [None, None]     # [path, parsed]: the last setup file read
 
 
 def read_setup(path: str) -> object:
-    """The setup file, parsed (kept for this process: the shim reads it for the options and for
-    the import closure)."""
-    if path not in _SETUPS:
+    """The setup file, parsed. The last one read is kept: a compile's shim reads it for the
+    options, the import closure and a strategy's private copy, once; a process that goes
+    through many modules (`verify`, `bench`) keeps one file, not all of them (at Mathlib's
+    size a setup file lists thousands of imports)."""
+    if _LAST_SETUP[0] != path:
         with open(path, "rb") as f:
-            _SETUPS[path] = json.load(f)
-    return _SETUPS[path]
+            data = json.load(f)
+        _LAST_SETUP[0], _LAST_SETUP[1] = path, data
+    return _LAST_SETUP[1]
 
 
 def read_setup_options(path: str) -> dict:
@@ -178,8 +181,8 @@ def apply_strategy(call: LeanCall, strategy, tmp_dir: str | None = None, *,
             prefix.extend(strategy.args)
             added.append(" ".join(strategy.args))
     if call.setup is not None and new_opts:
-        with open(call.setup, "rb") as f:
-            data = json.load(f)
+        data = read_setup(call.setup)
+        data = dict(data) if isinstance(data, dict) else data      # the kept parse stays as read
         opts = dict(data.get("options") or {})
         for name, value in new_opts:
             opts[name] = _json_value(value)

@@ -444,7 +444,7 @@ def _contribute(tc: Toolchain, ctx: str, strategy: str, w: float, r: float, x: l
         if st is None:
             st = lin[strategy] = [[[0.0] * d for _ in range(d)], [0.0] * d]
         elif len(st[1]) < d:               # sums of an earlier format: widened, never reset
-            _grow({"A": st[0], "b": st[1]}, d)
+            _grow(st[0], st[1], d)
         A, b = st
         for i in range(d):
             b[i] += w * r * x[i]

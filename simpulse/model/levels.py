@@ -70,10 +70,9 @@ def pad(x: list[float]) -> list[float]:
     return list(x) + [0.0] * (DIMENSION - len(x)) if len(x) < DIMENSION else list(x)
 
 
-def _grow(reg: dict[str, Any], d: int) -> None:
-    """Widen a regression's sums to `d` features (those a state of an earlier format lacks:
-    zero, as if every compile so far had measured 0 for them)."""
-    A, b = reg["A"], reg["b"]
+def _grow(A: list[list[float]], b: list[float], d: int) -> None:
+    """Widen a regression's sums (`A`, `b`) to `d` features, in place (those a state of an
+    earlier format lacks: zero, as if every compile so far had measured 0 for them)."""
     for row in A:
         row.extend([0.0] * (d - len(row)))
     A.extend([[0.0] * d for _ in range(d - len(A))])
@@ -106,7 +105,7 @@ def _reg_add(tc: Toolchain, ctx: str, x: list[float], y: float, sign: float = 1.
     if reg is None:
         reg = tc["reg"][ctx] = {"A": [[0.0] * d for _ in range(d)], "b": [0.0] * d, "yy": 0.0, "n": 0}
     elif len(reg["b"]) < d:
-        _grow(reg, d)
+        _grow(reg["A"], reg["b"], d)
     A, b = reg["A"], reg["b"]
     for i in range(d):
         b[i] += sign * x[i] * y
@@ -131,7 +130,7 @@ def regression_fit(tc: Toolchain, ctx: str, d: int) -> tuple[list[float], float]
         if reg is None or reg["n"] < REG_MIN * _params(reg, d):
             return None
     if len(reg["b"]) < d:
-        _grow(reg, d)
+        _grow(reg["A"], reg["b"], d)
     fit = reg.get("fit")
     if fit is None or reg.get("age", 0) >= DEBIAS_REFRESH or len(fit[0]) != d:
         # re-solved every few additions, like δ̂: the fit moves slowly. A vector shorter than the
