@@ -27,7 +27,16 @@ summed job times.
     python scripts/bench_build.py --modules 200 --repeats 5 --json out.json
     python scripts/bench_build.py ... --write-docs          # writes its section of docs/benchmarks.md
 
-A bare run changes no tracked file. Every number it prints is SIMULATED.
+On your own project and toolchain (`--toolchain path`: the `lake` on PATH, elan's included;
+`--project` required): the tree is copied (your checkout is never built in or changed), its
+`.lake/packages` copied once beside the copies (`--packages link`: used where they are) and
+shared by every side, an untimed plain `lake build` first builds what the dependencies lack,
+and a clean build removes the copy's `.lake/build` only (the dependencies stay built):
+
+    python scripts/bench_build.py --toolchain path --project ~/my-lean-project --target MyLib
+
+A bare run changes no tracked file. Every number it prints is SIMULATED unless the toolchain
+it ran is a real one (`--toolchain path` with a real `lake` first on PATH): the output says which.
 """
 
 from __future__ import annotations
@@ -186,17 +195,55 @@ def fixed_names(text: str) -> list[str]:
     return names
 
 
-def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
+def path_env(work: Path, **extra: str) -> dict:
+    """`--toolchain path`: the caller's environment (its PATH, elan, any SIMPULSE_SIM_* it set
+    for a simulated toolchain put first on PATH by hand), minus what would point Lake or simpulse
+    elsewhere; facades in the scratch directory."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(work / "cache"), **extra)
+    for var in ("SIMPULSE_STATE_DIR", "SIMPULSE_PROFILE", "SIMPULSE_OBJECTIVE", "LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN"):
+        env.pop(var, None)
+    return env
+
+
+def path_toolchain(project: Path):
+    """The toolchain `lake build` would use in `project` (simpulse's own discovery: `lean
+    --print-prefix`, elan's proxy answering for the project's `lean-toolchain`)."""
+    from simpulse.lake.workspace import find_toolchain
+    return find_toolchain(project)
+
+
+def prepare_packages(project: Path, scratch: Path, how: str) -> Path | None:
+    """The dependencies every side shares: `project`'s `.lake/packages` copied once into the
+    scratch directory (`copy`) or used where they are (`link`); None when it has none."""
+    src = project / ".lake" / "packages"
+    if not src.is_dir():
+        return None
+    if how == "link":
+        return src.resolve()
+    dest = scratch / "packages"
+    if not dest.exists():
+        shutil.copytree(src, dest, symlinks=True)
+    return dest
+
+
+def one_repeat(args, rep: int, progress: Progress, work: Path, packages: Path | None = None) -> list[dict]:
     from _simproject import simulated_env
     seed = args.seed + rep
-    env_extra = {"SIMPULSE_SIM_SCALE": str(args.scale), "SIMPULSE_SIM_SEED": f"bench-build-{seed}"}
-    if not args.sleep:
-        env_extra["SIMPULSE_SIM_PHYSICAL"] = "1"
+    env_extra = {"SIMPULSE_SIM_SEED": f"bench-build-{seed}"}
     if args.lake_jobs:
         env_extra["LEAN_NUM_THREADS"] = str(args.lake_jobs)
-    sysroot, env = simulated_env(work, **env_extra)
-    env.pop("SIMPULSE_PROFILE", None)
+    if args.toolchain == "path":
+        env = path_env(work, **env_extra)
+        sysroot = None
+    else:
+        env_extra["SIMPULSE_SIM_SCALE"] = str(args.scale)
+        if not args.sleep:
+            env_extra["SIMPULSE_SIM_PHYSICAL"] = "1"
+        sysroot, env = simulated_env(work, **env_extra)
+        env.pop("SIMPULSE_PROFILE", None)
     objectives = side_objectives(args.objectives)
+    if sysroot is None:
+        sysroot = path_toolchain(args.project).sysroot
     fixed = {f"fixed-{n}": fixed_sysroot(work / f"sysroot-{n}", sysroot, n) for n in args.fixed}
     sides = {"plain": work / "plain", **{name: work / name for name in objectives},
              **{name: work / name for name in fixed}}
@@ -208,8 +255,23 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
         ignore = shutil.ignore_patterns(".lake", ".simpulse", ".git")
         for d in sides.values():
             shutil.copytree(args.project, d, ignore=ignore)
+            if packages is not None:
+                # the dependencies, shared: built once (below), never cleaned
+                (d / ".lake").mkdir()
+                os.symlink(packages, d / ".lake" / "packages")
         lib = sides["plain"] / args.target.replace(".", "/")
         editable = sorted(str(p.relative_to(sides["plain"])) for p in lib.rglob("*.lean"))
+        if args.edits and not editable:
+            raise SystemExit(f"bench_build: --target {args.target}: no module under {args.target.replace('.', '/')}/ "
+                             "of the project to edit")
+        if args.toolchain == "path" and rep == 0:
+            # untimed: builds what the shared dependencies lack, and warms the file cache
+            progress.show("warm-up: plain lake build (untimed)")
+            res = run_build(["lake", "build", args.target], sides["plain"], env)
+            if res["rc"] != 0:
+                raise SystemExit(f"bench_build: the warm-up `lake build {args.target}` failed (exit {res['rc']}) "
+                                 f"in a copy of {args.project}:\n{res['stdout'][-2000:]}\n{res['stderr'][-2000:]}")
+            shutil.rmtree(sides["plain"] / ".lake" / "build", ignore_errors=True)
     else:
         proj = gp.make_graph(args.modules, seed)
         src = gp.write_project(proj, work / "src", seed)
@@ -225,7 +287,8 @@ def one_repeat(args, rep: int, progress: Progress, work: Path) -> list[dict]:
         edited: list[str] = []
         if kind == "clean":
             for d in sides.values():
-                shutil.rmtree(d / ".lake", ignore_errors=True)
+                # the project's own outputs; shared dependencies (a link) stay built
+                shutil.rmtree(d / ".lake" / "build" if args.toolchain == "path" else d / ".lake", ignore_errors=True)
         else:
             edited = rng.sample(editable, min(args.edit_modules, len(editable)))
             for name in edited:
@@ -410,7 +473,12 @@ def table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def verdict(summary: list[dict], build: int = 5) -> str:
+def _label(simulated: bool) -> str:
+    """What every verdict ends with: whether its figures are simulated."""
+    return "SIMULATED" if simulated else "measured on a real toolchain"
+
+
+def verdict(summary: list[dict], build: int = 5, label: str = "SIMULATED") -> str:
     s = next((x for x in summary if x["build"] == build), None)
     if s is None:
         return f"Target (build {build}: simpulse below plain lake, 95 % CI excluding 1): not measured (fewer builds)."
@@ -419,18 +487,18 @@ def verdict(summary: list[dict], build: int = 5) -> str:
                 "so the target cannot be judged.")
     met = s["ci_high"] < 1.0
     return (f"Target (build {build}: simpulse below plain lake, 95 % CI excluding 1): "
-            f"{'MET' if met else 'NOT MET'} — ratio {s['ratio']:.3f}, 95 % CI {fmt_ci(s)} (SIMULATED).")
+            f"{'MET' if met else 'NOT MET'} — ratio {s['ratio']:.3f}, 95 % CI {fmt_ci(s)} ({label}).")
 
 
-def between_verdict(between: list[dict], first: str, second: str) -> str:
+def between_verdict(between: list[dict], first: str, second: str, label: str = "SIMULATED") -> str:
     """Where the first objective's builds are faster than the second's, with 95 % intervals."""
     better = [s["build"] for s in between if s["ci_high"] is not None and s["ci_high"] < 1.0]
     worse = [s["build"] for s in between if s["ci_low"] is not None and s["ci_low"] > 1.0]
     return (f"{first} faster than {second} (95 % CI below 1) at builds: {', '.join(map(str, better)) or 'none'}; "
-            f"slower (CI above 1) at builds: {', '.join(map(str, worse)) or 'none'} (SIMULATED).")
+            f"slower (CI above 1) at builds: {', '.join(map(str, worse)) or 'none'} ({label}).")
 
 
-def first_build_verdict(summary: list[dict]) -> str:
+def first_build_verdict(summary: list[dict], label: str = "SIMULATED") -> str:
     """Issue 20's first-build target: ≤ 1.03× plain lake's wall time, nothing learned yet."""
     s = next((x for x in summary if x["build"] == 1), None)
     if s is None or s["ci_high"] is None:
@@ -443,7 +511,7 @@ def first_build_verdict(summary: list[dict]) -> str:
         word = "UNDECIDED (the interval spans 1.03)"
     cpu = s["simpulse_cpu"] / s["plain_cpu"] if s["plain_cpu"] else float("nan")
     return (f"Target (first build ≤ 1.03× plain lake): {word} — ratio {s['ratio']:.3f}, 95 % CI {fmt_ci(s)}; "
-            f"CPU time {cpu:.3f}× plain's (SIMULATED).")
+            f"CPU time {cpu:.3f}× plain's ({label}).")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,7 +519,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--modules", type=int, default=60, help="modules in the generated project (default 60)")
     ap.add_argument("--project", type=Path, default=None,
                     help="a real Lake tree instead of a generated one (e.g. ../shared/real-projects/batteries)")
-    ap.add_argument("--target", default="Batteries", help="with --project: the target both sides build (default Batteries)")
+    ap.add_argument("--target", default=None,
+                    help="with --project: the library both sides build, whose modules the edits touch "
+                         "(default Batteries; required with --toolchain path)")
     ap.add_argument("--clean", type=int, default=3, help="clean builds (default 3)")
     ap.add_argument("--edits", type=int, default=2, help="edit-and-rebuild rounds after them (default 2)")
     ap.add_argument("--edit-modules", type=int, default=3, help="modules edited per round (default 3)")
@@ -472,6 +542,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="LEAN_NUM_THREADS for lake's job pool (default: unset = the machine's cores)")
     ap.add_argument("--sleep", action="store_true",
                     help="the sleep-based simulated lean instead of the physical one (for tests)")
+    ap.add_argument("--toolchain", choices=["simulated", "path"], default="simulated",
+                    help="`simulated` (default): simpulse's simulated toolchain; `path`: the `lake` on PATH "
+                         "(your real Lean; needs --project)")
+    ap.add_argument("--packages", choices=["copy", "link"], default="copy",
+                    help="with --toolchain path: the project's .lake/packages copied once for the run "
+                         "(default) or used in place (dependencies it lacks are then built there)")
     ap.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
                     help="write the results as JSON to FILE (or stdout: '-' or no value)")
     ap.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
@@ -496,6 +572,19 @@ def main(argv: list[str] | None = None) -> int:
         return report(result, args)
     if args.project is not None and not any((args.project / n).is_file() for n in ("lakefile.toml", "lakefile.lean")):
         ap.error(f"--project {args.project}: not a Lake project (no lakefile.toml or lakefile.lean)")
+    if args.toolchain == "path":
+        if args.project is None:
+            ap.error("--toolchain path needs --project (the generated projects are written for the simulated lean)")
+        if shutil.which("lake") is None:
+            ap.error("--toolchain path: no `lake` on PATH")
+        if args.target is None:
+            ap.error("--toolchain path needs --target: the library both sides build, whose modules the edits touch")
+        if args.clean < 1:
+            ap.error("--toolchain path: at least one clean build (--clean 1)")
+        if args.sleep or args.scale != 1.0:
+            ap.error("--sleep and --scale set the simulated toolchain; with --toolchain path, set SIMPULSE_SIM_* yourself")
+    if args.target is None:
+        args.target = "Batteries"
     if args.modules < 3 or args.repeats < 1 or args.clean < 0 or args.edits < 0 or args.clean + args.edits < 1:
         ap.error("need --modules ≥ 3, --repeats ≥ 1 and at least one build")
 
@@ -505,11 +594,18 @@ def main(argv: list[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="simpulse-bench-build-"))
     rows: list[dict] = []
     t0 = time.monotonic()
+    toolchain = None
     try:
+        packages = None
+        if args.toolchain == "path":
+            tc = path_toolchain(args.project)
+            toolchain = {"lake": str(tc.lake), "lean": str(tc.lean), "version": tc.version, "githash": tc.githash,
+                         "simulated": tc.simulated}
+            packages = prepare_packages(args.project, scratch, args.packages)
         for rep in range(args.repeats):
             work = scratch / f"r{rep}"
             work.mkdir()
-            rows += one_repeat(args, rep, progress, work)
+            rows += one_repeat(args, rep, progress, work, packages)
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
     finally:
@@ -525,11 +621,13 @@ def main(argv: list[str] | None = None) -> int:
     shape = ({"project": str(args.project), "target": args.target} if args.project
              else gp.describe(gp.make_graph(args.modules, args.seed)))
     cmd = "python scripts/bench_build.py " + " ".join(_reproducible(argv if argv is not None else sys.argv[1:]))
-    result = {"simulated": True, "physical": not args.sleep, "command": cmd.strip(),
+    simulated = toolchain is None or bool(toolchain["simulated"])
+    physical = (not args.sleep) if toolchain is None else os.environ.get("SIMPULSE_SIM_PHYSICAL") == "1"
+    result = {"simulated": simulated, "physical": physical, "toolchain": toolchain, "command": cmd.strip(),
               "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
                            if k not in ("json", "write_docs", "keep", "progress")},
               "cores": os.cpu_count(), "project_seed0": shape, "elapsed_s": elapsed, "measured": _benchdoc.stamp(),
-              "summary": summary, "builds": rows, "verdict": verdict(summary),
+              "summary": summary, "builds": rows, "verdict": verdict(summary, label=_label(simulated)),
               "objectives": side_objectives(args.objectives), "other_summaries": others, "between": between,
               "fixed": summarise_fixed(rows, n_builds, args.fixed)}
     if args.json and args.json != "-":
@@ -563,27 +661,37 @@ def report(result: dict, args) -> int:
     """Print the results (or their JSON) and, with --write-docs, write the docs section."""
     st = argparse.Namespace(**result["settings"])
     shape, summary, elapsed = result["project_seed0"], result["summary"], result["elapsed_s"]
-    text = ("SIMULATED — physical simulated lean (burns real CPU), not real Lean.\n" if result["physical"]
-            else "SIMULATED — sleep-based simulated lean, not real Lean.\n")
+    simulated = result.get("simulated", True)
+    label = _label(simulated)
+    tc = result.get("toolchain") or {}
+    if not simulated:
+        text = (f"MEASURED on a real toolchain — {tc['version']} (lake: {tc['lake']}); no figure below is simulated.\n")
+    elif result["physical"]:
+        text = "SIMULATED — physical simulated lean (burns real CPU), not real Lean.\n"
+    else:
+        text = "SIMULATED — sleep-based simulated lean, not real Lean.\n"
+    if tc and simulated:
+        text += f"(`--toolchain path` found simpulse's simulated toolchain first on PATH: {tc['lake']}.)\n"
     args_cmd = "python scripts/bench_build.py " + " ".join(_reproducible(result["command"].split()[2:]))
     what = (f"the tree {shape['project']} (target {shape['target']}), " if "project" in shape else
             f"{st.modules} modules (seed {st.seed}: {shape['edges']} local imports, longest chain "
             f"{shape['longest_chain']}, {shape['roots']} modules without a local import), ")
     text += (what +
              f"{st.clean} clean builds + {st.edits} edit rounds of {st.edit_modules} modules, "
-             f"{st.repeats} repeats, scale {st.scale}, profile {st.profile}, {result['cores']} cores; "
+             f"{st.repeats} repeats, " + (f"scale {st.scale}, " if simulated and not tc else "")
+             + f"profile {st.profile}, {result['cores']} cores; "
              f"{elapsed:.0f} s.\n\n")
     objectives = result.get("objectives") or {"simpulse": "build"}
     if len(objectives) > 1:
         text += f"simpulse (objective {objectives['simpulse']}) against plain lake:\n\n"
-    text += table(summary) + "\n\n" + first_build_verdict(summary) + "\n" + result["verdict"] + "\n"
+    text += table(summary) + "\n\n" + first_build_verdict(summary, label) + "\n" + result["verdict"] + "\n"
     for name, other in (result.get("other_summaries") or {}).items():
         text += (f"\n{name} (objective {objectives[name]}) against plain lake:\n\n" + table(other) + "\n\n"
-                 + verdict(other) + "\n")
+                 + verdict(other, label=label) + "\n")
         first, second = f"objective {objectives['simpulse']}", f"objective {objectives[name]}"
         text += (f"\nsimpulse with {first} against simpulse with {second}, the same builds:\n\n"
                  + between_table(result["between"][name], first, second) + "\n\n"
-                 + between_verdict(result["between"][name], first, second) + "\n")
+                 + between_verdict(result["between"][name], first, second, label) + "\n")
     if result.get("fixed"):
         text += ("\nEach strategy on every compile, no simpulse (plain `lake build`, an sh wrapper adding the "
                  "strategy's arguments; `fixed-baseline` is the wrapper alone), simpulse beside them; "
@@ -594,6 +702,13 @@ def report(result: dict, args) -> int:
         print(text)
     if args.write_docs:
         write_section = _benchdoc.write_section
+        if not simulated:
+            # a real toolchain's figures: a section of their own, never mixed with the model's
+            body = (f"Command: `{args_cmd}` (add `--write-docs` to rewrite this section).\n\n" + text + "\n" + REAL_NOTES)
+            write_section("bench_build_real", "Whole builds on a real toolchain: plain `lake build` against "
+                          "`simpulse build`", body, result.get("measured"))
+            print("wrote the section to docs/benchmarks.md", file=sys.stderr)
+            return 0
         first = len(objectives) == 1 and st.clean == 1 and st.edits == 0
         # a first build of another size or scale: a section beside the 200-module one, whose notes hold
         beside = first and (st.modules, st.scale) != (200, 1.0) and st.project is None
@@ -632,6 +747,18 @@ At scale 1 the model's modules average ~0.7 CPU-s on this machine. A whole Mathl
 1.6–2.2 CPU-s a module over 6,000–8,000 modules, on cores faster than these: modules twice the
 model's size are, if anything, still short of Mathlib's.
 """
+
+
+REAL_NOTES = """How to read it. Measured with the toolchain named above on this machine: no model, no
+simulated noise. The tree was copied (the user's checkout untouched); its dependencies
+(`.lake/packages`) built once, untimed, and shared by every side; a clean build removes the
+copy's `.lake/build` only. *ratio* is simpulse's build wall time over plain lake's for the same
+build number, geometric mean over the repeats, with exp(mean ± t(0.975, R−1)·sd/√R) of the
+per-repeat log ratios as its 95 % interval; the two sides of a build run back to back, in an
+order swapped every build, so a machine's drift reaches both. *CPU*: the build's children's
+rusage. *shim share*: Σ (Lake's job time − the `lean` wall time simpulse recorded) over Σ job
+times. An edit appends a comment line to a module of the target, as a user's edit would
+(Lake rebuilds it and what imports it)."""
 
 
 DOC_NOTES = """How to read it. Every figure is SIMULATED: the physical simulated `lean` (docs/cost-model.md,

@@ -234,3 +234,112 @@ def test_fixed_takes_only_strategies_a_safe_build_may_run():
     for bad in ("no-linters", "no-simprocs", "nope", "no-async,no-async"):
         with pytest.raises(SystemExit):
             bench.main(["--fixed", bad, "--sleep"])
+
+
+def _tree_digest(root: Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(root.rglob("*")):
+        h.update(str(p.relative_to(root)).encode())
+        if p.is_file() and not p.is_symlink():
+            h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def test_path_toolchain_runs_the_lake_on_path_on_a_copy_with_shared_dependencies(tmp_path):
+    """`--toolchain path`: the `lake` first on PATH (here simpulse's simulated one, put there by
+    hand, so the figures must still say SIMULATED), on a copy of the user's project whose
+    dependencies are copied once and shared; an untimed warm-up build first; the user's tree
+    untouched."""
+    import shutil
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from _simproject import simulated_env
+    proj = tmp_path / "proj"
+    shutil.copytree(ROOT / "lean_fixtures", proj, ignore=shutil.ignore_patterns(".lake", ".simpulse"))
+    (proj / ".lake" / "packages" / "dep").mkdir(parents=True)
+    (proj / ".lake" / "packages" / "dep" / "built.olean").write_text("a dependency's output")
+    before = _tree_digest(proj)
+    sysroot, env = simulated_env(tmp_path / "tc", SIMPULSE_SIM_SCALE="0.02")
+    argv_log = tmp_path / "argv.jsonl"
+    env["SIMPULSE_SIM_ARGV_LOG"] = str(argv_log)
+    out = tmp_path / "out.json"
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_build.py"), "--toolchain", "path", "--project", str(proj),
+         "--target", "Fixtures", "--clean", "1", "--edits", "1", "--edit-modules", "1", "--repeats", "2",
+         "--progress", "never", "--keep", "--json", str(out)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _tree_digest(proj) == before                          # the user's tree: never built in
+    res = json.loads(out.read_text())
+    assert res["simulated"] is True and res["toolchain"]["lake"] == str(sysroot / "bin" / "lake")
+    assert "found simpulse's simulated toolchain first on PATH" in r.stdout and "(SIMULATED)" in r.stdout
+    s1, s2 = res["summary"]
+    assert s1["rebuilt"] == 16 and 1 <= s2["rebuilt"] < 16
+    scratch = Path(r.stderr.split("kept ")[1].split()[0])
+    try:
+        # the dependencies: one copy for the run, linked from every side, still there after the
+        # clean builds (only a side's own .lake/build is removed)
+        assert (scratch / "packages" / "dep" / "built.olean").read_text() == "a dependency's output"
+        for side in ("plain", "simpulse"):
+            link = scratch / "r1" / side / ".lake" / "packages"
+            assert link.is_symlink() and link.resolve() == (scratch / "packages").resolve()
+        # the untimed warm-up: plain lake built every module once more, in the first repeat only
+        calls = [json.loads(line) for line in argv_log.read_text().splitlines()]
+        compiles: dict[str, int] = {}
+        for c in calls:
+            if c["kind"] == "compile" and Path(c["cwd"]).is_relative_to(scratch):   # (not doctor's checks)
+                key = str(Path(c["cwd"]).relative_to(scratch).parts[:2])
+                compiles[key] = compiles.get(key, 0) + 1
+        plain0, simp0 = compiles[str(("r0", "plain"))], compiles[str(("r0", "simpulse"))]
+        assert plain0 - simp0 == 16
+        assert compiles[str(("r1", "plain"))] == compiles[str(("r1", "simpulse"))]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_path_toolchain_needs_a_project_a_lake_and_a_target(tmp_path, monkeypatch, capsys):
+    bench = _load_bench()
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--toolchain", "path"])
+    assert e.value.code == 2
+    (tmp_path / "lakefile.toml").write_text('name = "p"\n')
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--toolchain", "path", "--project", str(tmp_path), "--target", "P"])
+    assert e.value.code == 2
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "lake").write_text("#!/bin/sh\nexit 1\n")
+    (bin_dir / "lake").chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with pytest.raises(SystemExit) as e:            # the library to build and edit: never guessed
+        bench.main(["--toolchain", "path", "--project", str(tmp_path)])
+    assert e.value.code == 2 and "needs --target" in capsys.readouterr().err
+
+
+def test_a_real_toolchains_figures_are_never_labelled_simulated_nor_written_over_the_models(tmp_path, monkeypatch, capsys):
+    """The labels follow the toolchain: a run on a real one (rendered here from a simulated run's
+    JSON with its toolchain marked real) says MEASURED, never SIMULATED, and --write-docs puts it
+    in a section of its own."""
+    bench = _load_bench()
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import _benchdoc
+    out = tmp_path / "run.json"
+    assert bench.main(["--modules", "5", "--clean", "1", "--edits", "0", "--repeats", "2", "--scale", "0.02",
+                       "--sleep", "--progress", "never", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    res.update(simulated=False, physical=False,
+               toolchain={"lake": "/opt/lean/bin/lake", "lean": "/opt/lean/bin/lean", "githash": "abc",
+                          "version": "Lean (version 4.20.0)", "simulated": False})
+    res["verdict"] = bench.verdict(res["summary"], label=bench._label(False))
+    out.write_text(json.dumps(res))
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# Benchmarks\n\n<!-- bench_build:start -->\nthe model's\n<!-- bench_build:end -->\n")
+    monkeypatch.setattr(_benchdoc, "DOC", doc)
+    capsys.readouterr()
+    assert bench.main(["--render", str(out), "--write-docs"]) == 0
+    printed = capsys.readouterr().out
+    assert "MEASURED on a real toolchain — Lean (version 4.20.0)" in printed
+    assert "SIMULATED" not in printed and "(measured on a real toolchain)" in printed
+    text = doc.read_text()
+    assert "the model's" in text and "<!-- bench_build_real:start -->" in text
+    assert "SIMULATED" not in text.split("<!-- bench_build_real:start -->")[1]
