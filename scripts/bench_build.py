@@ -198,8 +198,11 @@ def fixed_names(text: str) -> list[str]:
 def path_env(work: Path, **extra: str) -> dict:
     """`--toolchain path`: the caller's environment (its PATH, elan, any SIMPULSE_SIM_* it set
     for a simulated toolchain put first on PATH by hand), minus what would point Lake or simpulse
-    elsewhere; facades in the scratch directory."""
-    env = dict(os.environ, XDG_CACHE_HOME=str(work / "cache"), **extra)
+    elsewhere; facades in the scratch directory. Lake's artifact cache off (`LAKE_ARTIFACT_CACHE`,
+    newer Lake; its directory `LAKE_CACHE_DIR` in the scratch directory): a clean build must
+    compile, not restore what an earlier build of either side left in a cache."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(work / "cache"), LAKE_ARTIFACT_CACHE="false",
+               LAKE_CACHE_DIR=str(work / "lake-cache"), **extra)
     for var in ("SIMPULSE_STATE_DIR", "SIMPULSE_PROFILE", "SIMPULSE_OBJECTIVE", "LAKE_OVERRIDE_LEAN", "LEAN_SYSROOT", "LEAN"):
         env.pop(var, None)
     return env

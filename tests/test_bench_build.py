@@ -296,6 +296,20 @@ def test_path_toolchain_runs_the_lake_on_path_on_a_copy_with_shared_dependencies
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def test_path_toolchain_environment_compiles_every_build_and_points_nowhere_else(tmp_path, monkeypatch):
+    """A clean build must compile: Lake's artifact cache (newer Lake) is off and its directory
+    in the scratch; nothing of the caller's points Lake or simpulse elsewhere."""
+    bench = _load_bench()
+    for var, value in (("SIMPULSE_STATE_DIR", "/elsewhere"), ("LEAN_SYSROOT", "/opt/x"), ("LAKE_OVERRIDE_LEAN", "1"),
+                       ("SIMPULSE_PROFILE", "aggressive"), ("LAKE_ARTIFACT_CACHE", "true"), ("ELAN_HOME", "/e")):
+        monkeypatch.setenv(var, value)
+    env = bench.path_env(tmp_path, SIMPULSE_SIM_SEED="s")
+    assert env["LAKE_ARTIFACT_CACHE"] == "false" and Path(env["LAKE_CACHE_DIR"]).parent == tmp_path
+    assert Path(env["XDG_CACHE_HOME"]).parent == tmp_path and env["SIMPULSE_SIM_SEED"] == "s"
+    assert not {"SIMPULSE_STATE_DIR", "LEAN_SYSROOT", "LAKE_OVERRIDE_LEAN", "SIMPULSE_PROFILE"} & set(env)
+    assert env["ELAN_HOME"] == "/e"                   # elan picks the project's toolchain as usual
+
+
 def test_path_toolchain_needs_a_project_a_lake_and_a_target(tmp_path, monkeypatch, capsys):
     bench = _load_bench()
     with pytest.raises(SystemExit) as e:
