@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from simpulse.simulated.toolchain import install
+from simpulse.strategy.catalogue import BUILTIN
 
 ZERO = "0" * 40
 
@@ -91,6 +92,9 @@ def test_healthy_simulated_toolchain_passes_every_check(project):
     for cid in ("state.permissions", "state.loads", "meaning.verify", "options.elab_async"):
         assert checks[cid]["status"] == "skip" and checks[cid]["detail"], checks[cid]
     assert "simulated lean does not evaluate" in checks["options.elab_async"]["detail"]
+    # Lake's artifact cache: off by default, nothing left out
+    cache = checks["meaning.artifact_cache"]
+    assert cache["status"] == "ok" and cache["data"] == {"on": False, "why": None, "left_out": []}
     # the no-op check ran on a scratch copy of this (small, self-contained) project, never on it
     assert checks["invisibility.noop"]["data"]["on"] == "scratch copy of your project"
     assert not (project.root / ".lake").exists() and not project.state.exists()
@@ -107,7 +111,7 @@ def test_text_output_marks_every_check(project):
     assert len(marked) == len(data["checks"]) and not any(ln.startswith("  ✗ ") for ln in lines)
     assert "  – the state directory loads — skipped: " in text
     assert lines[-1].endswith("simpulse build is safe to use here")
-    for title in ("Toolchain", "Invisibility", "Options", "Meaning (--deep)", "Cost", "State"):
+    for title in ("Toolchain", "Invisibility", "Options", "Meaning", "Cost", "State"):
         assert title in lines
 
 
@@ -425,3 +429,16 @@ def test_a_user_strategys_option_unknown_without_imports_is_kept(project, monkey
     assert c.status == "skip" and "linter.style.longLine" in c.detail and c.data["accepted"] is True
     assert checks["options.strategy.no-linters"].status == "ok"
     assert gate.judge(list(checks.values())).left_out == {}
+
+
+def test_lakes_artifact_cache_is_reported_with_what_the_build_leaves_out(project):
+    """On, under a profile that accepts changed outputs: the strategies that change them are
+    named as left out of `simpulse build` (they would reach plain builds through the cache)."""
+    p, data, checks = doctor_json(project, "--profile", "aggressive", env={"LAKE_ARTIFACT_CACHE": "1"})
+    cache = checks["meaning.artifact_cache"]
+    assert cache["status"] == "ok" and cache["data"]["on"] is True
+    assert cache["data"]["why"] == "LAKE_ARTIFACT_CACHE=1"
+    assert cache["data"]["left_out"] == sorted(s.name for s in BUILTIN if "outputs" in s.changes) != []
+    assert "leaves out" in cache["detail"]
+    _, _, checks = doctor_json(project, env={"LAKE_ARTIFACT_CACHE": "1"})     # safe: nothing to leave out
+    assert checks["meaning.artifact_cache"]["data"]["left_out"] == []

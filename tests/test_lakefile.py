@@ -8,7 +8,7 @@ from pathlib import Path
 
 from simpulse.commands.bench import lakefile_args
 from simpulse.commands.classify import ModuleFile, source_root
-from simpulse.lake.lakefile import module_lean_args, read_lakefile, source_roots
+from simpulse.lake.lakefile import artifact_cache, module_lean_args, read_lakefile, source_roots
 
 
 def _ws(tmp_path: Path, toml: str | None = None, *, lean: bool = False) -> Path:
@@ -185,3 +185,26 @@ def test_module_imports_only_the_standard_library():
     assert ours == {"simpulse", "simpulse.lake", "simpulse.lake.lakefile"}
     outside = sorted({m.split(".")[0] for m in out} - {"simpulse"} - sys.stdlib_module_names)
     assert outside == []
+
+
+def test_artifact_cache_follows_lakes_precedence(tmp_path):
+    """On when Lake would use it for this workspace's compiles: the root package's own
+    `enableArtifactCache` first, then `LAKE_ARTIFACT_CACHE` (Lake's yes/no words); the variable
+    alone still reaches the dependencies; off by default."""
+    toml = tmp_path / "lakefile.toml"
+    toml.write_text('name = "p"\n')
+    assert artifact_cache(tmp_path, {}) is None
+    for word in ("1", "true", "Yes", "on", "t", "y"):
+        assert artifact_cache(tmp_path, {"LAKE_ARTIFACT_CACHE": word}) == f"LAKE_ARTIFACT_CACHE={word}"
+    for word in ("0", "false", "off", "no", "maybe", ""):
+        assert artifact_cache(tmp_path, {"LAKE_ARTIFACT_CACHE": word}) is None
+    toml.write_text('name = "p"\nenableArtifactCache = true\n')
+    assert artifact_cache(tmp_path, {"LAKE_ARTIFACT_CACHE": "false"}) == "enableArtifactCache = true in lakefile.toml"
+    toml.write_text('name = "p"\nenableArtifactCache = false\n')
+    assert artifact_cache(tmp_path, {}) is None
+    assert "for the dependencies" in artifact_cache(tmp_path, {"LAKE_ARTIFACT_CACHE": "1"})
+    toml.unlink()
+    (tmp_path / "lakefile.lean").write_text("import Lake\nopen Lake DSL\npackage p where\n  enableArtifactCache := true\n")
+    assert artifact_cache(tmp_path, {}) == "enableArtifactCache := true in lakefile.lean"
+    (tmp_path / "lakefile.lean").write_text("import Lake\nopen Lake DSL\npackage p where\n  enableArtifactCache := false\n")
+    assert artifact_cache(tmp_path, {"LAKE_ARTIFACT_CACHE": "on"}).endswith("(for the dependencies)")

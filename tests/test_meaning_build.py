@@ -130,3 +130,35 @@ def test_a_strategy_killed_by_a_signal_falls_back_and_the_build_passes(project, 
     later = project.events()[n:]
     assert len(later) == 3 * 16
     assert {e["module"] for e in later if e["strategy"] == "no-async"} <= {"Fixtures.Basic"}
+
+
+def test_lakes_artifact_cache_keeps_strategies_that_change_outputs_out(project, tmp_path):
+    """With Lake's artifact cache on, what a build compiles is stored in a cache every workspace
+    of the toolchain restores from, plain `lake build`s included: under `aggressive`, the
+    strategies that change outputs are left out (and said so), even when forced; the outputs are
+    then plain lake's. Off (the default), they run."""
+    plain = project.copy(tmp_path / "plain")
+    plain.lake("build", "Meaning", check=0)
+    on = project.copy(tmp_path / "on")
+    got = on.simpulse("build", "Meaning", "--profile", "aggressive", "--strategy", "no-simprocs", check=0,
+                      env={"LAKE_ARTIFACT_CACHE": "true"})
+    assert "--strategy no-simprocs not run: it changes outputs, and Lake's artifact cache is on" in got.stderr
+    assert "note: Lake's artifact cache is on (LAKE_ARTIFACT_CACHE=true): left out" in got.stderr
+    changing = {s.name for s in BUILTIN if "outputs" in s.changes}
+    assert on.events() and not {e["strategy"] for e in on.events()} & changing
+    assert on.outputs() == plain.outputs()
+    # the root package's own setting decides for it, before the environment
+    toml = project.root / "lakefile.toml"
+    toml.write_text("enableArtifactCache = true\n" + toml.read_text())
+    got = project.simpulse("build", "Meaning", "--profile", "aggressive", check=0, env={"LAKE_ARTIFACT_CACHE": "0"})
+    assert "artifact cache is on (enableArtifactCache = true in lakefile.toml)" in got.stderr
+    assert not {e["strategy"] for e in project.events()} & changing
+    # off: the user's explicit choice runs
+    off = plain.copy(tmp_path / "off")
+    got = off.simpulse("build", "Meaning", "--profile", "aggressive", "--strategy", "no-simprocs", check=0)
+    assert "artifact cache" not in got.stderr
+    assert "no-simprocs" in {e["strategy"] for e in off.events()}
+    # and `safe` runs none of them anyway: nothing to say
+    safe = plain.copy(tmp_path / "safe")
+    got = safe.simpulse("build", "Meaning", check=0, env={"LAKE_ARTIFACT_CACHE": "yes"})
+    assert "artifact cache" not in got.stderr

@@ -205,6 +205,8 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         return run_lake(cmd, lake_cwd)
     for line in apply(gate, settings, catalogue, strategy):     # strategies this Lean does not accept
         note(line)
+    for line in _artifact_cache_guard(workspace, settings, catalogue, strategy):
+        note(line)
     try:
         facade = build_facade(sdir, tc.sysroot)
     except OSError as e:
@@ -234,6 +236,33 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     maybe_compact(sdir, cfg["retention_segments"])
     report_cache.refresh_in_background(sdir, backlog=report_cache.END_BACKLOG)   # `simpulse report` next: from the cache
     return rc
+
+
+def _artifact_cache_guard(workspace: Path, settings: dict, catalogue, forced: str | None) -> list[str]:
+    """Under a profile that accepts changed outputs, with Lake's artifact cache on: leave out of
+    the build the strategies that change outputs, and say so. Lake would store what they build in
+    the toolchain's cache under the key a plain build uses, and restore it into later builds of
+    any workspace of the toolchain — plain `lake build` ones included, which did not choose the
+    profile (docs/meaning.md). Returns the notes to show."""
+    if "outputs" not in catalogue.accepted:
+        return []
+    from simpulse.lake.lakefile import artifact_cache
+    why = artifact_cache(workspace, dict(os.environ))
+    if why is None:
+        return []
+    changing = {s.name for s in catalogue.active if "outputs" in s.changes}
+    if not changing:
+        return []
+    enabled = settings.get("enabled") or catalogue.names()
+    settings["enabled"] = [n for n in enabled if n not in changing]
+    notes = []
+    if forced in changing:
+        settings["force_strategy"] = None
+        notes.append(f"--strategy {forced} not run: it changes outputs, and Lake's artifact cache is on ({why})")
+    notes.append(f"note: Lake's artifact cache is on ({why}): left out, as they change outputs that Lake would "
+                 f"store there and restore into later builds, plain `lake build` ones included: "
+                 f"{', '.join(sorted(changing))}. To run them, turn the cache off for this project.")
+    return notes
 
 
 def _serve(settings: dict):

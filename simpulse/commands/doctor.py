@@ -16,7 +16,7 @@ import typer
 from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json
 
 SECTION_TITLES = {"toolchain": "Toolchain", "invisibility": "Invisibility", "options": "Options",
-                  "meaning": "Meaning (--deep)", "cost": "Cost", "state": "State"}
+                  "meaning": "Meaning", "cost": "Cost", "state": "State"}
 
 
 def collect(state: Path | None, *, deep: bool, lean: str | None, lake: str | None, profile: str | None,

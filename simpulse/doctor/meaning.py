@@ -1,6 +1,7 @@
-"""Meaning (`--deep`): `simpulse verify` on a handful of the project's modules — the largest
+"""Meaning. `--deep`: `simpulse verify` on a handful of the project's modules — the largest
 ones and one that logged warnings — for every strategy of the active profile: identical
-verdicts, messages and outputs, or not. Nothing is recorded (`--no-record`)."""
+verdicts, messages and outputs, or not. Nothing is recorded (`--no-record`). Always: whether
+Lake's artifact cache would carry outputs a strategy changed beyond the build (`artifact_cache`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from simpulse.doctor.check import Check, fail, ok, skip
 
 SECTION = "meaning"
 TITLE = "simpulse verify: each strategy of the profile changes nothing the profile does not accept"
+CACHE_TITLE = "Lake's artifact cache holds no output a strategy changed"
 HANDFUL = 3
 
 
@@ -122,3 +124,26 @@ def judge(ctx, data: dict, rel: list[str]) -> Check:
     note = f"; {len(breaks)} break a module (the build falls back to the baseline there): {breaks[0]}" if breaks else ""
     return ok(cid, SECTION, TITLE, f"{identical} comparisons on {', '.join(rel)}: nothing changed beyond what "
               f"profile {ctx.profile!r} accepts{note}", **info)
+
+
+def artifact_cache(workspace: Path | None, catalogue) -> Check:
+    """Lake's artifact cache (newer Lake) keeps what a build compiles for every workspace of the
+    toolchain, under the key a plain build uses. While it is on, `simpulse build` leaves out the
+    strategies that change outputs (`commands/build.py`, `_artifact_cache_guard`); this says
+    whether it is on, why, and what that leaves out under the active profile. Informational."""
+    cid = "meaning.artifact_cache"
+    if workspace is None:
+        return skip(cid, SECTION, CACHE_TITLE, "no Lake workspace here")
+    from simpulse.lake.lakefile import artifact_cache as cache_on
+    why = cache_on(workspace, dict(os.environ))
+    changing = sorted(s.name for s in (catalogue.active if catalogue is not None else ()) if "outputs" in s.changes)
+    if why is None:
+        return ok(cid, SECTION, CACHE_TITLE, "off (Lake's default): what a build compiles stays in its .lake/build",
+                  on=False, why=None, left_out=[])
+    if not changing:
+        return ok(cid, SECTION, CACHE_TITLE, f"on ({why}); the profile runs no strategy that changes outputs",
+                  on=True, why=why, left_out=[])
+    return ok(cid, SECTION, CACHE_TITLE,
+              f"on ({why}): simpulse build leaves out {', '.join(changing)}, whose outputs Lake would store "
+              "there and restore into later builds, plain `lake build` ones included; turn the cache off to run them",
+              on=True, why=why, left_out=changing)

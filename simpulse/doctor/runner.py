@@ -63,6 +63,7 @@ def run_all(workspace: Path | None, *, state_dir: Path | None, catalogue=None, p
             checks.append(meaning.deep(ctx, deep))
             step("timing the shim")
             checks.append(cost.shim_cost(ctx))
+    checks.append(meaning.artifact_cache(workspace, catalogue))
     checks.append(state.permissions(state_dir))
     checks.append(state.loads(state_dir))
     return sorted(checks, key=lambda c: SECTIONS.index(c.section))   # stable: order within a section kept

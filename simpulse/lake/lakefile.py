@@ -110,3 +110,51 @@ def module_lean_args(data: dict | None, module: str) -> list[str]:
     weak = _strs(data.get("weakLeanArgs")) + _strs(lib.get("weakLeanArgs"))
     more = _strs(data.get("moreLeanArgs")) + _strs(lib.get("moreLeanArgs"))
     return weak + d_args + more
+
+
+# --------------------------------------------------------------------------- Lake's artifact cache
+
+_TRUE = ("y", "yes", "t", "true", "on", "1")        # Lake's `envToBool?` (Lake/Config/InstallPath.lean)
+_FALSE = ("n", "no", "f", "false", "off", "0")
+
+
+def _env_bool(value: str | None) -> bool | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    return True if v in _TRUE else (False if v in _FALSE else None)
+
+
+def artifact_cache(ws: Path, environ: dict[str, str]) -> str | None:
+    """Why Lake's artifact cache is on for this workspace's builds, or None when it is off.
+
+    Lake (newer releases) keeps built artifacts in a cache shared by every workspace of the
+    toolchain, keyed on the inputs it hashes, and restores them instead of compiling. A package's
+    own ``enableArtifactCache`` decides for it; unset, the ``LAKE_ARTIFACT_CACHE`` environment
+    variable, then the root package's setting (`Package.isArtifactCacheEnabled`,
+    `Workspace.enableArtifactCache`, Lake/Config/Workspace.lean and Monad.lean); the default is
+    off. Read here: the variable and the root's setting, from ``lakefile.toml`` or, textually,
+    ``enableArtifactCache := true|false`` in ``lakefile.lean``."""
+    env = _env_bool(environ.get("LAKE_ARTIFACT_CACHE"))
+    root: bool | None = None
+    where = ""
+    data, _ = read_lakefile(ws)
+    if data is not None and isinstance(data.get("enableArtifactCache"), bool):
+        root, where = data["enableArtifactCache"], "enableArtifactCache = true in lakefile.toml"
+    elif data is None:
+        import re
+        try:
+            text = (Path(ws) / "lakefile.lean").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        m = re.search(r"\benableArtifactCache\s*:=\s*(true|false)\b", text)
+        if m:
+            root, where = m.group(1) == "true", "enableArtifactCache := true in lakefile.lean"
+    # the root package: its own setting first; the dependencies: the variable first
+    if root is True:
+        return where
+    if root is None and env is True:
+        return f"LAKE_ARTIFACT_CACHE={environ['LAKE_ARTIFACT_CACHE']}"
+    if env is True:
+        return f"LAKE_ARTIFACT_CACHE={environ['LAKE_ARTIFACT_CACHE']} (for the dependencies)"
+    return None
