@@ -213,7 +213,7 @@ def test_once(state):
     assert [r["seq"] for r in rows] == [3, 4, 5]
     assert set(rows[0]) == {"seq", "kind", "ts", "toolchain", "module", "context", "strategy", "wall",
                             "explore", "outcome", "error", "error_kind", "fallback_wall",
-                            "baseline_estimate", "speedup", "simulated"}
+                            "baseline_estimate", "speedup", "outlier", "simulated"}
 
 
 def test_once_on_missing_and_empty_state(tmp_path):
@@ -335,3 +335,32 @@ def test_once_shows_no_speedup_for_a_module_compiled_once():
     second = compile_event(1, module="Fixtures.Cases", wall=0.8)
     fold(stats, second)
     assert row(second, stats, folded=True)["speedup"] is not None
+
+
+def test_a_compile_beyond_what_the_model_counts_is_marked():
+    """A compile slower than its module's level (and its strategy's effect) by more than the fold
+    lets a compile count (OUTLIER_CLIP σ) gets "?" beside its speedup, and the table says why:
+    its speedup says more about the level than about the strategy. Within the noise: unmarked."""
+    from simpulse.commands.monitor import OUTLIER_NOTE, View, line_text, row
+    stats = empty_stats()
+    for i in range(8):
+        fold(stats, compile_event(i, wall=1.0 + (0.02 if i % 2 else -0.02)))
+    usual = row(compile_event(20, wall=1.05), stats)
+    slow = row(compile_event(21, wall=3.0), stats)
+    assert usual["outlier"] is False and usual["speedup"] == pytest.approx(0.95, abs=0.03)
+    assert slow["outlier"] is True and slow["speedup"] == pytest.approx(1 / 3, abs=0.03)
+    assert line_text(slow).split(" ")[6] == "0.33×?" and line_text(usual).split(" ")[6].endswith("×")
+    # a failure's speedup counts the fallback too: never marked
+    failed = row(compile_event(22, wall=3.0, outcome="strategy_failed", fallback_wall=1.0), stats)
+    assert failed["outlier"] is False
+    from rich.console import Console
+    view = View.__new__(View)
+    view.rows = [usual]
+    console = Console(width=120, record=True)
+    console.print(view.events_table())
+    assert OUTLIER_NOTE[:20] not in console.export_text()
+    view.rows = [usual, slow]
+    console = Console(width=120, record=True)
+    console.print(view.events_table())
+    text = console.export_text()
+    assert "0.33×?" in text and "?: slower than the model expects" in text

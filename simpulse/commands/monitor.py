@@ -67,6 +67,43 @@ def _level_seconds(stats: dict, ev: dict, folded: bool = False) -> float | None:
         return None
 
 
+def _beyond_clip(stats: dict, ev: dict) -> bool:
+    """Is this compile slower than the model expects of it (the module's level and the
+    strategy's effect in its context) by more than the fold lets a compile count, OUTLIER_CLIP
+    noise deviations? Then its speedup says more about the level than about the strategy: an
+    outlier (a busy machine), or a module whose baseline time is still being learned (one whose
+    time its features predict badly climbs to it by a bounded step a compile; docs/learning.md,
+    "Outliers")."""
+    try:
+        import math
+        from simpulse.model.contributions import _delta_hat, _level
+        from simpulse.model.levels import noise_var
+        from simpulse.model.objective import event_cost
+        from simpulse.model.records import module_record
+        from simpulse.model.tunables import OUTLIER_CLIP
+        tc = stats["toolchains"].get(str(ev.get("toolchain") or "unknown"))
+        mod = module_record(tc, str(ev.get("module"))) if tc else None
+        level = _level(tc, mod) if mod else None
+        wall = float(ev["wall"])
+        if level is None or wall <= 0:
+            return False
+        expected = level + _delta_hat(tc, mod.get("k", ev.get("context") or ""), str(ev.get("strategy")))
+        return math.log(event_cost(ev, wall)) - expected > OUTLIER_CLIP * math.sqrt(noise_var(tc))
+    except Exception:  # noqa: BLE001 — a display nicety
+        return False
+
+
+def speedup_text(r: dict) -> str:
+    """A row's speedup as shown: "—" when unknown, "?" after it beyond the clip (`_beyond_clip`)."""
+    if not r["speedup"]:
+        return "—"
+    return fmt_speedup(r["speedup"]) + ("?" if r.get("outlier") else "")
+
+
+OUTLIER_NOTE = ("?: slower than the model expects by more than a compile counts (2.5 σ): an outlier "
+                "(a busy machine), or a module whose baseline time is still being learned")
+
+
 def row(ev: dict, stats: dict, folded: bool = False) -> dict:
     """The monitor's view of one event (the `--json` line): see docs/json/monitor.md.
     `folded`: `stats` include the event already (`--once`)."""
@@ -89,6 +126,7 @@ def row(ev: dict, stats: dict, folded: bool = False) -> dict:
             speedup = base / cost
     except (TypeError, ValueError):
         pass
+    outlier = bool(speedup and kind == "compile" and outcome == "ok" and _beyond_clip(stats, ev))
     failed = outcome in ("strategy_failed", "module_failed")
     return {
         "seq": ev.get("seq"), "kind": kind, "ts": ev.get("ts"), "toolchain": ev.get("toolchain"),
@@ -96,7 +134,7 @@ def row(ev: dict, stats: dict, folded: bool = False) -> dict:
         "wall": wall, "explore": ev.get("explore"), "outcome": outcome,
         "error": ev.get("error") if failed else None,
         "error_kind": error_kind(ev.get("error")) if failed else None,
-        "fallback_wall": fb, "baseline_estimate": base, "speedup": speedup,
+        "fallback_wall": fb, "baseline_estimate": base, "speedup": speedup, "outlier": outlier,
         "simulated": bool(ev.get("simulated")),
     }
 
@@ -121,7 +159,7 @@ def _mode_text(r: dict) -> str:
 def line_text(r: dict) -> str:
     """One compilation as a plain line (stdout not a terminal)."""
     when = time.strftime("%H:%M:%S", time.localtime(r["ts"])) if r["ts"] else "--:--:--"
-    speed = fmt_speedup(r["speedup"]) if r["speedup"] else "—"
+    speed = speedup_text(r)
     wall = fmt_seconds(r["wall"]) if isinstance(r["wall"], (int, float)) else "?"
     return (f"{when} #{r['seq']} {r['module']} [{r['context']}] {r['strategy']} {wall} {speed} "
             f"{_mode_text(r)} {_outcome_text(r)}")
@@ -220,9 +258,11 @@ class View:
                 style = "red" if r["outcome"] == "strategy_failed" else "magenta" if r["outcome"] == "module_failed" else None
                 cells = {"module": str(r["module"]), "context": str(r["context"]), "strategy": str(r["strategy"]),
                          "time": fmt_seconds(r["wall"]) if isinstance(r["wall"], (int, float)) else "?",
-                         "speedup": fmt_speedup(r["speedup"]) if r["speedup"] else "—",
+                         "speedup": speedup_text(r),
                          "mode": _mode_text(r), "outcome": _outcome_text(r, long=False)}
                 table.add_row(*[v for k, v in cells.items() if k not in dropped], style=style)
+            if any(r.get("outlier") for r in rows):
+                table.caption, table.caption_justify = OUTLIER_NOTE, "left"
             return table
         return Fitted(build, ("mode", "context"))
 
