@@ -220,6 +220,14 @@ def prepare_packages(project: Path, scratch: Path, how: str) -> Path | None:
     scratch directory (`copy`) or used where they are (`link`); None when it has none."""
     src = project / ".lake" / "packages"
     if not src.is_dir():
+        try:
+            manifest = json.loads((project / "lake-manifest.json").read_text())
+        except (OSError, ValueError):
+            manifest = {}
+        if isinstance(manifest, dict) and manifest.get("packages"):
+            # each side would fetch them in its first (timed) build
+            raise SystemExit(f"bench_build: {project} requires packages that are not in {src}: "
+                             "run `lake build` (or `lake exe cache get`) there first")
         return None
     if how == "link":
         return src.resolve()

@@ -310,6 +310,22 @@ def test_path_toolchain_environment_compiles_every_build_and_points_nowhere_else
     assert env["ELAN_HOME"] == "/e"                   # elan picks the project's toolchain as usual
 
 
+def test_path_toolchain_wants_the_dependencies_fetched_first(tmp_path):
+    """A project whose manifest lists packages that are not in .lake/packages: each side would
+    fetch them in its first, timed, build — refused with what to run."""
+    bench = _load_bench()
+    (tmp_path / "lake-manifest.json").write_text(json.dumps({"version": "1.1.0", "packages": [{"name": "batteries"}]}))
+    with pytest.raises(SystemExit) as e:
+        bench.prepare_packages(tmp_path, tmp_path / "scratch", "copy")
+    assert "run `lake build`" in str(e.value)
+    (tmp_path / "lake-manifest.json").write_text(json.dumps({"version": "1.1.0", "packages": []}))
+    assert bench.prepare_packages(tmp_path, tmp_path / "scratch", "copy") is None
+    (tmp_path / ".lake" / "packages" / "batteries").mkdir(parents=True)
+    assert bench.prepare_packages(tmp_path, tmp_path / "scratch", "link") == (tmp_path / ".lake" / "packages").resolve()
+    assert bench.prepare_packages(tmp_path, tmp_path / "scratch", "copy") == tmp_path / "scratch" / "packages"
+    assert (tmp_path / "scratch" / "packages" / "batteries").is_dir()
+
+
 def test_path_toolchain_needs_a_project_a_lake_and_a_target(tmp_path, monkeypatch, capsys):
     bench = _load_bench()
     with pytest.raises(SystemExit) as e:
