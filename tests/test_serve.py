@@ -40,13 +40,16 @@ def test_a_served_decision_is_recorded_and_folded(tmp_path):
         for i in range(6):
             obs, d = served.ask(server.path, _request(tmp_path, i), catalogue)
             assert d.module == f"Proj.M{i}" and d.context and d.strategy.name in catalogue.all and d.source_hash
-            obs.observe(d, seconds=1.0 + i / 10, cpu=0.9, ok=True, error=None, fallback_seconds=None,
+            # the shim does not wait for its record (the last one here); with `wait` it is there
+            obs.observe(d, wait=i < 5, seconds=1.0 + i / 10, cpu=0.9, ok=True, error=None, fallback_seconds=None,
                         fallback_ok=None, extra={"simulated": True, "build": "b1"})
-        assert server.served == server.recorded == 6 and server.failed == 0
+            if i < 5:
+                assert server.recorded == i + 1
         tc = server.shared.stats["toolchains"]["tc-serve"]
-        assert sum(a[3] for arms in tc["arms"].values() for a in arms.values()) >= 6   # folded in memory ...
+        assert sum(a[3] for arms in tc["arms"].values() for a in arms.values()) >= 5   # folded in memory ...
     finally:
         server.close()
+    assert server.served == server.recorded == 6 and server.failed == 0       # `close` read the last one
     assert not os.path.exists(server.dir)
     from simpulse.learner import Learner
     lrn = Learner(sdir, toolchain="tc-serve")                # ... and on disk, as the shim appends
@@ -59,7 +62,8 @@ def test_a_served_decision_is_recorded_and_folded(tmp_path):
 def test_a_compile_a_shim_decided_itself_is_folded_before_the_next_served_decision(tmp_path):
     """A shim its server did not answer decides and records for itself (appended to the log):
     the server folds that event before its next decision, once, in seq order, so that what it
-    decides on is what a load of the state gives."""
+    decides on is what a load of the state gives. (The served shims here wait for their records,
+    so that the order is the test's.)"""
     from simpulse.learner import empty_stats, fold
     from simpulse.shim.main import decide
     sdir = tmp_path / "state"
@@ -72,7 +76,7 @@ def test_a_compile_a_shim_decided_itself_is_folded_before_the_next_served_decisi
         catalogue = catalogue_for(cfg, False, {})
         for i in range(3):
             obs, d = served.ask(server.path, _request(tmp_path, i), catalogue)
-            obs.observe(d, seconds=1.0 + i / 10, **outcome)
+            obs.observe(d, wait=True, seconds=1.0 + i / 10, **outcome)
         req = _request(tmp_path, 3)                          # the shim deciding for itself
         learner, d = decide(cfg, req["module"], req["source_path"], req["path"], catalogue)
         learner.observe(d, seconds=2.0, **outcome)
@@ -83,9 +87,9 @@ def test_a_compile_a_shim_decided_itself_is_folded_before_the_next_served_decisi
         assert server.caught_up == 1
         # the similarity index kept, the folded compile's entry in it (not rebuilt from every record)
         assert server.shared.index is index and "Proj.M3" in index.by_ctx[d.context]
-        obs.observe(d, seconds=1.2, **outcome)
+        obs.observe(d, wait=True, seconds=1.2, **outcome)
         obs, d = served.ask(server.path, _request(tmp_path, 5), catalogue)   # nothing new to fold
-        obs.observe(d, seconds=1.3, **outcome)
+        obs.observe(d, wait=True, seconds=1.3, **outcome)
         assert server.caught_up == 1 and server.recorded == 5
         loaded, _ = Store(sdir, create=False).load(fold, empty_stats(), checkpoint_after=None)
         mine = server.shared.stats
@@ -111,10 +115,16 @@ def test_a_bad_request_or_a_gone_server_is_an_error_the_shim_can_catch(tmp_path)
             served.ask(server.path, bad, catalogue)
         obs, d = served.ask(server.path, _request(tmp_path, 1), catalogue)
         with pytest.raises(ValueError, match="did not record"):            # an outcome it cannot record
-            obs.observe(d, seconds="not a number", cpu=None, ok=True, error=None, fallback_seconds=None,
+            obs.observe(d, wait=True, seconds="not a number", cpu=None, ok=True, error=None, fallback_seconds=None,
                         fallback_ok=None, extra={}, unknown_field=1)
+        # a shim that does not wait learns nothing of it: the server logs it
+        obs, d = served.ask(server.path, _request(tmp_path, 2), catalogue)
+        obs.observe(d, seconds="not a number", cpu=None, ok=True, error=None, fallback_seconds=None,
+                    fallback_ok=None, extra={}, unknown_field=1)
     finally:
         server.close()
+    assert server.failed == 2 and server.recorded == 0
+    assert f"could not record the compile of {d.module}" in (sdir / "simpulse.log").read_text()
     with pytest.raises(OSError):
         served.ask(server.path, _request(tmp_path, 2), catalogue)        # no server: the shim decides
 
@@ -136,6 +146,13 @@ def test_a_build_with_served_decisions_is_the_same_build(project, tmp_path):
     assert project.outputs() == plain.outputs()
     log = project.state / "simpulse.log"
     assert not log.exists() or "decided in the shim" not in log.read_text()
+    # the server kept each compile's invocation for `simpulse verify` (the shims wrote none)
+    from simpulse.store import invocations
+    kept = invocations.load_all(project.state)
+    assert sorted(kept) == sorted(built)
+    for mod, inv in kept.items():
+        assert "-o" in inv["argv"] and inv["source_path"].endswith(mod.replace(".", "/") + ".lean")
+        assert inv["source_hash"] == next(e["source_hash"] for e in events if e["module"] == mod)
     with open(project.root / "Fixtures" / "Lists.lean", "a") as f:
         f.write("\n-- an edit\n")
     p = project.simpulse("build", env=env, check=0)

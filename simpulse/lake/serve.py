@@ -8,10 +8,13 @@ once, keeps them (and the similarity index) current with every compile it record
 answers the shims on a Unix socket in a private directory (0700, made for this build).
 
 One connection per compile: the shim's request, the decision (`shim.main.decide`, the same code
-the shim runs, on the statistics in memory), then — after lean has run — the outcome, recorded
-with `Learner.observe` (appended to the event log as the shim would append it, and folded)
-before the acknowledgement. Decisions and records take one lock (a decision that waits for it
-more than BUSY seconds is refused); lean runs outside it. A shim that gets no decision decides
+the shim runs, on the statistics in memory) — after which, while lean runs, the compile's
+invocation is kept for `simpulse verify` — then the outcome, recorded with `Learner.observe`
+(appended to the event log as the shim would append it, and folded). The shim does not wait
+for the record (its compile's job ends sooner); `close` waits until every connection has
+given its outcome or ended, so a build's summary, which follows it, sees every compile; a
+record that fails is logged (`<state>/simpulse.log`). Decisions and records take one lock (a
+decision that waits for it more than BUSY seconds is refused); lean runs outside it. A shim that gets no decision decides
 for itself (`shim/main._prepare`): its compile is appended to the log, and folded here before
 the next decision (`_Shared.catch_up`: the log's last seq is read on every decision).
 """
@@ -34,6 +37,7 @@ PREFIX = "simpulse-serve-"   # the socket directory's name: PREFIX + random
 PID_NAME = "build.pid"       # in it: the pid of the `simpulse build` serving
 MAX_PATH = 100   # bytes of a Unix socket's path (sun_path: 108 on Linux, 104 on macOS, with its NUL)
 BUSY = 2.0       # seconds a decision waits for the lock; past it the shim decides for itself
+DRAIN = 30.0     # seconds `close` waits for the outcomes of compiles still connected
 # decisions served before `_warm` ranks every module's neighbours at once: it costs the build
 # ~0.3 s of CPU at 6,000 modules (a thread beside the server's, under the same GIL), and saves
 # ~1 ms a decision, so an edit that rebuilds a handful of modules is better off without it
@@ -190,6 +194,8 @@ class DecisionServer:
         self.observe_s: list[float] = []     # ... and each record's
         self.warming = False
         self.warmed: int | None = None       # modules whose neighbours `_warm` ranked (tests)
+        self.handlers: set[threading.Thread] = set()   # connections not ended yet (`close` waits for them)
+        self.lock_handlers = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def prepare(self) -> None:
@@ -228,9 +234,19 @@ class DecisionServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return                    # closed
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+            t = threading.Thread(target=self._serve, args=(conn,), daemon=True)
+            with self.lock_handlers:
+                self.handlers.add(t)
+            t.start()
 
     def _serve(self, conn: socket.socket) -> None:
+        try:
+            self._serve_one(conn)
+        finally:
+            with self.lock_handlers:
+                self.handlers.discard(threading.current_thread())
+
+    def _serve_one(self, conn: socket.socket) -> None:
         with conn:
             try:
                 f = conn.makefile("rb")
@@ -255,11 +271,14 @@ class DecisionServer:
             except Exception as e:  # noqa: BLE001 - the shim decides for itself
                 self._answer(conn, {"error": f"{type(e).__name__}: {e}"})
                 return
+            self._remember(request, decision)     # while lean runs
+            ack = False
             try:
                 line = f.readline()           # after lean has run: minutes, perhaps
                 if not line:
                     return                    # the shim ended without an outcome (a cut-short compile)
                 outcome = json.loads(line)
+                ack = bool(outcome.pop("_ack", False))
                 with self.lock:
                     t0 = time.perf_counter()
                     event = learner.observe(decision, **outcome)
@@ -268,10 +287,28 @@ class DecisionServer:
                     if len(self.observe_s) < 100_000:
                         self.observe_s.append(time.perf_counter() - t0)
                     self.recorded += 1
-                conn.sendall(b"ok\n")
-            except Exception as e:  # noqa: BLE001 - the shim logs that its compile went unrecorded
+                if ack:
+                    conn.sendall(b"ok\n")
+            except Exception as e:  # noqa: BLE001 - logged here (the shim no longer waits to log it)
                 self.failed += 1
-                self._answer(conn, {"error": f"{type(e).__name__}: {e}"})
+                from simpulse.shim.main import log
+                log(self.cfg.get("state_dir"), f"could not record the compile of {decision.module}: "
+                                               f"{type(e).__name__}: {e}")
+                if ack:
+                    self._answer(conn, {"error": f"{type(e).__name__}: {e}"})
+
+    def _remember(self, request: dict[str, Any], decision: Any) -> None:
+        """Keep the compile's invocation for `simpulse verify`, as the shim would (best effort)."""
+        inv = request.get("invocation")
+        if not isinstance(inv, dict):
+            return
+        try:
+            from simpulse.store import invocations
+            invocations.remember(self.cfg["state_dir"], decision.module, argv=list(inv["argv"]), cwd=inv.get("cwd"),
+                                 lean_path=inv.get("lean_path"), source_path=inv.get("source_path"),
+                                 source_hash=decision.source_hash, toolchain=self.cfg.get("toolchain", "unknown"))
+        except Exception:  # noqa: BLE001 - never a reason to lose the compile's record
+            pass
 
     def _warm(self) -> None:
         """After WARM_AFTER decisions: every module's neighbours ranked at once (numpy:
@@ -324,8 +361,18 @@ class DecisionServer:
         except OSError:
             pass
 
-    def close(self) -> None:
+    def close(self, drain: float = DRAIN) -> None:
+        """Stop answering, and wait (at most `drain` seconds) until every connection has given
+        its outcome or ended: after Lake, every shim has ended, so what one sent is read and
+        recorded here, not lost with the process."""
         try:
             self.sock.close()
+            deadline = time.monotonic() + drain
+            while True:
+                with self.lock_handlers:
+                    left = [t for t in self.handlers if t.is_alive()]
+                if not left or time.monotonic() >= deadline:
+                    break
+                left[0].join(max(0.0, min(1.0, deadline - time.monotonic())))
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)

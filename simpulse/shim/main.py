@@ -314,19 +314,25 @@ def main(real_lean: str, settings: str | None = None) -> None:
                                 "build": cfg.get("build_id"), **_load(cfg, conc0, conc1)})
     except BaseException as e:  # noqa: BLE001 - the compile result stands whatever happens here
         log(state_dir, f"could not record the compile of {decision.module}: {type(e).__name__}: {e}")
-    _remember(cfg, call, decision)
+    if not getattr(observer, "remembers", False):     # a served decision's was kept by the server
+        _remember(cfg, call, decision)
     # os._exit: everything was written with os.write and every file is closed; skipping the
     # interpreter's teardown saves milliseconds on every compile.
     os._exit(_exit_code(rc))
+
+
+def _invocation(call: Call) -> dict[str, Any]:
+    """How Lake ran `lean` for this compile: what `simpulse verify` replays."""
+    return {"argv": list(call.argv), "cwd": os.getcwd(), "lean_path": os.environ.get("LEAN_PATH"),
+            "source_path": os.path.abspath(call.source)}
 
 
 def _remember(cfg: dict[str, Any], call: Call, decision: DecisionT) -> None:
     """Keep this compile's invocation for `simpulse verify` (best effort, silent)."""
     try:
         from simpulse.store import invocations
-        invocations.remember(cfg["state_dir"], decision.module, argv=list(call.argv), cwd=os.getcwd(),
-                             lean_path=os.environ.get("LEAN_PATH"), source_path=os.path.abspath(call.source),
-                             source_hash=decision.source_hash, toolchain=cfg.get("toolchain", "unknown"))
+        invocations.remember(cfg["state_dir"], decision.module, source_hash=decision.source_hash,
+                             toolchain=cfg.get("toolchain", "unknown"), **_invocation(call))
     except BaseException as e:  # noqa: BLE001
         log(cfg.get("state_dir"), f"could not keep the invocation of {decision.module}: {type(e).__name__}: {e}")
 
@@ -453,7 +459,7 @@ def _prepare(cfg: dict[str, Any], call: Call, real_lean: str) -> tuple[Any, Deci
             from simpulse.shim import served
             observer, decision = served.ask(cfg["serve"], {"module": module, "source_path": source_path,
                                                            "path": path, "strict": strict, "excluded": excluded,
-                                                           "closure": closure},
+                                                           "closure": closure, "invocation": _invocation(call)},
                                             catalogue)
         except Exception as e:  # noqa: BLE001 - the build's server gone or slow: decided here
             log(cfg.get("state_dir"), f"decided in the shim: the build's decision server: {type(e).__name__}: {e}")

@@ -9,9 +9,14 @@ the shim decides for itself (`shim/main.py`); after, the compile's result stands
 failure is logged.
 
 The wire: one JSON line each way per message — the request (module, source path, path in the
-workspace, whether warnings are errors, the strategies excluded here), the reply (the
-strategy, the context, the source's hash), the observation (`Learner.observe`'s keyword
-arguments), an acknowledgement. Standard library only (`_socket`: `socket` imports `enum`).
+workspace, whether warnings are errors, the strategies excluded here, and Lake's invocation,
+which the server keeps for `simpulse verify` while `lean` runs), the reply (the strategy, the
+context, the source's hash), the observation (`Learner.observe`'s keyword arguments). The
+shim sends the observation and ends without waiting: the server records it whenever it
+reads it, and does not close before every decision it served has its observation or its end
+of stream (`DecisionServer.close`); the compile's job ends that much sooner. (An observation
+with ``"_ack": true`` is acknowledged with ``ok`` once recorded.) Standard library only
+(`_socket`: `socket` imports `enum`).
 """
 
 from __future__ import annotations
@@ -42,20 +47,25 @@ class Decision:
 
 
 class Served:
-    """The open connection a decision came on: `observe` tells the server the outcome."""
+    """The open connection a decision came on: `observe` tells the server the outcome. The
+    server kept the compile's invocation (`remembers`): the shim does not write it."""
+
+    remembers = True
 
     def __init__(self, sock: Any, rest: bytes) -> None:
         self.sock, self.rest = sock, rest
 
-    def observe(self, decision: Decision, **outcome: Any) -> None:
-        """Send the outcome (`Learner.observe`'s keyword arguments) and wait until it is
-        recorded. Raises OSError or ValueError when it could not be."""
+    def observe(self, decision: Decision, *, wait: bool = False, **outcome: Any) -> None:
+        """Send the outcome (`Learner.observe`'s keyword arguments); the server records it
+        (and logs a failure to) without the shim waiting. `wait`: until it is recorded (raises
+        ValueError when it was not). Raises OSError when it could not be sent."""
         try:
             self.sock.settimeout(TELL_TIMEOUT)
-            _send(self.sock, outcome)
-            line, _ = _line(self.sock, self.rest)
-            if line != b"ok":
-                raise ValueError(f"the server did not record the compile: {line[:200]!r}")
+            _send(self.sock, dict(outcome, _ack=True) if wait else outcome)
+            if wait:
+                line, _ = _line(self.sock, self.rest)
+                if line != b"ok":
+                    raise ValueError(f"the server did not record the compile: {line[:200]!r}")
         finally:
             self.sock.close()
 
