@@ -309,3 +309,35 @@ def test_the_statistics_are_loaded_as_the_build_starts_not_by_the_first_compile(
         obs.sock.close()
     finally:
         server.close()
+
+
+def test_close_waits_for_the_outcome_of_a_compile_still_connected_and_gives_up_after_drain(tmp_path):
+    """The shim does not wait for its record, so the server must not end before it has read
+    every outcome: `close` (after Lake, when every shim has ended) waits for each connection's
+    outcome or end of stream — and for one that never ends, at most `drain` seconds."""
+    import threading
+    import time
+    sdir = tmp_path / "state"
+    Store(sdir)
+    cfg = _cfg(sdir)
+    server = DecisionServer(cfg)
+    catalogue = catalogue_for(cfg, False, {})
+    obs, d = served.ask(server.path, _request(tmp_path, 0), catalogue)
+
+    def late():
+        time.sleep(0.5)                     # lean still running when the build closes the server
+        obs.observe(d, seconds=1.0, cpu=0.9, ok=True, error=None, fallback_seconds=None, fallback_ok=None,
+                    extra={"simulated": True, "build": "b1"})
+    t = threading.Thread(target=late)
+    t.start()
+    server.close()
+    assert server.recorded == 1                       # read and recorded before `close` returned
+    t.join()
+    assert [e["module"] for e in Store(sdir, create=False).iter_events()] == ["Proj.M0"]
+    # a connection that never gives its outcome nor ends: `close` gives up after `drain`
+    server = DecisionServer(cfg)
+    stuck, _ = served.ask(server.path, _request(tmp_path, 1), catalogue)
+    t0 = time.monotonic()
+    server.close(drain=0.3)
+    assert time.monotonic() - t0 < 2.0 and server.recorded == 0
+    stuck.sock.close()
