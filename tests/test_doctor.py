@@ -85,7 +85,7 @@ def test_healthy_simulated_toolchain_passes_every_check(project):
     # cost: medians with min–max, the simulated lean's numbers labelled
     cost = checks["cost.shim"]
     assert cost["data"]["simulated_lean"] is True and "SIMULATED lean" in cost["detail"]
-    for key in ("shim", "lean_version", "launcher"):
+    for key in ("shim", "shim_own", "lean_version", "launcher"):
         s = cost["data"][key]
         assert s["runs"] == 5 and s["min_ms"] <= s["median_ms"] <= s["max_ms"]
     # skipped, with why: no state yet, no --deep, and Elab.async's default cannot be read from the simulated lean
