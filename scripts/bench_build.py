@@ -31,7 +31,9 @@ On your own project and toolchain (`--toolchain path`: the `lake` on PATH, elan'
 `--project` required): the tree is copied (your checkout is never built in or changed), its
 `.lake/packages` copied once beside the copies (`--packages link`: used where they are) and
 shared by every side, an untimed plain `lake build` first builds what the dependencies lack,
-and a clean build removes the copy's `.lake/build` only (the dependencies stay built):
+an untimed `lake env true` in every copy loads its workspace (a lakefile.lean is elaborated
+then, not in a timed build), and a clean build removes the copy's `.lake/build` only (the
+dependencies stay built):
 
     python scripts/bench_build.py --toolchain path --project ~/my-lean-project --target MyLib
 
@@ -283,6 +285,14 @@ def one_repeat(args, rep: int, progress: Progress, work: Path, packages: Path | 
                 raise SystemExit(f"bench_build: the warm-up `lake build {args.target}` failed (exit {res['rc']}) "
                                  f"in a copy of {args.project}:\n{res['stdout'][-2000:]}\n{res['stderr'][-2000:]}")
             shutil.rmtree(sides["plain"] / ".lake" / "build", ignore_errors=True)
+        if args.toolchain == "path":
+            # untimed, on every side: Lake loads the workspace (elaborates a lakefile.lean and
+            # keeps it under .lake, which the clean builds keep), so no side's first build pays it
+            for side, d in sides.items():
+                res = run_build(["lake", "env", "true"], d, env)
+                if res["rc"] != 0:
+                    raise SystemExit(f"bench_build: `lake env true` failed (exit {res['rc']}) in the {side} copy of "
+                                     f"{args.project}:\n{res['stdout'][-2000:]}\n{res['stderr'][-2000:]}")
     else:
         proj = gp.make_graph(args.modules, seed)
         src = gp.write_project(proj, work / "src", seed)

@@ -261,6 +261,13 @@ def test_path_toolchain_runs_the_lake_on_path_on_a_copy_with_shared_dependencies
     sysroot, env = simulated_env(tmp_path / "tc", SIMPULSE_SIM_SCALE="0.02")
     argv_log = tmp_path / "argv.jsonl"
     env["SIMPULSE_SIM_ARGV_LOG"] = str(argv_log)
+    # a `lake` first on PATH that notes where and how it was run
+    spy = tmp_path / "spy"
+    spy.mkdir()
+    lake_log = tmp_path / "lake.log"
+    (spy / "lake").write_text(f'#!/bin/sh\necho "$PWD $*" >> {lake_log}\nexec {sysroot / "bin" / "lake"} "$@"\n')
+    (spy / "lake").chmod(0o755)
+    env["PATH"] = f"{spy}:{env['PATH']}"
     out = tmp_path / "out.json"
     r = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_build.py"), "--toolchain", "path", "--project", str(proj),
@@ -270,7 +277,8 @@ def test_path_toolchain_runs_the_lake_on_path_on_a_copy_with_shared_dependencies
     assert r.returncode == 0, r.stdout + r.stderr
     assert _tree_digest(proj) == before                          # the user's tree: never built in
     res = json.loads(out.read_text())
-    assert res["simulated"] is True and res["toolchain"]["lake"] == str(sysroot / "bin" / "lake")
+    assert res["simulated"] is True and res["toolchain"]["lean"] == str(sysroot / "bin" / "lean")
+    assert res["toolchain"]["lake"] == str(spy / "lake")
     assert "found simpulse's simulated toolchain first on PATH" in r.stdout and "(SIMULATED)" in r.stdout
     s1, s2 = res["summary"]
     assert s1["rebuilt"] == 16 and 1 <= s2["rebuilt"] < 16
@@ -289,6 +297,12 @@ def test_path_toolchain_runs_the_lake_on_path_on_a_copy_with_shared_dependencies
             if c["kind"] == "compile" and Path(c["cwd"]).is_relative_to(scratch):   # (not doctor's checks)
                 key = str(Path(c["cwd"]).relative_to(scratch).parts[:2])
                 compiles[key] = compiles.get(key, 0) + 1
+        # every copy loaded its workspace, untimed, before its first build
+        runs = [line.split(" ", 1) for line in lake_log.read_text().splitlines()]
+        for rep in ("r0", "r1"):
+            for side in ("plain", "simpulse"):
+                mine = [a for d, a in runs if d == str(scratch / rep / side)]
+                assert mine and mine[0 if rep == "r1" or side == "simpulse" else 1] == "env true", mine
         plain0, simp0 = compiles[str(("r0", "plain"))], compiles[str(("r0", "simpulse"))]
         assert plain0 - simp0 == 16
         assert compiles[str(("r1", "plain"))] == compiles[str(("r1", "simpulse"))]
