@@ -206,6 +206,23 @@ def test_strategies_show_what_each_may_change_and_each_profile(fresh, capsys, mo
     assert code == 0 and "may change" in out and "profile" in out
 
 
+def test_strategies_say_what_lakes_artifact_cache_leaves_out(fresh, capsys, monkeypatch):
+    """Under `aggressive` with Lake's artifact cache on, the strategies that change outputs are
+    listed as not used, and why — as `simpulse build` leaves them out."""
+    monkeypatch.chdir(fresh.root)
+    (fresh.root / "simpulse.toml").write_text('[simpulse]\nprofile = "aggressive"\nallow_breaking = true\n')
+    monkeypatch.delenv("LAKE_ARTIFACT_CACHE", raising=False)
+    rows = {r["name"]: r for r in json.loads(cli(capsys, "strategies", "--json")[1])}
+    assert rows["no-simprocs"]["active"] and rows["simp-lean"]["active"]
+    monkeypatch.setenv("LAKE_ARTIFACT_CACHE", "on")
+    rows = {r["name"]: r for r in json.loads(cli(capsys, "strategies", "--json")[1])}
+    for name in ("no-simprocs", "simp-lean"):
+        assert not rows[name]["active"] and "artifact cache is on (LAKE_ARTIFACT_CACHE=on)" in rows[name]["inactive_because"]
+    assert rows["no-linters"]["active"]                 # messages only: the cache holds no message
+    code, out, err = cli(capsys, "strategies")
+    assert code == 0 and "no-simprocs is not used: changes outputs, and Lake's artifact cache is on" in " ".join(out.split())
+
+
 # --------------------------------------------------------------------------- config / init
 
 def test_config_provenance(fresh, capsys, monkeypatch):

@@ -7,11 +7,18 @@ from pathlib import Path
 from simpulse.commands._common import JSON_OPTION, STATE_DIR_OPTION, print_json
 
 
-def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None) -> list[dict]:
+def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None,
+                   workspace: Path | None = None) -> list[dict]:
     from simpulse.config import IMPORTED_STRATEGIES, catalogue_for
     from simpulse.strategy.catalogue import PROFILES
     cat = catalogue_for(cfg, sdir, problems=problems)
     active = {s.name for s in cat.active}
+    cached = None
+    if workspace is not None and "outputs" in cat.accepted:
+        # what `simpulse build` leaves out while Lake's artifact cache is on (`_artifact_cache_guard`)
+        import os
+        from simpulse.lake.lakefile import artifact_cache
+        cached = artifact_cache(workspace, dict(os.environ))
     seen = _verify_findings(sdir)
     rows = []
     for s in cat.all.values():
@@ -22,7 +29,11 @@ def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None) ->
         else:
             source = str(Path(sdir) / IMPORTED_STRATEGIES) if sdir else "imported"
         why = None
-        if s.name not in active:
+        if cached is not None and s.name in active and "outputs" in s.changes:
+            active.discard(s.name)
+            why = (f"changes outputs, and Lake's artifact cache is on ({cached}): it would carry them into later "
+                   "plain `lake build`s, so `simpulse build` leaves it out")
+        elif s.name not in active:
             if cfg["enabled"] is not None and s.name not in cfg["enabled"]:
                 why = f"not in `enabled` (set by {cfg.sources['enabled']})"
             elif reason := cat.inactive_reason(s.name):
@@ -72,7 +83,7 @@ def strategies(
         sdir = state_dir(state, must_exist=False, cfg=cfg)
     except SimpulseError:
         sdir = None
-    rows = catalogue_rows(cfg, sdir if sdir is not None and sdir.is_dir() else None, problems)
+    rows = catalogue_rows(cfg, sdir if sdir is not None and sdir.is_dir() else None, problems, workspace_or_none())
     if as_json:
         print_json(rows)
         _exit_on_problems(problems)
