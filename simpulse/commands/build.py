@@ -244,13 +244,8 @@ def _artifact_cache_guard(workspace: Path, settings: dict, catalogue, forced: st
     the toolchain's cache under the key a plain build uses, and restore it into later builds of
     any workspace of the toolchain — plain `lake build` ones included, which did not choose the
     profile (docs/meaning.md). Returns the notes to show."""
-    if "outputs" not in catalogue.accepted:
-        return []
-    from simpulse.lake.lakefile import artifact_cache
-    why = artifact_cache(workspace, dict(os.environ))
-    if why is None:
-        return []
-    changing = {s.name for s in catalogue.active if "outputs" in s.changes}
+    from simpulse.lake.lakefile import left_out_by_artifact_cache
+    why, changing = left_out_by_artifact_cache(workspace, catalogue, dict(os.environ))
     if not changing:
         return []
     enabled = settings.get("enabled") or catalogue.names()
@@ -261,7 +256,7 @@ def _artifact_cache_guard(workspace: Path, settings: dict, catalogue, forced: st
         notes.append(f"--strategy {forced} not run: it changes outputs, and Lake's artifact cache is on ({why})")
     notes.append(f"note: Lake's artifact cache is on ({why}): left out, as they change outputs that Lake would "
                  f"store there and restore into later builds, plain `lake build` ones included: "
-                 f"{', '.join(sorted(changing))}. To run them, turn the cache off for this project.")
+                 f"{', '.join(changing)}. To run them, turn the cache off for this project.")
     return notes
 
 

@@ -13,12 +13,10 @@ def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None,
     from simpulse.strategy.catalogue import PROFILES
     cat = catalogue_for(cfg, sdir, problems=problems)
     active = {s.name for s in cat.active}
-    cached = None
-    if workspace is not None and "outputs" in cat.accepted:
-        # what `simpulse build` leaves out while Lake's artifact cache is on (`_artifact_cache_guard`)
-        import os
-        from simpulse.lake.lakefile import artifact_cache
-        cached = artifact_cache(workspace, dict(os.environ))
+    # what `simpulse build` leaves out while Lake's artifact cache is on (`_artifact_cache_guard`)
+    import os
+    from simpulse.lake.lakefile import left_out_by_artifact_cache
+    cached, left_out = left_out_by_artifact_cache(workspace, cat, dict(os.environ))
     seen = _verify_findings(sdir)
     rows = []
     for s in cat.all.values():
@@ -29,7 +27,7 @@ def catalogue_rows(cfg, sdir: Path | None, problems: list[str] | None = None,
         else:
             source = str(Path(sdir) / IMPORTED_STRATEGIES) if sdir else "imported"
         why = None
-        if cached is not None and s.name in active and "outputs" in s.changes:
+        if s.name in left_out:
             active.discard(s.name)
             why = (f"changes outputs, and Lake's artifact cache is on ({cached}): it would carry them into later "
                    "plain `lake build`s, so `simpulse build` leaves it out")

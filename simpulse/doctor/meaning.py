@@ -134,9 +134,8 @@ def artifact_cache(workspace: Path | None, catalogue) -> Check:
     cid = "meaning.artifact_cache"
     if workspace is None:
         return skip(cid, SECTION, CACHE_TITLE, "no Lake workspace here")
-    from simpulse.lake.lakefile import artifact_cache as cache_on
-    why = cache_on(workspace, dict(os.environ))
-    changing = sorted(s.name for s in (catalogue.active if catalogue is not None else ()) if "outputs" in s.changes)
+    from simpulse.lake.lakefile import left_out_by_artifact_cache
+    why, changing = left_out_by_artifact_cache(workspace, catalogue, dict(os.environ))
     if why is None:
         return ok(cid, SECTION, CACHE_TITLE, "off (Lake's default): what a build compiles stays in its .lake/build",
                   on=False, why=None, left_out=[])

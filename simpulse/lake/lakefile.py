@@ -158,3 +158,13 @@ def artifact_cache(ws: Path, environ: dict[str, str]) -> str | None:
     if env is True:
         return f"LAKE_ARTIFACT_CACHE={environ['LAKE_ARTIFACT_CACHE']} (for the dependencies)"
     return None
+
+
+def left_out_by_artifact_cache(ws: Path | None, catalogue, environ: dict[str, str]) -> tuple[str | None, list[str]]:
+    """(why Lake's artifact cache is on, or None; the active strategies of `catalogue` that change
+    outputs, which `simpulse build` leaves out while it is on — none unless the profile accepts
+    changed outputs). The one rule `build`, `strategies` and `doctor` show (docs/meaning.md)."""
+    why = artifact_cache(ws, environ) if ws is not None else None
+    if why is None or catalogue is None or "outputs" not in catalogue.accepted:
+        return why, []
+    return why, sorted(s.name for s in catalogue.active if "outputs" in s.changes)
