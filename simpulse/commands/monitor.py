@@ -67,28 +67,26 @@ def _level_seconds(stats: dict, ev: dict, folded: bool = False) -> float | None:
         return None
 
 
-def _beyond_clip(stats: dict, ev: dict) -> bool:
+def _beyond_clip(stats: dict, ev: dict, speedup: float) -> bool:
     """Is this compile slower than the model expects of it (the module's level and the
     strategy's effect in its context) by more than the fold lets a compile count, OUTLIER_CLIP
     noise deviations? Then its speedup says more about the level than about the strategy: an
     outlier (a busy machine), or a module whose baseline time is still being learned (one whose
     time its features predict badly climbs to it by a bounded step a compile; docs/learning.md,
-    "Outliers")."""
+    "Outliers"). `speedup`: the row's, the level over the compile (`_level_seconds` turns the
+    cost-level into its seconds), so −log(speedup) is the compile's log-cost over the level."""
     try:
         import math
-        from simpulse.model.contributions import _delta_hat, _level
+        from simpulse.model.contributions import _delta_hat
         from simpulse.model.levels import noise_var
-        from simpulse.model.objective import event_cost
         from simpulse.model.records import module_record
         from simpulse.model.tunables import OUTLIER_CLIP
         tc = stats["toolchains"].get(str(ev.get("toolchain") or "unknown"))
         mod = module_record(tc, str(ev.get("module"))) if tc else None
-        level = _level(tc, mod) if mod else None
-        wall = float(ev["wall"])
-        if level is None or wall <= 0:
+        if not mod:
             return False
-        expected = level + _delta_hat(tc, mod.get("k", ev.get("context") or ""), str(ev.get("strategy")))
-        return math.log(event_cost(ev, wall)) - expected > OUTLIER_CLIP * math.sqrt(noise_var(tc))
+        effect = _delta_hat(tc, mod.get("k", ev.get("context") or ""), str(ev.get("strategy")))
+        return -math.log(speedup) - effect > OUTLIER_CLIP * math.sqrt(noise_var(tc))
     except Exception:  # noqa: BLE001 — a display nicety
         return False
 
@@ -126,7 +124,7 @@ def row(ev: dict, stats: dict, folded: bool = False) -> dict:
             speedup = base / cost
     except (TypeError, ValueError):
         pass
-    outlier = bool(speedup and kind == "compile" and outcome == "ok" and _beyond_clip(stats, ev))
+    outlier = bool(speedup and kind == "compile" and outcome == "ok" and _beyond_clip(stats, ev, speedup))
     failed = outcome in ("strategy_failed", "module_failed")
     return {
         "seq": ev.get("seq"), "kind": kind, "ts": ev.get("ts"), "toolchain": ev.get("toolchain"),
