@@ -239,7 +239,18 @@ def prepare_packages(project: Path, scratch: Path, how: str) -> Path | None:
     return dest
 
 
-def one_repeat(args, rep: int, progress: Progress, work: Path, packages: Path | None = None) -> list[dict]:
+def untimed(cmd: list[str], cwd: Path, env: dict, what: str) -> None:
+    """A preparation run, not measured; its failure ends the benchmark with Lake's output."""
+    res = run_build(cmd, cwd, env)
+    if res["rc"] != 0:
+        raise SystemExit(f"bench_build: `{' '.join(cmd)}` failed (exit {res['rc']}) in {what}:\n"
+                         f"{res['stdout'][-2000:]}\n{res['stderr'][-2000:]}")
+
+
+def one_repeat(args, rep: int, progress: Progress, work: Path, packages: Path | None = None,
+               real_sysroot: Path | None = None) -> list[dict]:
+    """One repeat's builds. `--toolchain path`: `real_sysroot` is the toolchain's (discovered
+    once, by `main`), `packages` the shared dependencies (`prepare_packages`)."""
     from _simproject import simulated_env
     seed = args.seed + rep
     env_extra = {"SIMPULSE_SIM_SEED": f"bench-build-{seed}"}
@@ -247,7 +258,8 @@ def one_repeat(args, rep: int, progress: Progress, work: Path, packages: Path | 
         env_extra["LEAN_NUM_THREADS"] = str(args.lake_jobs)
     if args.toolchain == "path":
         env = path_env(work, **env_extra)
-        sysroot = None
+        assert real_sysroot is not None
+        sysroot = real_sysroot
     else:
         env_extra["SIMPULSE_SIM_SCALE"] = str(args.scale)
         if not args.sleep:
@@ -255,8 +267,6 @@ def one_repeat(args, rep: int, progress: Progress, work: Path, packages: Path | 
         sysroot, env = simulated_env(work, **env_extra)
         env.pop("SIMPULSE_PROFILE", None)
     objectives = side_objectives(args.objectives)
-    if sysroot is None:
-        sysroot = path_toolchain(args.project).sysroot
     fixed = {f"fixed-{n}": fixed_sysroot(work / f"sysroot-{n}", sysroot, n) for n in args.fixed}
     sides = {"plain": work / "plain", **{name: work / name for name in objectives},
              **{name: work / name for name in fixed}}
@@ -280,19 +290,13 @@ def one_repeat(args, rep: int, progress: Progress, work: Path, packages: Path | 
         if args.toolchain == "path" and rep == 0:
             # untimed: builds what the shared dependencies lack, and warms the file cache
             progress.show("warm-up: plain lake build (untimed)")
-            res = run_build(["lake", "build", args.target], sides["plain"], env)
-            if res["rc"] != 0:
-                raise SystemExit(f"bench_build: the warm-up `lake build {args.target}` failed (exit {res['rc']}) "
-                                 f"in a copy of {args.project}:\n{res['stdout'][-2000:]}\n{res['stderr'][-2000:]}")
+            untimed(["lake", "build", args.target], sides["plain"], env, f"a copy of {args.project} (the warm-up)")
             shutil.rmtree(sides["plain"] / ".lake" / "build", ignore_errors=True)
         if args.toolchain == "path":
             # untimed, on every side: Lake loads the workspace (elaborates a lakefile.lean and
             # keeps it under .lake, which the clean builds keep), so no side's first build pays it
             for side, d in sides.items():
-                res = run_build(["lake", "env", "true"], d, env)
-                if res["rc"] != 0:
-                    raise SystemExit(f"bench_build: `lake env true` failed (exit {res['rc']}) in the {side} copy of "
-                                     f"{args.project}:\n{res['stdout'][-2000:]}\n{res['stderr'][-2000:]}")
+                untimed(["lake", "env", "true"], d, env, f"the {side} copy of {args.project}")
     else:
         proj = gp.make_graph(args.modules, seed)
         src = gp.write_project(proj, work / "src", seed)
@@ -617,16 +621,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     toolchain = None
     try:
-        packages = None
+        packages = real_sysroot = None
         if args.toolchain == "path":
             tc = path_toolchain(args.project)
+            real_sysroot = tc.sysroot
             toolchain = {"lake": str(tc.lake), "lean": str(tc.lean), "version": tc.version, "githash": tc.githash,
                          "simulated": tc.simulated}
             packages = prepare_packages(args.project, scratch, args.packages)
         for rep in range(args.repeats):
             work = scratch / f"r{rep}"
             work.mkdir()
-            rows += one_repeat(args, rep, progress, work, packages)
+            rows += one_repeat(args, rep, progress, work, packages, real_sysroot)
             if not args.keep:
                 shutil.rmtree(work, ignore_errors=True)
     finally:
