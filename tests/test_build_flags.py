@@ -3,8 +3,6 @@ Lake; simpulse's own options have names Lake does not use; the summary says what
 
 import re
 
-import pytest
-
 from simpulse.commands.build import OPTIONS, lake_view, parse_args
 
 # Lake's long options (src/lake/Lake/CLI/Main.lean, lakeLongOption) and short ones.
@@ -68,23 +66,56 @@ def test_up_to_date_unknown_target_and_bad_flag_say_different_things(project):
     assert "no module compiled" not in unknown.stderr
 
 
-def test_a_build_that_recorded_nothing_loads_the_state_once(tmp_path, monkeypatch, capsys):
-    """A no-op build: the summary sees that no event came after the one before Lake ran and
-    does not load the statistics a second time (a no-op pays one load, not two)."""
+def _compile(module, strategy, *, build="b", outcome="ok", explore=False, wall=1.0, fallback=None):
+    return {"kind": "compile", "module": module, "context": "c", "strategy": strategy, "wall": wall,
+            "outcome": outcome, "toolchain": "t", "build": build, "explore": explore, "fallback_wall": fallback}
+
+
+def test_the_summary_reads_the_builds_own_events_and_loads_no_statistics(tmp_path, monkeypatch, capsys):
+    """The summary counts the events this build appended after the log's end before Lake ran,
+    tagged with its id (not a concurrent build's, not earlier ones), without loading the
+    statistics (a load before Lake delays Lake's start; one after it, the build's end)."""
     from simpulse.commands import build
     from simpulse.store.store import Store
+    from simpulse.strategy.catalogue import Catalogue
     store = Store(tmp_path, fsync=False)
-    store.append({"kind": "compile", "module": "M", "context": "c", "strategy": "baseline", "wall": 1.0,
-                  "outcome": "ok", "toolchain": "t"})
-    before = build._counters(tmp_path, "t")
-    assert before is not None and before["seq"] == store.last_seq() == 1
+    store.append(_compile("Old", "no-async"))              # before the build, even with its id
+    since = build._log_end(tmp_path)
+    assert since is not None and since[0] == store.last_seq() == 1 and since[1] is not None
 
-    def no_second_load(*args):
-        raise AssertionError("loaded again")
-    monkeypatch.setattr(build, "_counters", no_second_load)
-    build._summary(tmp_path, before, "t", True, None, "b", 0)
-    assert "nothing to compile" in capsys.readouterr().err
-    store.append({"kind": "compile", "module": "N", "context": "c", "strategy": "baseline", "wall": 1.0,
-                  "outcome": "ok", "toolchain": "t"})
-    with pytest.raises(AssertionError, match="loaded again"):
-        build._summary(tmp_path, before, "t", True, None, "b", 0)
+    def no_load(*args, **kwargs):
+        raise AssertionError("the statistics were loaded")
+    monkeypatch.setattr(Store, "load", no_load)
+    cat = Catalogue(profile="safe")
+    build._summary(tmp_path, since, True, cat, "b", 0)
+    assert "nothing to compile: every module was up to date" in capsys.readouterr().err
+    store.append_many([
+        _compile("A", "baseline", explore=True, wall=1.25),
+        _compile("B", "no-async", outcome="strategy_failed", wall=0.5, fallback=2.0),
+        _compile("C", "baseline", outcome="module_failed", wall=0.25),
+        _compile("D", "no-async", build="other", wall=9.0),            # a concurrent build's
+    ])
+    build._summary(tmp_path, since, True, cat, "b", 1)
+    err = capsys.readouterr().err
+    assert "3 compiles recorded (simulated 4.0s in lean): baseline 1, no-async 1; 1 exploring, " \
+           "1 strategy failure caught by baseline fallback" in err
+
+
+def test_the_summary_finds_the_builds_events_after_a_compaction(tmp_path, capsys):
+    """A compaction while the build ran (another build's end) moves the log into a segment: the
+    mark no longer applies, and the events are read from the segment."""
+    from simpulse.commands import build
+    from simpulse.learner import empty_stats, fold
+    from simpulse.store.store import Store
+    from simpulse.strategy.catalogue import Catalogue
+    store = Store(tmp_path, fsync=False)
+    store.append_many([_compile(f"Old{i}", "baseline", build="old") for i in range(5)])
+    since = build._log_end(tmp_path)
+    store.append_many([_compile("A", "no-async"), _compile("B", "no-async")])
+    store.compact(fold, empty_stats(), retention_segments=20)
+    store.append(_compile("C", "baseline"))
+    now = build._log_end(tmp_path)
+    assert now is not None and now[1] is not None and since is not None and since[1] is not None
+    assert now[1]["gen"] != since[1]["gen"]                    # a new log: the mark does not apply
+    build._summary(tmp_path, since, False, Catalogue(profile="safe"), "b", 0)
+    assert "3 compiles recorded (3.0s in lean): no-async 2, baseline 1; 0 exploring" in capsys.readouterr().err

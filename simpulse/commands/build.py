@@ -218,9 +218,9 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
     env[SETTINGS_ENV] = text
     quiet = view["verbosity"] == "quiet"
-    before = _counters(sdir, tc.githash) if not quiet else None
+    since = _log_end(sdir) if not quiet else None
     if server is not None:
-        server.prepare()              # the statistics loaded while Lake starts (after `_counters`'s load)
+        server.prepare()              # the statistics loaded while Lake starts
     from simpulse.stats import report_cache
     # a long build keeps report.cache near the log as it goes (`report_cache.refresh_in_background`)
     try:
@@ -230,8 +230,8 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         if server is not None:
             server.close()
     sync_log(sdir)
-    if before is not None:
-        _summary(sdir, before, tc.githash, tc.simulated, catalogue, settings["build_id"], rc,
+    if since is not None:
+        _summary(sdir, since, tc.simulated, catalogue, settings["build_id"], rc,
                  verbose=view["verbosity"] == "verbose")
     maybe_compact(sdir, cfg["retention_segments"])
     report_cache.refresh_in_background(sdir, backlog=report_cache.END_BACKLOG)   # `simpulse report` next: from the cache
@@ -287,12 +287,24 @@ def _keep_settings(sdir: Path, text: str) -> None:
         pass
 
 
-def _build_events(sdir: Path, build_id: str) -> list[dict]:
-    """This build's compile events (tagged with its id), from the active log; [] if unreadable
-    (a summary line is not worth failing a build for)."""
+def _log_end(sdir: Path) -> tuple[int, dict | None] | None:
+    """Where the event log ends before Lake runs (`Store.end_mark`): the summary then reads only
+    what the build appended, and loads no statistics, before Lake or after it. None if the log
+    cannot be read (a summary line is not worth failing a build for)."""
     try:
         from simpulse.store.store import Store
-        return [e for e in Store(sdir, create=False).iter_events(include_segments=False)
+        return Store(sdir, create=False).end_mark()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _build_events(sdir: Path, build_id: str, since: tuple[int, dict | None] = (0, None)) -> list[dict]:
+    """This build's compile events (tagged with its id), recorded after `since` (`_log_end`; a
+    compaction meanwhile moves them to a segment, read too); [] if unreadable."""
+    try:
+        from simpulse.store.store import Store
+        seq, mark = since
+        return [e for e in Store(sdir, create=False).iter_events(after=seq, mark=mark)
                 if e.get("build") == build_id and e.get("kind") == "compile"]
     except Exception:  # noqa: BLE001
         return []
@@ -417,62 +429,46 @@ def register(app) -> None:
                              lean=lean, lake=lake, seed=seed, profile=profile))
 
 
-def _counters(sdir: Path, githash: str) -> dict | None:
-    """The state's counters (`Learner.counters`, with compiles per strategy and the count of
-    compiles whose strategy may hide warnings), and `seq`, the last event's seq; None if the
-    state cannot be read (a summary line is not worth failing a build for)."""
-    try:
-        from simpulse.learner import Learner
-        from simpulse.store.store import Store
-        store = Store(sdir, create=False)
-        seq = store.last_seq()          # before the load: an event recorded meanwhile is not missed
-        lrn = Learner(None, store=store, toolchain=githash)
-        pulls = lrn.pulls_by_strategy()
-        known = lrn.catalogue.all
-        # compiles run with a strategy that may hide warnings, under this toolchain, so far
-        hiding = sum(n for name, n in pulls.items()
-                     if name != "baseline" and name in known and known[name].changes_diagnostics)
-        return dict(lrn.counters(), by_strategy=pulls, hiding=hiding, seq=seq)
-    except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
-        return None
-
-
-def _last_seq(sdir: Path) -> int | None:
-    try:
-        from simpulse.store.store import Store
-        return Store(sdir, create=False).last_seq()
-    except Exception:  # noqa: BLE001 - as _counters
-        return None
-
-
 def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def _summary(sdir: Path, before: dict, githash: str, simulated: bool, catalogue, build_id: str, rc: int,
+def _summary(sdir: Path, since: tuple[int, dict | None], simulated: bool, catalogue, build_id: str, rc: int,
              *, verbose: bool = False) -> None:
-    if _last_seq(sdir) == before["seq"]:
-        after: dict | None = before     # nothing recorded (a no-op build): no second load
-    else:
-        after = _counters(sdir, githash)
-    if after is None:
-        return
-    d = {k: after[k] - before.get(k, 0) for k in ("compiles", "explore", "strategy_failed", "module_failed",
-                                                   "seconds", "fallback_seconds", "hiding")}
-    if d["compiles"] <= 0:
+    """The build's last line, from its own events (tagged with its id): what was compiled, how,
+    and whether strategies that may hide warnings ran."""
+    events = _build_events(sdir, build_id, since)
+    if not events:
         if rc == 0:
             note("nothing to compile: every module was up to date")
         return                          # a failed build that compiled nothing: Lake has said why
-    events = _build_events(sdir, build_id) if verbose or d["hiding"] > 0 else []
     if verbose:
         _per_module(events)
-    counts = {k: v - before["by_strategy"].get(k, 0) for k, v in after["by_strategy"].items()}
-    used = ", ".join(f"{name} {n}" for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n > 0)
+    used_by: dict[str, int] = {}
+    seconds = 0.0
+    for e in events:
+        seconds += _seconds(e.get("wall"))
+        if e.get("outcome") in ("strategy_failed", "module_failed"):
+            seconds += _seconds(e.get("fallback_wall"))
+        if e.get("outcome") != "module_failed":     # the user's error: no strategy's doing
+            name = str(e.get("strategy"))
+            used_by[name] = used_by.get(name, 0) + 1
+    used = ", ".join(f"{name} {n}" for name, n in sorted(used_by.items(), key=lambda kv: (-kv[1], kv[0])))
+    explore = sum(1 for e in events if e.get("explore"))
+    failed = sum(1 for e in events if e.get("outcome") == "strategy_failed")
     label = "simulated " if simulated else ""
-    note(f"{_plural(d['compiles'], 'compile')} recorded ({label}{d['seconds']:.1f}s in lean): {used}; "
-         f"{d['explore']} exploring, {_plural(d['strategy_failed'], 'strategy failure')} caught by baseline fallback")
-    if d["hiding"] > 0:
-        _hidden_messages(events, catalogue)      # the last line: what the user may be missing
+    note(f"{_plural(len(events), 'compile')} recorded ({label}{seconds:.1f}s in lean): {used}; "
+         f"{explore} exploring, {_plural(failed, 'strategy failure')} caught by baseline fallback")
+    _hidden_messages(events, catalogue)      # the last line, if any: what the user may be missing
+
+
+def _seconds(x) -> float:
+    """An event's time as the summary adds it: a finite number ≥ 0, else 0."""
+    try:
+        v = float(x or 0.0)
+    except (TypeError, ValueError):
+        return 0.0
+    return v if 0.0 <= v < float("inf") else 0.0
 
 
 def _per_module(events: list[dict]) -> None:

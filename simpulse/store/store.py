@@ -249,6 +249,23 @@ class Store(_Appends, _Layout, _Snapshots, _ViewLoads):
         finally:
             os.close(fd)
 
+    def end_mark(self) -> tuple[int, dict[str, Any] | None]:
+        """(the seq of the last event recorded, a ``mark`` for ``iter_events`` at the log's end):
+        a reader that wants only what is appended from now on, without reading the log so far
+        (`simpulse build`'s summary). The mark is None where the log does not end on a line
+        boundary or has no header; ``iter_events(after=seq)`` alone then finds the same events."""
+        fd = self._open_log_ro()              # (StoreError: unreadable)
+        if fd < 0:
+            return self._max_known_seq(), None
+        try:
+            gen, _base, hend = self._read_header(fd)
+            size = os.fstat(fd).st_size
+            seq, _torn, ends_nl = self._tail_state(fd, size)
+            mark = {"gen": gen, "offset": size} if gen is not None and ends_nl and size > hend else None
+            return seq, mark
+        finally:
+            os.close(fd)
+
     # -- the archive and compaction (`store/compaction.py`): imported on first use, since a
     #    compile seldom reads a segment or compacts (a shorter import for every compile)
 
