@@ -58,8 +58,9 @@ def recommend(
     state: Path | None = STATE_DIR_OPTION,
     as_json: bool = JSON_OPTION,
 ):
-    """What a build would run for FILE (without exploring), its expected speedup, break risk and
-    why; the other strategies and why not them. --explore samples instead."""
+    """What a build would run for FILE (without exploring), its expected speedup, break risk and why.
+
+    Also the other strategies and why not them. --explore samples as a build does instead."""
     from simpulse.commands._common import state_dir
     from simpulse.commands.classify import ModuleFile
     from simpulse.errors import SimpulseError
