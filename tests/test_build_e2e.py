@@ -169,6 +169,11 @@ def test_fault_injection_build_equals_plain_lake(project, tmp_path, fault):
         log = (project.state / "simpulse.log").read_text()
         assert ("injected" in log or "could not record" in log or "passthrough" in log), log[-2000:]
         assert "simpulse" not in got.stdout
+    if fault in ("learner", "disk-full"):
+        # ... and the summary says the build taught nothing, rather than "nothing to compile"
+        assert "nothing to compile" not in got.stderr
+        assert re.search(r"\d+ compiles? (ran plain `lean`|ran through simpulse but w\w+ not recorded)",
+                         got.stderr), got.stderr[-2000:]
 
 
 def test_state_dir_deleted_mid_build(project, tmp_path):

@@ -119,3 +119,60 @@ def test_the_summary_finds_the_builds_events_after_a_compaction(tmp_path, capsys
     assert now[1]["gen"] != since[1]["gen"]                    # a new log: the mark does not apply
     build._summary(tmp_path, since, False, Catalogue(profile="safe"), "b", 0)
     assert "3 compiles recorded (3.0s in lean): no-async 2, baseline 1; 0 exploring" in capsys.readouterr().err
+
+
+def test_the_summary_says_which_compiles_taught_nothing(tmp_path, capsys):
+    """Compiles whose shim failed open (plain `lean` ran) or whose record failed leave lines in
+    simpulse.log; the summary counts those this build appended and says so, rather than
+    'nothing to compile' (the build is plain `lake build`'s either way; silence is not learning)."""
+    from simpulse.commands import build
+    from simpulse.store.store import Store
+    from simpulse.strategy.catalogue import Catalogue
+    store = Store(tmp_path, fsync=False)
+    log = tmp_path / "simpulse.log"
+    log.write_text("2026-12-06T10:00:00 shim[1] passthrough: an earlier build's\n")
+    since = build._log_end(tmp_path)
+    assert since is not None and since[2] == log.stat().st_size
+    with open(log, "a") as f:
+        f.write("2026-12-07T10:00:00 shim[2] passthrough: simpulse failed before compiling: RuntimeError: x\n"
+                "2026-12-07T10:00:00 shim[3] passthrough: could not start /x/lean: [Errno 2]\n"
+                "2026-12-07T10:00:01 shim[4] decided in the shim: the build's decision server: timeout\n")
+    cat = Catalogue(profile="safe")
+    build._summary(tmp_path, since, True, cat, "b", 0)
+    err = capsys.readouterr().err
+    assert "nothing to compile" not in err
+    assert "2 compiles ran plain `lean`, not through simpulse (it failed open; nothing learned from them)" in err
+    assert "not recorded" not in err
+    with open(log, "a") as f:
+        f.write("2026-12-07T10:00:02 shim[5] could not record the compile of M: OSError: [Errno 28] full\n")
+    store.append(_compile("A", "baseline"))
+    build._summary(tmp_path, since, True, cat, "b", 0)
+    err = capsys.readouterr().err
+    assert "1 compile recorded" in err and "2 compiles ran plain `lean`" in err
+    assert f"1 compile ran through simpulse but was not recorded: why in {log}" in err
+
+
+def test_the_summary_reads_simpulse_log_across_its_rotation(tmp_path, capsys):
+    """simpulse.log is rotated at its size limit (to simpulse.log.1): a rotation during the build
+    leaves the rest of the old file to read, then the new one."""
+    from simpulse.commands import build
+    from simpulse.store.store import Store
+    from simpulse.strategy.catalogue import Catalogue
+    Store(tmp_path, fsync=False)
+    log = tmp_path / "simpulse.log"
+    log.write_text("x" * 500 + "\n")
+    since = build._log_end(tmp_path)
+    with open(log, "a") as f:
+        f.write("t shim[2] passthrough: one\n")
+    log.rename(tmp_path / "simpulse.log.1")
+    log.write_text("t shim[3] passthrough: two\n")
+    build._summary(tmp_path, since, True, Catalogue(profile="safe"), "b", 0)
+    assert "2 compiles ran plain `lean`" in capsys.readouterr().err
+
+
+def test_a_build_that_recorded_nothing_compacts_nothing_and_logs_no_failure(tmp_path):
+    """No event log yet (every compile failed open): nothing to compact, and no "compaction
+    failed" line in simpulse.log beside the lines that say why nothing was recorded."""
+    from simpulse.commands import build
+    assert build.maybe_compact(tmp_path, 20, threshold=0) is False
+    assert not (tmp_path / "simpulse.log").exists()

@@ -11,6 +11,7 @@ from simpulse.config import catalogue_for, load_config, resolve_state_dir
 from simpulse.errors import SimpulseError
 from simpulse.lake.facade import SETTINGS_ENV, build_facade
 from simpulse.lake.workspace import find_toolchain, find_workspace
+from simpulse.store.codec import DIAG_NAME
 
 
 def _usable(state_dir: Path) -> str | None:
@@ -287,23 +288,54 @@ def _keep_settings(sdir: Path, text: str) -> None:
         pass
 
 
-def _log_end(sdir: Path) -> tuple[int, dict | None] | None:
-    """Where the event log ends before Lake runs (`Store.end_mark`): the summary then reads only
-    what the build appended, and loads no statistics, before Lake or after it. None if the log
-    cannot be read (a summary line is not worth failing a build for)."""
+Since = tuple[int, dict | None, int]
+
+
+def _log_end(sdir: Path) -> Since | None:
+    """Where the state's logs end before Lake runs: the event log's last seq and read mark
+    (`Store.end_mark`), and the size of simpulse.log. The summary then reads only what the build
+    appended, and loads no statistics, before Lake or after it. None if the event log cannot be
+    read (a summary line is not worth failing a build for)."""
     try:
         from simpulse.store.store import Store
-        return Store(sdir, create=False).end_mark()
+        seq, mark = Store(sdir, create=False).end_mark()
     except Exception:  # noqa: BLE001
         return None
+    try:
+        size = os.stat(sdir / DIAG_NAME).st_size
+    except OSError:
+        size = 0
+    return seq, mark, size
 
 
-def _build_events(sdir: Path, build_id: str, since: tuple[int, dict | None] = (0, None)) -> list[dict]:
+def _unlearned(sdir: Path, offset: int) -> tuple[int, int]:
+    """(compiles that ran plain `lean` because the shim failed open, compiles run through it
+    whose record failed), from the lines the shims and the decision server appended to
+    simpulse.log since it was `offset` bytes long (rotated meanwhile, at its size limit: the
+    rest of the rotated file, then the new one). (0, 0) if it cannot be read."""
+    path = sdir / DIAG_NAME
+    parts = []
+    try:
+        if os.stat(path).st_size < offset:
+            with open(path.with_name(DIAG_NAME + ".1"), "rb") as f:
+                f.seek(offset)
+                parts.append(f.read())
+            offset = 0
+        with open(path, "rb") as f:
+            f.seek(offset)
+            parts.append(f.read())
+    except OSError:
+        pass
+    text = b"".join(parts)
+    return text.count(b" passthrough: "), text.count(b" could not record the compile of ")
+
+
+def _build_events(sdir: Path, build_id: str, since: Since = (0, None, 0)) -> list[dict]:
     """This build's compile events (tagged with its id), recorded after `since` (`_log_end`; a
     compaction meanwhile moves them to a segment, read too); [] if unreadable."""
     try:
         from simpulse.store.store import Store
-        seq, mark = since
+        seq, mark, _ = since
         return [e for e in Store(sdir, create=False).iter_events(after=seq, mark=mark)
                 if e.get("build") == build_id and e.get("kind") == "compile"]
     except Exception:  # noqa: BLE001
@@ -349,8 +381,11 @@ def maybe_compact(sdir: Path, retention_segments: int, *, threshold: int = COMPA
     `retention_segments` segments (older ones are already in the snapshot's statistics, so the
     learner loses nothing). Best effort: a failure here never changes the build's exit code."""
     try:
-        if os.path.getsize(sdir / "events.log") < threshold:
-            return False
+        try:
+            if os.path.getsize(sdir / "events.log") < threshold:
+                return False
+        except FileNotFoundError:
+            return False                 # nothing recorded yet: nothing to compact
         from simpulse.learner import empty_stats, fold, validate_stats
         from simpulse.store.store import Store
         Store(sdir, create=False).compact(fold, empty_stats(), retention_segments=retention_segments,
@@ -433,14 +468,16 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
     return f"{n} {word if n == 1 else (plural or word + 's')}"
 
 
-def _summary(sdir: Path, since: tuple[int, dict | None], simulated: bool, catalogue, build_id: str, rc: int,
+def _summary(sdir: Path, since: Since, simulated: bool, catalogue, build_id: str, rc: int,
              *, verbose: bool = False) -> None:
-    """The build's last line, from its own events (tagged with its id): what was compiled, how,
-    and whether strategies that may hide warnings ran."""
+    """The build's last lines, from its own events (tagged with its id): what was compiled, how,
+    whether strategies that may hide warnings ran, and what simpulse failed to learn from."""
     events = _build_events(sdir, build_id, since)
+    passed, unrecorded = _unlearned(sdir, since[2])
     if not events:
-        if rc == 0:
+        if rc == 0 and not passed and not unrecorded:
             note("nothing to compile: every module was up to date")
+        _losses(sdir, passed, unrecorded)
         return                          # a failed build that compiled nothing: Lake has said why
     if verbose:
         _per_module(events)
@@ -459,7 +496,21 @@ def _summary(sdir: Path, since: tuple[int, dict | None], simulated: bool, catalo
     label = "simulated " if simulated else ""
     note(f"{_plural(len(events), 'compile')} recorded ({label}{seconds:.1f}s in lean): {used}; "
          f"{explore} exploring, {_plural(failed, 'strategy failure')} caught by baseline fallback")
+    _losses(sdir, passed, unrecorded)
     _hidden_messages(events, catalogue)      # the last line, if any: what the user may be missing
+
+
+def _losses(sdir: Path, passed: int, unrecorded: int) -> None:
+    """Say what the build's compiles taught simpulse nothing about: the build itself is plain
+    `lake build`'s either way (the shim fails open), but a user must not take silence for
+    learning."""
+    where = sdir / DIAG_NAME
+    if passed:
+        note(f"{_plural(passed, 'compile')} ran plain `lean`, not through simpulse (it failed open; nothing "
+             f"learned from {'it' if passed == 1 else 'them'}): why in {where}")
+    if unrecorded:
+        note(f"{_plural(unrecorded, 'compile')} ran through simpulse but {'was' if unrecorded == 1 else 'were'} "
+             f"not recorded: why in {where}")
 
 
 def _seconds(x) -> float:
