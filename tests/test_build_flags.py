@@ -81,7 +81,7 @@ def test_the_summary_reads_the_builds_own_events_and_loads_no_statistics(tmp_pat
     store = Store(tmp_path, fsync=False)
     store.append(_compile("Old", "no-async"))              # before the build, even with its id
     since = build._log_end(tmp_path)
-    assert since is not None and since[0] == store.last_seq() == 1 and since[1] is not None
+    assert since[0] == store.last_seq() == 1 and since[1] is not None
 
     def no_load(*args, **kwargs):
         raise AssertionError("the statistics were loaded")
@@ -115,7 +115,7 @@ def test_the_summary_finds_the_builds_events_after_a_compaction(tmp_path, capsys
     store.compact(fold, empty_stats(), retention_segments=20)
     store.append(_compile("C", "baseline"))
     now = build._log_end(tmp_path)
-    assert now is not None and now[1] is not None and since is not None and since[1] is not None
+    assert now[1] is not None and since[1] is not None
     assert now[1]["gen"] != since[1]["gen"]                    # a new log: the mark does not apply
     build._summary(tmp_path, since, False, Catalogue(profile="safe"), "b", 0)
     assert "3 compiles recorded (3.0s in lean): no-async 2, baseline 1; 0 exploring" in capsys.readouterr().err
@@ -132,7 +132,7 @@ def test_the_summary_says_which_compiles_taught_nothing(tmp_path, capsys):
     log = tmp_path / "simpulse.log"
     log.write_text("2026-12-06T10:00:00 shim[1] passthrough: an earlier build's\n")
     since = build._log_end(tmp_path)
-    assert since is not None and since[2] == log.stat().st_size
+    assert since[2] == log.stat().st_size
     with open(log, "a") as f:
         f.write("2026-12-07T10:00:00 shim[2] passthrough: simpulse failed before compiling: RuntimeError: x\n"
                 "2026-12-07T10:00:00 shim[3] passthrough: could not start /x/lean: [Errno 2]\n"
@@ -176,3 +176,18 @@ def test_a_build_that_recorded_nothing_compacts_nothing_and_logs_no_failure(tmp_
     from simpulse.commands import build
     assert build.maybe_compact(tmp_path, 20, threshold=0) is False
     assert not (tmp_path / "simpulse.log").exists()
+
+
+def test_an_unreadable_event_log_still_lets_the_summary_say_what_was_lost(tmp_path, capsys):
+    """An event log that cannot be read before Lake runs (here a directory in its place) leaves
+    the summary without a mark, not without its lines about what failed open."""
+    from simpulse.commands import build
+    from simpulse.strategy.catalogue import Catalogue
+    (tmp_path / "events.log").mkdir()
+    since = build._log_end(tmp_path)
+    assert since == (0, None, 0)
+    (tmp_path / "simpulse.log").write_text("t shim[2] passthrough: simpulse failed before compiling: StoreError\n")
+    build._summary(tmp_path, since, True, Catalogue(profile="safe"), "b", 0)
+    err = capsys.readouterr().err
+    assert "1 compile ran plain `lean`, not through simpulse (it failed open; nothing learned from it)" in err
+    assert "nothing to compile" not in err

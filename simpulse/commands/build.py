@@ -291,16 +291,17 @@ def _keep_settings(sdir: Path, text: str) -> None:
 Since = tuple[int, dict | None, int]
 
 
-def _log_end(sdir: Path) -> Since | None:
+def _log_end(sdir: Path) -> Since:
     """Where the state's logs end before Lake runs: the event log's last seq and read mark
     (`Store.end_mark`), and the size of simpulse.log. The summary then reads only what the build
-    appended, and loads no statistics, before Lake or after it. None if the event log cannot be
-    read (a summary line is not worth failing a build for)."""
+    appended, and loads no statistics, before Lake or after it. An event log that cannot be read
+    now is read from its start then (the build's events are told by its id; the mark only
+    saves reading)."""
     try:
         from simpulse.store.store import Store
         seq, mark = Store(sdir, create=False).end_mark()
-    except Exception:  # noqa: BLE001
-        return None
+    except Exception:  # noqa: BLE001 - a summary line is not worth failing a build for
+        seq, mark = 0, None
     try:
         size = os.stat(sdir / DIAG_NAME).st_size
     except OSError:
