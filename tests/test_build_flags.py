@@ -191,3 +191,14 @@ def test_an_unreadable_event_log_still_lets_the_summary_say_what_was_lost(tmp_pa
     err = capsys.readouterr().err
     assert "1 compile ran plain `lean`, not through simpulse (it failed open; nothing learned from it)" in err
     assert "nothing to compile" not in err
+
+
+def test_a_build_ends_with_a_snapshot_past_its_events(project):
+    """The build's end folds what it recorded and checkpoints, so the next build's server and
+    any shim deciding for itself start past it (the summary itself loads nothing)."""
+    from simpulse.store.store import Store
+    from simpulse.store.views import snapshot_head
+    project.simpulse("build", "Fixtures.Trees", "--quiet", check=0)
+    store = Store(project.state, create=False)
+    head = snapshot_head((project.state / "snapshot.json").read_bytes()[:1024])
+    assert head is not None and head[1]["seq"] == store.last_seq() == len(project.events()) > 0

@@ -218,8 +218,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     _keep_settings(sdir, text)
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
     env[SETTINGS_ENV] = text
-    quiet = view["verbosity"] == "quiet"
-    since = _log_end(sdir) if not quiet else None
+    since = _log_end(sdir)
     if server is not None:
         server.prepare()              # the statistics loaded while Lake starts
     from simpulse.stats import report_cache
@@ -231,7 +230,8 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
         if server is not None:
             server.close()
     sync_log(sdir)
-    if since is not None:
+    _checkpoint(sdir, since[0])
+    if view["verbosity"] != "quiet":
         _summary(sdir, since, tc.simulated, catalogue, settings["build_id"], rc,
                  verbose=view["verbosity"] == "verbose")
     maybe_compact(sdir, cfg["retention_segments"])
@@ -307,6 +307,22 @@ def _log_end(sdir: Path) -> Since:
     except OSError:
         size = 0
     return seq, mark, size
+
+
+def _checkpoint(sdir: Path, seq_before: int) -> None:
+    """After a build that recorded anything: load the statistics once, which folds the build's
+    events and writes a snapshot past them (the store's rule for a long tail), so that the next
+    build's server and any shim deciding for itself start from there instead of folding this
+    build again. Best effort: the next load checkpoints instead."""
+    try:
+        from simpulse.learner import empty_stats, fold, validate_stats
+        from simpulse.store.store import Store
+        store = Store(sdir, create=False)
+        if store.last_seq() != seq_before:
+            store.load(fold, empty_stats(), validate=validate_stats)
+    except Exception as e:  # noqa: BLE001
+        from simpulse.shim.main import log
+        log(str(sdir), f"checkpoint after the build failed: {type(e).__name__}: {e}")
 
 
 def _unlearned(sdir: Path, offset: int) -> tuple[int, int]:
