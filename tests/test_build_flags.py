@@ -202,3 +202,14 @@ def test_a_build_ends_with_a_snapshot_past_its_events(project):
     store = Store(project.state, create=False)
     head = snapshot_head((project.state / "snapshot.json").read_bytes()[:1024])
     assert head is not None and head[1]["seq"] == store.last_seq() == len(project.events()) > 0
+
+
+def test_lines_simpulse_build_writes_to_the_log_name_the_build_not_a_shim(tmp_path):
+    """A checkpoint that fails after the build is logged under `build[pid]`, not `shim[pid]`:
+    the log says which process met the problem."""
+    import os
+    from simpulse.commands import build
+    (tmp_path / "events.log").mkdir()                 # unreadable: the checkpoint fails
+    build._checkpoint(tmp_path, 0)
+    line = (tmp_path / "simpulse.log").read_text()
+    assert f" build[{os.getpid()}] checkpoint after the build failed: " in line and "shim[" not in line

@@ -322,7 +322,7 @@ def _checkpoint(sdir: Path, seq_before: int) -> None:
             store.load(fold, empty_stats(), validate=validate_stats)
     except Exception as e:  # noqa: BLE001
         from simpulse.shim.main import log
-        log(str(sdir), f"checkpoint after the build failed: {type(e).__name__}: {e}")
+        log(str(sdir), f"checkpoint after the build failed: {type(e).__name__}: {e}", who="build")
 
 
 def _unlearned(sdir: Path, offset: int) -> tuple[int, int]:
@@ -410,7 +410,7 @@ def maybe_compact(sdir: Path, retention_segments: int, *, threshold: int = COMPA
         return True
     except Exception as e:  # noqa: BLE001
         from simpulse.shim.main import log
-        log(str(sdir), f"compaction after the build failed: {type(e).__name__}: {e}")
+        log(str(sdir), f"compaction after the build failed: {type(e).__name__}: {e}", who="build")
         return False
 
 

@@ -293,7 +293,7 @@ class DecisionServer:
                 self.failed += 1
                 from simpulse.shim.main import log
                 log(self.cfg.get("state_dir"), f"could not record the compile of {decision.module}: "
-                                               f"{type(e).__name__}: {e}")
+                                               f"{type(e).__name__}: {e}", who="build")
                 if ack:
                     self._answer(conn, {"error": f"{type(e).__name__}: {e}"})
 

@@ -45,8 +45,9 @@ def _exec(real_lean: str, argv: list[str]) -> NoReturn:
     os.execv(real_lean, [real_lean] + argv)
 
 
-def log(state_dir: str | None, message: str) -> None:
-    """Append one line to the state directory's log; never raises, never prints."""
+def log(state_dir: str | None, message: str, who: str = "shim") -> None:
+    """Append one line to the state directory's log; never raises, never prints. `who`: the
+    writer the line names (`build` for `simpulse build`'s own process and its server)."""
     if not state_dir:
         return
     try:
@@ -56,7 +57,7 @@ def log(state_dir: str | None, message: str) -> None:
                 os.replace(path, path + ".1")
         except OSError:
             pass
-        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} shim[{os.getpid()}] {message}\n"
+        line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {who}[{os.getpid()}] {message}\n"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o600)
         try:
             os.write(fd, line.encode("utf-8", errors="replace"))
