@@ -343,11 +343,12 @@ def _unlearned(sdir: Path, offset: int) -> tuple[int, int]:
             parts.append(f.read())
     except OSError:
         pass
+    from simpulse.shim.main import PASSTHROUGH, UNRECORDED
     text = b"".join(parts)
-    return text.count(b" passthrough: "), text.count(b" could not record the compile of ")
+    return text.count(f" {PASSTHROUGH} ".encode()), text.count(f" {UNRECORDED} ".encode())
 
 
-def _build_events(sdir: Path, build_id: str, since: Since = (0, None, 0)) -> list[dict]:
+def _build_events(sdir: Path, build_id: str, since: Since) -> list[dict]:
     """This build's compile events (tagged with its id), recorded after `since` (`_log_end`; a
     compaction meanwhile moves them to a segment, read too); [] if unreadable."""
     try:

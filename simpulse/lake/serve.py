@@ -291,8 +291,8 @@ class DecisionServer:
                     conn.sendall(b"ok\n")
             except Exception as e:  # noqa: BLE001 - logged here (the shim no longer waits to log it)
                 self.failed += 1
-                from simpulse.shim.main import log
-                log(self.cfg.get("state_dir"), f"could not record the compile of {decision.module}: "
+                from simpulse.shim.main import UNRECORDED, log
+                log(self.cfg.get("state_dir"), f"{UNRECORDED} {decision.module}: "
                                                f"{type(e).__name__}: {e}", who="build")
                 if ack:
                     self._answer(conn, {"error": f"{type(e).__name__}: {e}"})

@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 LOG_NAME = "simpulse.log"
 LOG_LIMIT = 1 << 20
+# how a line of the log begins where a compile taught simpulse nothing: `simpulse build`'s
+# summary counts them (`commands/build._unlearned`)
+PASSTHROUGH = "passthrough:"                       # plain lean ran: the shim failed open
+UNRECORDED = "could not record the compile of"     # the compile ran, its record failed
 
 
 def _exec(real_lean: str, argv: list[str]) -> NoReturn:
@@ -266,7 +270,7 @@ def main(real_lean: str, settings: str | None = None) -> None:
         state_dir = cfg.get("state_dir")
         prepared = _prepare(cfg, call, real_lean)
     except BaseException as e:  # noqa: BLE001 - fail open
-        log(state_dir, f"passthrough: simpulse failed before compiling: {type(e).__name__}: {e}")
+        log(state_dir, f"{PASSTHROUGH} simpulse failed before compiling: {type(e).__name__}: {e}")
         _exec(real_lean, argv)
 
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -280,7 +284,7 @@ def main(real_lean: str, settings: str | None = None) -> None:
     try:
         rc, out, err, wall, cpu = _Child.run(cmd)
     except OSError as e:
-        log(state_dir, f"passthrough: could not start {real_lean}: {e}")
+        log(state_dir, f"{PASSTHROUGH} could not start {real_lean}: {e}")
         _cleanup(temp)
         _exec(real_lean, argv)
     _cleanup(temp)
@@ -314,7 +318,7 @@ def main(real_lean: str, settings: str | None = None) -> None:
                          extra={"simulated": bool(cfg.get("simulated")), "era": call.era,
                                 "build": cfg.get("build_id"), **_load(cfg, conc0, conc1)})
     except BaseException as e:  # noqa: BLE001 - the compile result stands whatever happens here
-        log(state_dir, f"could not record the compile of {decision.module}: {type(e).__name__}: {e}")
+        log(state_dir, f"{UNRECORDED} {decision.module}: {type(e).__name__}: {e}")
     if not getattr(observer, "remembers", False):     # a served decision's was kept by the server
         _remember(cfg, call, decision)
     # os._exit: everything was written with os.write and every file is closed; skipping the
