@@ -78,8 +78,10 @@ class Project:
     def shim_env(self, **extra) -> dict:
         """The environment a `simpulse build` gives Lake, so that the facade's `bin/lean` (or
         its Python shim, `simpulse-shim.py`) runs as it would inside that build: the last
-        build's settings (`<state>/shim-settings.json`) in SIMPULSE_SHIM."""
-        return dict(self.env, SIMPULSE_SHIM=(self.state / "shim-settings.json").read_text(), **extra)
+        build's settings (`<state>/shim-settings.json`) in SIMPULSE_SHIM, its log in
+        SIMPULSE_SHIM_LOG."""
+        return dict(self.env, SIMPULSE_SHIM=(self.state / "shim-settings.json").read_text(),
+                    SIMPULSE_SHIM_LOG=str(self.state / "simpulse.log"), **extra)
 
     def events(self, kind="compile"):
         from simpulse.store.store import Store

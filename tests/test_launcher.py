@@ -8,7 +8,8 @@ import subprocess
 import sys
 import time
 
-from simpulse.lake.facade import build_facade, facade_key
+from simpulse.commands.build import _unlearned
+from simpulse.lake.facade import SHIM_SCRIPT, build_facade, facade_key
 
 
 def test_facade_depends_on_the_toolchain_only(project):
@@ -48,11 +49,52 @@ def test_a_missing_interpreter_runs_the_real_lean_and_nothing_rebuilds(project, 
     assert project.built(p.stdout) == [] and "Build completed successfully" in p.stdout
     with open(project.root / "Fixtures" / "Tiny.lean", "a") as f:
         f.write("\n-- touched again\n")
+    log = project.state / "simpulse.log"
+    before = log.stat().st_size if log.exists() else 0
     p = project.lake("build", env=env, check=0)
     assert set(project.built(p.stdout)) == touched and len(project.events()) == n + 2
+    # each of those compiles said in the build's log that it ran plain lean, and the build's
+    # summary counts them (it said "nothing to compile" before)
+    assert _unlearned(project.state, before) == (2, 0)
+    with open(log, "rb") as f:
+        f.seek(before)
+        lines = f.read().decode().splitlines()
+    assert len(lines) == 2 and all(" passthrough: the shim could not start (" in x and str(py) in x for x in lines)
+    assert p.stderr.strip() == "" or "passthrough" not in p.stderr
     real = subprocess.run([str(project.sysroot / "bin" / "lean"), "--githash"], capture_output=True)
     shim = subprocess.run([str(facade / "bin" / "lean"), "--githash"], capture_output=True, env=env)
     assert shim.stdout == real.stdout and shim.returncode == real.returncode == 0
+
+
+def test_a_shim_that_cannot_load_simpulse_runs_the_real_lean_and_says_so(project, tmp_path):
+    """The shim script cannot import simpulse (a package moved or damaged after the facade was
+    made): the compile runs the real lean with its arguments, prints nothing of its own, and
+    leaves one `passthrough:` line in the build's log for the summary to count."""
+    project.simpulse("build", "Fixtures.Basic", check=0)
+    broken = tmp_path / "broken"
+    (broken / "simpulse").mkdir(parents=True)
+    (broken / "simpulse" / "__init__.py").write_text("raise ImportError('damaged on purpose')\n")
+    script = (project.facade / SHIM_SCRIPT).read_text()
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__import__("simpulse").__file__)))
+    assert repr(pkg) in script
+    shim = tmp_path / SHIM_SCRIPT
+    shim.write_text(script.replace(repr(pkg), repr(str(broken))).replace("install(", "(lambda p: None)("))
+    src = tmp_path / "Alone.lean"
+    src.write_text("theorem alone : 1 + 1 = 2 := rfl\n")
+    out = tmp_path / "Alone.olean"
+    log = project.state / "simpulse.log"
+    before = log.stat().st_size if log.exists() else 0
+    env = project.shim_env()
+    p = subprocess.run([sys.executable, "-IS", str(shim), str(src), "-o", str(out)], env=env, capture_output=True,
+                       text=True, cwd=project.root, timeout=120)
+    real = subprocess.run([str(project.sysroot / "bin" / "lean"), str(src), "-o", str(tmp_path / "real.olean")],
+                          env=env, capture_output=True, text=True, cwd=project.root, timeout=120)
+    assert (p.returncode, p.stdout, p.stderr) == (real.returncode, real.stdout, real.stderr)
+    assert p.returncode == 0 and out.read_bytes() == (tmp_path / "real.olean").read_bytes()
+    assert _unlearned(project.state, before) == (1, 0)
+    with open(log, "rb") as f:
+        f.seek(before)
+        assert "simpulse could not load: ImportError: damaged on purpose" in f.read().decode()
 
 
 def test_without_the_builds_settings_the_launcher_is_the_real_lean(project):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from simpulse.config import catalogue_for, load_config, resolve_state_dir
 from simpulse.errors import SimpulseError
-from simpulse.lake.facade import SETTINGS_ENV, build_facade
+from simpulse.lake.facade import LOG_ENV, SETTINGS_ENV, build_facade
 from simpulse.lake.workspace import find_toolchain, find_workspace
 from simpulse.store.codec import DIAG_NAME
 
@@ -218,6 +218,7 @@ def run(lake_args: list[str], *, state_dir=None, mode=None, policy=None, strateg
     _keep_settings(sdir, text)
     env = dict(os.environ, LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(facade))
     env[SETTINGS_ENV] = text
+    env[LOG_ENV] = str(sdir / DIAG_NAME)      # where a compile that cannot reach the shim says so
     since = _log_end(sdir)
     if server is not None:
         server.prepare()              # the statistics loaded while Lake starts

@@ -10,7 +10,8 @@ import tempfile
 from pathlib import Path
 
 from simpulse.doctor import proc
-from simpulse.lake.facade import SETTINGS_ENV, build_facade
+from simpulse.lake.facade import LOG_ENV, SETTINGS_ENV, build_facade
+from simpulse.store.codec import DIAG_NAME
 
 
 class Context:
@@ -71,6 +72,7 @@ class Context:
         env = proc.base_env(extra)
         env.update(LAKE_OVERRIDE_LEAN="1", LEAN_SYSROOT=str(self.facade))
         env[SETTINGS_ENV] = self.settings()
+        env[LOG_ENV] = str(self.scratch_state / DIAG_NAME)
         return env
 
     # ------------------------------------------------------------------ scratch directories
