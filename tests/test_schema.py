@@ -3,6 +3,7 @@ what commands read instead of indexing arms or spelling record keys."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -94,3 +95,25 @@ def test_classify_keeps_the_context_of_an_unchanged_source(tmp_path):
     lrn.reload()
     ctx, _features, digest = lrn.classify("A.B", SRC)
     assert ctx == d.context and digest.startswith(lrn.module("A.B").source_hash)
+
+
+def test_a_records_joint_features_are_stored_once_and_read_back_whole():
+    """`j` = [context, weight, x, w] holds the record's own `x` in the usual case: stored as
+    [context, weight, w] (a fifth of a snapshot at Mathlib's size) and read back with x; a `j`
+    whose x differs (features changed since it was added, a carried level) or a record written
+    before the change reads as it was stored."""
+    from simpulse.model.records import _put_module, module_record
+    x = [1.0, 5.35186, 2.89037, 2.70805, 1.79176]
+    rec = {"k": "arith", "x": list(x), "j": ["arith", 0.95157, list(x), 0.94523], "p": "arith"}
+    tc: dict = {"modules": {}}
+    _put_module(tc, "A", rec)
+    assert rec["j"][2] == x                                  # the caller's record is not changed
+    assert '"j":["arith",0.95157,0.94523]' in tc["modules"]["A"]
+    assert module_record(tc, "A") == rec
+    for j in (["arith", 1.0, [1.0, 5.0, 2.0, 2.0, 1.0], 0.5],    # x of an earlier source
+              ["arith", 1.0, {"o": -3.2}, 0.4], ["arith", 1.0, None, None]):
+        other = dict(rec, j=j)
+        _put_module(tc, "B", other)
+        assert module_record(tc, "B") == other and len(json.loads(tc["modules"]["B"])["j"]) == 4
+    tc["modules"]["C"] = json.dumps(rec, separators=(",", ":"))      # as stored before
+    assert module_record(tc, "C") == rec
