@@ -132,3 +132,26 @@ def test_two_builds_with_different_settings_at_once(project):
     forced = mods[("Fixtures.Arith", "Fixtures.Cases", "Fixtures.Expr", "Fixtures.StackMachine")]
     assert all(e["mode"] == "shadow" and e["strategy"] == "baseline" for e in shadow)
     assert all(e["mode"] == "auto" and e["strategy"] == "single-thread" for e in forced)
+
+
+def test_the_launchers_log_line_never_blocks_nor_follows_a_link(tmp_path):
+    """A module compile that cannot reach the shim appends its line to SIMPULSE_SHIM_LOG only
+    when that is a regular file or absent: a FIFO (whose open would wait for a reader) and a
+    symlink are left alone, and the real lean runs either way, its output unchanged."""
+    from simpulse.lake.facade import _LAUNCHER, PASSTHROUGH, _sh_quote
+    launcher = tmp_path / "lean"
+    launcher.write_text(_LAUNCHER.format(real_lean="/bin/echo", real_q="/bin/echo", python_q=_sh_quote(str(tmp_path / "gone")),
+                                         shim_q=_sh_quote(str(tmp_path / "gone.py")), passthrough=PASSTHROUGH))
+    launcher.chmod(0o700)
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    fifo, link, plain = tmp_path / "fifo", tmp_path / "link", tmp_path / "simpulse.log"
+    os.mkfifo(fifo)
+    os.symlink(target, link)
+    for log in (fifo, link, plain):
+        env = dict(os.environ, SIMPULSE_SHIM="{}", SIMPULSE_SHIM_LOG=str(log))
+        p = subprocess.run(["sh", str(launcher), "A.lean", "-o", "A.olean"], env=env, capture_output=True, text=True,
+                           timeout=20)
+        assert (p.returncode, p.stdout, p.stderr) == (0, "A.lean -o A.olean\n", "")
+    assert target.read_text() == ""
+    assert f" {PASSTHROUGH} the shim could not start (" in plain.read_text()

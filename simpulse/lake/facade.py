@@ -52,7 +52,7 @@ if [ -n "${{SIMPULSE_SHIM:-}}" ]; then
         exec {python_q} -IS {shim_q} "$@"
       fi
       log="${{SIMPULSE_SHIM_LOG:-}}"
-      if [ -n "$log" ] && [ ! -L "$log" ]; then
+      if [ -n "$log" ] && [ ! -L "$log" ] && {{ [ -f "$log" ] || [ ! -e "$log" ]; }}; then
         {{ printf '%s shim[%s] {passthrough} the shim could not start (%s or %s is gone)\\n' \\
             "$(date +%Y-%m-%dT%H:%M:%S)" "$$" {python_q} {shim_q} >> "$log"; }} 2>/dev/null
       fi
