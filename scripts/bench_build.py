@@ -700,7 +700,9 @@ def report(result: dict, args) -> int:
         text += f"(`--toolchain path` found simpulse's simulated toolchain first on PATH: {tc['lake']}.)\n"
     args_cmd = "python scripts/bench_build.py " + " ".join(_reproducible(result["command"].split()[2:]))
     what = (f"the tree {shape['project']} (target {shape['target']}), " if "project" in shape else
-            f"{st.modules} modules (seed {st.seed}: {shape['edges']} local imports, longest chain "
+            f"{st.modules} modules ("
+            + (f"seeds {st.seed}–{st.seed + st.repeats - 1}, one project per repeat; the first, " if st.repeats > 1 else "")
+            + f"seed {st.seed}: {shape['edges']} local imports, longest chain "
             f"{shape['longest_chain']}, {shape['roots']} modules without a local import), ")
     text += (what +
              f"{st.clean} clean builds + {st.edits} edit rounds of {st.edit_modules} modules, "

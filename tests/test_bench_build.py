@@ -99,7 +99,7 @@ def test_a_bare_run_measures_both_sides_and_changes_no_tracked_file(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     assert _tracked_state() == before
-    assert "SIMULATED" in r.stdout and "| build |" in r.stdout
+    assert "SIMULATED" in r.stdout and "| build |" in r.stdout and "8 modules (seed 0: " in r.stdout
     assert "builds" in r.stderr and "2/4" in r.stderr                 # the progress bar
     res = json.loads(out.read_text())
     assert res["simulated"] is True and res["physical"] is False
@@ -172,6 +172,7 @@ def test_objectives_run_a_simpulse_side_each_and_compare_them(tmp_path):
         between = res["between"]["simpulse-module"]
         assert [b["build"] for b in between] == [1, 2] and all(b["ci_low"] <= b["ratio"] <= b["ci_high"] for b in between)
         assert "objective build against simpulse with objective module" in r.stdout
+        assert "8 modules (seeds 0–1, one project per repeat; the first, seed 0: " in r.stdout
         orders = {tuple(b["order"]) for b in res["builds"]}
         assert len(orders) > 1 and all(len(o) == 3 for o in orders)       # rotated
         from simpulse.store.store import Store
