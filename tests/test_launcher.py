@@ -155,3 +155,12 @@ def test_the_launchers_log_line_never_blocks_nor_follows_a_link(tmp_path):
         assert (p.returncode, p.stdout, p.stderr) == (0, "A.lean -o A.olean\n", "")
     assert target.read_text() == ""
     assert f" {PASSTHROUGH} the shim could not start (" in plain.read_text()
+
+
+def test_the_log_the_shim_writes_is_the_one_the_summary_reads():
+    """The shim names its log itself (`shim.main.LOG_NAME`: a served shim imports no store);
+    `simpulse build`'s summary and the launcher's SIMPULSE_SHIM_LOG use the store's name
+    (`store.codec.DIAG_NAME`): the two must be one file."""
+    from simpulse.shim.main import LOG_NAME
+    from simpulse.store.codec import DIAG_NAME
+    assert LOG_NAME == DIAG_NAME

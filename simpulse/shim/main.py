@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     Call = Any                   # `simpulse.lake.leanargs.LeanCall`
     DecisionT = Any              # `simpulse.learner.Decision`
 
-LOG_NAME = "simpulse.log"
+LOG_NAME = "simpulse.log"      # = store.codec.DIAG_NAME, which its readers use (not imported: the served shim needs no store)
 LOG_LIMIT = 1 << 20
 # how a line of the log begins where a compile taught simpulse nothing: `simpulse build`'s
 # summary counts them (`commands/build._unlearned`)
