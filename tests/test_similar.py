@@ -66,6 +66,33 @@ def test_a_context_whose_modules_respond_alike_is_barely_moved_and_shown_nothing
     assert shown <= 2 and moved_breakage == 0
 
 
+def test_a_module_a_strategy_compiled_cleanly_is_priced_below_its_context():
+    """Breakage is the module's: a strategy that compiled it (and never broke it) is priced at
+    a fraction of the context's rate for it — each clean compile counts OWN compiles that did
+    not break. A module it broke, one it never ran on, and a module unknown to the index keep
+    the context's rate. The neighbours here say nothing clear (none broke; 8.9 % is within
+    two binomial standard errors of 0 on 12 tries), so what moves is the module's own record."""
+    rng = random.Random(3)
+    sig = [1.0] + [0.0] * 14
+    table = _table([(sig, 0.0, False)], rng)          # 20 modules, 2 clean compiles of `a` each
+    ctx = {"a": (4.5, 46.0, 1.5)}                      # 4 failures in 40 compiles: 8.9 %
+
+    def rate(module):
+        ranked = S.Index().nearest("c", table, sig, module)
+        _, brk, _ = S.offsets(table, ranked, module, ["a"], {"a": -0.1}, 0.01, ctx, lambda k: [k])
+        a, b, _ = brk.get("a", ctx["a"])
+        return a / (a + b)
+
+    assert abs(rate(None) - 4.5 / 50.5) < 1e-12
+    assert abs(rate("M0.0") - 4.5 / (50.5 + 2 * S.OWN)) < 1e-12
+    assert rate("M0.0") < 0.035 < 0.085 < rate(None)
+    g, cells, _, n, sy, lv = table["M0.1"]
+    table["M0.1"] = (g, cells, frozenset({"a"}), n, sy, lv)          # it broke under `a` once
+    assert abs(rate("M0.1") - 4.5 / 50.5) < 1e-12
+    table["M0.2"] = (g, {"baseline": cells["baseline"]}, frozenset(), 2, 2 * cells["baseline"][1], lv)
+    assert abs(rate("M0.2") - 4.5 / 50.5) < 1e-12                    # never compiled under `a`
+
+
 def test_a_weak_but_consistent_difference_moves_the_module():
     """Neighbours 0.06 slower under `a` than the context, the others 0.06 faster (about two
     standard errors of twelve neighbours, σ 0.1 per module): over ten projects the module follows
