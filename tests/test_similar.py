@@ -89,6 +89,10 @@ def test_a_module_a_strategy_compiled_cleanly_is_priced_below_its_context():
     g, cells, _, n, sy, lv = table["M0.1"]
     table["M0.1"] = (g, cells, frozenset({"a"}), n, sy, lv)          # it broke under `a` once
     assert abs(rate("M0.1") - 4.5 / 50.5) < 1e-12
+    ranked = S.Index().nearest("c", table, sig, "M0.0")
+    _, _, why = S.offsets(table, ranked, "M0.0", ["a"], {"a": -0.1}, 0.01, ctx, lambda k: [k])
+    assert why["a"][0] == "clean" and why["a"][1] == 2      # said by `recommend` (`own_clean`) ...
+    assert S.describe("M0.0", "a", why["a"]) is None        # ... not as a neighbours' line
     table["M0.2"] = (g, {"baseline": cells["baseline"]}, frozenset(), 2, 2 * cells["baseline"][1], lv)
     assert abs(rate("M0.2") - 4.5 / 50.5) < 1e-12                    # never compiled under `a`
 
@@ -149,6 +153,34 @@ def test_the_learner_gives_each_kind_of_a_context_its_own_best_strategy(monkeypa
     assert "helps less" in S.explain(lr, "simp_heavy", "M1")[0]
     split = S.split_lines(lr)
     assert split[0].startswith("simp_heavy: ") and "modules follow the modules most like them" in split[0]
+
+
+def test_recommend_is_told_what_a_modules_own_clean_compiles_did_to_its_break_risk():
+    """30 modules compiled under baseline and no-simprocs; every fifth broke under it. For one it
+    compiled cleanly, `own_clean` (what `recommend` prints as `own:`) names no-simprocs and
+    simp-lean (the same breaking option) with a risk below the one it would have without those
+    compiles; for one it broke, nothing — and neither makes a neighbours' `like:` line."""
+    rng = random.Random(5)
+    lr = Learner(None, seed=3)
+    mods = [(f"M{i}", _features(0, rng), rng.gauss(0.5, 0.6)) for i in range(30)]
+    for name, feats, level in mods:
+        for strategy in ("baseline", "no-simprocs"):
+            d = lr.choose(module=name, context="simp_heavy", features=feats)
+            fields = {k: getattr(d, k) for k in d.__slots__}
+            d = d.__class__(**{**fields, "strategy": lr.catalogue.get(strategy)})
+            t = float(2.718281828 ** (level + rng.gauss(0, 0.05)))
+            if strategy == "no-simprocs" and name.endswith(("0", "5")):
+                lr.observe(d, seconds=0.5 * t, ok=False, fallback_seconds=t, fallback_ok=True)
+            else:
+                lr.observe(d, seconds=0.9 * t if strategy != "baseline" else t)
+    lines = S.explain(lr, "simp_heavy", "M1")
+    own = {o["strategy"]: o for o in S.own_clean(lr, "M1")}
+    assert set(own) == {"no-simprocs", "simp-lean"} and own["no-simprocs"]["compiles"] == 1
+    assert all(0 < o["risk"] < 0.5 * o["risk_before"] for o in own.values())
+    assert not any("no-simprocs" in line and "clean" in line for line in lines)
+    S.explain(lr, "simp_heavy", "M5")
+    assert S.own_clean(lr, "M5") == []                      # it broke under no-simprocs
+    assert S.own_clean(lr, "M1") == []                      # asked after explaining another module
 
 
 def test_observe_after_reload_loads_nothing(tmp_path):

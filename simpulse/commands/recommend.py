@@ -100,8 +100,9 @@ def recommend(
     data["arms"] = arm_rows(lrn, ctx, mf, data)
     data["leader"] = data["arms"][0]["strategy"] if data["arms"] else data["strategy"]
     data["why_not"] = why_not_line(data)
-    from simpulse.model.similar import explain
+    from simpulse.model.similar import explain, own_clean
     data["similar"] = explain(lrn, ctx, mf.module, c.features)     # what the modules most like it say
+    data["own_clean"] = own_clean(lrn, mf.module)                  # ... and its own clean compiles
     from simpulse.commands.stats import verify_evidence
     from simpulse.model.parts import parent
     data["verify"] = (verify_evidence(sdir, parent(ctx)) if sdir is not None     # recorded per context
@@ -239,6 +240,10 @@ def render(data: dict) -> None:
     console.print(f"  evidence: {escape(data['prior']['main'])}")
     for line in data.get("similar") or ():
         console.print(f"  like: {escape(line)}")
+    for own in data.get("own_clean") or ():
+        times = "once" if own["compiles"] == 1 else f"{own['compiles']} times"
+        console.print(f"  own: {escape(own['strategy'])} compiled this module cleanly {times}: its break risk "
+                      f"here {own['risk']:.1%} ({own['risk_before']:.1%} without those compiles)")
     if data["suspended"]:
         console.print(f"  suspended in this context: {', '.join(data['suspended'])}")
     if data.get("outside_profile"):

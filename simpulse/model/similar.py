@@ -64,7 +64,8 @@ if TYPE_CHECKING:
     # ever broke, compiles, Σ n·ȳ, predicted level or None)
     Entry = tuple[list[float], dict[str, tuple[float, float]], frozenset[str], float, float, Level | None]
     Decode = Callable[[Toolchain, str], ModuleRecord | None]      # `records.module_record`
-    Why = tuple[Any, ...]          # ("speed", n, helps, offset) and/or ("breaks", n, failed)
+    # ("speed", n, helps, offset), ("breaks", n, failed) and/or ("clean", compiles, rate before, after)
+    Why = tuple[Any, ...]
     # `_Deferred`'s base: a dict of entries (an undecoded one is its section item, a list)
     _EntryDict = dict[str, Any]
 else:
@@ -465,12 +466,14 @@ def offsets(table: dict[str, Entry], ranked: list[str], module: str | None, name
             if n_ok > 0:
                 a, b, c = brk.get(k, entry)
                 brk[k] = (a, b + OWN * n_ok, c)
+                why[k] = why.get(k, ()) + ("clean", n_ok, a / (a + b), a / (a + b + OWN * n_ok))
     return off, brk, why
 
 
-def describe(module: str, strategy: str, why: Why) -> str:
+def describe(module: str, strategy: str, why: Why) -> str | None:
     """One line for `stats` / `recommend`, e.g. "Fixtures.ListLemmas: like 12 modules where
-    no-simprocs helps, not like the 9 where it breaks"."""
+    no-simprocs helps, not like the 9 where it breaks"; None where only the module's own clean
+    compiles speak (`own_clean` says those)."""
     parts: list[str] = []
     if why and why[0] == "speed":
         _, n, helps, off = why[:4]
@@ -481,7 +484,7 @@ def describe(module: str, strategy: str, why: Why) -> str:
         _, n, f = why[:3]
         parts.append(f"{f} of its {n} nearest modules broke under {strategy}"
                      if f else f"not like the modules where {strategy} breaks (0 of its {n} nearest broke)")
-    return f"{module}: " + "; ".join(parts)
+    return f"{module}: " + "; ".join(parts) if parts else None
 
 
 # `learner`: a `Learner` (typed Any: the index and the last explanation are kept on it as
@@ -548,7 +551,21 @@ def explain(learner: Any, context: str, module: str, features: dict[str, Any] | 
     got = learner.__dict__.get("_similar_why")
     if not got or got[0] != module:
         return []
-    return [describe(module, k, why) for k, why in sorted(got[1].items()) if why]
+    return [line for k, why in sorted(got[1].items()) if why and (line := describe(module, k, why))]
+
+
+def own_clean(learner: Any, module: str) -> list[dict[str, Any]]:
+    """After `explain(learner, …, module)`: the strategies whose break risk for the module its
+    own clean compiles lowered — strategy, those compiles, the risk before and after (`recommend`)."""
+    got = learner.__dict__.get("_similar_why")
+    if not got or got[0] != module:
+        return []
+    out = []
+    for k, why in sorted(got[1].items()):
+        if "clean" in why:
+            i = why.index("clean")
+            out.append({"strategy": k, "compiles": int(why[i + 1]), "risk_before": why[i + 2], "risk": why[i + 3]})
+    return out
 
 
 def split_lines(learner: Any, per_context: int = 2, scan: int = 500) -> list[str]:
