@@ -30,10 +30,13 @@ leaves it alone where they say nothing clear:
   context's): Lean is deterministic, and a strategy that compiled a module's proofs breaks them
   again only if an edit (its own or an import's) adds one it cannot prove. One clean compile
   takes a context's Beta(4.5, 46) (4 failures in 40 compiles: 8.9 %) to 4.5 %, and its
-  Beta(20.5, 190) (20 in 200: 9.7 %) to 7.9 %. (Dividing the rate by 1 + 50 n instead, a risk near 0 in
-  either case, did no better on the learning benchmark's tuning seeds: docs/learning.md.) A
-  module the group broke keeps its context's or neighbours' rate, and never gets the strategy
-  again on that source (the failure memory).
+  Beta(20.5, 190) (20 in 200: 9.7 %) to 7.9 %. (Dividing the rate by 1 + 50 n instead, a risk
+  near 0 in either case, did no better on the learning benchmark's tuning seeds:
+  docs/learning.md.) The compiles are counted as the record keeps them (its last
+  `MODULE_MEMORY` per strategy), and only for a module this step reaches: one with a tactic
+  signature, in a context of at least `MIN_TRIES` indexed modules. A module the group broke
+  keeps its context's or neighbours' rate, and never gets the strategy again on that source
+  (the failure memory).
 
 Everything else — the draw, the temperature, the floor, the budget, the safety layer — is the
 context's. Standard library only: `Learner.choose` calls `adjust` on the hot path; the index
